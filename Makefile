@@ -1,0 +1,36 @@
+# SalesSphere data platform. Quick start: `make demo`, `make test`.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+SALESPHERE := $(BIN)/salesphere
+
+.PHONY: setup demo test lint bench clean lock help
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+setup:  ## create .venv and the emulators' environments (idempotent)
+	@bash scripts/setup.sh
+
+demo: setup  ## run the whole platform locally on generated data and show the results
+	$(SALESPHERE) demo
+
+test: setup  ## lint and run the full test suite (starts its own emulators)
+	$(BIN)/ruff check salesphere services infra tests
+	$(BIN)/python -m pytest
+
+lint: setup  ## ruff + sqlfluff + workflow checks
+	$(BIN)/ruff check salesphere services infra tests
+	$(BIN)/ruff format --check salesphere services infra tests
+
+bench: setup  ## benchmarks with baselines and ratios (prints a table, writes bench-results.json)
+	$(SALESPHERE) bench
+
+lock:  ## re-resolve requirements.lock from pyproject.toml (needs the registries)
+	rm -rf /tmp/salesphere-lock && python3.11 -m venv /tmp/salesphere-lock
+	/tmp/salesphere-lock/bin/pip install -q '.[dev]'
+	/tmp/salesphere-lock/bin/pip freeze --exclude-editable | grep -v '^salesphere' > requirements.lock
+
+clean:  ## stop the twin and remove generated state (keeps the environments)
+	-$(SALESPHERE) local down
+	rm -rf .twin out bench-results.json

@@ -1,0 +1,118 @@
+"""Runtime settings: the one switch point between the local twin and Google Cloud.
+
+Services never read environment variables themselves and never branch on "am I
+local?". They receive a :class:`Settings` and ask ``salesphere.io.clients`` for
+clients; the settings decide whether those clients talk to emulators or to Google.
+
+Local defaults match what ``salesphere local up`` starts, so a service run next to the
+twin needs no configuration at all.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from salesphere.names import BucketNames, bucket_names
+
+LOCAL_PROJECT = "salesphere-local"
+LOCAL_ENV = "local"
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Loopback ports of the twin's components; each configurable by env var."""
+
+    pubsub: int = 8085
+    gcs: int = 4443
+    bigquery: int = 9051
+    bigquery_grpc: int = 9061
+    ingest_http: int = 8081
+    ingest_files: int = 8082
+    speed: int = 8083
+    batch: int = 8084
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where things are and what they are called, for one environment."""
+
+    project: str = LOCAL_PROJECT
+    env: str = LOCAL_ENV
+    region: str = "us-central1"
+    host: str = "127.0.0.1"
+    ports: Ports = field(default_factory=Ports)
+    twin_dir: Path = Path(".twin")
+    #: Ingest limits: answer 413 / 400 beyond these.
+    max_body_bytes: int = 5 * 1024 * 1024
+    max_records_per_batch: int = 5_000
+    #: Events per Pub/Sub envelope: Pub/Sub bills each message at >= 1 KB, so pack many.
+    envelope_max_events: int = 500
+    #: Local HMAC key for POS systems that cannot do OIDC (cloud: Secret Manager).
+    hmac_keys: tuple[tuple[str, str], ...] = (("pos-local", "local-dev-secret-change-me"),)
+
+    @property
+    def local(self) -> bool:
+        return self.env == LOCAL_ENV
+
+    @property
+    def buckets(self) -> BucketNames:
+        return bucket_names(self.project, self.env)
+
+    @property
+    def pubsub_endpoint(self) -> str:
+        return f"{self.host}:{self.ports.pubsub}"
+
+    @property
+    def gcs_endpoint(self) -> str:
+        return f"http://{self.host}:{self.ports.gcs}"
+
+    @property
+    def bigquery_endpoint(self) -> str:
+        return f"http://{self.host}:{self.ports.bigquery}"
+
+    @property
+    def ingest_url(self) -> str:
+        return f"http://{self.host}:{self.ports.ingest_http}"
+
+    def with_twin_dir(self, path: Path) -> Settings:
+        return replace(self, twin_dir=path)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Read ``SALESPHERE_*`` variables once; unset ones keep the local defaults."""
+        env = os.environ if environ is None else environ
+        defaults = Ports()
+        ports = Ports(
+            **{
+                name: int(env.get(f"SALESPHERE_PORT_{name.upper()}", getattr(defaults, name)))
+                for name in defaults.__dataclass_fields__
+            }
+        )
+        keys = tuple(
+            tuple(pair.split("=", 1))  # type: ignore[misc]
+            for pair in env.get("SALESPHERE_HMAC_KEYS", "").split(",")
+            if "=" in pair
+        )
+        base = cls()
+        return cls(
+            project=env.get("SALESPHERE_PROJECT", base.project),
+            env=env.get("SALESPHERE_ENV", base.env),
+            region=env.get("SALESPHERE_REGION", base.region),
+            host=env.get("SALESPHERE_HOST", base.host),
+            ports=ports,
+            twin_dir=Path(env.get("SALESPHERE_TWIN_DIR", str(base.twin_dir))),
+            hmac_keys=keys or base.hmac_keys,
+        )
+
+    def emulator_environ(self) -> dict[str, str]:
+        """Environment variables that point Google's client libraries at the twin."""
+        if not self.local:
+            return {}
+        return {
+            "PUBSUB_EMULATOR_HOST": self.pubsub_endpoint,
+            "STORAGE_EMULATOR_HOST": self.gcs_endpoint,
+            "BIGQUERY_EMULATOR_HOST": self.bigquery_endpoint,
+            "GOOGLE_CLOUD_PROJECT": self.project,
+        }
