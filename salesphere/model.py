@@ -89,7 +89,9 @@ class CanonicalEvent(BaseModel):
     store_id: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
     sku: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     quantity: int = Field(
-        ge=0, le=MAX_QUANTITY, description="Units moved (always positive; the type gives direction)."
+        ge=0,
+        le=MAX_QUANTITY,
+        description="Units moved (always positive; the type gives direction).",
     )
     unit_price: Money | None = Field(default=None, ge=0, le=MAX_UNIT_PRICE)
     discount: Money = Field(default=Decimal("0.00"), ge=0)
@@ -125,7 +127,9 @@ class CanonicalEvent(BaseModel):
             if self.unit_price is None:
                 raise ValueError(f"unit_price is required for {self.event_type.value}")
             if not self.order_id or self.line_number is None:
-                raise ValueError(f"order_id and line_number are required for {self.event_type.value}")
+                raise ValueError(
+                    f"order_id and line_number are required for {self.event_type.value}"
+                )
             if self.quantity == 0:
                 raise ValueError(f"quantity must be at least 1 for {self.event_type.value}")
             if self.discount > self.unit_price * self.quantity:

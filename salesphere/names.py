@@ -65,7 +65,9 @@ class BucketNames:
     all: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "all", (self.landing, self.archive, self.quarantine, self.artifacts))
+        object.__setattr__(
+            self, "all", (self.landing, self.archive, self.quarantine, self.artifacts)
+        )
 
 
 def bucket_names(project: str, env: str) -> BucketNames:

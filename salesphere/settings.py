@@ -16,7 +16,7 @@ from pathlib import Path
 
 from salesphere.names import BucketNames, bucket_names
 
-LOCAL_PROJECT = "salesphere-local"
+LOCAL_PROJECT = "salesphere"
 LOCAL_ENV = "local"
 
 
@@ -105,6 +105,20 @@ class Settings:
             twin_dir=Path(env.get("SALESPHERE_TWIN_DIR", str(base.twin_dir))),
             hmac_keys=keys or base.hmac_keys,
         )
+
+    def to_environ(self) -> dict[str, str]:
+        """The variables that make :meth:`from_env` in a child process rebuild these settings."""
+        out = {
+            "SALESPHERE_PROJECT": self.project,
+            "SALESPHERE_ENV": self.env,
+            "SALESPHERE_REGION": self.region,
+            "SALESPHERE_HOST": self.host,
+            "SALESPHERE_TWIN_DIR": str(self.twin_dir.resolve()),
+            "SALESPHERE_HMAC_KEYS": ",".join(f"{k}={v}" for k, v in self.hmac_keys),
+        }
+        for name in self.ports.__dataclass_fields__:
+            out[f"SALESPHERE_PORT_{name.upper()}"] = str(getattr(self.ports, name))
+        return {**out, **self.emulator_environ()}
 
     def emulator_environ(self) -> dict[str, str]:
         """Environment variables that point Google's client libraries at the twin."""

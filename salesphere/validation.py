@@ -52,7 +52,9 @@ _RULES = {
 }
 
 
-def rejects_from_error(error: ValidationError, record: dict[str, Any] | None = None) -> list[Reject]:
+def rejects_from_error(
+    error: ValidationError, record: dict[str, Any] | None = None
+) -> list[Reject]:
     """Flatten a pydantic error into one :class:`Reject` per broken rule."""
     rejects = []
     for item in error.errors(include_url=False):
@@ -67,8 +69,12 @@ def rejects_from_error(error: ValidationError, record: dict[str, Any] | None = N
             loc = _business_rule_field(message, loc)
             value = None if isinstance(value, dict) else value
         rejects.append(
-            Reject(field=loc, value=_short(value if not isinstance(value, dict) else None),
-                   rule=rule, message=message)
+            Reject(
+                field=loc,
+                value=_short(value if not isinstance(value, dict) else None),
+                rule=rule,
+                message=message,
+            )
         )
     return rejects
 
@@ -89,8 +95,15 @@ def _business_rule_code(message: str) -> str:
 
 def _business_rule_field(message: str, default: str) -> str:
     first = message.split(" ", 1)[0]
-    if first in {"occurred_at", "unit_price", "counted_quantity", "counterpart_store_id",
-                 "order_id", "discount", "quantity"}:
+    if first in {
+        "occurred_at",
+        "unit_price",
+        "counted_quantity",
+        "counterpart_store_id",
+        "order_id",
+        "discount",
+        "quantity",
+    }:
         return first
     if "quantity must" in message:
         return "quantity"

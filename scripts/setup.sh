@@ -28,7 +28,7 @@ want="$(stamp requirements.lock pyproject.toml)"
 if [ "$(cat .venv/.stamp 2>/dev/null)" != "$want" ]; then
     echo "setup: building .venv with $PY311 (first time: ~2-3 min)"
     [ -x .venv/bin/python ] || "$PY311" -m venv .venv
-    .venv/bin/python -m pip install -q -r requirements.lock
+    .venv/bin/python -m pip install -q -r requirements.lock 2>&1 | { grep -v "is ignored: it is neither" || true; }
     .venv/bin/python -m pip install -q --no-deps -e .
     echo "$want" > .venv/.stamp
 else
@@ -42,7 +42,7 @@ if [ "$(cat .emulators/bigquery/.stamp 2>/dev/null)" != "$want" ]; then
     echo "setup: building .emulators/bigquery with $PY313"
     mkdir -p .emulators
     [ -x .emulators/bigquery/bin/python ] || "$PY313" -m venv .emulators/bigquery
-    .emulators/bigquery/bin/python -m pip install -q --no-deps -r emulators/bigquery.lock
+    .emulators/bigquery/bin/python -m pip install -q --no-deps -r emulators/bigquery.lock 2>&1 | { grep -v "is ignored: it is neither" || true; }
     .emulators/bigquery/bin/python - <<'PY'
 import duckdb_extensions
 for name in ("icu", "json", "ducklake", "httpfs", "spatial"):

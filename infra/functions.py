@@ -1,0 +1,129 @@
+"""Cloud Functions (2nd gen) deployed from content-hashed source bundles.
+
+One place knows how a SalesSphere function is built and run (runtime, sizes, env vars
+that point ``salesphere.settings.Settings.from_env`` at the stack), so the ingest, stream
+and batch layers only say *which* function, *who* it runs as and *who* may call it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_gcp as gcp
+
+from infra.settings import StackSettings
+from infra.sources import SourceBundle, bundle
+
+RUNTIME = "python311"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A deployable entry point: function name, service folder and Python entry point."""
+
+    name: str
+    service: str
+    entry_point: str
+    description: str
+    #: ALLOW_ALL only for the public ingest API; Pub/Sub push and Scheduler count as internal.
+    ingress: str = "ALLOW_INTERNAL_ONLY"
+
+
+INGEST_HTTP = FunctionSpec(
+    "ingest-http", "ingest", "ingest_http", "POS/e-commerce HTTP ingest", "ALLOW_ALL"
+)
+INGEST_FILES = FunctionSpec(
+    "ingest-files", "ingest", "ingest_file", "File drops from the landing bucket (Pub/Sub push)"
+)
+SPEED = FunctionSpec("speed", "stream", "speed_push", "Speed layer, free-tier runtime (Pub/Sub push)")
+BATCH = FunctionSpec("batch", "batch", "batch_http", "Batch layer trigger (Cloud Scheduler, OIDC)")
+ALL_FUNCTIONS = (INGEST_HTTP, INGEST_FILES, SPEED, BATCH)
+
+
+def repo_root() -> Path:
+    """The repository root (``infra/`` lives directly under it)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def upload_source(
+    service: str, bucket: gcp.storage.Bucket, parent: pulumi.Resource
+) -> tuple[SourceBundle, gcp.storage.BucketObject]:
+    """Zip ``services/<service>`` + ``salesphere/`` into the artifacts bucket, named by hash."""
+    source = bundle(service, repo_root())
+    archive = pulumi.AssetArchive(
+        {name: pulumi.FileAsset(str(path)) for name, path in source.files}
+    )
+    obj = gcp.storage.BucketObject(
+        f"source-{service}",
+        bucket=bucket.name,
+        name=source.object_name,
+        source=archive,
+        content_type="application/zip",
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return source, obj
+
+
+def deploy(
+    spec: FunctionSpec,
+    settings: StackSettings,
+    layer: str,
+    source: gcp.storage.BucketObject,
+    account: gcp.serviceaccount.Account,
+    parent: pulumi.Resource,
+    env: dict[str, pulumi.Input[str]] | None = None,
+    secret_env: list[gcp.cloudfunctionsv2.FunctionServiceConfigSecretEnvironmentVariableArgs]
+    | None = None,
+    depends_on: list[pulumi.Resource] | None = None,
+) -> gcp.cloudfunctionsv2.Function:
+    """Create the function; it runs as ``account`` and reads its stack from env vars."""
+    variables: dict[str, pulumi.Input[str]] = {
+        "SALESPHERE_PROJECT": settings.project,
+        "SALESPHERE_ENV": settings.env,
+        "SALESPHERE_REGION": settings.region,
+        **(env or {}),
+    }
+    return gcp.cloudfunctionsv2.Function(
+        f"fn-{spec.name}",
+        name=spec.name,
+        location=settings.region,
+        project=settings.project,
+        description=spec.description,
+        labels=settings.labels(layer),
+        build_config=gcp.cloudfunctionsv2.FunctionBuildConfigArgs(
+            runtime=RUNTIME,
+            entry_point=spec.entry_point,
+            source=gcp.cloudfunctionsv2.FunctionBuildConfigSourceArgs(
+                storage_source=gcp.cloudfunctionsv2.FunctionBuildConfigSourceStorageSourceArgs(
+                    bucket=source.bucket, object=source.name
+                )
+            ),
+        ),
+        service_config=gcp.cloudfunctionsv2.FunctionServiceConfigArgs(
+            available_memory=settings.function_memory,
+            available_cpu=settings.function_cpu,
+            max_instance_count=settings.function_max_instances,
+            timeout_seconds=settings.function_timeout_seconds,
+            ingress_settings=spec.ingress,
+            all_traffic_on_latest_revision=True,
+            service_account_email=account.email,
+            environment_variables=variables,
+            secret_environment_variables=secret_env or None,
+        ),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on or []),
+    )
+
+
+def service_account(
+    account_id: str, display: str, settings: StackSettings, parent: pulumi.Resource
+) -> gcp.serviceaccount.Account:
+    """One service account per service, so each gets only its own grants."""
+    return gcp.serviceaccount.Account(
+        f"sa-{account_id}",
+        account_id=account_id,
+        display_name=display,
+        project=settings.project,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )

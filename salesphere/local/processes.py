@@ -1,0 +1,184 @@
+"""Start, track and stop the twin's background processes.
+
+Every process is started in its own session (process group) and recorded in
+``<twin_dir>/state.json`` with its pid *and* its kernel start time, so ``down`` stops
+exactly what ``up`` started, even if the pid was reused by something else meanwhile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass
+class ProcessRecord:
+    name: str
+    pid: int
+    start_ticks: int
+    argv: list[str]
+    log: str
+    endpoint: str
+
+
+def _start_ticks(pid: int) -> int | None:
+    """Kernel start time of a pid (field 22 of /proc/<pid>/stat), or None if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name may contain spaces; fields after it are space-separated.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return int(fields[19])
+
+
+def is_running(record: ProcessRecord) -> bool:
+    """True only if the recorded process is still the same process (pid not reused)."""
+    ticks = _start_ticks(record.pid)
+    if ticks is None or ticks != record.start_ticks:
+        return False
+    state = Path(f"/proc/{record.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    return state != "Z"
+
+
+def spawn(
+    name: str,
+    argv: Sequence[str],
+    *,
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+    endpoint: str = "",
+    cwd: Path | None = None,
+) -> ProcessRecord:
+    """Start ``argv`` in a new session with output to ``<log_dir>/<name>.log``."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,
+        )
+    ticks = _start_ticks(proc.pid) or 0
+    return ProcessRecord(name, proc.pid, ticks, list(argv), str(log_path), endpoint)
+
+
+def stop(record: ProcessRecord, timeout: float = 10.0) -> bool:
+    """SIGTERM the record's process group, then SIGKILL after ``timeout``. True if stopped."""
+    if not is_running(record):
+        return True
+    try:
+        os.killpg(record.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _reap(record.pid)
+        if not is_running(record):
+            return True
+        time.sleep(0.05)
+    try:
+        os.killpg(record.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and is_running(record):
+        _reap(record.pid)
+        time.sleep(0.05)
+    return not is_running(record)
+
+
+def _reap(pid: int) -> None:
+    """Collect our own exited children so they do not linger as zombies."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def wait_until(
+    check: Callable[[], bool],
+    *,
+    timeout: float,
+    what: str,
+    record: ProcessRecord | None = None,
+) -> float:
+    """Poll ``check`` until it is true; return seconds waited. A readiness check, not a sleep.
+
+    Fails fast if the process being waited for has died, quoting its log's last lines.
+    """
+    start = time.monotonic()
+    delay = 0.02
+    while True:
+        try:
+            if check():
+                return time.monotonic() - start
+        except Exception:
+            pass
+        if record is not None and not is_running(record):
+            raise RuntimeError(f"{what} exited during start-up.\n{tail(record.log)}")
+        if time.monotonic() - start > timeout:
+            hint = f"\n{tail(record.log)}" if record else ""
+            raise TimeoutError(f"{what} was not ready after {timeout:.0f} s.{hint}")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.25)
+
+
+def tail(path: str, lines: int = 15) -> str:
+    try:
+        text = Path(path).read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return "(no log)"
+    return "\n".join(f"    {line}" for line in text)
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process group's leader and its children, in MiB."""
+    total = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            pgid = int(fields[2])
+            if pgid != pid:
+                continue
+            for line in (proc / "status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 1024
+
+
+class StateFile:
+    """``state.json`` in the twin directory: what is running and where."""
+
+    def __init__(self, twin_dir: Path) -> None:
+        self.path = twin_dir / "state.json"
+
+    def load(self) -> dict[str, ProcessRecord]:
+        if not self.path.exists():
+            return {}
+        raw = json.loads(self.path.read_text())
+        return {name: ProcessRecord(**rec) for name, rec in raw.get("processes", {}).items()}
+
+    def save(self, records: Mapping[str, ProcessRecord], **extra: object) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        body = {"processes": {n: asdict(r) for n, r in records.items()}, **extra}
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(body, indent=2))
+        tmp.replace(self.path)
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)

@@ -1,0 +1,102 @@
+"""Create the platform's topics, subscriptions, buckets and datasets in the twin.
+
+Names come from :mod:`salesphere.names`, the same module the Pulumi program reads, so the
+twin and cloud never disagree. Every step is idempotent: running it twice is harmless.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+from google.api_core import exceptions as gexc
+
+from salesphere import names
+from salesphere.io import clients
+from salesphere.settings import Settings
+
+#: Redeliveries before a speed-layer message is parked on the dead-letter topic.
+MAX_DELIVERY_ATTEMPTS = 5
+ACK_DEADLINE_SECONDS = 30
+
+
+@dataclass
+class Provisioned:
+    topics: list[str] = field(default_factory=list)
+    subscriptions: list[str] = field(default_factory=list)
+    buckets: list[str] = field(default_factory=list)
+    datasets: list[str] = field(default_factory=list)
+
+
+def push_endpoints(settings: Settings, running: set[str]) -> dict[str, str]:
+    """Subscriptions that push to a locally served function, as Eventarc does in cloud."""
+    host, ports = settings.host, settings.ports
+    pushes: dict[str, str] = {}
+    if "speed" in running:
+        pushes[names.SUB_EVENTS_SPEED] = f"http://{host}:{ports.speed}/"
+    if "ingest-files" in running:
+        pushes[names.SUB_FILE_DROPS_INGEST] = f"http://{host}:{ports.ingest_files}/"
+    return pushes
+
+
+def provision_pubsub(settings: Settings, pushes: dict[str, str] | None = None) -> Provisioned:
+    from google.cloud import pubsub_v1
+
+    out = Provisioned()
+    publisher = clients.publisher(settings)
+    subscriber = clients.subscriber(settings)
+    for topic in names.TOPICS:
+        with contextlib.suppress(gexc.AlreadyExists):
+            publisher.create_topic(name=clients.topic_path(settings, topic))
+        out.topics.append(topic)
+    for sub, topic in names.SUBSCRIPTIONS.items():
+        request: dict[str, object] = {
+            "name": clients.subscription_path(settings, sub),
+            "topic": clients.topic_path(settings, topic),
+            "ack_deadline_seconds": ACK_DEADLINE_SECONDS,
+        }
+        if sub == names.SUB_EVENTS_SPEED:
+            request["dead_letter_policy"] = pubsub_v1.types.DeadLetterPolicy(
+                dead_letter_topic=clients.topic_path(settings, names.TOPIC_EVENTS_DEAD_LETTER),
+                max_delivery_attempts=MAX_DELIVERY_ATTEMPTS,
+            )
+        push = (pushes or {}).get(sub)
+        if push:
+            request["push_config"] = pubsub_v1.types.PushConfig(push_endpoint=push)
+        try:
+            subscriber.create_subscription(request=request)
+        except gexc.AlreadyExists:
+            if push is not None:
+                subscriber.modify_push_config(
+                    request={
+                        "subscription": request["name"],
+                        "push_config": pubsub_v1.types.PushConfig(push_endpoint=push),
+                    }
+                )
+        out.subscriptions.append(sub)
+    return out
+
+
+def provision_storage(settings: Settings) -> list[str]:
+    client = clients.storage_client(settings)
+    made = []
+    for bucket in settings.buckets.all:
+        with contextlib.suppress(gexc.Conflict):
+            client.create_bucket(bucket)
+        made.append(bucket)
+    return made
+
+
+def provision_bigquery(settings: Settings) -> list[str]:
+    client = clients.bigquery_client(settings)
+    for dataset in names.DATASETS:
+        client.create_dataset(f"{settings.project}.{dataset}", exists_ok=True)
+    return list(names.DATASETS)
+
+
+def provision_all(settings: Settings, running: set[str] | None = None) -> Provisioned:
+    """Everything the platform needs before any service starts."""
+    out = provision_pubsub(settings, push_endpoints(settings, running or set()))
+    out.buckets = provision_storage(settings)
+    out.datasets = provision_bigquery(settings)
+    return out

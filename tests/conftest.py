@@ -1,0 +1,62 @@
+"""Shared fixtures. The twin fixtures start REAL emulators on free loopback ports.
+
+``twin`` is one twin for the whole session (emulators + every service whose code exists),
+in a temporary directory, on ports nobody else uses, so the suite can run beside a
+developer's own twin. Tests that need a pristine world use ``fresh_twin`` instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from salesphere.local.prereqs import free_port
+from salesphere.local.twin import Twin
+from salesphere.settings import Ports, Settings
+
+
+def _free_ports() -> Ports:
+    return Ports(**{name: free_port() for name in Ports.__dataclass_fields__})
+
+
+def make_settings(twin_dir: Path) -> Settings:
+    return replace(Settings(), ports=_free_ports(), twin_dir=twin_dir)
+
+
+@pytest.fixture(scope="session")
+def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
+    """A running twin (emulators and services) shared by the session."""
+    settings = make_settings(tmp_path_factory.mktemp("twin"))
+    saved = {k: os.environ.get(k) for k in settings.to_environ()}
+    os.environ.update(settings.to_environ())
+    twin = Twin(settings)
+    try:
+        twin.up()
+        yield twin
+    finally:
+        twin.down()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture
+def fresh_twin(tmp_path: Path) -> Iterator[Callable[..., Twin]]:
+    """Factory for a private twin (own ports, own data) torn down after the test."""
+    started: list[Twin] = []
+
+    def start(**up_options: object) -> Twin:
+        twin = Twin(make_settings(tmp_path / f"twin{len(started)}"))
+        started.append(twin)
+        twin.up(**up_options)  # type: ignore[arg-type]
+        return twin
+
+    yield start
+    for twin in started:
+        twin.down()
