@@ -34,8 +34,10 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
     saved = {k: os.environ.get(k) for k in settings.to_environ()}
     os.environ.update(settings.to_environ())
     twin = Twin(settings)
+    # TWIN_SERVICES=ingest-http,speed limits the services started (emulators always start).
+    only = os.environ.get("TWIN_SERVICES")
     try:
-        twin.up()
+        twin.up(only=set(only.split(",")) if only else None)
         yield twin
     finally:
         twin.down()

@@ -46,8 +46,10 @@ class Twin:
         *,
         stream_runtime: str = "function",
         with_services: bool = True,
+        only: set[str] | None = None,
         progress: Progress | None = None,
     ) -> UpReport:
+        """Start the twin. ``only`` limits which services start (emulators always do)."""
         say = progress or (lambda _msg: None)
         t0 = time.monotonic()
         report = UpReport()
@@ -59,6 +61,8 @@ class Twin:
                 prereqs.ensure_port_free(self.settings.host, comp.port, comp.name)
         self._start_group([c for c in wanted], running, report, say)
         svc = services(self.settings, stream_runtime=stream_runtime) if with_services else []
+        if only is not None:
+            svc = [c for c in svc if c.name in only]
         say("creating topics, subscriptions, buckets and datasets")
         report.provisioned = provision_all(self.settings, {c.name for c in svc})
         self._after_provision(say)

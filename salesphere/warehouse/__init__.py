@@ -1,0 +1,1 @@
+"""The warehouse (BigQuery): table definitions, setup, and the SQL that runs in it."""

@@ -1,0 +1,229 @@
+"""Warehouse table definitions, derived from the canonical model where they hold events.
+
+One definition serves the twin (``ensure_tables``), the Pulumi program (which reads
+:data:`TABLES` to declare ``bigquery.Table`` resources) and the tests. Event tables are
+partitioned by receive date, because the batch/speed cutoff and incremental rebuilds both
+work on receive time, and clustered by store and SKU, which is how analysts filter.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+
+from salesphere import names
+from salesphere.model import CanonicalEvent
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # BigQuery standard SQL type
+    mode: str = "NULLABLE"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class TableDef:
+    dataset: str
+    name: str
+    columns: tuple[Column, ...]
+    description: str
+    partition_field: str | None = None  # TIMESTAMP column, DAY partitioning on its date
+    clustering: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.dataset}.{self.name}"
+
+
+def _bq_type(annotation: object) -> str:
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        return _bq_type(args[0])
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _bq_type(args[0])
+    if annotation is datetime:
+        return "TIMESTAMP"
+    if annotation is Decimal:
+        return "NUMERIC"
+    if annotation is int:
+        return "INT64"
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return "STRING"
+    return "STRING"
+
+
+def event_columns() -> tuple[Column, ...]:
+    """The canonical event's columns, in model order."""
+    cols = []
+    for name, info in CanonicalEvent.model_fields.items():
+        mode = "REQUIRED" if info.is_required() else "NULLABLE"
+        cols.append(Column(name, _bq_type(info.annotation), mode, info.description or ""))
+    return tuple(cols)
+
+
+EVENT_CLUSTERING = ("store_id", "sku", "event_type")
+
+MASTER_EVENTS = TableDef(
+    names.DATASET_MASTER,
+    "events",
+    event_columns(),
+    "Every accepted event once, rebuilt by the batch layer from the GCS archive.",
+    partition_field="received_at",
+    clustering=EVENT_CLUSTERING,
+)
+
+SPEED_EVENTS = TableDef(
+    names.DATASET_SPEED,
+    "events",
+    (
+        *event_columns(),
+        Column("written_at", "TIMESTAMP", description="When the speed layer wrote the row."),
+    ),
+    "Accepted events landed by the speed layer within seconds of ingest.",
+    partition_field="received_at",
+    clustering=EVENT_CLUSTERING,
+)
+
+STOCK_ALERTS = TableDef(
+    names.DATASET_SPEED,
+    "stock_alerts",
+    (
+        Column("alert_id", "STRING", "REQUIRED", "Deterministic: store, SKU, crossing event."),
+        Column("store_id", "STRING", "REQUIRED"),
+        Column("sku", "STRING", "REQUIRED"),
+        Column("kind", "STRING", "REQUIRED", "below_reorder_point or out_of_stock."),
+        Column("on_hand", "INT64", "REQUIRED", "Running units on hand after the event."),
+        Column("reorder_point", "INT64"),
+        Column("event_id", "STRING", description="The event that crossed the threshold."),
+        Column("occurred_at", "TIMESTAMP", "REQUIRED"),
+        Column("raised_at", "TIMESTAMP", "REQUIRED"),
+    ),
+    "Stock alerts raised by the speed layer, once per downward crossing.",
+    partition_field="raised_at",
+    clustering=("store_id", "sku"),
+)
+
+SPEED_DEAD_LETTERS = TableDef(
+    names.DATASET_SPEED,
+    "dead_letters",
+    (
+        Column("message_id", "STRING"),
+        Column("envelope_id", "STRING"),
+        Column("error", "STRING", "REQUIRED"),
+        Column("payload", "STRING", description="The original message body (UTF-8, truncated)."),
+        Column("failed_at", "TIMESTAMP", "REQUIRED"),
+    ),
+    "Messages the speed layer could not write, with the reason; nothing is dropped.",
+    partition_field="failed_at",
+)
+
+INGEST_LOG = TableDef(
+    names.DATASET_OPS,
+    "ingest_log",
+    (
+        Column("request_id", "STRING", "REQUIRED", "HTTP request hash or file object+generation."),
+        Column("source", "STRING", "REQUIRED"),
+        Column("channel", "STRING", "REQUIRED", "http or file."),
+        Column("object_name", "STRING"),
+        Column("received_at", "TIMESTAMP", "REQUIRED"),
+        Column("records_received", "INT64", "REQUIRED"),
+        Column("records_accepted", "INT64", "REQUIRED"),
+        Column("records_rejected", "INT64", "REQUIRED"),
+    ),
+    "One row per ingest request or file: the counts reconciliation starts from.",
+    partition_field="received_at",
+    clustering=("source",),
+)
+
+REJECTS = TableDef(
+    names.DATASET_OPS,
+    "rejects",
+    (
+        Column("reject_id", "STRING", "REQUIRED"),
+        Column("request_id", "STRING", "REQUIRED"),
+        Column("source", "STRING", "REQUIRED"),
+        Column("location", "STRING", description="Record index, or file row and column."),
+        Column("field", "STRING"),
+        Column("rule", "STRING", "REQUIRED", "Stable reason code (see docs/ingest.md)."),
+        Column("message", "STRING", "REQUIRED"),
+        Column("value", "STRING"),
+        Column("payload", "STRING", description="The original record, as received."),
+        Column("received_at", "TIMESTAMP", "REQUIRED"),
+    ),
+    "Quarantined records with their reasons (also kept as objects in the quarantine bucket).",
+    partition_field="received_at",
+    clustering=("source", "rule"),
+)
+
+BATCH_RUNS = TableDef(
+    names.DATASET_OPS,
+    "batch_runs",
+    (
+        Column("run_id", "STRING", "REQUIRED"),
+        Column("started_at", "TIMESTAMP", "REQUIRED"),
+        Column("finished_at", "TIMESTAMP"),
+        Column("status", "STRING", "REQUIRED", "running, succeeded or failed."),
+        Column("cutoff", "TIMESTAMP", description="Receive time up to which batch is complete."),
+        Column("events_in_master", "INT64"),
+        Column("partitions_rebuilt", "INT64"),
+        Column("error", "STRING"),
+    ),
+    "History of batch runs; the newest succeeded run's cutoff is what serving uses.",
+)
+
+PRODUCTS = TableDef(
+    names.DATASET_REFERENCE,
+    "products",
+    (
+        Column("sku", "STRING", "REQUIRED"),
+        Column("name", "STRING", "REQUIRED"),
+        Column("category", "STRING", "REQUIRED"),
+        Column("unit_cost", "NUMERIC", "REQUIRED"),
+        Column("list_price", "NUMERIC", "REQUIRED"),
+        Column("reorder_point", "INT64", "REQUIRED"),
+        Column("supplier_lead_time_days", "INT64", "REQUIRED"),
+        Column("supplier", "STRING"),
+    ),
+    "The catalog.",
+)
+
+STORES = TableDef(
+    names.DATASET_REFERENCE,
+    "stores",
+    (
+        Column("store_id", "STRING", "REQUIRED"),
+        Column("name", "STRING", "REQUIRED"),
+        Column("city", "STRING", "REQUIRED"),
+        Column("state", "STRING", "REQUIRED"),
+        Column("channel", "STRING", "REQUIRED"),
+        Column("timezone", "STRING", "REQUIRED"),
+    ),
+    "Stores and the online channel.",
+)
+
+TABLES: tuple[TableDef, ...] = (
+    MASTER_EVENTS,
+    SPEED_EVENTS,
+    STOCK_ALERTS,
+    SPEED_DEAD_LETTERS,
+    INGEST_LOG,
+    REJECTS,
+    BATCH_RUNS,
+    PRODUCTS,
+    STORES,
+)
+
+
+def bq_schema(table: TableDef) -> list:  # list[bigquery.SchemaField]
+    from google.cloud import bigquery
+
+    return [
+        bigquery.SchemaField(c.name, c.type, mode=c.mode, description=c.description or None)
+        for c in table.columns
+    ]
