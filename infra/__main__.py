@@ -5,6 +5,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # repo root: `import infra`
 
-from infra.program import build  # noqa: E402
+from infra.program import build
 
 build()

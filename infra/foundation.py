@@ -182,6 +182,21 @@ class Foundation(pulumi.ComponentResource):
                 ("reads-bucket", "roles/storage.legacyBucketReader"),
             )
         ]
+        # One identity signs every Pub/Sub push (OIDC); it may invoke only the push targets.
+        self.push_account = gcp.serviceaccount.Account(
+            "sa-pubsub-push",
+            account_id="pubsub-push",
+            display_name="SalesSphere Pub/Sub push (OIDC)",
+            project=settings.project,
+            opts=child,
+        )
+        self.grants.grant(
+            "pubsub-agent-signs-push-tokens",
+            "sa",
+            self.push_account.name,
+            "roles/iam.serviceAccountTokenCreator",
+            self.pubsub_agent,
+        )
         self.subscriptions: dict[str, gcp.pubsub.Subscription] = {}
         self.subscriptions[names.SUB_EVENTS_ARCHIVE] = self.subscription(
             names.SUB_EVENTS_ARCHIVE,
@@ -189,7 +204,8 @@ class Foundation(pulumi.ComponentResource):
             self,
             cloud_storage_config=gcp.pubsub.SubscriptionCloudStorageConfigArgs(
                 bucket=self.archive.name,
-                filename_prefix=f"{names.ARCHIVE_PREFIX}/",
+                # -> events/received_date=2026-11-28/14_03_00Z<uuid>.jsonl (one envelope a line)
+                filename_prefix=f"{names.ARCHIVE_PREFIX}/received_date=",
                 filename_suffix=".jsonl",
                 filename_datetime_format="YYYY-MM-DD/hh_mm_ssZ",
                 text_config=gcp.pubsub.SubscriptionCloudStorageConfigTextConfigArgs(),
@@ -206,6 +222,37 @@ class Foundation(pulumi.ComponentResource):
                 "topics": {k: v.id for k, v in self.topics.items()},
                 "archive": self.archive.url,
             }
+        )
+
+    def push_subscription(
+        self,
+        name: str,
+        target: gcp.cloudfunctionsv2.Function,
+        layer: str,
+        parent: pulumi.Resource,
+    ) -> gcp.pubsub.Subscription:
+        """Push ``name``'s messages to a function, authenticated with an OIDC token.
+
+        The push identity gets ``run.invoker`` on that one function only.
+        """
+        invoker = Grants(self.settings.project, self.settings.region, parent).grant(
+            f"pubsub-push-invokes-for-{name}",
+            "run",
+            target.name,
+            "roles/run.invoker",
+            self.push_account.email.apply(lambda email: f"serviceAccount:{email}"),
+        )
+        return self.subscription(
+            name,
+            layer,
+            parent,
+            push_config=gcp.pubsub.SubscriptionPushConfigArgs(
+                push_endpoint=target.url,
+                oidc_token=gcp.pubsub.SubscriptionPushConfigOidcTokenArgs(
+                    service_account_email=self.push_account.email, audience=target.url
+                ),
+            ),
+            depends_on=[invoker],
         )
 
     def subscription(
@@ -252,7 +299,7 @@ class Foundation(pulumi.ComponentResource):
         )
         if dead_letter_policy:
             # The service agent must be able to pull from the source to forward dead letters.
-            self.grants.grant(
+            Grants(settings.project, settings.region, parent).grant(
                 f"pubsub-agent-subscribes-{name}",
                 "subscription",
                 sub.name,

@@ -37,7 +37,9 @@ INGEST_HTTP = FunctionSpec(
 INGEST_FILES = FunctionSpec(
     "ingest-files", "ingest", "ingest_file", "File drops from the landing bucket (Pub/Sub push)"
 )
-SPEED = FunctionSpec("speed", "stream", "speed_push", "Speed layer, free-tier runtime (Pub/Sub push)")
+SPEED = FunctionSpec(
+    "speed", "stream", "speed_push", "Speed layer, free-tier runtime (Pub/Sub push)"
+)
 BATCH = FunctionSpec("batch", "batch", "batch_http", "Batch layer trigger (Cloud Scheduler, OIDC)")
 ALL_FUNCTIONS = (INGEST_HTTP, INGEST_FILES, SPEED, BATCH)
 

@@ -74,6 +74,9 @@ class StackSettings:
     function_timeout_seconds: int
     #: Members allowed to call the ingest HTTP function (e.g. an integrator's service account).
     ingest_invokers: tuple[str, ...] = ()
+    #: Secret Manager version mounted as SALESPHERE_HMAC_KEYS ("" = not mounted yet: the
+    #: function cannot deploy against a secret with no version; see docs/infra.md).
+    hmac_secret_version: str = ""
     extra_labels: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -124,6 +127,7 @@ def _defaults(kind: str) -> dict[str, object]:
         "function_max_instances": 2 if ephemeral else 5,
         "function_timeout_seconds": 300,
         "ingest_invokers": [],
+        "hmac_secret_version": "",
         "extra_labels": {},
     }
 
@@ -147,7 +151,9 @@ def _coerce(key: str, raw: object, default: object) -> object:
         if isinstance(raw, float) and raw.is_integer():
             raw = int(raw)
         if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
-            raise SettingsError(f"salesphere:{key} must be a non-negative whole number, got {raw!r}")
+            raise SettingsError(
+                f"salesphere:{key} must be a non-negative whole number, got {raw!r}"
+            )
         return raw
     if isinstance(default, list):
         if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):

@@ -51,7 +51,9 @@ def bundle(service: str, repo_root: Path) -> SourceBundle:
         raise FileNotFoundError(f"{library_dir} not found: run the program from the repository")
     files = _walk(service_dir, "") if service_dir.is_dir() else []
     shipped = {name for name, _ in files}
-    files += [(name, path) for name, path in _walk(library_dir, "salesphere/") if name not in shipped]
+    files += [
+        (name, path) for name, path in _walk(library_dir, "salesphere/") if name not in shipped
+    ]
     digest = hashlib.sha256()
     for name, path in sorted(files):
         digest.update(name.encode() + b"\0")

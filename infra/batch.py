@@ -1,0 +1,150 @@
+"""Batch layer: master and batch tables, the batch trigger function and its schedule.
+
+Cloud Scheduler delivers at least once, so the target (``batch_http``) must be
+idempotent (issue 5). Its job is created only when the stack enables it: the three free
+jobs are per *billing account*, shared by every stack billed to it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pulumi
+import pulumi_gcp as gcp
+
+from infra import dataflow, functions
+from infra.foundation import Foundation
+from infra.iam import Grants, sa_member
+from infra.schemas import TableSpec
+from infra.settings import StackSettings
+from infra.tables import create_tables
+from salesphere import names
+
+LAYER = "batch"
+DATASETS = (names.DATASET_MASTER, names.DATASET_BATCH, names.DATASET_OPS)
+SCHEDULER_JOB = "batch-nightly"
+
+
+class Batch(pulumi.ComponentResource):
+    """Everything a targeted deploy of ``services/batch`` touches."""
+
+    def __init__(
+        self, settings: StackSettings, base: Foundation, specs: dict[str, TableSpec]
+    ) -> None:
+        super().__init__("salesphere:infra:Batch", LAYER)
+        grants = Grants(settings.project, settings.region, self)
+        self.tables = create_tables(specs, DATASETS, settings, base.datasets, LAYER, self)
+        self.account = functions.service_account(
+            "batch-fn", "SalesSphere batch layer", settings, self
+        )
+        member = sa_member(self.account)
+        datasets = base.datasets
+        access = [
+            grants.grant(
+                "batch-reads-archive",
+                "bucket",
+                base.archive.name,
+                "roles/storage.objectViewer",
+                member,
+            ),
+            *(
+                grants.grant(
+                    f"batch-writes-{ds}",
+                    "dataset",
+                    datasets[ds].dataset_id,
+                    "roles/bigquery.dataEditor",
+                    member,
+                )
+                for ds in DATASETS
+            ),
+            *(
+                grants.grant(
+                    f"batch-reads-{ds}",
+                    "dataset",
+                    datasets[ds].dataset_id,
+                    "roles/bigquery.dataViewer",
+                    member,
+                )
+                for ds in (names.DATASET_SPEED, names.DATASET_REFERENCE)
+            ),
+            grants.grant(
+                "batch-runs-queries", "project", settings.project, "roles/bigquery.jobUser", member
+            ),
+        ]
+        if settings.batch_runtime == "dataflow":
+            access += [
+                grants.grant(
+                    "batch-is-dataflow-worker",
+                    "project",
+                    settings.project,
+                    "roles/dataflow.worker",
+                    member,
+                ),
+                grants.grant(
+                    "batch-stages-artifacts",
+                    "bucket",
+                    base.artifacts.name,
+                    "roles/storage.objectAdmin",
+                    member,
+                ),
+            ]
+            self.job = dataflow.flex_job(
+                "batch",
+                settings,
+                LAYER,
+                base.artifacts,
+                self.account,
+                {"archive": base.archive.url, "project": settings.project, "env": settings.env},
+                self,
+                streaming=False,
+            )
+        _, source = functions.upload_source("batch", base.artifacts, self)
+        self.function = functions.deploy(
+            functions.BATCH,
+            settings,
+            LAYER,
+            source,
+            self.account,
+            self,
+            env={"SALESPHERE_BATCH_RUNTIME": settings.batch_runtime},
+            depends_on=access,
+        )
+        self.schedule: gcp.cloudscheduler.Job | None = None
+        if settings.scheduler_enabled:
+            self.schedule = self._schedule(settings, grants)
+        self.register_outputs({"tables": sorted(self.tables), "batch_url": self.function.url})
+
+    def _schedule(self, settings: StackSettings, grants: Grants) -> gcp.cloudscheduler.Job:
+        """A nightly OIDC-authenticated POST to the batch function."""
+        caller = functions.service_account(
+            "batch-scheduler", "SalesSphere batch schedule", settings, self
+        )
+        invoker = grants.grant(
+            "scheduler-invokes-batch",
+            "run",
+            self.function.name,
+            "roles/run.invoker",
+            sa_member(caller),
+        )
+        body = json.dumps({"mode": "incremental", "trigger": "scheduler"}).encode()
+        return gcp.cloudscheduler.Job(
+            "scheduler-batch",
+            name=SCHEDULER_JOB,
+            project=settings.project,
+            region=settings.region,
+            schedule=settings.batch_schedule,
+            time_zone=settings.batch_time_zone,
+            attempt_deadline="1800s",
+            retry_config=gcp.cloudscheduler.JobRetryConfigArgs(retry_count=1),
+            http_target=gcp.cloudscheduler.JobHttpTargetArgs(
+                uri=self.function.url,
+                http_method="POST",
+                headers={"Content-Type": "application/json"},
+                body=base64.b64encode(body).decode(),
+                oidc_token=gcp.cloudscheduler.JobHttpTargetOidcTokenArgs(
+                    service_account_email=caller.email, audience=self.function.url
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[invoker]),
+        )

@@ -1,0 +1,41 @@
+"""The whole stack: settings read once, then one component per layer.
+
+``build()`` is the only thing ``infra/__main__.py`` calls, so tests and
+``salesphere infra preview`` can run exactly the deployed program under mocks.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from infra.batch import Batch
+from infra.foundation import Foundation
+from infra.functions import repo_root
+from infra.ingest import Ingest
+from infra.schemas import table_specs
+from infra.serving import Serving
+from infra.settings import read_settings
+from infra.stream import Stream
+
+
+def build() -> None:
+    """Declare every resource of the current stack."""
+    settings = read_settings()
+    root = repo_root()
+    specs = table_specs(root / "sql" / "tables")
+    foundation = Foundation(settings)
+    ingest = Ingest(settings, foundation)
+    stream = Stream(settings, foundation, specs)
+    batch = Batch(settings, foundation, specs)
+    serving = Serving(
+        settings,
+        foundation,
+        specs,
+        upstream={**stream.tables, **batch.tables},
+        sql_dir=root / "sql" / "serving",
+    )
+    pulumi.export("project", settings.project)
+    pulumi.export("ingest_url", ingest.http.url)
+    pulumi.export("batch_url", batch.function.url)
+    pulumi.export("archive_bucket", foundation.archive.name)
+    pulumi.export("views", sorted(serving.views))

@@ -1,0 +1,115 @@
+"""Stream (speed) layer: speed tables, the speed runtime and the alerts audit subscription.
+
+Two runtimes, one logic (ARCHITECTURE.md). ``function`` (free tier, the default): the
+``events-speed`` subscription pushes envelopes to the ``speed`` Cloud Function.
+``dataflow`` (opt-in, billed): ``events-speed`` is a pull subscription read by a
+streaming flex-template job. Either way the subscription keeps its dead-letter policy.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from infra import dataflow, functions
+from infra.foundation import Foundation
+from infra.iam import Grants, sa_member
+from infra.schemas import TableSpec
+from infra.settings import StackSettings
+from infra.tables import create_tables
+from salesphere import names
+
+LAYER = "stream"
+DATASETS = (names.DATASET_SPEED,)
+
+
+class Stream(pulumi.ComponentResource):
+    """Everything a targeted deploy of ``services/stream`` touches."""
+
+    def __init__(
+        self, settings: StackSettings, base: Foundation, specs: dict[str, TableSpec]
+    ) -> None:
+        super().__init__("salesphere:infra:Stream", LAYER)
+        grants = Grants(settings.project, settings.region, self)
+        self.tables = create_tables(
+            specs,
+            DATASETS,
+            settings,
+            base.datasets,
+            LAYER,
+            self,
+            partition_expiration={"speed.events": settings.speed_retention_days},
+        )
+        self.account = functions.service_account(
+            "speed-fn", "SalesSphere speed layer", settings, self
+        )
+        member = sa_member(self.account)
+        access = [
+            grants.grant(
+                "speed-writes-speed",
+                "dataset",
+                base.datasets[names.DATASET_SPEED].dataset_id,
+                "roles/bigquery.dataEditor",
+                member,
+            ),
+            grants.grant(
+                "speed-reads-reference",
+                "dataset",
+                base.datasets[names.DATASET_REFERENCE].dataset_id,
+                "roles/bigquery.dataViewer",
+                member,
+            ),
+            grants.grant(
+                "speed-publishes-alerts",
+                "topic",
+                base.topics[names.TOPIC_ALERTS].name,
+                "roles/pubsub.publisher",
+                member,
+            ),
+        ]
+        if settings.speed_runtime == "function":
+            _, source = functions.upload_source("stream", base.artifacts, self)
+            self.function = functions.deploy(
+                functions.SPEED, settings, LAYER, source, self.account, self, depends_on=access
+            )
+            self.events = base.push_subscription(names.SUB_EVENTS_SPEED, self.function, LAYER, self)
+        else:
+            self.events = base.subscription(names.SUB_EVENTS_SPEED, LAYER, self)
+            access += [
+                grants.grant(
+                    "speed-pulls-events",
+                    "subscription",
+                    self.events.name,
+                    "roles/pubsub.subscriber",
+                    member,
+                ),
+                grants.grant(
+                    "speed-is-dataflow-worker",
+                    "project",
+                    settings.project,
+                    "roles/dataflow.worker",
+                    member,
+                ),
+                grants.grant(
+                    "speed-stages-artifacts",
+                    "bucket",
+                    base.artifacts.name,
+                    "roles/storage.objectAdmin",
+                    member,
+                ),
+            ]
+            self.job = dataflow.flex_job(
+                "stream",
+                settings,
+                LAYER,
+                base.artifacts,
+                self.account,
+                {
+                    "subscription": self.events.id,
+                    "project": settings.project,
+                    "env": settings.env,
+                },
+                self,
+                streaming=True,
+            )
+        self.alerts_audit = base.subscription(names.SUB_ALERTS_AUDIT, LAYER, self)
+        self.register_outputs({"tables": sorted(self.tables)})
