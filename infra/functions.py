@@ -8,12 +8,11 @@ and batch layers only say *which* function, *who* it runs as and *who* may call 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.settings import StackSettings
+from infra.settings import StackSettings, repo_root
 from infra.sources import SourceBundle, bundle
 
 RUNTIME = "python311"
@@ -42,11 +41,6 @@ SPEED = FunctionSpec(
 )
 BATCH = FunctionSpec("batch", "batch", "batch_http", "Batch layer trigger (Cloud Scheduler, OIDC)")
 ALL_FUNCTIONS = (INGEST_HTTP, INGEST_FILES, SPEED, BATCH)
-
-
-def repo_root() -> Path:
-    """The repository root (``infra/`` lives directly under it)."""
-    return Path(__file__).resolve().parent.parent
 
 
 def upload_source(

@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from infra.functions import repo_root
+from infra.settings import stack_config
 
 PROJECT_NAME = "salesphere"
 MOCK_PROJECT_NUMBER = "123456789012"
@@ -143,20 +142,6 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 "dependencies": tuple(request.dependencies),
             }
         return response
-
-
-def stack_config(stack: str, root: Path | None = None) -> dict[str, str]:
-    """``config:`` of ``Pulumi.<stack>.yaml`` as the engine passes it (strings); {} if none."""
-    path = (root or repo_root()) / f"Pulumi.{stack}.yaml"
-    if not path.exists():
-        return {}
-    body = yaml.safe_load(path.read_text()) or {}
-    out: dict[str, str] = {}
-    for key, value in (body.get("config") or {}).items():
-        if isinstance(value, dict) and "secure" in value:
-            continue  # encrypted; only the real CLI can decrypt it
-        out[key] = value if isinstance(value, str) else json.dumps(value)
-    return out
 
 
 def run_program(

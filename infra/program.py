@@ -10,11 +10,10 @@ import pulumi
 
 from infra.batch import Batch
 from infra.foundation import Foundation
-from infra.functions import repo_root
 from infra.ingest import Ingest
 from infra.schemas import table_specs
 from infra.serving import Serving
-from infra.settings import read_settings
+from infra.settings import read_settings, repo_root
 from infra.stream import Stream
 
 

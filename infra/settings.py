@@ -17,7 +17,10 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
+
+import yaml
 
 LONG_LIVED_STACKS = ("dev", "staging", "prod")
 EPHEMERAL_STACK = re.compile(r"^pr-(\d+)$")
@@ -225,4 +228,44 @@ def read_settings() -> StackSettings:
     values = {key: ours.get(key) for key in keys if ours.get(key) is not None}
     return settings_from(
         pulumi.get_stack(), values, gcp_project=gcp.get("project"), gcp_region=gcp.get("region")
+    )
+
+
+def repo_root() -> Path:
+    """The repository root (``infra/`` lives directly under it; so do the stack files)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def stack_config(stack: str, root: Path | None = None) -> dict[str, str]:
+    """``config:`` of ``Pulumi.<stack>.yaml`` as the engine passes it (strings); {} if none.
+
+    Encrypted (``secure:``) values are skipped: only the real CLI can decrypt them.
+    """
+    path = (root or repo_root()) / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        return {}
+    body = yaml.safe_load(path.read_text()) or {}
+    out: dict[str, str] = {}
+    for key, value in (body.get("config") or {}).items():
+        if isinstance(value, dict) and "secure" in value:
+            continue
+        out[key] = value if isinstance(value, str) else json.dumps(value)
+    return out
+
+
+def settings_for_stack(
+    stack: str, overrides: Mapping[str, object] | None = None, root: Path | None = None
+) -> StackSettings:
+    """Settings of ``stack`` from its YAML (if any) plus overrides, without Pulumi's runtime."""
+    config: dict[str, object] = {**stack_config(stack, root), **(overrides or {})}
+    ours = {
+        key.split(":", 1)[1]: value
+        for key, value in config.items()
+        if key.startswith("salesphere:")
+    }
+    return settings_from(
+        stack,
+        ours,
+        gcp_project=str(config.get("gcp:project") or "") or None,
+        gcp_region=str(config.get("gcp:region") or "") or None,
     )

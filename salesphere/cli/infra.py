@@ -1,10 +1,258 @@
-"""`salesphere infra` commands (placeholder until its issue lands)."""
+"""`salesphere infra`: see what a stack provisions, offline, and list a layer's URNs.
+
+``preview`` runs the real Pulumi program (``infra/``) in-process under Pulumi's mocks, so
+a reviewer sees every resource a change would declare, and whether it passes the
+free-tier guardrails, without cloud credentials or the Pulumi CLI. ``targets`` prints the
+``--target`` arguments the deploy workflow passes to ``pulumi up`` for one layer.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+if TYPE_CHECKING:
+    from infra.mocking import ProgramRun, Recorded
+
+LAYERS = ("foundation", "ingest", "stream", "batch", "serving")
+
+
+def import_infra() -> Path:
+    """Make the repository's ``infra`` package importable; return the repo root.
+
+    ``infra/`` is not part of the installed ``salesphere`` package (Pulumi runs it from the
+    checkout), so the CLI finds it next to the editable install.
+    """
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "infra" / "program.py").exists():
+        raise typer.BadParameter(
+            f"no Pulumi program at {root / 'infra'}; run this from a SalesSphere checkout "
+            "installed with `pip install -e .` (make setup)"
+        )
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return root
+
+
+def parse_sets(values: list[str]) -> dict[str, str]:
+    """``key=value`` pairs (``salesphere:scheduler_enabled=false``) as config overrides."""
+    out = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or ":" not in key:
+            raise typer.BadParameter(f"--set {item!r}: use namespace:key=value")
+        out[key] = value
+    return out
+
+
+def _get(data: dict[str, Any], path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(data, dict):
+            return None
+        data = data.get(part)  # type: ignore[assignment]
+    return data
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+#: What a reviewer wants to see per resource type (camelCase input paths).
+KEY_INPUTS: dict[str, tuple[str, ...]] = {
+    "gcp:projects/service:Service": ("service",),
+    "gcp:pubsub/topic:Topic": ("name",),
+    "gcp:pubsub/subscription:Subscription": (
+        "name",
+        "topic",
+        "messageRetentionDuration",
+        "pushConfig.pushEndpoint",
+        "cloudStorageConfig.bucket",
+        "cloudStorageConfig.filenamePrefix",
+        "deadLetterPolicy.deadLetterTopic",
+    ),
+    "gcp:storage/bucket:Bucket": (
+        "name",
+        "location",
+        "storageClass",
+        "publicAccessPrevention",
+        "forceDestroy",
+    ),
+    "gcp:storage/bucketObject:BucketObject": ("bucket", "name"),
+    "gcp:storage/notification:Notification": ("bucket", "topic", "eventTypes"),
+    "gcp:bigquery/dataset:Dataset": ("datasetId", "location", "defaultTableExpirationMs"),
+    "gcp:bigquery/table:Table": (
+        "datasetId",
+        "tableId",
+        "timePartitioning.field",
+        "clusterings",
+        "deletionProtection",
+    ),
+    "gcp:cloudfunctionsv2/function:Function": (
+        "name",
+        "buildConfig.entryPoint",
+        "buildConfig.source.storageSource.object",
+        "serviceConfig.ingressSettings",
+        "serviceConfig.serviceAccountEmail",
+    ),
+    "gcp:cloudscheduler/job:Job": ("name", "schedule", "httpTarget.uri"),
+    "gcp:serviceaccount/account:Account": ("accountId",),
+    "gcp:secretmanager/secret:Secret": ("secretId",),
+    "gcp:dataflow/flexTemplateJob:FlexTemplateJob": ("name", "containerSpecGcsPath"),
+}
+IAM_KEYS = (
+    "role",
+    "member",
+    "topic",
+    "subscription",
+    "bucket",
+    "datasetId",
+    "secretId",
+    "name",
+    "serviceAccountId",
+    "project",
+)
+
+
+def key_inputs(resource: Recorded) -> dict[str, str]:
+    """The handful of inputs that say what a resource is."""
+    inputs = resource.inputs
+    if resource.type.endswith(("IAMMember", "IamMember")):
+        paths: tuple[str, ...] = IAM_KEYS
+    else:
+        paths = KEY_INPUTS.get(resource.type, ())
+    out = {}
+    for path in paths:
+        value = _get(inputs, path)
+        if value not in (None, "", []):
+            out[path] = _short(value)
+    if resource.type == "gcp:bigquery/table:Table" and _get(inputs, "view.query"):
+        out["view"] = "yes"
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    assets = getattr(value, "assets", None)
+    if isinstance(assets, dict):
+        return f"<archive of {len(assets)} files>"
+    return f"<{type(value).__name__}>"
+
+
+def run_preview(stack: str, overrides: dict[str, str]) -> tuple[ProgramRun, list[Any]]:
+    """Run the program and the guardrails; shared by ``preview`` and ``targets``."""
+    import_infra()
+    from infra.guardrails import Resource, evaluate
+    from infra.mocking import run_program
+    from infra.settings import SettingsError
+
+    try:
+        run = run_program(stack, overrides)
+    except SettingsError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--stack/--set") from exc
+    violations = evaluate([Resource(r.urn, r.type, r.name, r.inputs) for r in run.resources])
+    return run, violations
+
+
+def _print_tree(run: ProgramRun, violations: list[Any]) -> None:
+    from collections import Counter
+
+    from rich.console import Console
+    from rich.tree import Tree
+
+    console = Console()
+    tree = Tree(f"[bold]stack {run.stack}[/] ({len(run.resources)} resources)")
+    for layer in LAYERS:
+        members = [r for r in run.resources if r.layer == layer and r.type.startswith("gcp:")]
+        branch = tree.add(f"[bold cyan]{layer}[/] ({len(members)})")
+        for r in sorted(members, key=lambda r: (r.type, r.name)):
+            detail = "  ".join(f"{k}={v}" for k, v in key_inputs(r).items())
+            flag = " [red]protect[/]" if r.protect else ""
+            branch.add(f"[green]{r.type.split(':')[-1]}[/] {r.name}{flag}  [dim]{detail}[/]")
+    console.print(tree)
+    counts = Counter(r.type.split(":")[-1] for r in run.resources if r.type.startswith("gcp:"))
+    console.print("by type: " + ", ".join(f"{t} {n}" for t, n in sorted(counts.items())))
+    for warning in run.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    if not violations:
+        console.print("[green]guardrails: all policies pass[/]")
+    for v in violations:
+        colour = "red" if v.enforcement == "mandatory" else "yellow"
+        console.print(f"[{colour}]{v.enforcement} {v.policy}[/]: {v.message}  [dim]{v.urn}[/]")
 
 
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the main app."""
-    del app
+    infra_app = typer.Typer(
+        help="Pulumi infrastructure: offline preview under mocks, deploy targets.",
+        no_args_is_help=True,
+    )
+
+    @infra_app.command("preview")
+    def preview(
+        stack: Annotated[str, typer.Option(help="dev, staging, prod or pr-<n>")] = "dev",
+        format: Annotated[str, typer.Option("--format", help="tree or json")] = "tree",
+        set_: Annotated[
+            list[str] | None,
+            typer.Option("--set", help="config override, e.g. salesphere:speed_runtime=dataflow"),
+        ] = None,
+    ) -> None:
+        """List every resource the stack declares, with key inputs and guardrail results.
+
+        Exits 1 when a mandatory guardrail fails, so CI can gate on it.
+        """
+        if format not in ("tree", "json"):
+            raise typer.BadParameter("use --format tree or --format json")
+        run, violations = run_preview(stack, parse_sets(set_ or []))
+        if format == "json":
+            body = {
+                "stack": run.stack,
+                "resource_count": len(run.resources),
+                "resources": [
+                    {
+                        "urn": r.urn,
+                        "type": r.type,
+                        "name": r.name,
+                        "layer": r.layer,
+                        "protect": r.protect,
+                        "key_inputs": key_inputs(r),
+                        "inputs": _jsonable(r.inputs),
+                    }
+                    for r in run.resources
+                ],
+                "warnings": run.warnings,
+                "violations": [v.__dict__ for v in violations],
+            }
+            typer.echo(json.dumps(body, indent=2, sort_keys=True))
+        else:
+            _print_tree(run, violations)
+        if any(v.enforcement == "mandatory" for v in violations):
+            raise typer.Exit(1)
+
+    @infra_app.command("targets")
+    def targets(
+        layer: Annotated[list[str], typer.Option(help=f"one or more of {', '.join(LAYERS)}")],
+        stack: Annotated[str, typer.Option(help="dev, staging, prod or pr-<n>")] = "dev",
+    ) -> None:
+        """Print `--target <urn>` for every resource of the layer(s), for `pulumi up`."""
+        unknown = sorted(set(layer) - set(LAYERS))
+        if unknown:
+            raise typer.BadParameter(f"unknown layer(s) {unknown}; choose from {LAYERS}")
+        run, _ = run_preview(stack, {})
+        for r in run.resources:
+            if r.layer in layer:
+                typer.echo(f"--target={r.urn}")
+
+    app.add_typer(infra_app, name="infra")
