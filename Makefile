@@ -16,6 +16,7 @@ demo: setup  ## run the whole platform locally on generated data and show the re
 	$(SALESPHERE) demo
 
 test: setup  ## lint and run the full test suite (starts its own emulators)
+	@bash scripts/setup-browser.sh
 	$(BIN)/ruff check salesphere services infra tests
 	$(BIN)/python -m pytest
 
