@@ -1,0 +1,134 @@
+"""Least privilege: each service account gets exactly its grants, on specific resources."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+
+from infra.guardrails import Resource, evaluate
+from infra.mocking import ProgramRun, run_program
+
+from .conftest import STACKS, policy_view
+
+SCOPE_KEYS = (
+    "topic", "subscription", "bucket", "datasetId", "secretId", "serviceAccountId", "name", "project"
+)
+
+# service account -> {(role, target)}; targets are resource names as the program passes them
+EXPECTED = {
+    "ingest-fn": {
+        ("roles/pubsub.publisher", "events"),
+        ("roles/pubsub.publisher", "quarantine"),
+        ("roles/storage.objectViewer", "{p}-{e}-landing"),
+        ("roles/storage.objectCreator", "{p}-{e}-quarantine"),
+        ("roles/secretmanager.secretAccessor", "ingest-hmac-keys"),
+        ("roles/bigquery.dataEditor", "ops"),
+    },
+    "speed-fn": {
+        ("roles/bigquery.dataEditor", "speed"),
+        ("roles/bigquery.dataViewer", "reference"),
+        ("roles/pubsub.publisher", "alerts"),
+    },
+    "batch-fn": {
+        ("roles/storage.objectViewer", "{p}-{e}-archive"),
+        ("roles/bigquery.dataEditor", "master"),
+        ("roles/bigquery.dataEditor", "batch"),
+        ("roles/bigquery.dataEditor", "ops"),
+        ("roles/bigquery.dataViewer", "speed"),
+        ("roles/bigquery.dataViewer", "reference"),
+        ("roles/bigquery.jobUser", "{p}"),
+    },
+    "pubsub-push": {("roles/run.invoker", "speed"), ("roles/run.invoker", "ingest-files")},
+    "batch-scheduler": {("roles/run.invoker", "batch")},
+}
+
+
+def _grants(run: ProgramRun) -> dict[str, set[tuple[str, str]]]:
+    found: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for r in run.resources:
+        member = r.inputs.get("member")
+        if not isinstance(member, str) or "role" not in r.inputs:
+            continue
+        target = next(r.inputs[k] for k in SCOPE_KEYS if k in r.inputs)
+        account = member.split(":", 1)[1].split("@", 1)[0]
+        found[account].add((r.inputs["role"], target))
+    return found
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_each_service_account_has_exactly_its_grants(
+    runs: dict[str, ProgramRun], stack: str
+) -> None:
+    run = runs[stack]
+    project = run.by_name("dataset-master").inputs["project"]
+    grants = _grants(run)
+    for account, expected in EXPECTED.items():
+        want = {(role, t.format(p=project, e=stack)) for role, t in expected}
+        assert grants[account] == want, account
+
+
+def test_pr_stack_has_no_scheduler_identity(runs: dict[str, ProgramRun]) -> None:
+    assert "batch-scheduler" not in _grants(runs["pr-7"])
+    accounts = {r.inputs["accountId"] for r in runs["pr-7"].of_type(
+        "gcp:serviceaccount/account:Account")}
+    assert accounts == {"ingest-fn", "speed-fn", "batch-fn", "pubsub-push"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_project_level_grants_are_only_job_runner_roles(
+    runs: dict[str, ProgramRun], stack: str
+) -> None:
+    roles = {r.inputs["role"] for r in runs[stack].of_type("gcp:projects/iAMMember:IAMMember")}
+    assert roles == {"roles/bigquery.jobUser"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_public_member_and_no_primitive_role(runs: dict[str, ProgramRun], stack: str) -> None:
+    for r in runs[stack].resources:
+        assert r.inputs.get("member") not in {"allUsers", "allAuthenticatedUsers"}
+        assert r.inputs.get("role") not in {"roles/owner", "roles/editor", "roles/viewer"}
+    assert [v for v in evaluate(policy_view(runs[stack])) if v.enforcement == "mandatory"] == []
+
+
+def test_policy_fails_when_config_makes_ingest_public() -> None:
+    run = run_program("dev", {"salesphere:ingest_invokers": ["allUsers"]})
+    violations = evaluate(policy_view(run))
+    public = [v for v in violations if v.policy == "no-public-members"]
+    assert len(public) == 1
+    assert public[0].urn.endswith("::ingest-http-invoker-0")
+    assert "allUsers" in public[0].message
+
+
+def test_policy_fails_when_a_primitive_role_is_injected(runs: dict[str, ProgramRun]) -> None:
+    graph = policy_view(runs["prod"])
+    graph.append(
+        Resource(
+            "urn:pulumi:prod::salesphere::gcp:projects/iAMMember:IAMMember::oops",
+            "gcp:projects/iAMMember:IAMMember",
+            "oops",
+            {"project": "salesphere-prod", "role": "roles/editor",
+             "member": "serviceAccount:batch-fn@salesphere-prod.iam.gserviceaccount.com"},
+        )
+    )
+    violations = evaluate(graph)
+    assert [(v.policy, v.urn.rsplit("::", 1)[1]) for v in violations] == [
+        ("no-primitive-roles", "oops")
+    ]
+
+
+def test_policy_fails_on_public_member_in_a_policy_document() -> None:
+    doc = Resource(
+        "urn:x::y", "gcp:storage/bucketIAMPolicy:BucketIAMPolicy", "pol",
+        {"policyData": '{"bindings":[{"role":"roles/storage.objectViewer",'
+                       '"members":["allUsers"]}]}'},
+    )
+    assert [v.policy for v in evaluate([doc])] == ["no-public-members"]
+
+
+def test_project_grant_of_a_resource_role_is_refused_in_code() -> None:
+    from infra.iam import Grants
+
+    grants = Grants("p", "us-central1", parent=None)  # type: ignore[arg-type]  # refused first
+    with pytest.raises(ValueError, match="specific resource"):
+        grants.grant("x", "project", "p", "roles/bigquery.dataEditor", "user:a@b.c")

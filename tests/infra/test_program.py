@@ -1,0 +1,171 @@
+"""The real program, run for every stack: every layer and every named resource is there."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from infra.mocking import ProgramRun
+from infra.settings import repo_root
+from salesphere import names
+
+from .conftest import STACKS
+
+LAYERS = {"foundation", "ingest", "stream", "batch", "serving"}
+TOPIC = "gcp:pubsub/topic:Topic"
+SUB = "gcp:pubsub/subscription:Subscription"
+BUCKET = "gcp:storage/bucket:Bucket"
+DATASET = "gcp:bigquery/dataset:Dataset"
+TABLE = "gcp:bigquery/table:Table"
+FUNCTION = "gcp:cloudfunctionsv2/function:Function"
+
+
+def _values(run: ProgramRun, type_: str, key: str) -> set[str]:
+    return {r.inputs[key] for r in run.of_type(type_)}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_layer_is_a_component_with_children(runs: dict[str, ProgramRun], stack: str) -> None:
+    run = runs[stack]
+    components = {r.name for r in run.resources if r.type.startswith("salesphere:infra:")}
+    assert components == LAYERS
+    for layer in LAYERS:
+        assert any(r.layer == layer and r.type.startswith("gcp:") for r in run.resources), layer
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_resource_names_come_from_names_module(runs: dict[str, ProgramRun], stack: str) -> None:
+    run = runs[stack]
+    project = run.by_name("dataset-master").inputs["project"]
+    assert _values(run, TOPIC, "name") == set(names.TOPICS)
+    assert _values(run, SUB, "name") == set(names.SUBSCRIPTIONS)
+    assert _values(run, DATASET, "datasetId") == set(names.DATASETS)
+    assert _values(run, BUCKET, "name") == set(names.bucket_names(project, stack).all)
+    for sub in run.of_type(SUB):
+        topic = names.SUBSCRIPTIONS[sub.inputs["name"]]
+        assert sub.inputs["topic"] == f"projects/{project}/topics/{topic}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_subscriptions_have_dead_letters_and_bounded_retention(
+    runs: dict[str, ProgramRun], stack: str
+) -> None:
+    for sub in runs[stack].of_type(SUB):
+        inputs = sub.inputs
+        assert inputs["messageRetentionDuration"].endswith("s")
+        assert 0 < int(inputs["messageRetentionDuration"][:-1]) <= 7 * 86400
+        if inputs["name"] == names.SUB_DEAD_LETTER_AUDIT:
+            assert "deadLetterPolicy" not in inputs  # cannot dead-letter into itself
+        else:
+            assert inputs["deadLetterPolicy"]["deadLetterTopic"].endswith(
+                f"/topics/{names.TOPIC_EVENTS_DEAD_LETTER}"
+            )
+
+
+def test_archive_subscription_writes_the_master_dataset(runs: dict[str, ProgramRun]) -> None:
+    run = runs["prod"]
+    archive = run.by_name(f"sub-{names.SUB_EVENTS_ARCHIVE}").inputs
+    config = archive["cloudStorageConfig"]
+    assert config["bucket"] == names.bucket_names("salesphere-prod", "prod").archive
+    assert config["filenamePrefix"].startswith(names.ARCHIVE_PREFIX + "/")
+    assert "textConfig" in config and "avroConfig" not in config
+    rules = run.by_name("bucket-archive").inputs["lifecycleRules"]
+    classes = [rule["action"].get("storageClass") for rule in rules]
+    assert classes == ["NEARLINE", "COLDLINE"]
+
+
+def test_push_subscriptions_call_their_functions_with_oidc(runs: dict[str, ProgramRun]) -> None:
+    run = runs["dev"]
+    for sub_name, fn_name in (("events-speed", "speed"), ("file-drops-ingest", "ingest-files")):
+        push = run.by_name(f"sub-{sub_name}").inputs["pushConfig"]
+        assert push["pushEndpoint"].startswith(f"https://{fn_name}-")
+        assert push["oidcToken"]["audience"] == push["pushEndpoint"]
+        assert push["oidcToken"]["serviceAccountEmail"].startswith("pubsub-push@")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_buckets_private_uniform_and_in_a_free_region(
+    runs: dict[str, ProgramRun], stack: str
+) -> None:
+    for bucket in runs[stack].of_type(BUCKET):
+        assert bucket.inputs["uniformBucketLevelAccess"] is True
+        assert bucket.inputs["publicAccessPrevention"] == "enforced"
+        assert bucket.inputs["location"] in {"US-CENTRAL1", "US-EAST1", "US-WEST1"}
+
+
+def test_event_tables_partitioned_by_receive_day_and_clustered(runs: dict[str, ProgramRun]) -> None:
+    run = runs["prod"]
+    for name in ("table-master-events", "table-speed-events"):
+        table = run.by_name(name).inputs
+        assert table["timePartitioning"]["type"] == "DAY"
+        assert table["timePartitioning"]["field"] == "received_at"
+        assert table["clusterings"] == ["store_id", "sku"]
+        columns = {f["name"]: f["type"] for f in json.loads(table["schema"])}
+        assert columns["received_at"] == "TIMESTAMP"
+        assert columns["unit_price"] == "NUMERIC"
+        assert columns["quantity"] == "INT64"
+        assert columns["event_id"] == "STRING"
+    tables = {(r.inputs["datasetId"], r.inputs["tableId"]) for r in run.of_type(TABLE)}
+    assert {("speed", "stock_alerts"), ("speed", "dead_letters"), ("ops", "rejects")} <= tables
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_functions_bundle_their_service_and_the_library(
+    runs: dict[str, ProgramRun], stack: str
+) -> None:
+    run = runs[stack]
+    entry_points = {
+        r.inputs["name"]: r.inputs["buildConfig"]["entryPoint"] for r in run.of_type(FUNCTION)
+    }
+    assert entry_points == {
+        "ingest-http": "ingest_http",
+        "ingest-files": "ingest_file",
+        "speed": "speed_push",
+        "batch": "batch_http",
+    }
+    objects = {r.inputs["name"] for r in run.of_type("gcp:storage/bucketObject:BucketObject")}
+    for fn in run.of_type(FUNCTION):
+        obj = fn.inputs["buildConfig"]["source"]["storageSource"]["object"]
+        assert obj in objects
+        env = fn.inputs["serviceConfig"]["environmentVariables"]
+        assert env["SALESPHERE_ENV"] == stack
+    source = run.by_name("source-ingest").inputs["source"]
+    shipped = set(source.assets)
+    assert "salesphere/model.py" in shipped and "salesphere/envelope.py" in shipped
+
+
+def test_serving_views_match_the_sql_files(runs: dict[str, ProgramRun]) -> None:
+    files = {p.stem for p in (repo_root() / "sql" / "serving").glob("*.sql")}
+    for run in runs.values():
+        views = {r.inputs["tableId"] for r in run.of_type(TABLE) if r.inputs.get("view")}
+        assert views == files
+
+
+def test_hmac_secret_mounted_only_once_a_version_is_configured(runs: dict[str, ProgramRun]) -> None:
+    from infra.mocking import run_program
+
+    plain = runs["dev"].by_name("fn-ingest-http").inputs["serviceConfig"]
+    assert "secretEnvironmentVariables" not in plain
+    mounted = run_program("dev", {"salesphere:hmac_secret_version": "latest"})
+    secret_env = mounted.by_name("fn-ingest-http").inputs["serviceConfig"][
+        "secretEnvironmentVariables"
+    ]
+    assert secret_env == [
+        {
+            "key": "SALESPHERE_HMAC_KEYS",
+            "projectId": "salesphere-dev",
+            "secret": "ingest-hmac-keys",
+            "version": "latest",
+        }
+    ]
+
+
+def test_stack_files_exist_for_long_lived_stacks_only() -> None:
+    root = Path(repo_root())
+    assert {p.name for p in root.glob("Pulumi.*.yaml")} == {
+        "Pulumi.dev.yaml",
+        "Pulumi.staging.yaml",
+        "Pulumi.prod.yaml",
+    }
