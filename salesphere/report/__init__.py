@@ -1,0 +1,1 @@
+"""The analysts' dashboard: serving views rendered into one offline HTML page."""

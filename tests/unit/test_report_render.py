@@ -1,0 +1,76 @@
+"""The dashboard renders in a real browser, offline, with the numbers it was given."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from salesphere.report.browser import rendered_dom
+from salesphere.report.data import ReportData
+from salesphere.report.render import brl, render
+
+
+def sample() -> ReportData:
+    return ReportData(
+        subtitle="test data",
+        today=date(2026, 11, 7),
+        daily=[
+            {"day": "2026-11-05", "net": Decimal("1234.56"), "units": 80, "orders": 30},
+            {"day": "2026-11-06", "net": Decimal("987.65"), "units": 61, "orders": 22},
+        ],
+        intraday=[{"hour": 9, "net": Decimal("100.00")}, {"hour": 10, "net": Decimal("55.50")}],
+        stores=[{"store_id": "SP01", "revenue": Decimal("1500"), "margin": Decimal("600")}],
+        top_products=[{"sku": "SKU-1", "name": "Café", "units": 9, "revenue": 90, "margin": 30}],
+        bottom_products=[{"sku": "SKU-9", "name": "Chá", "units": 1, "revenue": 5, "margin": 1}],
+        alerts=[
+            {
+                "store_id": "SP01",
+                "sku": "SKU-1",
+                "on_hand": 3,
+                "reorder_point": 10,
+                "days_of_cover": 1.5,
+                "lead_time_days": 4,
+                "at_risk": True,
+            },
+        ],
+        freshness={
+            "cutoff": "2026-11-07T00:00:00Z",
+            "newest_speed_event": "2026-11-07T10:00:00Z",
+            "lag_seconds": 2.0,
+        },
+        quality=[{"source": "pos", "rule": "min_value", "rejects": 3}],
+    )
+
+
+def test_brazilian_money_format() -> None:
+    assert brl(Decimal("1234.5")) == "R$ 1.234,50"
+    assert brl(Decimal("-0.5")) == "R$ -0,50"
+
+
+def test_totals_come_from_the_rows() -> None:
+    data = sample()
+    assert data.total_net == Decimal("2222.21")
+    assert (data.total_units, data.total_orders) == (141, 52)
+
+
+def test_page_is_self_contained() -> None:
+    page = render(sample())
+    # Every script is inline and nothing is linked from outside: it opens offline.
+    assert not re.search(r"<script[^>]+src=", page)
+    assert not re.search(r"<link[^>]+href=[\"']https?:", page)
+    assert page.count("<script") >= 5  # plotly.js itself + one per chart
+    assert "R$ 2.222,21" in page
+
+
+def test_charts_render_in_headless_chromium(tmp_path: Path) -> None:
+    page = tmp_path / "dashboard.html"
+    page.write_text(render(sample()), encoding="utf-8")
+    dom = rendered_dom(page)
+    for chart in ("chart-daily", "chart-intraday", "chart-stores", "chart-quality"):
+        block = dom[dom.index(f'id="{chart}"') :][:20000]
+        assert "main-svg" in block, f"{chart} did not render an SVG"
+    # Bar labels drawn by plotly carry the daily net figures we passed in.
+    assert "1234.56" in dom and "987.65" in dom
+    assert "reorder now" in dom
