@@ -71,7 +71,7 @@ def run_all(benchmarks: dict[str, Benchmark], progress: Callable[[str], None]) -
         start = time.perf_counter()
         try:
             run.figures.extend(bench())
-        except Exception:  # noqa: BLE001 - report and continue with the next benchmark
+        except Exception:
             run.errors[name] = traceback.format_exc(limit=5)
         run.seconds[name] = round(time.perf_counter() - start, 1)
     return run

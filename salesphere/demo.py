@@ -83,7 +83,7 @@ def run_demo(options: DemoOptions) -> bool:
     try:
         for title, fn in steps:
             _step(title, fn, state)
-    except Exception as exc:  # noqa: BLE001 - shown to the user, then the twin is stopped
+    except Exception as exc:
         ok = False
         console.print_exception(max_frames=5)
         console.print(f"[red]Demo step failed:[/red] {exc}")
