@@ -1,0 +1,116 @@
+"""One record in, one answer out: map, validate, check references, deduplicate.
+
+Shared by the HTTP API and the file drops so both apply exactly the same rules. The
+processor is pure: it returns rows to publish and rejects to quarantine, and leaves
+the I/O to the caller.
+
+Unknown SKUs and stores are **rejected** (rules ``unknown_sku`` / ``unknown_store``),
+not accepted with a flag: an event for a product the catalog does not know cannot be
+valued, categorised or counted against a reorder point, so every serving view would
+either drop it or show it wrong. Quarantined, it keeps its payload and can be replayed
+once purchasing adds the product (see docs/ingest.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from salesphere.ingest.mapping import Mapper
+from salesphere.ingest.readers import BAD_RECORD
+from salesphere.ingest.results import ACCEPTED, DUPLICATE, REJECTED, RecordResult
+from salesphere.ingest.validate import TIME_FORMAT, validate
+from salesphere.validation import Reject
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Known SKUs and stores (empty sets mean "catalog not loaded": checks are skipped)."""
+
+    skus: frozenset[str] = frozenset()
+    stores: frozenset[str] = frozenset()
+    timezones: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def loaded(self) -> bool:
+        return bool(self.skus) and bool(self.stores)
+
+    def check(self, row: Mapping[str, Any]) -> list[Reject]:
+        if not self.loaded:
+            return []
+        problems = []
+        if row["sku"] not in self.skus:
+            problems.append(Reject(field="sku", value=row["sku"], rule="unknown_sku",
+                                   message=f"SKU {row['sku']} is not in the catalog; add it to "
+                                   "reference.products and replay the quarantined record"))
+        for name in ("store_id", "counterpart_store_id"):
+            store = row.get(name)
+            if store is not None and store not in self.stores:
+                problems.append(Reject(field=name, value=store, rule="unknown_store",
+                                       message=f"store {store} is not in reference.stores"))
+        return problems
+
+    def timezone_of(self, store_id: str) -> tzinfo | None:
+        name = self.timezones.get(store_id)
+        if not name:
+            return None
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            return None
+
+
+@dataclass
+class RecordProcessor:
+    """Turns source records into rows and answers; remembers ids seen in this batch/file."""
+
+    mapper: Mapper
+    reference: Reference
+    received_at: datetime
+    seen: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.received_text = self.received_at.strftime(TIME_FORMAT)
+
+    def process(
+        self, index: int, record: Mapping[str, Any]
+    ) -> tuple[RecordResult, list[dict[str, Any]]]:
+        """The answer for one record and the rows to publish (empty unless accepted)."""
+        bad = record.get(BAD_RECORD) if isinstance(record, Mapping) else None
+        if bad is not None:
+            rule, message, value = bad
+            text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+            return RecordResult(index, REJECTED, rejects=[
+                Reject(field="record", value=str(text)[:200], rule=rule, message=message)
+            ]), []
+        mapped = self.mapper.map(record)
+        if mapped.rejects:
+            return RecordResult(index, REJECTED, rejects=mapped.rejects), []
+        rows: list[dict[str, Any]] = []
+        rejects: list[Reject] = []
+        prefix_items = len(mapped.drafts) > 1 or bool(self.mapper.mapping.explode)
+        explode = self.mapper.mapping.explode
+        for position, draft in enumerate(mapped.drafts):
+            row, problems = validate(draft, self.received_at)
+            if row is not None:
+                problems = self.reference.check(row)
+            if problems:
+                if prefix_items:
+                    problems = [
+                        r.model_copy(update={"field": f"{explode}[{position}].{r.field}"})
+                        for r in problems
+                    ]
+                rejects.extend(problems)
+            elif row is not None:
+                rows.append(row)
+        if rejects:
+            return RecordResult(index, REJECTED, rejects=rejects), []
+        ids = [row["event_id"] for row in rows]
+        if all(event_id in self.seen for event_id in ids):
+            return RecordResult(index, DUPLICATE, event_ids=ids), []
+        fresh = [row for row in rows if row["event_id"] not in self.seen]
+        self.seen.update(ids)
+        return RecordResult(index, ACCEPTED, event_ids=ids), fresh

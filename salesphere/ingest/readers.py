@@ -1,0 +1,269 @@
+"""Streaming readers for dropped files: CSV, XLSX, JSON and NDJSON, with hostile-input guards.
+
+Every reader yields ``(row_number, record)`` one record at a time, so a 100k-row file
+never sits in memory as Python objects. ``row_number`` is what the sender sees: for
+CSV/XLSX the spreadsheet row (the header is row 1), for NDJSON the line, for a JSON
+array the 1-based position. Blank spreadsheet rows are skipped: they are not records.
+
+A file that cannot be read at all (not a ZIP, a zip bomb, undecodable text, no
+recognisable header) raises :class:`FileRejected` with a stable ``rule``; the caller
+quarantines the whole file and keeps serving. A single bad line of NDJSON is a
+record-level problem instead (:data:`BAD_RECORD`), so the rest of the file still lands.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from salesphere.ingest.formats import normalise_header
+
+#: Guards against decompression bombs disguised as XLSX (declared sizes, checked first).
+MAX_XLSX_UNCOMPRESSED = 512 * 1024 * 1024
+MAX_XLSX_RATIO = 200
+MAX_XLSX_ENTRIES = 10_000
+#: JSON arrays are parsed whole; bigger exports must use NDJSON (streamed line by line).
+MAX_JSON_ARRAY_BYTES = 64 * 1024 * 1024
+_CHUNK = 1024 * 1024
+_DELIMITERS = (";", ",", "\t", "|")
+#: Key under which a record-level read problem is reported (the record is not a dict).
+BAD_RECORD = "__bad_record__"
+
+
+class FileRejected(Exception):
+    """The whole file is unusable; ``rule`` is the stable reason code."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
+@dataclass
+class Table:
+    """A readable file: its header (as found) and a row iterator."""
+
+    header: list[str]
+    rows: Iterator[tuple[int, dict[str, Any]]]
+    encoding: str = "binary"
+
+
+def file_format(name: str) -> str:
+    return name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
+# -- text ----------------------------------------------------------------------------
+
+
+def detect_encoding(path: Path, allowed: tuple[str, ...]) -> str:
+    """``utf-8-sig`` with a BOM; else UTF-8 if every byte decodes; else the first 8-bit codec.
+
+    The whole file is scanned (incrementally, 1 MiB at a time) before any row is
+    ingested, so a bad byte on the last line cannot leave a file half-ingested.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(3)
+        if head == codecs.BOM_UTF8:
+            return "utf-8-sig"
+        handle.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            while chunk := handle.read(_CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+            return "utf-8"
+        except UnicodeDecodeError as exc:
+            fallback = [e for e in allowed if e.replace("_", "-").lower() not in ("utf-8", "utf8")]
+            if not fallback:
+                raise FileRejected(
+                    "encoding",
+                    f"file is not valid UTF-8 (byte {exc.start} of a chunk); save it as "
+                    "UTF-8 or declare another encoding in the source's mapping",
+                ) from exc
+            return fallback[0]
+
+
+def _delimiter(header_line: str, preferred: str) -> str:
+    counts = {d: header_line.count(d) for d in _DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return preferred if counts.get(preferred, 0) >= counts[best] or counts[best] == 0 else best
+
+
+def read_csv(path: Path, delimiter: str, encodings: tuple[str, ...]) -> Table:
+    """A delimited text file with a header row; the delimiter is confirmed on the header."""
+    encoding = detect_encoding(path, encodings)
+    handle = path.open("r", encoding=encoding, newline="")
+    first = handle.readline()
+    if not first.strip():
+        handle.close()
+        raise FileRejected("empty_file", "the file has no header row")
+    sep = _delimiter(first, delimiter)
+    header = next(csv.reader([first], delimiter=sep))
+    keys = [normalise_header(h) for h in header]
+
+    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+        with handle:
+            reader = csv.reader(handle, delimiter=sep)
+            for number, cells in enumerate(reader, start=2):
+                if not any(cell.strip() for cell in cells):
+                    continue
+                yield number, dict(zip(keys, cells, strict=False))
+
+    return Table(header=header, rows=rows(), encoding=encoding)
+
+
+# -- xlsx ----------------------------------------------------------------------------
+
+
+def check_xlsx(path: Path) -> None:
+    """Refuse archives that are not workbooks or that would inflate beyond the limits."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            names = {info.filename for info in infos}
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise FileRejected(
+            "xlsx_malformed", f"not a valid XLSX (ZIP) file: {exc}; re-export it from Excel"
+        ) from exc
+    if len(infos) > MAX_XLSX_ENTRIES:
+        raise FileRejected("xlsx_malformed", f"workbook has {len(infos)} parts; refusing")
+    if "xl/workbook.xml" not in names:
+        raise FileRejected(
+            "xlsx_malformed", "ZIP has no xl/workbook.xml: not an Excel workbook"
+        )
+    total = sum(info.file_size for info in infos)
+    if total > MAX_XLSX_UNCOMPRESSED:
+        raise FileRejected(
+            "zip_bomb",
+            f"workbook would inflate to {total // 2**20} MiB "
+            f"(limit {MAX_XLSX_UNCOMPRESSED // 2**20} MiB); split it or export CSV",
+        )
+    for info in infos:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > _CHUNK and ratio > MAX_XLSX_RATIO:
+            raise FileRejected(
+                "zip_bomb",
+                f"part {info.filename} compresses {ratio:.0f}:1 (limit {MAX_XLSX_RATIO}:1); "
+                "refusing a likely decompression bomb",
+            )
+
+
+def read_xlsx(path: Path) -> Table:
+    """The first worksheet of a workbook, via calamine (Rust; fast and memory-lean)."""
+    from python_calamine import CalamineWorkbook
+
+    check_xlsx(path)
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        sheet = workbook.get_sheet_by_index(0)
+        iterator = iter(sheet.iter_rows())
+        header_cells = next(iterator, None)
+    except Exception as exc:  # calamine raises several error types for broken parts
+        raise FileRejected("xlsx_malformed", f"workbook cannot be read: {exc}") from exc
+    if header_cells is None:
+        raise FileRejected("empty_file", "the first worksheet is empty")
+    header = ["" if c is None else str(c) for c in header_cells]
+    keys = [normalise_header(h) for h in header]
+
+    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+        for number, cells in enumerate(iterator, start=2):
+            if all(c is None or c == "" for c in cells):
+                continue
+            yield number, dict(zip(keys, cells, strict=False))
+
+    return Table(header=header, rows=rows())
+
+
+# -- json ----------------------------------------------------------------------------
+
+
+def read_ndjson(path: Path) -> Table:
+    """One JSON object per line; a bad line is a record-level reject, not a file failure."""
+
+    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                line = raw.strip()
+                if not line:
+                    continue
+                yield number, _parse_line(line)
+
+    return Table(header=[], rows=rows(), encoding="utf-8")
+
+
+def _parse_line(line: bytes) -> dict[str, Any]:
+    try:
+        text = line.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return {BAD_RECORD: ("invalid_utf8", f"line is not valid UTF-8: {exc}", line[:200])}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return {BAD_RECORD: ("malformed_json", f"line is not valid JSON: {exc}", text[:200])}
+    if not isinstance(value, dict):
+        return {BAD_RECORD: ("type", "each line must be a JSON object", text[:200])}
+    return value
+
+
+def read_json(path: Path) -> Table:
+    """A JSON array of records (or ``{"records": [...]}``); bounded in size."""
+    size = path.stat().st_size
+    if size > MAX_JSON_ARRAY_BYTES:
+        raise FileRejected(
+            "too_large",
+            f"JSON array files are limited to {MAX_JSON_ARRAY_BYTES // 2**20} MiB; "
+            "send NDJSON (one object per line) for bigger exports",
+        )
+    data = path.read_bytes()
+    try:
+        body = json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise FileRejected("encoding", f"file is not valid UTF-8: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise FileRejected("malformed_json", f"file is not valid JSON: {exc}") from exc
+    records = body.get("records") if isinstance(body, dict) else body
+    if not isinstance(records, list):
+        raise FileRejected("malformed_json", 'expected a JSON array or {"records": [...]}')
+
+    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+        for number, record in enumerate(records, start=1):
+            if isinstance(record, dict):
+                yield number, record
+            else:
+                text = json.dumps(record)[:200]
+                yield number, {BAD_RECORD: ("type", "each record must be a JSON object", text)}
+
+    return Table(header=[], rows=rows(), encoding="utf-8")
+
+
+def open_table(path: Path, name: str, delimiter: str, encodings: tuple[str, ...]) -> Table:
+    """Pick the reader by the object's extension."""
+    kind = file_format(name)
+    if kind == "csv":
+        return read_csv(path, delimiter, encodings)
+    if kind == "xlsx":
+        return read_xlsx(path)
+    if kind == "ndjson":
+        return read_ndjson(path)
+    if kind == "json":
+        return read_json(path)
+    raise FileRejected("unsupported_format", f"files ending in .{kind} are not supported")
+
+
+def sniff_header(path: Path, name: str, encodings: tuple[str, ...]) -> list[str]:
+    """The header of a tabular file without reading its rows (to choose a layout)."""
+    kind = file_format(name)
+    if kind == "xlsx":
+        return read_xlsx(path).header
+    if kind == "csv":
+        encoding = detect_encoding(path, encodings)
+        with path.open("r", encoding=encoding, newline="") as handle:
+            first = handle.readline()
+        return next(csv.reader(io.StringIO(first), delimiter=_delimiter(first, ";")), [])
+    return []
