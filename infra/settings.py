@@ -141,8 +141,9 @@ def _coerce(key: str, raw: object, default: object) -> object:
         try:
             raw = json.loads(raw)
         except json.JSONDecodeError as exc:
+            expected = "true or false" if isinstance(default, bool) else f"like {default!r}"
             raise SettingsError(
-                f"salesphere:{key} = {raw!r} is not valid; expected a value like {default!r}"
+                f"salesphere:{key} = {raw!r} is not valid; it must be {expected}"
             ) from exc
     if isinstance(default, bool):
         if not isinstance(raw, bool):

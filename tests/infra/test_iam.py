@@ -12,7 +12,14 @@ from infra.mocking import ProgramRun, run_program
 from .conftest import STACKS, policy_view
 
 SCOPE_KEYS = (
-    "topic", "subscription", "bucket", "datasetId", "secretId", "serviceAccountId", "name", "project"
+    "topic",
+    "subscription",
+    "bucket",
+    "datasetId",
+    "secretId",
+    "serviceAccountId",
+    "name",
+    "project",
 )
 
 # service account -> {(role, target)}; targets are resource names as the program passes them
@@ -70,8 +77,9 @@ def test_each_service_account_has_exactly_its_grants(
 
 def test_pr_stack_has_no_scheduler_identity(runs: dict[str, ProgramRun]) -> None:
     assert "batch-scheduler" not in _grants(runs["pr-7"])
-    accounts = {r.inputs["accountId"] for r in runs["pr-7"].of_type(
-        "gcp:serviceaccount/account:Account")}
+    accounts = {
+        r.inputs["accountId"] for r in runs["pr-7"].of_type("gcp:serviceaccount/account:Account")
+    }
     assert accounts == {"ingest-fn", "speed-fn", "batch-fn", "pubsub-push"}
 
 
@@ -107,8 +115,11 @@ def test_policy_fails_when_a_primitive_role_is_injected(runs: dict[str, ProgramR
             "urn:pulumi:prod::salesphere::gcp:projects/iAMMember:IAMMember::oops",
             "gcp:projects/iAMMember:IAMMember",
             "oops",
-            {"project": "salesphere-prod", "role": "roles/editor",
-             "member": "serviceAccount:batch-fn@salesphere-prod.iam.gserviceaccount.com"},
+            {
+                "project": "salesphere-prod",
+                "role": "roles/editor",
+                "member": "serviceAccount:batch-fn@salesphere-prod.iam.gserviceaccount.com",
+            },
         )
     )
     violations = evaluate(graph)
@@ -119,9 +130,13 @@ def test_policy_fails_when_a_primitive_role_is_injected(runs: dict[str, ProgramR
 
 def test_policy_fails_on_public_member_in_a_policy_document() -> None:
     doc = Resource(
-        "urn:x::y", "gcp:storage/bucketIAMPolicy:BucketIAMPolicy", "pol",
-        {"policyData": '{"bindings":[{"role":"roles/storage.objectViewer",'
-                       '"members":["allUsers"]}]}'},
+        "urn:x::y",
+        "gcp:storage/bucketIAMPolicy:BucketIAMPolicy",
+        "pol",
+        {
+            "policyData": '{"bindings":[{"role":"roles/storage.objectViewer",'
+            '"members":["allUsers"]}]}'
+        },
     )
     assert [v.policy for v in evaluate([doc])] == ["no-public-members"]
 
