@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from salesphere.generate.catalog import ProductSpec, StoreSpec
@@ -51,13 +52,16 @@ class SimEvent:
         return self.day * SECONDS_PER_DAY + self.sod - stores[self.store].utc_offset_hours * 3600
 
 
+@lru_cache(maxsize=4096)
+def _iso_day(start: date, day: int) -> str:
+    return (start + timedelta(days=day)).isoformat()
+
+
 def local_timestamp(start: date, day: int, sod: int, offset_text: str) -> str:
     """ISO 8601 local time with offset, e.g. ``2026-11-01T14:03:27-03:00``."""
-    day_date = start + timedelta(days=day + sod // SECONDS_PER_DAY)
+    day_text = _iso_day(start, day + sod // SECONDS_PER_DAY)
     sod %= SECONDS_PER_DAY
-    return (
-        f"{day_date.isoformat()}T{sod // 3600:02d}:{sod // 60 % 60:02d}:{sod % 60:02d}{offset_text}"
-    )
+    return f"{day_text}T{sod // 3600:02d}:{sod // 60 % 60:02d}:{sod % 60:02d}{offset_text}"
 
 
 def cents(value: int) -> str:
