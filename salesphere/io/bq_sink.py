@@ -92,10 +92,16 @@ class SpeedWarehouse:
         job = self.client.query(sql, job_config=config, retry=self._retry)
         return [dict(row.items()) for row in job.result(timeout=WRITE_DEADLINE_SECONDS)]
 
-    def reorder_points(self) -> dict[str, int]:
-        """SKU → reorder point from ``reference.products`` (empty until the catalog loads)."""
-        rows = self._query(f"SELECT sku, reorder_point FROM `{self.products_table}`", [])
-        return {row["sku"]: int(row["reorder_point"]) for row in rows}
+    def reorder_points(self, skus: list[str] | None = None) -> dict[str, int]:
+        """SKU → reorder point from ``reference.products``: all SKUs, or only ``skus``."""
+        from google.cloud import bigquery
+
+        sql = f"SELECT sku, reorder_point FROM `{self.products_table}`"
+        params = []
+        if skus is not None:
+            sql += " WHERE sku IN UNNEST(@skus)"
+            params = [bigquery.ArrayQueryParameter("skus", "STRING", skus)]
+        return {row["sku"]: int(row["reorder_point"]) for row in self._query(sql, params)}
 
     def existing_event_ids(self, rows: Sequence[dict[str, Any]]) -> set[str]:
         """Which of these rows' ids ``speed.events`` already holds (receive day and the one before)."""

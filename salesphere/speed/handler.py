@@ -57,6 +57,7 @@ def alerts_for(
 ) -> list[dict[str, Any]]:
     """Alerts raised by ``rows`` given what is already written for their keys."""
     past = group_by_key(history)
+    reorder.prefetch(r["sku"] for r in rows)
     raised: list[dict[str, Any]] = []
     for key, batch in group_by_key(rows).items():
         point = reorder.get(batch[0]["sku"])
