@@ -1,0 +1,229 @@
+"""The speed layer as Beam transforms: the same per-event logic, in keyed state.
+
+The pipeline (``services/stream/pipeline.py``) is thin wiring around these; the tests
+drive them with ``TestStream``. I/O (BigQuery, Pub/Sub) stays outside, in
+``salesphere.io.beam_bigquery``.
+
+**Event time and lateness.** Rows carry ``occurred_at`` as their Beam timestamp. The
+write path has *no* windows: every event is written whatever its lateness (the batch
+layer absorbs late events; the speed layer just lands them). Windows are used only for
+the per-minute activity counts (:class:`CountPerMinute`), a monitoring stream that
+accepts events up to :data:`ALLOWED_LATENESS_SECONDS` late with a late firing per
+straggler and drops later ones from the *count only*. DirectRunner stamps the watermark
+with wall time, so replayed backlog is late there by design.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+import apache_beam as beam
+from apache_beam import pvalue
+from apache_beam.coders import BooleanCoder, PickleCoder
+from apache_beam.transforms import trigger, window
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import (
+    ReadModifyWriteStateSpec,
+    TimerSpec,
+    on_timer,
+)
+from apache_beam.utils.timestamp import Duration, Timestamp
+
+from salesphere.model import utcnow
+from salesphere.speed import alerts as stock
+from salesphere.speed.dedup import DEDUP_TTL_SECONDS
+from salesphere.speed.reference import Loader, ReorderPoints
+from salesphere.speed.rows import unpack_message
+
+log = logging.getLogger("salesphere.speed")
+
+DEAD_LETTERS = "dead_letters"
+STOCK = "stock"
+WINDOW_SECONDS = 60
+ALLOWED_LATENESS_SECONDS = 3600
+
+
+def _epoch(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+class UnpackEnvelopes(beam.DoFn):
+    """Message → event rows (timestamped by ``occurred_at``), stock batches, dead letters.
+
+    Stock batches are the message's rows grouped per store/SKU, so the state machine sees
+    one envelope's events together, in the same order the function runtime uses.
+    """
+
+    def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
+        self.clock = clock
+
+    def process(self, message: Any) -> Iterator[Any]:
+        data = message if isinstance(message, bytes) else message.data
+        message_id = None if isinstance(message, bytes) else message.message_id
+        unpacked = unpack_message(data, message_id=message_id or None, written_at=self.clock())
+        for row in unpacked.rows:
+            yield window.TimestampedValue(row, _epoch(row["occurred_at"]))
+        batches: dict[str, list[dict[str, Any]]] = {}
+        for row in unpacked.rows:
+            batches.setdefault(stock.stock_key(row), []).append(row)
+        for key, batch in batches.items():
+            yield pvalue.TaggedOutput(STOCK, (key, stock.arrival_order(batch)))
+        for dead in unpacked.dead_letters:
+            yield pvalue.TaggedOutput(DEAD_LETTERS, dead)
+
+
+SEEN = ReadModifyWriteStateSpec("seen", BooleanCoder())
+EXPIRY = TimerSpec("expiry", TimeDomain.REAL_TIME)
+STOCK_STATE = ReadModifyWriteStateSpec("stock", PickleCoder())
+SEEN_PARAM = beam.DoFn.StateParam(SEEN)
+EXPIRY_PARAM = beam.DoFn.TimerParam(EXPIRY)
+STOCK_PARAM = beam.DoFn.StateParam(STOCK_STATE)
+
+
+class DropDuplicateIds(beam.DoFn):
+    """Keyed by ``event_id``: pass the first, drop repeats for the TTL (processing time)."""
+
+    def __init__(self, ttl_seconds: float = DEDUP_TTL_SECONDS) -> None:
+        self.ttl = ttl_seconds
+
+    def process(
+        self,
+        element: tuple[str, dict[str, Any]],
+        seen: Any = SEEN_PARAM,
+        expiry: Any = EXPIRY_PARAM,
+    ) -> Iterator[dict[str, Any]]:
+        event_id, row = element
+        if seen.read():
+            log.info(json.dumps({"msg": "duplicate dropped", "event_id": event_id}))
+            return
+        seen.write(True)
+        expiry.set(Timestamp.now() + Duration(seconds=self.ttl))
+        yield row
+
+    @on_timer(EXPIRY)
+    def expire(self, seen: Any = SEEN_PARAM) -> None:
+        seen.clear()
+
+
+class DeduplicateEvents(beam.PTransform):
+    """Rows with each ``event_id`` once (bounded state; the sink catches the rest)."""
+
+    def __init__(self, ttl_seconds: float = DEDUP_TTL_SECONDS) -> None:
+        super().__init__()
+        self.ttl = ttl_seconds
+
+    def expand(self, rows: beam.PCollection) -> beam.PCollection:
+        return (
+            rows
+            | "KeyByEventId" >> beam.Map(lambda row: (row["event_id"], row))
+            | "DropDuplicateIds" >> beam.ParDo(DropDuplicateIds(self.ttl))
+        )
+
+
+class TrackStock(beam.DoFn):
+    """Keyed by store/SKU: the running stock state; emits ``speed.stock_alerts`` rows."""
+
+    def __init__(self, reorder_loader: Loader) -> None:
+        self.reorder_loader = reorder_loader
+        self.reorder: ReorderPoints | None = None
+
+    def setup(self) -> None:
+        self.reorder = ReorderPoints(self.reorder_loader)
+
+    def process(
+        self,
+        element: tuple[str, list[dict[str, Any]]],
+        state: Any = STOCK_PARAM,
+    ) -> Iterator[dict[str, Any]]:
+        _, batch = element
+        assert self.reorder is not None
+        current = state.read() or stock.StockState()
+        raised = stock.apply_all(current, batch, self.reorder.get(batch[0]["sku"]))
+        state.write(current)
+        yield from raised
+
+
+class RaiseStockAlerts(beam.PTransform):
+    """Per-envelope stock batches → alert rows, once per crossing."""
+
+    def __init__(self, reorder_loader: Loader) -> None:
+        super().__init__()
+        self.reorder_loader = reorder_loader
+
+    def expand(self, batches: beam.PCollection) -> beam.PCollection:
+        return batches | "TrackStock" >> beam.ParDo(TrackStock(self.reorder_loader))
+
+
+class FormatCount(beam.DoFn):
+    def process(
+        self,
+        element: tuple[str, int],
+        win: Any = beam.DoFn.WindowParam,
+        pane: Any = beam.DoFn.PaneInfoParam,
+    ) -> Iterator[dict[str, Any]]:
+        store_id, events = element
+        yield {
+            "store_id": store_id,
+            "window_start": win.start.to_utc_datetime().isoformat(),
+            "events": events,
+            "timing": pane.timing,
+        }
+
+
+class CountPerMinute(beam.PTransform):
+    """Events per store per event-time minute, with late firings (monitoring only)."""
+
+    def __init__(self, lateness_seconds: int = ALLOWED_LATENESS_SECONDS) -> None:
+        super().__init__()
+        self.lateness = lateness_seconds
+
+    def expand(self, rows: beam.PCollection) -> beam.PCollection:
+        return (
+            rows
+            | "MinuteWindows"
+            >> beam.WindowInto(
+                window.FixedWindows(WINDOW_SECONDS),
+                trigger=trigger.AfterWatermark(late=trigger.AfterCount(1)),
+                allowed_lateness=Duration(seconds=self.lateness),
+                accumulation_mode=trigger.AccumulationMode.ACCUMULATING,
+            )
+            | "StoreOnes" >> beam.Map(lambda row: (row["store_id"], 1))
+            | "Sum" >> beam.CombinePerKey(sum)
+            | "Format" >> beam.ParDo(FormatCount())
+        )
+
+
+class SpeedLogic(beam.PTransform):
+    """Messages → deduplicated rows, alerts, dead letters (and per-minute counts).
+
+    Returns a dict of PCollections: ``rows``, ``alerts``, ``dead_letters``, ``counts``.
+    """
+
+    def __init__(
+        self,
+        reorder_loader: Loader,
+        clock: Callable[[], datetime] = utcnow,
+        ttl_seconds: float = DEDUP_TTL_SECONDS,
+        lateness_seconds: int = ALLOWED_LATENESS_SECONDS,
+    ) -> None:
+        super().__init__()
+        self.reorder_loader = reorder_loader
+        self.clock = clock
+        self.ttl = ttl_seconds
+        self.lateness = lateness_seconds
+
+    def expand(self, messages: beam.PCollection) -> dict[str, beam.PCollection]:
+        parts = messages | "Unpack" >> beam.ParDo(UnpackEnvelopes(self.clock)).with_outputs(
+            STOCK, DEAD_LETTERS, main="rows"
+        )
+        rows = parts.rows | "Deduplicate" >> DeduplicateEvents(self.ttl)
+        return {
+            "rows": rows,
+            "alerts": parts[STOCK] | "Alerts" >> RaiseStockAlerts(self.reorder_loader),
+            "dead_letters": parts[DEAD_LETTERS],
+            "counts": rows | "CountPerMinute" >> CountPerMinute(self.lateness),
+        }
