@@ -1,0 +1,36 @@
+-- view: serving.sales_daily
+-- description: Sales by UTC day, store and SKU: batch.sales_daily (events received before
+--   the cutoff) plus the same aggregation over speed events received after it. Complete and
+--   corrected up to the cutoff, seconds-fresh after it; every sale line counted once.
+-- grain: sale_date, store_id, sku
+-- column: sale_date: UTC date the sale or return happened.
+-- column: store_id: Store or channel id (reference.stores).
+-- column: sku: Product SKU (reference.products).
+-- column: units_sold: Units on sale lines.
+-- column: units_returned: Units on return lines.
+-- column: gross_sales: Sum of unit_price * quantity on sale lines (BRL).
+-- column: discounts: Sum of discounts on sale lines (BRL).
+-- column: returns_amount: Refunded value of return lines (BRL).
+-- column: net_sales: gross_sales - discounts - returns_amount (BRL).
+-- column: orders: Distinct orders with a sale line for this SKU.
+-- column: sale_lines: Sale lines (events).
+SELECT
+    sale_date,
+    store_id,
+    sku,
+    SUM(units_sold) AS units_sold,
+    SUM(units_returned) AS units_returned,
+    SUM(gross_sales) AS gross_sales,
+    SUM(discounts) AS discounts,
+    SUM(returns_amount) AS returns_amount,
+    SUM(net_sales) AS net_sales,
+    SUM(orders) AS orders,
+    SUM(sale_lines) AS sale_lines
+FROM (
+    SELECT * FROM batch.sales_daily
+    UNION ALL
+    SELECT * FROM (
+        {{ speed_part }}
+    )
+)
+GROUP BY sale_date, store_id, sku

@@ -1,0 +1,44 @@
+-- view: serving.freshness
+-- description: One row saying how fresh and how complete the serving views are right now.
+-- grain: one row
+-- column: cutoff: Receive time up to which batch views are complete (NULL before the first
+--   batch run).
+-- column: batch_committed_at: When the batch run that set the cutoff committed.
+-- column: batch_run_id: That run's id (ops.batch_runs).
+-- column: newest_speed_received_at: Receive time of the newest event in the speed layer.
+-- column: newest_speed_written_at: When the speed layer wrote its newest row.
+-- column: speed_lag_seconds: Seconds between now and newest_speed_received_at.
+-- column: batch_age_seconds: Seconds between now and the cutoff.
+-- column: events_since_cutoff: Distinct events served from the speed layer.
+WITH c AS (
+    SELECT
+        ARRAY_AGG(
+            STRUCT(cutoff AS cutoff, committed_at AS committed_at, run_id AS run_id)
+            ORDER BY committed_at DESC LIMIT 1
+        )[SAFE_OFFSET(0)] AS latest
+    FROM batch.cutoff
+),
+
+s AS (
+    SELECT
+        MAX(received_at) AS newest_received_at,
+        MAX(written_at) AS newest_written_at
+    FROM speed.events
+),
+
+e AS (
+    SELECT COUNT(*) AS events FROM serving.events_since_cutoff
+)
+
+SELECT
+    c.latest.cutoff AS cutoff,
+    c.latest.committed_at AS batch_committed_at,
+    c.latest.run_id AS batch_run_id,
+    s.newest_received_at AS newest_speed_received_at,
+    s.newest_written_at AS newest_speed_written_at,
+    TIMESTAMP_DIFF(CURRENT_TIMESTAMP(), s.newest_received_at, SECOND) AS speed_lag_seconds,
+    TIMESTAMP_DIFF(CURRENT_TIMESTAMP(), c.latest.cutoff, SECOND) AS batch_age_seconds,
+    e.events AS events_since_cutoff
+FROM c
+CROSS JOIN s
+CROSS JOIN e
