@@ -79,14 +79,25 @@ class RecordProcessor:
         self, index: int, record: Mapping[str, Any]
     ) -> tuple[RecordResult, list[dict[str, Any]]]:
         """The answer for one record and the rows to publish (empty unless accepted)."""
-        bad = record.get(BAD_RECORD) if isinstance(record, Mapping) else None
+        if not isinstance(record, Mapping):
+            return RecordResult(index, REJECTED, rejects=[
+                Reject(field="record", value=repr(record)[:200], rule="type",
+                       message="each record must be a JSON object")
+            ]), []
+        bad = record.get(BAD_RECORD)
         if bad is not None:
             rule, message, value = bad
             text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
             return RecordResult(index, REJECTED, rejects=[
                 Reject(field="record", value=str(text)[:200], rule=rule, message=message)
             ]), []
-        mapped = self.mapper.map(record)
+        try:
+            mapped = self.mapper.map(record)
+        except Exception as exc:  # a shape no rule foresaw must not take the service down
+            return RecordResult(index, REJECTED, rejects=[
+                Reject(field="record", value=None, rule="unprocessable",
+                       message=f"record could not be mapped: {type(exc).__name__}: {exc}")
+            ]), []
         if mapped.rejects:
             return RecordResult(index, REJECTED, rejects=mapped.rejects), []
         rows: list[dict[str, Any]] = []

@@ -1,0 +1,179 @@
+"""The HTTP API for live events: authentication, limits, parsing and the answer.
+
+``POST /?source=pos`` (or ``/pos``, or header ``X-Salesphere-Source``) with a JSON array
+of records or ``{"records": [...]}``. Answers, in the order they are checked:
+
+=====  ==========================================================================
+401    no credentials (neither HMAC headers nor an OIDC bearer token)
+403    bad credentials (unknown key, bad signature, timestamp > 5 min off)
+413    body larger than ``Settings.max_body_bytes``
+400    invalid UTF-8, malformed JSON, not a list, empty, too many records,
+       unknown source
+200    every record accepted (or a duplicate within the batch)
+207    some or all records rejected: per-record results say which and why
+503    Pub/Sub or the quarantine did not confirm: nothing is half-done; retry
+=====  ==========================================================================
+
+Nothing is published unless authentication and the request-level checks pass.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from salesphere.ingest import signing
+from salesphere.ingest.mapping import live_mapping, live_sources
+from salesphere.ingest.results import REJECTED
+from salesphere.ingest.service import IngestService
+from salesphere.io.publish import PublishError
+from salesphere.io.quarantine import LedgerError
+from salesphere.settings import Settings
+
+log = logging.getLogger("salesphere.ingest.http")
+SOURCE_HEADER = "X-Salesphere-Source"
+RETRY_AFTER_SECONDS = "5"
+
+
+class RequestLike(Protocol):
+    """The parts of a Flask request the handler uses (keeps this module framework-light)."""
+
+    method: str
+    path: str
+    args: Mapping[str, str]
+    headers: Mapping[str, str]
+    content_length: int | None
+    stream: Any
+    host_url: str
+
+
+@dataclass
+class Answer:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+    def flask(self) -> tuple[str, int, dict[str, str]]:
+        headers = {"Content-Type": "application/json", **self.headers}
+        return json.dumps(self.body, ensure_ascii=False), self.status, headers
+
+
+def error(status: int, code: str, message: str, **extra: Any) -> Answer:
+    return Answer(status, {"error": code, "message": message, **extra}, {})
+
+
+def read_body(request: RequestLike, limit: int) -> bytes | None:
+    """The body, or ``None`` when it exceeds ``limit`` (checked before and while reading)."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    data = request.stream.read(limit + 1)
+    return None if len(data) > limit else data
+
+
+def verify_oidc(token: str, host_url: str) -> str | None:
+    """The caller's e-mail for a Google-signed ID token whose audience is this service."""
+    try:
+        from google.auth.transport import requests as google_requests
+        from google.oauth2 import id_token
+
+        claims = id_token.verify_oauth2_token(token, google_requests.Request(), audience=None)
+    except Exception as exc:
+        log.info("OIDC token refused: %s", exc)
+        return None
+    audience = str(claims.get("aud", ""))
+    if not audience.rstrip("/").startswith(host_url.rstrip("/")):
+        return None
+    return str(claims.get("email") or claims.get("sub"))
+
+
+def authenticate(request: RequestLike, body: bytes, settings: Settings) -> Answer | str:
+    """The caller's identity, or the 401/403 answer."""
+    headers = request.headers
+    if signing.has_signature_headers(headers):
+        key_id, failure = signing.verify(headers, body, dict(settings.hmac_keys))
+        if failure is not None:
+            return error(failure.status, failure.code, failure.message)
+        return f"hmac:{key_id}"
+    bearer = headers.get("Authorization", "")
+    if bearer.startswith("Bearer ") and not settings.local:
+        who = verify_oidc(bearer.removeprefix("Bearer ").strip(), request.host_url)
+        if who is None:
+            return error(403, "bad_token", "the bearer token is not a valid ID token for this service")
+        return f"oidc:{who}"
+    return error(
+        401,
+        "missing_credentials",
+        "sign the request (X-Salesphere-Key-Id, X-Salesphere-Timestamp, X-Salesphere-Signature;"
+        " see docs/ingest.md) or send an OIDC identity token",
+    )
+
+
+def source_of(request: RequestLike) -> str | None:
+    name = request.args.get("source") or request.headers.get(SOURCE_HEADER)
+    if not name:
+        name = request.path.strip("/").split("/")[-1] or None
+    return name
+
+
+def parse_records(body: bytes, limit: int) -> list[Any] | Answer:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return error(400, "invalid_utf8", f"body is not valid UTF-8 at byte {exc.start}")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return error(400, "malformed_json", f"body is not valid JSON: {exc}")
+    records = data.get("records") if isinstance(data, dict) else data
+    if not isinstance(records, list):
+        return error(400, "not_a_batch", 'send a JSON array of records or {"records": [...]}')
+    if not records:
+        return error(400, "empty_batch", "the batch has no records")
+    if len(records) > limit:
+        return error(
+            400, "too_many_records", f"{len(records)} records; send at most {limit} per request"
+        )
+    return records
+
+
+def handle(request: RequestLike, service: IngestService) -> Answer:
+    """One HTTP request, start to finish."""
+    settings = service.settings
+    if request.method == "GET":
+        return Answer(200, {"status": "ok", "sources": live_sources()}, {})
+    if request.method != "POST":
+        return error(405, "method_not_allowed", "POST a JSON batch; GET /healthz for health")
+    body = read_body(request, settings.max_body_bytes)
+    if body is None:
+        return error(
+            413,
+            "body_too_large",
+            f"body exceeds {settings.max_body_bytes} bytes; split the batch",
+        )
+    who = authenticate(request, body, settings)
+    if isinstance(who, Answer):
+        return who
+    source = source_of(request)
+    if source is None or live_mapping(source) is None:
+        return error(
+            400,
+            "unknown_source",
+            f"source {source!r} is not known; use ?source= one of {', '.join(live_sources())}",
+        )
+    records = parse_records(body, settings.max_records_per_batch)
+    if isinstance(records, Answer):
+        return records
+    try:
+        report = service.ingest_batch(source, records, body)
+    except (PublishError, LedgerError) as exc:
+        log.error("batch not confirmed, asking the sender to retry: %s", exc)
+        answer = error(503, "unavailable", f"{exc}; nothing was lost, retry the same request")
+        answer.headers["Retry-After"] = RETRY_AFTER_SECONDS
+        return answer
+    status = 207 if any(r.status == REJECTED for r in report.results) else 200
+    log.info("batch %s from %s by %s: %s", report.request_id, source, who,
+             report.summary.to_json())
+    return Answer(status, report.to_json(), {})

@@ -1,0 +1,215 @@
+"""The ingest service's use cases: a live batch, a dropped file. I/O through salesphere.io.
+
+Both use cases follow the same order, chosen so that a crash at any point is safe to
+retry: (1) process every record (pure), (2) publish accepted envelopes and wait for
+Pub/Sub to confirm them, (3) quarantine rejects and log counts, (4) only then report
+success (HTTP 2xx / file marked processed). A retry repeats the same event ids,
+envelope ids, reject ids and request id, so downstream deduplication and BigQuery's
+``insertId`` keep every count single.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from salesphere.ingest.mapping import Mapper, SourceMapping, live_mapping
+from salesphere.ingest.processing import RecordProcessor, Reference
+from salesphere.ingest.results import (
+    REJECTED,
+    BatchSummary,
+    QuarantineRecord,
+    RecordResult,
+    payload_text,
+    quarantine_rows,
+)
+from salesphere.ingest.validate import TIME_FORMAT
+from salesphere.io.publish import EnvelopePublisher, pack_rows
+from salesphere.io.quarantine import IngestLedger
+from salesphere.model import utcnow
+from salesphere.settings import Settings
+
+log = logging.getLogger("salesphere.ingest")
+#: Reference data is re-read this often once loaded; while empty, on every request.
+REFERENCE_TTL_SECONDS = 300.0
+
+
+@dataclass
+class BatchReport:
+    """What happened to one request: per-record answers plus the counts."""
+
+    request_id: str
+    source: str
+    received_at: str
+    results: list[RecordResult]
+    summary: BatchSummary
+    quarantined: list[QuarantineRecord] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "source": self.source,
+            "received_at": self.received_at,
+            "summary": self.summary.to_json(),
+            "results": [r.to_json() for r in self.results],
+        }
+
+
+def load_reference(settings: Settings) -> Reference:
+    """Known SKUs and stores from ``reference.products`` / ``reference.stores``.
+
+    If the tables are missing or empty (a fresh twin before the catalog is loaded), the
+    unknown-SKU/store check is skipped and a warning is logged: refusing every event
+    because the catalog was not loaded yet would quarantine the whole feed.
+    """
+    from salesphere.io import clients
+
+    client = clients.bigquery_client(settings)
+    try:
+        skus = frozenset(
+            row[0] for row in client.query(f"SELECT sku FROM `{settings.project}.reference.products`")
+        )
+        stores = {
+            row[0]: row[1]
+            for row in client.query(
+                f"SELECT store_id, timezone FROM `{settings.project}.reference.stores`"
+            )
+        }
+    except Exception as exc:  # missing tables in a fresh twin
+        log.warning("reference data unavailable (%s); unknown SKU/store checks skipped", exc)
+        return Reference()
+    if not skus or not stores:
+        log.warning("reference tables are empty; unknown SKU/store checks skipped")
+    return Reference(skus=skus, stores=frozenset(stores), timezones=stores)
+
+
+class IngestService:
+    """Long-lived per process (a function instance); clients are created on first use."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        publisher: EnvelopePublisher | None = None,
+        ledger: IngestLedger | None = None,
+        reference: Reference | None = None,
+    ) -> None:
+        self.settings = settings
+        self._publisher = publisher
+        self.ledger = ledger or IngestLedger(settings)
+        self._reference = reference
+        self._reference_at = 0.0
+        self._fixed_reference = reference is not None
+        self._lock = threading.Lock()
+
+    @property
+    def publisher(self) -> EnvelopePublisher:
+        if self._publisher is None:
+            self._publisher = EnvelopePublisher(self.settings)
+        return self._publisher
+
+    def reference(self) -> Reference:
+        if self._fixed_reference and self._reference is not None:
+            return self._reference
+        with self._lock:
+            now = time.monotonic()
+            ref = self._reference
+            fresh = ref is not None and ref.loaded and now - self._reference_at < REFERENCE_TTL_SECONDS
+            if not fresh:
+                self._reference = load_reference(self.settings)
+                self._reference_at = now
+            assert self._reference is not None
+            return self._reference
+
+    # -- shared core ----------------------------------------------------------------------
+
+    def run(
+        self,
+        *,
+        mapping: SourceMapping,
+        records: Iterable[tuple[int, Mapping[str, Any]]],
+        request_id: str,
+        received_at: datetime,
+        location: str = "record",
+        column_names: bool = False,
+        keep_results: bool = True,
+    ) -> BatchReport:
+        """Process, publish (confirmed), quarantine and log one batch or file."""
+        reference = self.reference()
+        mapper = Mapper(mapping, reference.timezone_of)
+        processor = RecordProcessor(mapper, reference, received_at)
+        received_text = processor.received_text
+        summary = BatchSummary()
+        results: list[RecordResult] = []
+        quarantined: list[QuarantineRecord] = []
+        pending: list[dict[str, Any]] = []
+        futures = []
+        chunk = self.settings.envelope_max_events
+        source = mapping.source
+        for index, record in records:
+            result, rows = processor.process(index, record)
+            summary.add(result)
+            if keep_results:
+                results.append(result)
+            if result.status == REJECTED:
+                if column_names:
+                    result.column = mapper.column_of(result.rejects[0].field.rsplit(".", 1)[-1])
+                quarantined.extend(
+                    quarantine_rows(
+                        result,
+                        request_id=request_id,
+                        source=source,
+                        location=f"{location} {index}",
+                        payload=payload_text(record),
+                        received_at=received_text,
+                    )
+                )
+                if not keep_results:
+                    results.append(result)
+            elif rows:
+                pending.extend(rows)
+                if len(pending) >= chunk:
+                    futures += self.publisher.start(pack_rows(pending, source, chunk))
+                    pending = []
+        if pending:
+            futures += self.publisher.start(pack_rows(pending, source, chunk))
+        self.publisher.wait(futures)
+        self.ledger.quarantine(quarantined, source=source, request_id=request_id)
+        return BatchReport(request_id, source, received_text, results, summary, quarantined)
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def ingest_batch(
+        self, source: str, records: list[Any], body: bytes, received_at: datetime | None = None
+    ) -> BatchReport:
+        """A live batch already authenticated and parsed; raises on publish/ledger failure."""
+        mapping = live_mapping(source)
+        if mapping is None:
+            raise ValueError(f"unknown source {source!r}")
+        request_id = request_id_for(source, body)
+        when = received_at or utcnow()
+        report = self.run(
+            mapping=mapping,
+            records=enumerate(records),
+            request_id=request_id,
+            received_at=when,
+        )
+        self.ledger.log(
+            request_id=request_id,
+            source=mapping.source,
+            channel="http",
+            received_at=when.strftime(TIME_FORMAT),
+            summary=report.summary,
+        )
+        return report
+
+
+def request_id_for(source: str, body: bytes) -> str:
+    """Same source and bytes, same request id: a retried POST is recognisably the same."""
+    return hashlib.sha256(source.encode() + b"\0" + body).hexdigest()[:32]
