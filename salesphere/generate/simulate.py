@@ -180,7 +180,9 @@ class Simulation:
             seq += 1
             actions.append((sod, kind, seq, payload))
 
-        add(COUNT_AT, _COUNT, None)
+        # Day one starts from a full snapshot at midnight (the go-live count), then
+        # each morning a rotating slice is counted before opening.
+        add(0 if day == 0 else COUNT_AT, _COUNT, None)
         for n, arrival in enumerate(self._arrivals_for(day, index)):
             add(RECEIPTS_AT + n * 15, _RECEIPT, arrival)
         for kind, payload in transfers:

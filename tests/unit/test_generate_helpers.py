@@ -1,0 +1,84 @@
+"""Test-side readers for the generator's files: just enough parsing to check them.
+
+(Named ``test_generate_helpers`` so it sits with the generator's tests; it holds no tests.)
+
+These are deliberately independent of the generator's writers (and simpler than the
+real ingest mappings): if the writers and this reader disagree, a test fails.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from openpyxl import load_workbook
+
+
+def load_manifest(out: Path) -> dict[str, Any]:
+    return json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+
+
+def read_records(out: Path, entry: dict[str, Any]) -> list[Any]:
+    """Records of one file; spreadsheets give one list of cell texts per row (blank = [])."""
+    path = out / entry["path"]
+    if entry["format"] == "json":
+        return json.loads(path.read_text(encoding="utf-8"))
+    if entry["format"] == "ndjson":
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    if entry["format"] == "xlsx":
+        workbook = load_workbook(path, read_only=True)
+        rows = [list(row) for row in workbook.active.iter_rows(values_only=True)]
+        workbook.close()
+        return [
+            []
+            if all(v is None for v in row)
+            else [_cell(v, i in MONEY_COLUMNS) for i, v in enumerate(row)]
+            for row in rows[1:]
+        ]
+    encoding = {"latin-1": "latin-1", "utf-8-bom": "utf-8-sig", "utf-8": "utf-8"}[entry["encoding"]]
+    text = path.read_bytes().decode(encoding)
+    delimiter = ";" if entry["source"] == "spreadsheet" else ","
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    return [[] if not any(cell for cell in row) else row for row in rows[1:]]
+
+
+#: Preço Unitário, Desconto, Valor Total: numbers in XLSX (0.0 reads back as int 0).
+MONEY_COLUMNS = (7, 8, 9)
+
+
+def _cell(value: object, money: bool) -> str:
+    """XLSX cells back to the CSV's Brazilian text, so both formats compare the same way."""
+    if money and isinstance(value, int | float):
+        return br_cents(round(value * 100))
+    if value is None:
+        return ""
+    if isinstance(value, datetime | date):
+        return f"{value.day:02d}/{value.month:02d}/{value.year}"
+    if isinstance(value, time):
+        return value.strftime("%H:%M:%S")
+    return str(value)
+
+
+def br_cents(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    cents = abs(cents)
+    reais = f"{cents // 100:,}".replace(",", ".")
+    return f"{sign}{reais},{cents % 100:02d}"
+
+
+def parse_br_money(text: str) -> int:
+    """``1.234,56`` -> 123456 cents; raises ValueError on garbage like ``12,3,4``."""
+    whole, _, frac = text.replace(".", "").partition(",")
+    if "," in frac or len(frac) != 2 or not whole.lstrip("-").isdigit() or not frac.isdigit():
+        raise ValueError(text)
+    return int(whole) * 100 + (int(frac) if not whole.startswith("-") else -int(frac))
+
+
+def money_cents(text: str) -> int:
+    """``19.90`` -> 1990."""
+    whole, _, frac = text.partition(".")
+    return int(whole) * 100 + int(frac)
