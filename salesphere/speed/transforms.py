@@ -119,7 +119,10 @@ class DeduplicateEvents(beam.PTransform):
     def expand(self, rows: beam.PCollection) -> beam.PCollection:
         return (
             rows
-            | "KeyByEventId" >> beam.Map(lambda row: (row["event_id"], row))
+            | "KeyByEventId"
+            >> beam.Map(lambda row: (row["event_id"], row)).with_output_types(
+                beam.typehints.KV[str, Any]
+            )
             | "DropDuplicateIds" >> beam.ParDo(DropDuplicateIds(self.ttl))
         )
 
@@ -155,7 +158,9 @@ class RaiseStockAlerts(beam.PTransform):
         self.reorder_loader = reorder_loader
 
     def expand(self, batches: beam.PCollection) -> beam.PCollection:
-        return batches | "TrackStock" >> beam.ParDo(TrackStock(self.reorder_loader))
+        return batches | "TrackStock" >> beam.ParDo(
+            TrackStock(self.reorder_loader)
+        ).with_input_types(beam.typehints.KV[str, Any])
 
 
 class FormatCount(beam.DoFn):
@@ -172,6 +177,11 @@ class FormatCount(beam.DoFn):
             "events": events,
             "timing": pane.timing,
         }
+
+
+def log_count(count: dict[str, Any]) -> None:
+    """The per-minute counts' sink: a structured log line (a metric in cloud logging)."""
+    log.info(json.dumps({"msg": "events per minute", **count}, default=str))
 
 
 class CountPerMinute(beam.PTransform):
