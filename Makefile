@@ -17,12 +17,12 @@ demo: setup  ## run the whole platform locally on generated data and show the re
 
 test: setup  ## lint and run the full test suite (starts its own emulators)
 	@bash scripts/setup-browser.sh
-	$(BIN)/ruff check salesphere services infra tests
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 lint: setup  ## ruff + sqlfluff + workflow checks
-	$(BIN)/ruff check salesphere services infra tests
-	$(BIN)/ruff format --check salesphere services infra tests
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: setup  ## benchmarks with baselines and ratios (prints a table, writes bench-results.json)
 	$(SALESPHERE) bench
