@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "query",
     "reconcile",
     "report",
+    "docs",
     "infra",
     "cost",
     "bench",
