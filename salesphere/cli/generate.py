@@ -88,7 +88,7 @@ def generate_command(
         try:
             manifest = generate(config, lambda done, _total: progress.update(task, completed=done))
         except ValueError as exc:
-            console.print(f"[red]error:[/red] {exc}")
+            console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
             raise typer.Exit(code=2) from exc
     _print_summary(console, manifest, out)
 

@@ -226,3 +226,29 @@ def test_config_errors_say_what_to_do(tmp_path: Path) -> None:
         generate(GeneratorConfig(out=tmp_path, days=0))
     with pytest.raises(ValueError, match="--skus"):
         generate(GeneratorConfig(out=tmp_path, skus=3))
+
+
+def test_cli_writes_a_data_set_and_explains_a_bad_folder(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from salesphere.cli.main import app
+
+    runner = CliRunner()
+    out = tmp_path / "data"
+    args = ["generate", "--out", str(out), "--days", "1", "--stores", "2", "--skus", "20"]
+    result = runner.invoke(app, [*args, "--seed", "4", "--start", "2026-11-02"])
+    assert result.exit_code == 0, result.output
+    assert "distinct events" in result.output
+    assert (out / "manifest.json").exists()
+    assert sorted(p.name for p in (out / "spreadsheets" / "2026-11-02").iterdir()) == [
+        "vendas_RJ01_2026-11-02.xlsx",
+        "vendas_SP01_2026-11-02.csv",
+    ]
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("keep me")
+    result = runner.invoke(app, ["generate", "--out", str(tmp_path / "notes")])
+    assert result.exit_code == 2
+    assert "choose an empty or new directory" in " ".join(result.output.split())
+    result = runner.invoke(app, [*args, "--start", "01/11/2026"])
+    assert result.exit_code != 0
+    assert "YYYY-MM-DD" in " ".join(result.output.split())
