@@ -40,3 +40,71 @@ class ReportData:
     @property
     def total_orders(self) -> int:
         return sum(int(r.get("orders") or 0) for r in self.daily)
+
+
+def _rows(client: Any, sql: str) -> list[dict[str, Any]]:
+    return [dict(row.items()) for row in client.query(sql).result()]
+
+
+def fetch(settings: Any, *, top: int = 10) -> ReportData:
+    """Query the serving views (and nothing else) into :class:`ReportData`."""
+    from salesphere.io import clients
+
+    bq = clients.bigquery_client(settings)
+    daily = _rows(
+        bq,
+        "SELECT sale_date AS day, SUM(net_sales) AS net, SUM(units_sold) AS units, "
+        "SUM(orders) AS orders FROM serving.sales_daily GROUP BY sale_date ORDER BY sale_date",
+    )
+    for row in daily:
+        row["day"] = str(row["day"])
+    today = max((r["day"] for r in daily), default=None)
+    intraday = _rows(
+        bq,
+        "SELECT EXTRACT(HOUR FROM sale_hour) AS hour, SUM(net_sales) AS net "
+        "FROM serving.sales_intraday "
+        "WHERE DATE(sale_hour) = (SELECT MAX(DATE(sale_hour)) FROM serving.sales_intraday) "
+        "GROUP BY hour ORDER BY hour",
+    )
+    stores = _rows(
+        bq,
+        "SELECT store_id, net_sales AS revenue, gross_margin AS margin "
+        "FROM serving.store_performance ORDER BY store_id",
+    )
+    products = (
+        "SELECT sku, product_name AS name, units_sold AS units, net_sales AS revenue, "
+        "gross_margin AS margin FROM serving.product_performance WHERE units_sold > 0 "
+    )
+    top_products = _rows(bq, products + f"ORDER BY net_sales DESC, sku LIMIT {top}")
+    bottom_products = _rows(bq, products + f"ORDER BY net_sales ASC, sku LIMIT {top}")
+    alerts = _rows(
+        bq,
+        "SELECT store_id, sku, on_hand, reorder_point, days_of_cover, "
+        "supplier_lead_time_days AS lead_time_days, TRUE AS at_risk, alert "
+        "FROM serving.stock_alerts ORDER BY on_hand, store_id, sku LIMIT 40",
+    )
+    fresh_rows = _rows(bq, "SELECT * FROM serving.freshness")
+    fresh = fresh_rows[0] if fresh_rows else {}
+    freshness = {
+        "cutoff": str(fresh.get("cutoff") or "no batch run yet"),
+        "newest_speed_event": str(fresh.get("newest_speed_received_at") or "–"),
+        "lag_seconds": float(fresh.get("speed_lag_seconds") or 0),
+    }
+    quality = _rows(
+        bq,
+        "SELECT source, rule, rejects FROM serving.data_quality "
+        "WHERE rule IS NOT NULL ORDER BY rejects DESC LIMIT 20",
+    )
+    return ReportData(
+        subtitle=f"project {settings.project} · env {settings.env} · "
+        f"batch complete up to {freshness['cutoff']}",
+        today=today,
+        daily=daily,
+        intraday=intraday,
+        stores=stores,
+        top_products=top_products,
+        bottom_products=bottom_products,
+        alerts=alerts,
+        freshness=freshness,
+        quality=quality,
+    )
