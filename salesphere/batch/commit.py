@@ -1,0 +1,113 @@
+"""The warehouse half of a batch run: one transaction swaps master, batch views and cutoff.
+
+Why one transaction: analysts must see either the previous batch (its views and its
+cutoff) or the new one, never a mix. BigQuery's multi-statement transactions cover DML
+across tables (DDL is not allowed inside them, so the batch tables are created up front
+by ``warehouse.views``); the local BigQuery emulator behaves the same and rolls back on
+error. Partition decorators (``master.events$YYYYMMDD``) are not understood by the
+emulator, so partitions are replaced by DELETE + INSERT inside the same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from salesphere import names
+from salesphere.io import clients
+from salesphere.settings import Settings
+from salesphere.warehouse import views
+from salesphere.warehouse.schemas import BATCH_RUNS, MASTER_EVENTS, bq_schema
+
+MASTER = MASTER_EVENTS.ref
+RUNS = BATCH_RUNS.ref
+
+
+def staging_table(settings: Settings, run_id: str) -> str:
+    return f"{settings.project}.{names.DATASET_BATCH}._staging_{run_id.replace('-', '_')}"
+
+
+def load_staging(settings: Settings, uris: list[str], run_id: str) -> str:
+    """Load the run's Parquet files into a fresh staging table (a free load job)."""
+    from google.cloud import bigquery
+
+    client = clients.bigquery_client(settings)
+    table = staging_table(settings, run_id)
+    client.delete_table(table, not_found_ok=True)
+    client.create_table(bigquery.Table(table, schema=bq_schema(MASTER_EVENTS)))
+    if uris:
+        config = bigquery.LoadJobConfig(
+            source_format=bigquery.SourceFormat.PARQUET,
+            write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+            schema=bq_schema(MASTER_EVENTS),
+        )
+        client.load_table_from_uri(uris, table, job_config=config).result()
+    return table
+
+
+def drop_staging(settings: Settings, run_id: str) -> None:
+    clients.bigquery_client(settings).delete_table(
+        staging_table(settings, run_id), not_found_ok=True
+    )
+
+
+def commit_script(staging: str, *, full: bool, fail_before_commit: bool = False) -> str:
+    """The transaction: replace partitions, drop later copies, refill views, set cutoff.
+
+    ``fail_before_commit`` raises inside the transaction after every statement ran; the
+    crash-midway test uses it to prove the rollback leaves the previous state serving.
+    """
+    replace = (
+        f"DELETE FROM {MASTER} WHERE TRUE;"
+        if full
+        else f"DELETE FROM {MASTER} WHERE DATE(received_at) IN UNNEST(@dates);"
+    )
+    statements = [
+        "BEGIN TRANSACTION;",
+        replace,
+        f"INSERT INTO {MASTER} SELECT * FROM `{staging}`;",
+        # An event first received in a partition this run did not rebuild keeps that
+        # earlier copy; the later copy just inserted goes (and vice versa).
+        f"DELETE FROM {MASTER} AS m WHERE m.event_id IN (SELECT event_id FROM `{staging}`) "
+        f"AND EXISTS (SELECT 1 FROM {MASTER} AS o WHERE o.event_id = m.event_id "
+        "AND o.received_at < m.received_at);",
+    ]
+    for view in views.load(names.DATASET_BATCH):
+        statements.append(f"DELETE FROM {view.ref} WHERE TRUE;")
+        statements.append(f"INSERT INTO {view.ref}\n{view.query};")
+    statements += [
+        f"DELETE FROM {views.CUTOFF_TABLE} WHERE TRUE;",
+        f"INSERT INTO {views.CUTOFF_TABLE} (cutoff, run_id, committed_at) "
+        "VALUES (@cutoff, @run_id, CURRENT_TIMESTAMP());",
+        f"UPDATE {RUNS} SET status = 'succeeded', finished_at = CURRENT_TIMESTAMP(), "
+        "cutoff = @cutoff, partitions_rebuilt = @partitions, "
+        f"events_in_master = (SELECT COUNT(*) FROM {MASTER}) WHERE run_id = @run_id;",
+    ]
+    if fail_before_commit:
+        statements.append("SELECT ERROR('injected failure before COMMIT (test)');")
+    statements.append("COMMIT TRANSACTION;")
+    return "\n".join(statements)
+
+
+def commit(
+    settings: Settings,
+    staging: str,
+    *,
+    run_id: str,
+    cutoff: datetime,
+    dates: list[str],
+    full: bool,
+    fail_before_commit: bool = False,
+) -> None:
+    """Run the transaction; on any error BigQuery rolls everything back and this raises."""
+    from google.cloud import bigquery
+
+    config = bigquery.QueryJobConfig(
+        query_parameters=[
+            bigquery.ScalarQueryParameter("cutoff", "TIMESTAMP", cutoff),
+            bigquery.ScalarQueryParameter("run_id", "STRING", run_id),
+            bigquery.ScalarQueryParameter("partitions", "INT64", len(dates)),
+            bigquery.ArrayQueryParameter("dates", "DATE", [date.fromisoformat(d) for d in dates]),
+        ]
+    )
+    script = commit_script(staging, full=full, fail_before_commit=fail_before_commit)
+    clients.bigquery_client(settings).query(script, job_config=config).result()
