@@ -197,14 +197,21 @@ class Simulation:
         tickets = max(0, round(base * factor * rng.uniform(0.9, 1.1)))
         table = self.web_minutes if store.online else self.store_minutes[weekday]
         minutes = rng.choices(range(1440), cum_weights=table, k=tickets)
-        for minute in minutes:
-            add(minute * 60 + rng.randrange(60), _TICKET, None)
+        # Draw every basket of the day at once: one choices() call per list, not per ticket.
+        sizes = rng.choices(LINES, cum_weights=LINES_CW, k=tickets)
+        weights = self.promo_cw if plan.promo_depth[1] > 0 else self.pop_cw
+        skus = rng.choices(self.sku_range, cum_weights=weights, k=sum(sizes))
+        units = rng.choices(UNITS, cum_weights=UNITS_CW, k=len(skus))
+        first = 0
+        for minute, size in zip(minutes, sizes, strict=True):
+            add(minute * 60 + rng.randrange(60), _TICKET, (first, first + size))
+            first += size
         add(DAMAGE_AT, _DAMAGE, None)
         if not store.online:
             add(SHRINK_AT, _SHRINK, None)
         actions.sort(key=_action_key)
 
-        _StoreDay(self, day, index, plan, result).run(actions)
+        _StoreDay(self, day, index, plan, result, skus, units).run(actions)
 
     # -- helpers shared with _StoreDay --------------------------------------------------------
 
@@ -318,14 +325,25 @@ class _StoreDay:
         "plan",
         "result",
         "sim",
+        "skus",
         "stock",
         "store",
         "ticket_seq",
+        "units",
     )
 
     def __init__(
-        self, sim: Simulation, day: int, index: int, plan: DayPlan, result: DayResult
+        self,
+        sim: Simulation,
+        day: int,
+        index: int,
+        plan: DayPlan,
+        result: DayResult,
+        skus: list[int],
+        units: list[int],
     ) -> None:
+        self.skus = skus
+        self.units = units
         self.sim = sim
         self.day = day
         self.index = index
@@ -343,7 +361,7 @@ class _StoreDay:
         day = self.day
         for sod, kind, _seq, payload in actions:
             if kind == _TICKET:
-                state.ticket(sod)
+                state.ticket(sod, *payload)  # type: ignore[misc]
             elif kind == _RETURN:
                 state.give_back(sod, payload)  # type: ignore[arg-type]
             elif kind == _COUNT:
@@ -368,19 +386,15 @@ class _StoreDay:
             self.result.totals[key] = totals
         return totals
 
-    def ticket(self, sod: int) -> None:
+    def ticket(self, sod: int, first: int, end: int) -> None:
+        """One customer's basket (pre-drawn lines ``first:end``), trimmed to what is on hand."""
         sim = self.sim
         rng = sim.rng
         promo_low, promo_high = self.plan.promo_depth
         promo_day = promo_high > 0
-        n_lines = rng.choices(LINES, cum_weights=LINES_CW, k=1)[0]
-        skus = rng.choices(
-            sim.sku_range, cum_weights=sim.promo_cw if promo_day else sim.pop_cw, k=n_lines
-        )
-        units = rng.choices(UNITS, cum_weights=UNITS_CW, k=n_lines)
         stock = self.stock
         lines: list[SimEvent] = []
-        for sku, want in zip(skus, units, strict=True):
+        for sku, want in zip(self.skus[first:end], self.units[first:end], strict=True):
             qty = want
             on_hand = stock[sku]
             oversell = False

@@ -252,3 +252,25 @@ def test_cli_writes_a_data_set_and_explains_a_bad_folder(tmp_path: Path) -> None
     result = runner.invoke(app, [*args, "--start", "01/11/2026"])
     assert result.exit_code != 0
     assert "YYYY-MM-DD" in " ".join(result.output.split())
+
+
+def test_fast_pos_json_matches_json_dumps() -> None:
+    import json
+
+    from salesphere.generate.formats import _json_line
+
+    record = {
+        "terminal": "SP01-T2",
+        "store": "SP01",
+        "ticket": "SP01-20261101-000123",
+        "line": 1,
+        "type": "sale",
+        "sku": "ELE-10001",
+        "qty": 2,
+        "unit_price": "19.90",
+        "discount": "0.00",
+        "ts": "2026-11-01T14:03:27-03:00",
+    }
+    assert _json_line(record) == json.dumps(record)
+    broken = {**record, "unit_price": "12,3,4", "qty": -2}
+    assert json.loads(_json_line(broken)) == broken
