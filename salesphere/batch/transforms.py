@@ -71,11 +71,7 @@ class DeduplicateByEventId(beam.PTransform):
     """One row per event_id (earliest receipt) across every file read in this run."""
 
     def expand(self, buckets):
-        return (
-            buckets
-            | "GroupByBucket" >> beam.GroupByKey()
-            | "KeepEarliest" >> beam.Map(_dedup)
-        )
+        return buckets | "GroupByBucket" >> beam.GroupByKey() | "KeepEarliest" >> beam.Map(_dedup)
 
 
 class _WriteParquet(beam.DoFn):

@@ -1,0 +1,69 @@
+"""Load the reference files (products.csv, stores.csv) into ``reference.products/stores``.
+
+The data generator and purchasing export these CSVs with headers equal to the fields of
+:class:`salesphere.reference.Product` and :class:`~salesphere.reference.Store`; each row is
+validated with those models first, so a bad catalog fails here with the row number
+instead of producing silently wrong margins. The load is a WRITE_TRUNCATE load job: free
+in BigQuery and idempotent (loading the same files twice leaves one copy).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from salesphere.io import clients
+from salesphere.reference import Product, Store
+from salesphere.settings import Settings
+from salesphere.warehouse.schemas import PRODUCTS, STORES, TableDef, bq_schema
+
+FILES: tuple[tuple[str, type[BaseModel], TableDef], ...] = (
+    ("products.csv", Product, PRODUCTS),
+    ("stores.csv", Store, STORES),
+)
+
+
+def read_rows(path: Path, model: type[BaseModel]) -> list[dict]:
+    """Validated JSON-ready rows of one CSV; raises ValueError naming the bad row."""
+    rows = []
+    with path.open(encoding="utf-8", newline="") as handle:
+        for number, record in enumerate(csv.DictReader(handle), start=2):
+            try:
+                rows.append(model.model_validate(record).model_dump(mode="json"))
+            except ValidationError as exc:
+                raise ValueError(
+                    f"{path}:{number}: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']}; "
+                    "fix the row and load again"
+                ) from exc
+    return rows
+
+
+def load_reference(settings: Settings, directory: Path) -> dict[str, int]:
+    """Replace both reference tables from ``directory``; returns rows loaded per table."""
+    from google.cloud import bigquery
+
+    client = clients.bigquery_client(settings)
+    loaded = {}
+    for filename, model, table in FILES:
+        path = directory / filename
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} not found; pass the folder holding products.csv and stores.csv "
+                "(`salesphere generate` writes them under <out>/reference)"
+            )
+        rows = read_rows(path, model)
+        body = "\n".join(json.dumps(row, ensure_ascii=False) for row in rows).encode()
+        config = bigquery.LoadJobConfig(
+            source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
+            write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+            schema=bq_schema(table),
+        )
+        client.load_table_from_file(
+            io.BytesIO(body), f"{settings.project}.{table.ref}", job_config=config
+        ).result()
+        loaded[table.ref] = len(rows)
+    return loaded
