@@ -1,0 +1,70 @@
+"""Request-level answers that never reach Pub/Sub: auth, limits, parsing, signatures."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from dataclasses import replace as dc_replace
+
+from salesphere.ingest import http, signing
+from salesphere.ingest.service import IngestService
+from salesphere.settings import Settings
+
+SETTINGS = dc_replace(Settings(), max_body_bytes=1000, max_records_per_batch=2)
+KEY_ID, SECRET = SETTINGS.hmac_keys[0]
+
+
+@dataclass
+class FakeRequest:
+    """A minimal stand-in for flask.Request (pure data; no service is involved)."""
+
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    method: str = "POST"
+    path: str = "/"
+    args: dict[str, str] = field(default_factory=lambda: {"source": "pos"})
+    host_url: str = "http://127.0.0.1/"
+
+    @property
+    def content_length(self) -> int:
+        return len(self.body)
+
+    @property
+    def stream(self) -> io.BytesIO:
+        return io.BytesIO(self.body)
+
+
+def answer(body: bytes, signed: bool = True, **headers: str) -> http.Answer:
+    sent = signing.sign(KEY_ID, SECRET, body) if signed else {}
+    return http.handle(FakeRequest(body, {**sent, **headers}), IngestService(SETTINGS))
+
+
+def test_signature_round_trip_and_tampering() -> None:
+    headers = signing.sign(KEY_ID, SECRET, b"[]", now=1_000_000)
+    assert signing.verify(headers, b"[]", {KEY_ID: SECRET}, now=1_000_100) == (KEY_ID, None)
+    _, failure = signing.verify(headers, b"[ ]", {KEY_ID: SECRET}, now=1_000_100)
+    assert failure is not None and (failure.status, failure.code) == (403, "bad_signature")
+    _, stale = signing.verify(headers, b"[]", {KEY_ID: SECRET}, now=1_000_000 + 301)
+    assert stale is not None and stale.code == "stale_timestamp"
+    _, missing = signing.verify({}, b"[]", {KEY_ID: SECRET})
+    assert missing is not None and missing.status == 401
+
+
+def test_answers_in_order_of_checks() -> None:
+    assert answer(b"[]", signed=False).status == 401
+    assert answer(b"[]", **{signing.HEADER_SIGNATURE: "00"}).status == 403
+    assert answer(b"[" + b" " * 1000 + b"]").status == 413
+    cases = {b"[{": "malformed_json", b"\xff": "invalid_utf8", b"{}": "not_a_batch",
+             b"[]": "empty_batch", b"[1,2,3]": "too_many_records"}
+    for body, code in cases.items():
+        got = answer(body)
+        assert (got.status, got.body["error"]) == (400, code), body
+
+
+def test_unknown_source_and_health() -> None:
+    request = FakeRequest(b"[1]", signing.sign(KEY_ID, SECRET, b"[1]"), args={"source": "fax"})
+    assert http.handle(request, IngestService(SETTINGS)).body["error"] == "unknown_source"
+    health = http.handle(FakeRequest(b"", method="GET", path="/healthz"), IngestService(SETTINGS))
+    assert health.status == 200 and "pos" in health.body["sources"]
+    assert json.loads(health.flask()[0])["status"] == "ok"

@@ -1,0 +1,80 @@
+"""The fast validation path agrees with pydantic's finalize on every input."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from salesphere.envelope import pack
+from salesphere.ingest.validate import fast_row, validate
+from salesphere.io.publish import pack_rows
+from salesphere.model import CanonicalEvent, finalize
+
+RECEIVED = datetime(2026, 11, 28, 18, 0, tzinfo=UTC)
+money = st.one_of(
+    st.none(),
+    st.decimals(min_value=-5, max_value=2_000_000, places=2, allow_nan=False),
+    st.decimals(min_value=0, max_value=10, places=3, allow_nan=False),
+)
+drafts = st.fixed_dictionaries(
+    {
+        "event_type": st.sampled_from(["sale", "return", "stock_count", "stock_receipt",
+                                       "transfer_out", "bogus"]),
+        "occurred_at": st.datetimes(
+            min_value=datetime(2026, 1, 1), max_value=datetime(2027, 6, 1),
+            timezones=st.sampled_from([UTC, timezone(timedelta(hours=-3))]),
+        ),
+        "source": st.sampled_from(["pos", "", "x" * 70]),
+        "store_id": st.sampled_from(["SP01", "WEB", "bad id", "=cmd"]),
+        "sku": st.sampled_from(["ELE-10001", "A.B_C", "", "sku\n"]),
+        "quantity": st.integers(min_value=-2, max_value=100_002),
+    },
+    optional={
+        "unit_price": money,
+        "discount": st.decimals(min_value=-1, max_value=50, places=2, allow_nan=False),
+        "order_id": st.sampled_from([None, "SP01-1", "", "o" * 70]),
+        "line_number": st.sampled_from([None, 0, 1, 10_001]),
+        "source_ref": st.sampled_from([None, "NF-1"]),
+        "counted_quantity": st.sampled_from([None, 0, 5, -1]),
+        "counterpart_store_id": st.sampled_from([None, "RJ01"]),
+        "channel": st.sampled_from(["store", "online", "nowhere"]),
+    },
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(drafts)
+def test_fast_path_equals_finalize_or_defers(draft: dict[str, Any]) -> None:
+    fast = fast_row(draft, RECEIVED)
+    try:
+        expected = finalize(draft, RECEIVED).to_row()
+    except Exception:
+        expected = None
+    if fast is not None:
+        assert expected is not None, "fast path accepted what pydantic refuses"
+        assert fast == expected
+    row, rejects = validate(draft, RECEIVED)
+    assert row == expected
+    assert bool(rejects) == (expected is None)
+
+
+def _sale(line: int) -> dict[str, Any]:
+    return {"event_type": "sale", "occurred_at": datetime(2026, 11, 28, 10, tzinfo=UTC),
+            "source": "pos", "store_id": "SP01", "sku": "ELE-10001", "quantity": 2,
+            "unit_price": Decimal("19.90"), "discount": Decimal("0.00"),
+            "order_id": "SP01-20261128-000001", "line_number": line, "source_ref": "T"}
+
+
+def test_clean_records_take_the_fast_path_and_pack_identically() -> None:
+    drafts_ = [_sale(i) for i in range(1, 8)]
+    rows = [fast_row(d, RECEIVED) for d in drafts_]
+    assert all(rows)
+    events = [CanonicalEvent.model_validate(finalize(d, RECEIVED).model_dump()) for d in drafts_]
+    fast = list(pack_rows(rows, "pos", 3))  # type: ignore[arg-type]
+    slow = list(pack(events, "pos", 3))
+    assert [e.to_json() for e in fast] == [e.to_json() for e in slow]
+    assert [e.attributes() for e in fast] == [e.attributes() for e in slow]
