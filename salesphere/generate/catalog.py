@@ -88,8 +88,7 @@ class StoreSpec:
     @property
     def offset_text(self) -> str:
         """ISO 8601 offset, e.g. ``-03:00``."""
-        sign = "-" if self.utc_offset_hours < 0 else "+"
-        return f"{sign}{abs(self.utc_offset_hours):02d}:00"
+        return _OFFSETS[self.utc_offset_hours]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +107,7 @@ class ProductSpec:
     promo: bool  # part of the Black Friday offer
 
 
+_OFFSETS = {hours: f"{'-' if hours < 0 else '+'}{abs(hours):02d}:00" for hours in range(-12, 15)}
 SPREADSHEET_FORMATS = ("csv-latin1", "xlsx", "csv-utf8-bom")
 #: The one store whose manager exports with Excel. A single store on purpose: openpyxl
 #: writes ~4k rows/s, so more XLSX stores would dominate the generator's run time.

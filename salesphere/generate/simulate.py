@@ -326,6 +326,7 @@ class _StoreDay:
         "result",
         "sim",
         "skus",
+        "stamp",
         "stock",
         "store",
         "ticket_seq",
@@ -344,6 +345,7 @@ class _StoreDay:
     ) -> None:
         self.skus = skus
         self.units = units
+        self.stamp = plan.day.strftime("%Y%m%d")
         self.sim = sim
         self.day = day
         self.index = index
@@ -443,7 +445,7 @@ class _StoreDay:
             sim.web_seq += 1
             return f"WEB-{sim.web_seq:07d}", None
         self.ticket_seq += 1
-        stamp = self.plan.day.strftime("%Y%m%d")
+        stamp = self.stamp
         terminal = f"{self.store.store_id}-T{sim.rng.randrange(self.store.terminals) + 1}"
         return f"{self.store.store_id}-{stamp}-{self.ticket_seq:06d}", terminal
 
