@@ -138,7 +138,7 @@ def ensure_serving_views(settings: Settings, sql_dir: Path = SQL_DIR) -> list[st
     done = []
     for view in load(names.DATASET_SERVING, sql_dir):
         try:
-            client.query(f"CREATE OR REPLACE VIEW {view.ref} AS\n{view.query}").result()
+            client.query_and_wait(f"CREATE OR REPLACE VIEW {view.ref} AS\n{view.query}")
         except Exception as exc:
             raise RuntimeError(
                 f"could not create view {view.ref} from {view.path}: {exc}; fix the SQL "

@@ -15,7 +15,7 @@
 -- column: events: Stock-relevant events seen (sales, returns, receipts, adjustments,
 --   transfers, counts).
 WITH src AS (
-    SELECT * FROM (SELECT * FROM master.events WHERE received_at < @cutoff)
+    SELECT * FROM (SELECT * FROM master.events WHERE received_at < @cutoff) AS absorbed
 ),
 
 counts AS (

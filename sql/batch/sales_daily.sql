@@ -34,6 +34,6 @@ SELECT
     ) AS net_sales,
     COUNT(DISTINCT IF(event_type = 'sale', order_id, NULL)) AS orders,
     COUNTIF(event_type = 'sale') AS sale_lines
-FROM (SELECT * FROM master.events WHERE received_at < @cutoff)
+FROM (SELECT * FROM master.events WHERE received_at < @cutoff) AS absorbed
 WHERE event_type IN ('sale', 'return')
 GROUP BY sale_date, store_id, sku

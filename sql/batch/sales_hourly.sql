@@ -20,6 +20,6 @@ SELECT
         END
     ) AS net_sales,
     COUNTIF(event_type = 'sale') AS sale_lines
-FROM (SELECT * FROM master.events WHERE received_at < @cutoff)
+FROM (SELECT * FROM master.events WHERE received_at < @cutoff) AS absorbed
 WHERE event_type IN ('sale', 'return')
 GROUP BY sale_hour, store_id

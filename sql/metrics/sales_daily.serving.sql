@@ -31,6 +31,6 @@ FROM (
     UNION ALL
     SELECT * FROM (
         {{ speed_part }}
-    )
-)
+    ) AS speed
+) AS parts
 GROUP BY sale_date, store_id, sku

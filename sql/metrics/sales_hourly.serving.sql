@@ -18,6 +18,6 @@ FROM (
     UNION ALL
     SELECT * FROM (
         {{ speed_part }}
-    )
-)
+    ) AS speed
+) AS parts
 GROUP BY sale_hour, store_id

@@ -31,7 +31,7 @@ e AS (
 )
 
 SELECT
-    c.latest.cutoff AS cutoff,
+    c.latest.cutoff,
     c.latest.committed_at AS batch_committed_at,
     c.latest.run_id AS batch_run_id,
     s.newest_received_at AS newest_speed_received_at,

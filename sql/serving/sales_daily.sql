@@ -52,6 +52,6 @@ FROM (
         FROM serving.events_since_cutoff
         WHERE event_type IN ('sale', 'return')
         GROUP BY sale_date, store_id, sku
-    )
-)
+    ) AS speed
+) AS parts
 GROUP BY sale_date, store_id, sku

@@ -33,6 +33,6 @@ FROM (
         FROM serving.events_since_cutoff
         WHERE event_type IN ('sale', 'return')
         GROUP BY sale_hour, store_id
-    )
-)
+    ) AS speed
+) AS parts
 GROUP BY sale_hour, store_id
