@@ -244,6 +244,9 @@ class Mapper:
         self.tz_for_store = tz_for_store or (lambda _store: None)
         self.default_tz = _zone(mapping.default_timezone)
         self._norms: dict[str, str] = {}  # alias -> key as it appears in records
+        # Compiled once: each spec's aliases as record keys, and the spec list per type.
+        self._aliases: dict[FieldSpec, tuple[str, ...]] = {}
+        self._plans: dict[str, list[FieldSpec]] = {}
 
     # header binding -------------------------------------------------------------------
 
@@ -270,6 +273,28 @@ class Mapper:
                 return key
         return None
 
+    def _spec_key(self, spec: FieldSpec, record: Mapping[str, Any]) -> str | None:
+        keys = self._aliases.get(spec)
+        if keys is None:
+            keys = self._aliases[spec] = tuple(self._norm(a) for a in spec.sources)
+        for key in keys:
+            if key in record:
+                return key
+        return None
+
+    def _plan(self, event_type: str) -> list[FieldSpec]:
+        plan = self._plans.get(event_type)
+        if plan is None:
+            specs = list(self.mapping.fields)
+            overrides = self.mapping.per_type.get(event_type, ())
+            if overrides:
+                replaced = {spec.target for spec in overrides}
+                specs = [s for s in specs if s.target not in replaced] + list(overrides)
+            # store_id first: local_datetime needs the store's timezone
+            specs.sort(key=lambda s: s.target != "store_id")
+            plan = self._plans[event_type] = specs
+        return plan
+
     def column_of(self, target: str) -> str | None:
         """The first alias declared for a canonical field (used in rejects reports)."""
         for spec in self.mapping.fields:
@@ -288,9 +313,9 @@ class Mapper:
     def _convert(self, spec: FieldSpec, record: Mapping[str, Any], draft: dict[str, Any]) -> Any:
         if not spec.sources:
             return spec.value
-        key = self._key(spec.sources, record)
-        raw = record.get(key) if key is not None else None
-        if _empty(raw):
+        key = self._spec_key(spec, record)
+        raw = record[key] if key is not None else None
+        if raw is None or (raw.__class__ is str and not raw.strip()):
             return spec.default
         kind = spec.type
         numbers = self.mapping.numbers
@@ -348,14 +373,7 @@ class Mapper:
         if problem:
             return {}, [problem]
         draft: dict[str, Any] = {"source": self.mapping.source, "event_type": event_type}
-        specs = list(self.mapping.fields)
-        overrides = self.mapping.per_type.get(event_type or "", ())
-        if overrides:
-            replaced = {spec.target for spec in overrides}
-            specs = [s for s in specs if s.target not in replaced] + list(overrides)
-        # store_id first: local_datetime needs the store's timezone
-        specs.sort(key=lambda s: s.target != "store_id")
-        for spec in specs:
+        for spec in self._plan(event_type or ""):
             try:
                 value = self._convert(spec, record, draft)
             except FormatError as exc:

@@ -105,7 +105,7 @@ class RecordProcessor:
         prefix_items = len(mapped.drafts) > 1 or bool(self.mapper.mapping.explode)
         explode = self.mapper.mapping.explode
         for position, draft in enumerate(mapped.drafts):
-            row, problems = validate(draft, self.received_at)
+            row, problems = validate(draft, self.received_at, self.received_text)
             if row is not None:
                 problems = self.reference.check(row)
             if problems:

@@ -68,8 +68,13 @@ def _opt_int(value: object, low: int, high: int) -> bool:
     return value is None or (type(value) is int and low <= value <= high)
 
 
-def fast_row(draft: dict[str, Any], received_at: datetime) -> dict[str, Any] | None:
-    """The warehouse row for a clean, fully typed draft, or ``None`` when unsure."""
+def fast_row(
+    draft: dict[str, Any], received_at: datetime, received_text: str | None = None
+) -> dict[str, Any] | None:
+    """The warehouse row for a clean, fully typed draft, or ``None`` when unsure.
+
+    ``received_text`` is ``received_at`` already formatted (once per batch, not per row).
+    """
     if not _DRAFT_FIELDS.issuperset(draft):
         return None
     get = draft.get
@@ -145,7 +150,7 @@ def fast_row(draft: dict[str, Any], received_at: datetime) -> dict[str, Any] | N
         "event_id": event_id,
         "event_type": event_type,
         "occurred_at": occurred_utc.strftime(TIME_FORMAT),
-        "received_at": received_at.strftime(TIME_FORMAT),
+        "received_at": received_text or received_at.strftime(TIME_FORMAT),
         "source": source,
         "source_ref": source_ref,
         "store_id": store_id,
@@ -164,10 +169,10 @@ def fast_row(draft: dict[str, Any], received_at: datetime) -> dict[str, Any] | N
 
 
 def validate(
-    draft: dict[str, Any], received_at: datetime
+    draft: dict[str, Any], received_at: datetime, received_text: str | None = None
 ) -> tuple[dict[str, Any] | None, list[Reject]]:
     """``(row, [])`` for a valid draft, ``(None, rejects)`` otherwise; pydantic decides."""
-    row = fast_row(draft, received_at)
+    row = fast_row(draft, received_at, received_text)
     if row is not None:
         return row, []
     try:
