@@ -5,8 +5,9 @@ pairs in a message is rebuilt from ``speed.events`` itself (one query, which als
 which event ids are already written) and replayed through the same state machine Beam
 keeps in keyed state. Order of effects, chosen so every failure is safe to retry:
 
-1. read history (dedup + state);           3. insert alerts not yet recorded;
-2. publish new alerts (at-least-once);     4. insert new events; 5. record dead letters.
+1. read history of SKUs with a reorder point (dedup + state), existence of the rest;
+2. publish new alerts (at-least-once);  3. insert alerts not yet recorded;
+4. insert new events;                   5. record dead letters.
 
 A retryable failure raises (Pub/Sub redelivers; each step is idempotent). Poison never
 raises: it becomes a dead-letter row and the message is acknowledged.
@@ -93,17 +94,22 @@ class EnvelopeHandler:
         envelope_id = unpacked.envelope.envelope_id if unpacked.envelope else None
         written = skipped = raised = 0
         if unpacked.rows:
-            keys = {(r["store_id"], r["sku"]) for r in unpacked.rows}
-            history = self.warehouse.history(keys)
-            new_alerts = alerts_for(unpacked.rows, history, self.reorder)
+            self.reorder.prefetch(r["sku"] for r in unpacked.rows)
+            # Only SKUs with a reorder point need their history (state); the others need
+            # just the cheaper, partition-pruned existence check.
+            tracked = [r for r in unpacked.rows if self.reorder.get(r["sku"]) is not None]
+            untracked = [r for r in unpacked.rows if self.reorder.get(r["sku"]) is None]
+            history = self.warehouse.history({(r["store_id"], r["sku"]) for r in tracked})
+            known = {h["event_id"] for h in history}
+            if untracked:
+                known |= self.warehouse.existing_event_ids(untracked)
+            new_alerts = alerts_for(tracked, history, self.reorder)
             fresh = self.warehouse.unrecorded_alerts(new_alerts) if new_alerts else []
             if fresh:
                 self.publish(fresh)
                 self.warehouse.insert_alerts(fresh)
             raised = len(fresh)
-            report = self.warehouse.insert_events(
-                unpacked.rows, known_ids={h["event_id"] for h in history}
-            )
+            report = self.warehouse.insert_events(unpacked.rows, known_ids=known)
             written, skipped = report.inserted, report.skipped
             dead += [
                 dead_letter(

@@ -1,0 +1,248 @@
+"""Speed-layer benchmark: freshness at a steady rate, drain throughput, exact counts.
+
+Each runtime gets its own private twin (free ports, temporary directory, only the
+speed service), so a run measures that runtime alone and leaves nothing behind.
+
+* **Freshness**: envelopes are published at a steady events/s rate; an event's
+  freshness is the time from its publish being acknowledged by Pub/Sub (the stand-in
+  for ingest's HTTP 2xx: ingest answers after the same acknowledgement) to the first
+  poll of ``speed.events`` that returns it. The poller records the time a query
+  *returned*, so figures are conservative by up to one query (~0.1–0.3 s here).
+* **Throughput**: a backlog is published as fast as possible and the time until every
+  event is queryable gives the events/s the runtime sustains; above that rate lag grows.
+* **Counts**: every run checks each event appears exactly once: duplicates and losses
+  are reported, not assumed.
+
+Functions return plain dicts (JSON-ready) so ``salesphere bench`` can print and store
+them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from salesphere import names
+from salesphere.envelope import Envelope, pack
+from salesphere.io import clients
+from salesphere.model import CanonicalEvent
+from salesphere.settings import Ports, Settings
+from salesphere.speed.samples import sale
+from salesphere.warehouse.schemas import SPEED_EVENTS
+
+RUNTIME_SERVICE = {"function": "speed", "beam": "speed-beam"}
+TARGET_P95_SECONDS = {"function": 2.0, "beam": 5.0}
+POLL_SECONDS = 0.25
+
+
+@contextlib.contextmanager
+def bench_twin(runtime: str) -> Iterator[Settings]:
+    """A private twin running only the chosen speed runtime; torn down afterwards."""
+    from salesphere.local.prereqs import free_port
+    from salesphere.local.twin import Twin
+
+    if runtime not in RUNTIME_SERVICE:
+        raise ValueError(f"runtime must be one of {sorted(RUNTIME_SERVICE)}, not {runtime!r}")
+    with tempfile.TemporaryDirectory(prefix=f"speed-bench-{runtime}-") as tmp:
+        ports = Ports(**{name: free_port() for name in Ports.__dataclass_fields__})
+        settings = replace(Settings(), ports=ports, twin_dir=Path(tmp))
+        twin = Twin(settings)
+        try:
+            twin.up(stream_runtime=runtime, only={RUNTIME_SERVICE[runtime]})
+            yield settings
+        finally:
+            twin.down()
+
+
+def make_envelopes(run: str, events: int, envelope_events: int) -> list[Envelope]:
+    """Sales spread over 20 stores × 50 SKUs of this run (distinct ids, realistic keys)."""
+    now = datetime.now(UTC)
+    made: list[CanonicalEvent] = []
+    for i in range(events):
+        made.append(
+            sale(
+                f"B{run}-{i % 20}",
+                f"K{run}-{i % 50}",
+                1 + i % 3,
+                now - timedelta(seconds=events - i),
+                f"{run}-{i}",
+                received_at=now,
+            )
+        )
+    return list(pack(made, "pos", envelope_events))
+
+
+class VisibilityPoller:
+    """Polls ``speed.events`` for this run's rows; remembers when each id first appeared."""
+
+    def __init__(self, settings: Settings, run: str) -> None:
+        self.client = clients.bigquery_client(settings)
+        self.sql = (
+            f"SELECT event_id, COUNT(*) AS n FROM `{settings.project}.{SPEED_EVENTS.ref}` "
+            f"WHERE STARTS_WITH(store_id, 'B{run}-') GROUP BY event_id"
+        )
+        self.first_seen: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def poll(self) -> None:
+        rows = list(self.client.query(self.sql).result())
+        returned = time.monotonic()
+        for row in rows:
+            self.counts[row["event_id"]] = row["n"]
+            self.first_seen.setdefault(row["event_id"], returned)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.poll()
+            self._stop.wait(POLL_SECONDS)
+
+    def __enter__(self) -> VisibilityPoller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def wait_all(self, ids: set[str], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ids <= self.first_seen.keys():
+                return True
+            time.sleep(POLL_SECONDS)
+        return ids <= self.first_seen.keys()
+
+
+def _publish(settings: Settings, envelopes: list[Envelope], rate: float | None) -> dict[str, float]:
+    """Publish (at ``rate`` events/s, or flat out); envelope id → ack time (monotonic)."""
+    publisher = clients.publisher(settings, batch_max_messages=10)
+    topic = clients.topic_path(settings, names.TOPIC_EVENTS)
+    acked: dict[str, float] = {}
+    futures = []
+    start = time.monotonic()
+    sent = 0
+    for env in envelopes:
+        if rate:
+            due = start + sent / rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        future = publisher.publish(topic, env.to_json(), **env.attributes())
+        future.add_done_callback(
+            lambda _f, eid=env.envelope_id: acked.setdefault(eid, time.monotonic())
+        )
+        futures.append(future)
+        sent += len(env.events)
+    for future in futures:
+        future.result(timeout=60)
+    return acked
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _final_counts(poller: VisibilityPoller, ids: set[str]) -> dict[str, int]:
+    poller.poll()
+    duplicates = sum(1 for i in ids if poller.counts.get(i, 0) > 1)
+    lost = sum(1 for i in ids if i not in poller.counts)
+    return {"events": len(ids), "duplicates": duplicates, "lost": lost}
+
+
+def measure_freshness(
+    settings: Settings,
+    events: int = 5_000,
+    rate: float = 500.0,
+    envelope_events: int = 50,
+    timeout: float = 120.0,
+) -> dict[str, Any]:
+    """Publish ``events`` at ``rate``/s; freshness percentiles (seconds) and exact counts."""
+    run = uuid.uuid4().hex[:8]
+    envelopes = make_envelopes(run, events, envelope_events)
+    ids = {e["event_id"] for env in envelopes for e in env.events}
+    with VisibilityPoller(settings, run) as poller:
+        started = time.monotonic()
+        acked = _publish(settings, envelopes, rate)
+        publish_seconds = time.monotonic() - started
+        poller.wait_all(ids, timeout)
+    lags = [
+        poller.first_seen[e["event_id"]] - acked[env.envelope_id]
+        for env in envelopes
+        for e in env.events
+        if e["event_id"] in poller.first_seen
+    ]
+    return {
+        "events": events,
+        "rate_target": rate,
+        "rate_achieved": round(events / publish_seconds, 1),
+        "envelope_events": envelope_events,
+        "p50_s": round(statistics.median(lags), 3) if lags else None,
+        "p95_s": round(_percentile(lags, 0.95), 3) if lags else None,
+        "max_s": round(max(lags), 3) if lags else None,
+        **_final_counts(poller, ids),
+    }
+
+
+def measure_throughput(
+    settings: Settings, events: int = 20_000, envelope_events: int = 500, timeout: float = 300.0
+) -> dict[str, Any]:
+    """Drain a backlog published flat out: the events/s the runtime sustains."""
+    run = uuid.uuid4().hex[:8]
+    envelopes = make_envelopes(run, events, envelope_events)
+    ids = {e["event_id"] for env in envelopes for e in env.events}
+    with VisibilityPoller(settings, run) as poller:
+        started = time.monotonic()
+        _publish(settings, envelopes, None)
+        poller.wait_all(ids, timeout)
+        last = max(poller.first_seen.values(), default=started)
+    return {
+        "events": events,
+        "envelope_events": envelope_events,
+        "drain_seconds": round(last - started, 2),
+        "events_per_s": round(len(poller.first_seen) / max(last - started, 1e-9), 1),
+        **_final_counts(poller, ids),
+    }
+
+
+def bench_runtime(
+    runtime: str,
+    events: int = 5_000,
+    rate: float = 500.0,
+    envelope_events: int = 50,
+    backlog_events: int = 20_000,
+) -> dict[str, Any]:
+    """Freshness and throughput of one runtime (``function`` or ``beam``) on a fresh twin."""
+    with bench_twin(runtime) as settings:
+        freshness = measure_freshness(settings, events, rate, envelope_events)
+        throughput = measure_throughput(settings, backlog_events)
+    target = TARGET_P95_SECONDS[runtime]
+    ok = (
+        freshness["p95_s"] is not None
+        and freshness["p95_s"] <= target
+        and freshness["duplicates"] == freshness["lost"] == 0
+        and throughput["duplicates"] == throughput["lost"] == 0
+    )
+    return {
+        "runtime": runtime,
+        "freshness": freshness,
+        "throughput": throughput,
+        "target_p95_s": target,
+        "meets_target": ok,
+    }
+
+
+def bench_speed(runtimes: tuple[str, ...] = ("function", "beam"), **options: Any) -> dict[str, Any]:
+    """Every runtime's figures, keyed by runtime name (what ``make bench`` records)."""
+    return {runtime: bench_runtime(runtime, **options) for runtime in runtimes}
