@@ -1,10 +1,54 @@
-"""`salesphere speed` commands (placeholder until its issue lands)."""
+"""`salesphere speed` commands: look at what the speed layer has landed, newest first."""
 
 from __future__ import annotations
 
 import typer
 
+speed_app = typer.Typer(help="Inspect the speed layer (speed.events, stock alerts, dead letters).")
+
+TABLES = {
+    "events": ("events", "written_at"),
+    "alerts": ("stock_alerts", "raised_at"),
+    "dead-letters": ("dead_letters", "failed_at"),
+}
+
+
+@speed_app.command("tail")
+def tail(
+    what: str = typer.Argument("events", help="events, alerts or dead-letters"),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, max=1000, help="rows to show"),
+) -> None:
+    """Show the newest rows of speed.events, speed.stock_alerts or speed.dead_letters."""
+    from google.api_core import exceptions as gexc
+    from rich.console import Console
+    from rich.table import Table
+
+    from salesphere.io import clients
+    from salesphere.settings import Settings
+
+    if what not in TABLES:
+        raise typer.BadParameter(f"choose one of: {', '.join(TABLES)}")
+    settings = Settings.from_env()
+    table, order = TABLES[what]
+    sql = f"SELECT * FROM `{settings.project}.speed.{table}` ORDER BY {order} DESC LIMIT {limit}"
+    try:
+        rows = list(clients.bigquery_client(settings).query(sql).result(timeout=30))
+    except (gexc.GoogleAPIError, OSError) as exc:
+        typer.echo(
+            f"Could not read speed.{table}: {exc}\n"
+            "Is the twin running? Start it with `salesphere local up`.",
+            err=True,
+        )
+        raise typer.Exit(1) from exc
+    out = Table(title=f"speed.{table} (newest {len(rows)})")
+    columns = list(rows[0].keys()) if rows else []
+    for column in columns:
+        out.add_column(column, overflow="fold")
+    for row in rows:
+        out.add_row(*("" if v is None else str(v) for v in row.values()))
+    Console().print(out)
+
 
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the main app."""
-    del app
+    app.add_typer(speed_app, name="speed")
