@@ -115,17 +115,18 @@ def parse_archive_file(
         con = duckdb.connect()
         try:
             con.execute(
-                "CREATE TEMP TABLE raw AS SELECT unnest(events) AS e FROM read_json(?, "
+                "CREATE TEMP TABLE envelopes AS SELECT envelope_id, events FROM read_json(?, "
                 "format='newline_delimited', ignore_errors=true, "
                 f"columns={{'envelope_id': 'VARCHAR', 'events': '{_event_struct()}'}})",
                 [str(path)],
             )
             envelopes = con.execute(
-                "SELECT COUNT(*) FROM read_json(?, format='newline_delimited', "
-                "ignore_errors=true, columns={'envelope_id': 'VARCHAR'}) "
-                "WHERE envelope_id IS NOT NULL",
-                [str(path)],
+                "SELECT COUNT(*) FROM envelopes WHERE envelope_id IS NOT NULL"
             ).fetchone()[0]
+            con.execute(
+                "CREATE TEMP TABLE raw AS SELECT unnest(events) AS e FROM envelopes "
+                "WHERE envelope_id IS NOT NULL"
+            )
             lines = sum(1 for line in data.splitlines() if line.strip())
             reason = "CASE " + " ".join(f"WHEN {pred} THEN '{name}'" for name, pred in checks)
             reason += " END"
