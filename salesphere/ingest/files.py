@@ -166,6 +166,10 @@ class FileIngestor:
 
     def handle(self, ref: ObjectRef) -> dict[str, Any]:
         """Ingest the object if it is new input; returns a summary for logs and tests."""
+        if ref.bucket != self.settings.buckets.landing:
+            # In cloud the trigger is bound to the landing bucket; fake-gcs-server notifies
+            # for every bucket (archive, quarantine, ...), so the function must filter.
+            return {"status": "ignored", "reason": "not the landing bucket", "object": ref.name}
         if is_own_object(ref.name):
             return {"status": "ignored", "reason": "ingest's own object", "object": ref.name}
         bucket = self.gcs.bucket(ref.bucket)
