@@ -114,6 +114,8 @@ def _naive_row(values: list[Any], received: datetime) -> str:
     day, hour, store, order, line, sku, qty, price, discount, _total, kind = values[:11]
     if isinstance(day, str):
         day = datetime.strptime(day, "%d/%m/%Y").date()
+    elif isinstance(day, datetime):
+        day = day.date()
     if isinstance(price, str):
         price = Decimal(price.replace(".", "").replace(",", "."))
         discount = Decimal(discount.replace(".", "").replace(",", "."))
