@@ -11,7 +11,7 @@ speed service), so a run measures that runtime alone and leaves nothing behind.
 * **Throughput**: a backlog is published as fast as possible and the time until every
   event is queryable gives the events/s the runtime sustains; above that rate lag grows.
 * **Counts**: every run checks each event appears exactly once: duplicates and losses
-  are reported, not assumed.
+  are reported (``missing`` = not queryable before the timeout), not assumed.
 
 Functions return plain dicts (JSON-ready) so ``salesphere bench`` can print and store
 them.
@@ -64,7 +64,11 @@ def bench_twin(runtime: str) -> Iterator[Settings]:
 
 
 def make_envelopes(run: str, events: int, envelope_events: int) -> list[Envelope]:
-    """Sales spread over 20 stores × 50 SKUs of this run (distinct ids, realistic keys)."""
+    """Live-looking sales: 20 stores × 50 SKUs, each occurring a second before receipt.
+
+    Live POS traffic is on time; old ``occurred_at`` values would make every event late
+    on DirectRunner (watermark = wall time) and measure late firings, not the write path.
+    """
     now = datetime.now(UTC)
     made: list[CanonicalEvent] = []
     for i in range(events):
@@ -157,8 +161,9 @@ def _percentile(values: list[float], q: float) -> float:
 def _final_counts(poller: VisibilityPoller, ids: set[str]) -> dict[str, int]:
     poller.poll()
     duplicates = sum(1 for i in ids if poller.counts.get(i, 0) > 1)
-    lost = sum(1 for i in ids if i not in poller.counts)
-    return {"events": len(ids), "duplicates": duplicates, "lost": lost}
+    missing = sum(1 for i in ids if i not in poller.counts)
+    # "missing" = not queryable when the run's timeout expired (a loss, or lag beyond it)
+    return {"events": len(ids), "duplicates": duplicates, "missing": missing}
 
 
 def measure_freshness(
@@ -231,8 +236,8 @@ def bench_runtime(
     ok = (
         freshness["p95_s"] is not None
         and freshness["p95_s"] <= target
-        and freshness["duplicates"] == freshness["lost"] == 0
-        and throughput["duplicates"] == throughput["lost"] == 0
+        and freshness["duplicates"] == freshness["missing"] == 0
+        and throughput["duplicates"] == throughput["missing"] == 0
     )
     return {
         "runtime": runtime,
