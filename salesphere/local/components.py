@@ -111,6 +111,8 @@ def emulators(settings: Settings) -> list[Component]:
             "--data-dir",
             str(bq_dir),
         ],
+        # Load jobs read gs:// URIs from fake-gcs-server only when told where it is.
+        env={"STORAGE_EMULATOR_HOST": settings.gcs_endpoint},
         ready=_http_ok(
             f"http://{host}:{ports.bigquery}/bigquery/v2/projects/{settings.project}/datasets"
         ),
