@@ -71,7 +71,9 @@ def step_generate(state: DemoState) -> None:
     opts = state.options
     # The data ends yesterday: ingest refuses events from the future, and the last day
     # plays the part of "today" arriving live while analysts watch.
-    start = utcnow().date() - timedelta(days=opts.days)
+    # A local day ends up to 4 h after UTC midnight (Manaus is UTC-4); the newest day must
+    # be over, or its late-evening sales would be refused as coming from the future.
+    start = (utcnow() - timedelta(hours=5)).date() - timedelta(days=opts.days)
     config = GeneratorConfig(
         out=opts.out / "data", days=opts.days, stores=opts.stores, seed=opts.seed, start=start
     )
@@ -228,7 +230,7 @@ def _wait_for_archive(state: DemoState, timeout: float = 120) -> None:
 def step_today(state: DemoState) -> None:
     dates = state.facts["dates"]
     before = int(_scalar(state, "SELECT COUNT(*) FROM serving.events_since_cutoff") or 0)
-    _post_live(state, {dates[-1]}, "today's live batches")
+    _post_live(state, {dates[-1]}, "newest day's live batches")
     _drop_files(state, set(dates[-2:]), "late spreadsheets and exports")
     _wait_for_speed_layer(state)
     after = int(_scalar(state, "SELECT COUNT(*) FROM serving.events_since_cutoff") or 0)
@@ -241,7 +243,7 @@ def step_today(state: DemoState) -> None:
 
 def step_second_batch(state: DemoState) -> None:
     _wait_for_archive(state)
-    _batch(state, "batch run absorbs today's events")
+    _batch(state, "batch run absorbs the new events")
     fresh = state.facts["totals_fresh"]
     after = _serving_totals(state)
     state.facts["totals_final"] = after
@@ -322,8 +324,8 @@ def run_demo(options: DemoOptions) -> bool:
         ("3. Load reference data (products, stores)", step_reference),
         ("4. Ingest history: live batches over HTTP, spreadsheets as file drops", step_history),
         ("5. Batch layer: rebuild master.events and batch views, set the cutoff", step_first_batch),
-        ("6. Today: live events and late spreadsheets arrive", step_today),
-        ("7. Batch layer again: today's events move from speed to batch", step_second_batch),
+        ("6. The newest day arrives live, with late spreadsheets", step_today),
+        ("7. Batch layer again: the new events move from speed to batch", step_second_batch),
         ("8. Serving totals vs. the generator's own bookkeeping", step_check_against_generator),
         ("9. Reconcile: nothing lost, nothing doubled", step_reconcile),
         ("10. Dashboard", step_report),
