@@ -58,12 +58,15 @@ def fetch(settings: Any, *, top: int = 10) -> ReportData:
     )
     for row in daily:
         row["day"] = str(row["day"])
-    today = max((r["day"] for r in daily), default=None)
+    today = None
     intraday = _rows(
         bq,
         "SELECT EXTRACT(HOUR FROM sale_hour) AS hour, SUM(net_sales) AS net "
         "FROM serving.sales_intraday "
-        "WHERE DATE(sale_hour) = (SELECT MAX(DATE(sale_hour)) FROM serving.sales_intraday) "
+        # The newest day with a full trading day of hours (the newest may have just begun).
+        "WHERE DATE(sale_hour) = (SELECT COALESCE(MAX(IF(hours >= 8, d, NULL)), MAX(d)) FROM "
+        "(SELECT DATE(sale_hour) AS d, COUNT(DISTINCT sale_hour) AS hours "
+        "FROM serving.sales_intraday GROUP BY d)) "
         "GROUP BY hour ORDER BY hour",
     )
     stores = _rows(
@@ -85,6 +88,14 @@ def fetch(settings: Any, *, top: int = 10) -> ReportData:
     )
     fresh_rows = _rows(bq, "SELECT * FROM serving.freshness")
     fresh = fresh_rows[0] if fresh_rows else {}
+    if intraday:
+        today = _rows(
+            bq,
+            "SELECT MAX(DATE(sale_hour)) AS d FROM serving.sales_intraday "
+            "WHERE DATE(sale_hour) IN (SELECT COALESCE(MAX(IF(hours >= 8, d, NULL)), MAX(d)) FROM "
+            "(SELECT DATE(sale_hour) AS d, COUNT(DISTINCT sale_hour) AS hours "
+            "FROM serving.sales_intraday GROUP BY d))",
+        )[0]["d"]
     freshness = {
         "cutoff": str(fresh.get("cutoff") or "no batch run yet"),
         "newest_speed_event": str(fresh.get("newest_speed_received_at") or "–"),

@@ -117,7 +117,12 @@ def render(data: ReportData) -> str:
             ),
         ]
     )
-    trend.update_layout(yaxis2={"overlaying": "y", "side": "right"}, legend={"orientation": "h"})
+    trend.update_layout(
+        xaxis={"type": "category"},
+        yaxis={"title": "net revenue (R$)"},
+        yaxis2={"overlaying": "y", "side": "right", "title": "units"},
+        legend={"orientation": "h"},
+    )
     parts.append(
         f'<section class="wide"><h2>Daily sales</h2>{_figure_html(trend, "chart-daily")}</section>'
     )
@@ -125,7 +130,7 @@ def render(data: ReportData) -> str:
     intraday = go.Figure(
         go.Bar(x=[r["hour"] for r in data.intraday], y=[float(r["net"]) for r in data.intraday])
     )
-    intraday.update_xaxes(title="hour (UTC)")
+    intraday.update_xaxes(title="hour (UTC)", dtick=1)
     parts.append(
         f"<section><h2>Intraday sales, {html.escape(str(data.today))}</h2>"
         f"{_figure_html(intraday, 'chart-intraday')}</section>"
