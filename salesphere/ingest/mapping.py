@@ -14,9 +14,11 @@ runs for every record and has to keep up with tens of thousands of records a sec
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
+from decimal import Decimal
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -247,6 +249,16 @@ class Mapper:
         # Compiled once: each spec's aliases as record keys, and the spec list per type.
         self._aliases: dict[FieldSpec, tuple[str, ...]] = {}
         self._plans: dict[str, list[FieldSpec]] = {}
+        # The fast path (see _fast): per event type, (target, converter) steps.
+        self._steps: dict[str, list[tuple[str, Step]]] = {}
+        self._type_cache: dict[Any, str | None] = {}
+        self._date_cache: dict[str, date] = {}
+        self._tz_cache: dict[Any, tzinfo] = {}
+        self._type_keys = (
+            tuple(self._norm(a) for a in mapping.type_field.sources)
+            if mapping.type_field is not None
+            else ()
+        )
 
     # header binding -------------------------------------------------------------------
 
@@ -387,7 +399,34 @@ class Mapper:
         return draft, rejects
 
     def map(self, record: Mapping[str, Any]) -> Draft:
-        """Drafts for one record; any conversion error rejects the whole record."""
+        """Drafts for one record; any conversion error rejects the whole record.
+
+        The compiled fast path handles clean records; the first problem sends the record
+        through :meth:`_map_slow`, which interprets the mapping and names every rejected
+        field. Both use the same converters, so a clean record maps identically.
+        """
+        explode = self.mapping.explode
+        if not explode:
+            draft = self._fast(record)
+            if draft is not None:
+                return Draft([draft], [])
+            return self._map_slow(record)
+        items = record.get(explode)
+        if isinstance(items, list) and items:
+            drafts = []
+            for item in items:
+                if not isinstance(item, dict):
+                    break
+                draft = self._fast({**record, **{f"{explode}.{k}": v for k, v in item.items()}})
+                if draft is None:
+                    break
+                drafts.append(draft)
+            else:
+                return Draft(drafts, [])
+        return self._map_slow(record)
+
+    def _map_slow(self, record: Mapping[str, Any]) -> Draft:
+        """The interpreted mapping: collects every problem of the record with its field."""
         explode = self.mapping.explode
         if not explode:
             draft, rejects = self._one(record, "")
@@ -407,6 +446,176 @@ class Mapper:
             drafts.append(draft)
             rejects.extend(problems)
         return Draft([] if rejects else drafts, rejects)
+
+    # -- compiled fast path ---------------------------------------------------------------
+
+    def _fast(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The draft of a clean record, or ``None`` on the first problem (caller goes slow).
+
+        Each field is a closure bound once to its record keys, type and number style, so
+        a row costs one call per field instead of re-reading the mapping per cell.
+        """
+        event_type = self._fast_type(record)
+        if event_type is None:
+            return None
+        steps = self._steps.get(event_type)
+        if steps is None:
+            steps = self._steps[event_type] = [
+                (spec.target, self._compile(spec)) for spec in self._plan(event_type)
+            ]
+        draft: dict[str, Any] = {"source": self.mapping.source, "event_type": event_type}
+        try:
+            for target, convert in steps:
+                value = convert(record, draft)
+                if value is not None:
+                    draft[target] = value
+        except FormatError:
+            return None
+        return draft
+
+    def _fast_type(self, record: Mapping[str, Any]) -> str | None:
+        spec = self.mapping.type_field
+        if spec is None:
+            return None
+        if not spec.sources:
+            return str(spec.value)
+        raw = None
+        for key in self._type_keys:
+            if key in record:
+                raw = record[key]
+                break
+        if _empty(raw):
+            return None if spec.default is None else str(spec.default)
+        try:
+            return self._type_cache[raw]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable: let the slow path explain
+            return None
+        found = self.mapping.type_values.get(normalise_header(str(raw)))
+        if len(self._type_cache) < _CACHE_LIMIT:
+            self._type_cache[raw] = found
+        return found
+
+    def _compile(self, spec: FieldSpec) -> Step:
+        """One field as a closure ``(record, draft) -> value`` raising FormatError."""
+        if not spec.sources:
+            constant = spec.value
+            return lambda _record, _draft: constant
+        keys = tuple(self._norm(a) for a in spec.sources)
+        default = spec.default
+        numbers = self.mapping.numbers
+
+        def raw_of(record: Mapping[str, Any]) -> Any:
+            for key in keys:
+                if key in record:
+                    return record[key]
+            return None
+
+        kind = spec.type
+        if kind == "str":
+            def convert_str(record: Mapping[str, Any], _draft: dict[str, Any]) -> Any:
+                raw = raw_of(record)
+                if raw is None:
+                    return default
+                if raw.__class__ is str:
+                    text = raw.strip()
+                    return text if text else default
+                if isinstance(raw, float) and raw.is_integer():
+                    return str(int(raw))
+                return str(raw).strip()
+            return convert_str
+        if kind == "int":
+            def convert_int(record: Mapping[str, Any], _draft: dict[str, Any]) -> Any:
+                raw = raw_of(record)
+                if raw is None:
+                    return default
+                if raw.__class__ is int:
+                    return raw
+                if raw.__class__ is str:
+                    text = raw.strip()
+                    if not text:
+                        return default
+                    if text.isdecimal():  # what formats' ``\d+`` accepts, without a sign
+                        return int(text)
+                return formats.parse_int(raw, numbers)
+            return convert_int
+        if kind == "money":
+            # formats.parse_decimal reads any style other than "br" as international
+            plain = _PLAIN_MONEY["br" if numbers == "br" else "intl"]
+            grouping = "." if numbers == "br" else ","
+
+            def convert_money(record: Mapping[str, Any], _draft: dict[str, Any]) -> Any:
+                raw = raw_of(record)
+                if raw is None:
+                    return default
+                if raw.__class__ is str:
+                    if plain.fullmatch(raw):  # already two places, in range: exact as is
+                        text = raw.replace(grouping, "")
+                        return Decimal(text.replace(",", ".") if grouping == "." else text)
+                    if not raw.strip():
+                        return default
+                return formats.parse_money(raw, numbers)
+            return convert_money
+        if kind == "timestamp":
+            def convert_timestamp(record: Mapping[str, Any], _draft: dict[str, Any]) -> Any:
+                raw = raw_of(record)
+                if raw is None or (raw.__class__ is str and not raw.strip()):
+                    return default
+                return formats.parse_timestamp(raw)
+            return convert_timestamp
+        return self._compile_local_datetime(spec, raw_of)
+
+    def _compile_local_datetime(self, spec: FieldSpec, raw_of: Getter) -> Step:
+        """A date column plus a time column, read in the store's timezone."""
+        default = spec.default
+        fmt = self.mapping.date_format
+        time_keys = tuple(self._norm(a) for a in spec.time_sources)
+        dates = self._date_cache
+        midnight = datetime.min.time()
+
+        def convert(record: Mapping[str, Any], draft: dict[str, Any]) -> Any:
+            raw = raw_of(record)
+            if raw is None or (raw.__class__ is str and not raw.strip()):
+                return default
+            if raw.__class__ is str:
+                day = dates.get(raw)
+                if day is None:
+                    day = formats.parse_date(raw, fmt)
+                    if len(dates) < _CACHE_LIMIT:
+                        dates[raw] = day
+            else:
+                day = formats.parse_date(raw, fmt)
+            tkey = None
+            for key in time_keys:
+                if key in record:
+                    tkey = key
+                    break
+            traw = record.get(tkey) if tkey is not None else None
+            at = formats.parse_time(traw) if not _empty(traw) else midnight
+            if tkey is None and isinstance(raw, datetime):
+                at = raw.time()
+            store = draft.get("store_id")
+            try:
+                tz = self._tz_cache[store]
+            except (KeyError, TypeError):
+                tz = self._store_tz(store)
+                if isinstance(store, str) and len(self._tz_cache) < _CACHE_LIMIT:
+                    self._tz_cache[store] = tz
+            return datetime.combine(day, at, tzinfo=tz)
+
+        return convert
+
+
+#: Bound on the per-mapper caches of parsed dates, type words and store timezones.
+_CACHE_LIMIT = 4096
+Step = Callable[[Mapping[str, Any], dict[str, Any]], Any]
+#: Money already written with exactly two places and at most 15 integer digits: the
+#: shape ``formats.parse_money`` would return unchanged, so ``Decimal`` can take it as is.
+_PLAIN_MONEY = {
+    "br": re.compile(r"(?:\d{1,3}(?:\.\d{3}){1,4}|\d{1,15}),\d{2}"),
+    "intl": re.compile(r"(?:\d{1,3}(?:,\d{3}){1,4}|\d{1,15})\.\d{2}"),
+}
 
 
 def _text(value: Any) -> str | None:

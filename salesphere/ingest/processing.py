@@ -79,7 +79,7 @@ class RecordProcessor:
         self, index: int, record: Mapping[str, Any]
     ) -> tuple[RecordResult, list[dict[str, Any]]]:
         """The answer for one record and the rows to publish (empty unless accepted)."""
-        if not isinstance(record, Mapping):
+        if record.__class__ is not dict and not isinstance(record, Mapping):
             return RecordResult(index, REJECTED, rejects=[
                 Reject(field="record", value=repr(record)[:200], rule="type",
                        message="each record must be a JSON object")

@@ -78,3 +78,28 @@ def test_clean_records_take_the_fast_path_and_pack_identically() -> None:
     slow = list(pack(events, "pos", 3))
     assert [e.to_json() for e in fast] == [e.to_json() for e in slow]
     assert [e.attributes() for e in fast] == [e.attributes() for e in slow]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["sale", "return", "stock_count", "stock_receipt", "stock_adjustment",
+                     "transfer_out", "transfer_in"]),
+    st.text(max_size=12), st.text(max_size=12), st.one_of(st.none(), st.text(max_size=12)),
+    st.one_of(st.none(), st.integers(0, 10_001)),
+    st.datetimes(min_value=datetime(1000, 1, 1), timezones=st.just(UTC)),
+)
+def test_fast_event_id_is_identity_derive_event_id(
+    event_type: str, store: str, sku: str, ref: str | None, line: int | None, when: datetime
+) -> None:
+    from salesphere.identity import derive_event_id
+    from salesphere.ingest.validate import _natural_key, event_id_of
+
+    text = when.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    assume_encodable = all(not 0xD800 <= ord(c) <= 0xDFFF for c in store + sku + (ref or ""))
+    if not assume_encodable:
+        return
+    expected = derive_event_id(event_type=event_type, store_id=store, sku=sku, occurred_at=when,
+                               order_id=ref, line_number=line, source_ref=ref,
+                               counterpart_store_id=store[::-1])
+    got = event_id_of(_natural_key(event_type, store, sku, text, ref, line, ref, store[::-1]))
+    assert got == expected
