@@ -105,22 +105,38 @@ class Archiver:
         return len(batch)
 
     def run(self, stop: threading.Event) -> None:
+        """Pull and archive until ``stop``; survive the stream dying (emulator restart).
+
+        The cloud's Cloud Storage subscription never stops; this stand-in must not either:
+        when the streaming pull fails it flushes, waits and subscribes again, so a Pub/Sub
+        restart delays archiving but loses nothing (unacknowledged messages come back).
+        """
         from google.cloud import pubsub_v1
 
-        subscriber = clients.subscriber(self.settings)
         path = clients.subscription_path(self.settings, names.SUB_EVENTS_ARCHIVE)
         flow = pubsub_v1.types.FlowControl(max_messages=MAX_BATCH_MESSAGES * 2)
-        future = subscriber.subscribe(path, callback=self.receive, flow_control=flow)
         log.info("archiving %s into gs://%s", path, self.settings.buckets.archive)
-        try:
-            while not stop.wait(FLUSH_SECONDS):
+        backoff = 0.5
+        while not stop.is_set():
+            subscriber = clients.subscriber(self.settings)
+            future = subscriber.subscribe(path, callback=self.receive, flow_control=flow)
+            try:
+                while not stop.wait(FLUSH_SECONDS):
+                    self.flush()
+                    if future.done():
+                        break
+                    backoff = 0.5
+            finally:
+                future.cancel()
                 self.flush()
-                if future.done():  # the stream died (emulator restarted): surface it
-                    future.result()
-        finally:
-            future.cancel()
-            self.flush()
-            subscriber.close()
+                subscriber.close()
+            if not stop.is_set():
+                error = future.exception() if future.done() else None
+                log.warning(
+                    "streaming pull ended (%s); subscribing again in %.1f s", error, backoff
+                )
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
 
 
 def main() -> None:
