@@ -23,6 +23,9 @@ test: setup  ## lint and run the full test suite (starts its own emulators)
 lint: setup  ## ruff + sqlfluff + workflow checks
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint sql
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/zizmor --offline .github/workflows
 
 bench: setup  ## benchmarks with baselines and ratios (prints a table, writes bench-results.json)
 	$(SALESPHERE) bench
