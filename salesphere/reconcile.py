@@ -46,7 +46,7 @@ CHECKS: dict[str, str] = {
              (SELECT COALESCE(MAX(cutoff), TIMESTAMP '1970-01-01 00:00:00+00')
               FROM batch.cutoff))
           + (SELECT COUNT(*) FROM serving.events_since_cutoff) AS served_events,
-          (SELECT COALESCE(SUM(records_accepted), 0) FROM ops.ingest_log) AS ingest_accepted,
+          (SELECT COALESCE(SUM(events_accepted), 0) FROM ops.ingest_log) AS ingest_accepted,
           (SELECT COUNT(*) FROM master.events) - (SELECT COUNT(DISTINCT event_id)
              FROM master.events) AS master_duplicates
     """,
@@ -136,7 +136,7 @@ def reconcile(settings: Settings) -> Reconciliation:
     if facts["sources"] and layers["ingest_accepted"] < layers["distinct_accepted"]:
         findings.append(
             Finding(
-                "ingest accepted >= distinct events in the layers",
+                "events accepted by ingest >= distinct events in the layers",
                 f">= {layers['distinct_accepted']}",
                 layers["ingest_accepted"],
                 "the layers hold events ingest never accepted",

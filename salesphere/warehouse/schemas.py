@@ -135,6 +135,11 @@ INGEST_LOG = TableDef(
         Column("records_received", "INT64", "REQUIRED"),
         Column("records_accepted", "INT64", "REQUIRED"),
         Column("records_rejected", "INT64", "REQUIRED"),
+        Column(
+            "events_accepted",
+            "INT64",
+            description="Canonical events in the accepted records (a web order holds several).",
+        ),
     ),
     "One row per ingest request or file: the counts reconciliation starts from.",
     partition_field="received_at",
