@@ -121,5 +121,6 @@ class IngestLedger:
             "records_received": summary.received,
             "records_accepted": summary.accepted + summary.duplicate,
             "records_rejected": summary.rejected,
+            "events_accepted": summary.events,
         }
         self._insert(INGEST_LOG.ref, [row], [request_id])
