@@ -33,7 +33,7 @@ from salesphere.ingest.files import choose_mapping
 from salesphere.ingest.mapping import Mapper
 from salesphere.ingest.processing import RecordProcessor, Reference
 from salesphere.ingest.readers import open_table
-from salesphere.io.publish import pack_rows
+from salesphere.io.publish import envelope_bytes, pack_rows
 from salesphere.settings import Settings
 
 SKUS = tuple(f"ELE-{10001 + i}" for i in range(200))
@@ -100,10 +100,10 @@ def process_file(path: Path, name: str) -> dict[str, int]:
         _result, out = processor.process(index, record)
         rows.extend(out)
         if len(rows) >= 500:
-            counts["bytes"] += sum(len(e.to_json()) for e in pack_rows(rows, "spreadsheet", 500))
+            counts["bytes"] += sum(len(envelope_bytes(e)) for e in pack_rows(rows, "spreadsheet", 500))
             counts["events"] += len(rows)
             rows = []
-    counts["bytes"] += sum(len(e.to_json()) for e in pack_rows(rows, "spreadsheet", 500))
+    counts["bytes"] += sum(len(envelope_bytes(e)) for e in pack_rows(rows, "spreadsheet", 500))
     counts["events"] += len(rows)
     return counts
 
@@ -243,6 +243,21 @@ def naive_http_work(settings: Settings, bodies: list[bytes]) -> tuple[int, float
     return count, seconds
 
 
+def load_bench_reference(settings: Settings) -> None:
+    """The bench catalog in ``reference.products`` / ``reference.stores`` (idempotent by
+    insertId), so the unknown-SKU check runs as in production and the reference cache
+    holds (an empty catalog is re-read on every request)."""
+    from salesphere.io import clients
+
+    bq = clients.bigquery_client(settings)
+    bq.insert_rows_json(f"{settings.project}.reference.products", [
+        {"sku": s, "name": s, "category": "bench", "unit_cost": "1.00", "list_price": "2.00",
+         "reorder_point": 1, "supplier_lead_time_days": 1} for s in SKUS], row_ids=list(SKUS))
+    bq.insert_rows_json(f"{settings.project}.reference.stores", [
+        {"store_id": s, "name": s, "city": "c", "state": "SP", "channel": "store",
+         "timezone": "America/Sao_Paulo"} for s in STORES], row_ids=list(STORES))
+
+
 def bench_http(
     settings: Settings | None = None, *, events: int = 50_000, batch_size: int = 500
 ) -> dict[str, Any]:
@@ -254,16 +269,9 @@ def bench_http(
     import requests
 
     from salesphere.ingest import signing
-    from salesphere.io import clients
 
     settings = settings or Settings.from_env()
-    bq = clients.bigquery_client(settings)
-    bq.insert_rows_json(f"{settings.project}.reference.products", [
-        {"sku": s, "name": s, "category": "bench", "unit_cost": "1.00", "list_price": "2.00",
-         "reorder_point": 1, "supplier_lead_time_days": 1} for s in SKUS], row_ids=list(SKUS))
-    bq.insert_rows_json(f"{settings.project}.reference.stores", [
-        {"store_id": s, "name": s, "city": "c", "state": "SP", "channel": "store",
-         "timezone": "America/Sao_Paulo"} for s in STORES], row_ids=list(STORES))
+    load_bench_reference(settings)
     bodies = [json.dumps(_pos_batch(i, batch_size)).encode() for i in range(0, events, batch_size)]
     key_id, secret = settings.hmac_keys[0]
     url = f"{settings.ingest_url}/?source=pos"

@@ -17,6 +17,7 @@ import codecs
 import csv
 import io
 import json
+import threading
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -111,7 +112,7 @@ def read_csv(path: Path, delimiter: str, encodings: tuple[str, ...]) -> Table:
         with handle:
             reader = csv.reader(handle, delimiter=sep)
             for number, cells in enumerate(reader, start=2):
-                if not any(cell.strip() for cell in cells):
+                if not "".join(cells).strip():  # blank row (all cells whitespace), at C speed
                     continue
                 yield number, dict(zip(keys, cells, strict=False))
 
@@ -154,8 +155,28 @@ def check_xlsx(path: Path) -> None:
             )
 
 
+#: The sheet last opened by ``sniff_header``, handed to the next ``read_xlsx`` of the same
+#: file: calamine parses the whole sheet on open, so choosing the layout and reading the
+#: rows would otherwise parse it twice. One entry, taken by the reader.
+_sniffed: dict[str, tuple[tuple[int, int, int], Table]] = {}
+_sniffed_lock = threading.Lock()
+
+
+def _file_key(path: Path) -> tuple[int, int, int]:
+    stat = path.stat()
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
 def read_xlsx(path: Path) -> Table:
     """The first worksheet of a workbook, via calamine (Rust; fast and memory-lean)."""
+    with _sniffed_lock:
+        kept = _sniffed.pop(str(path), None)
+    if kept is not None and kept[0] == _file_key(path):
+        return kept[1]
+    return _open_xlsx(path)
+
+
+def _open_xlsx(path: Path) -> Table:
     from python_calamine import CalamineWorkbook
 
     check_xlsx(path)
@@ -173,7 +194,7 @@ def read_xlsx(path: Path) -> Table:
 
     def rows() -> Iterator[tuple[int, dict[str, Any]]]:
         for number, cells in enumerate(iterator, start=2):
-            if all(c is None or c == "" for c in cells):
+            if cells.count(None) + cells.count("") == len(cells):  # blank row
                 continue
             yield number, dict(zip(keys, cells, strict=False))
 
@@ -260,7 +281,11 @@ def sniff_header(path: Path, name: str, encodings: tuple[str, ...]) -> list[str]
     """The header of a tabular file without reading its rows (to choose a layout)."""
     kind = file_format(name)
     if kind == "xlsx":
-        return read_xlsx(path).header
+        table = _open_xlsx(path)
+        with _sniffed_lock:
+            _sniffed.clear()
+            _sniffed[str(path)] = (_file_key(path), table)
+        return table.header
     if kind == "csv":
         encoding = detect_encoding(path, encodings)
         with path.open("r", encoding=encoding, newline="") as handle:

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any
 
+import orjson
+
 from salesphere import names
 from salesphere.envelope import Envelope, envelope_id_for
 from salesphere.io import clients
@@ -42,6 +44,29 @@ def pack_rows(
         )
 
 
+def envelope_bytes(envelope: Envelope) -> bytes:
+    """``envelope.to_json()``, byte for byte, serialised by orjson (several times faster).
+
+    orjson writes compact UTF-8 with the same escapes as ``json.dumps(...,
+    ensure_ascii=False, separators=(",", ":"))`` for strings, integers and nulls, which
+    is all a warehouse row holds (money and times are strings; a unit test checks random
+    text). What orjson refuses (an integer beyond 64 bits) goes through the standard
+    library instead.
+    """
+    try:
+        return orjson.dumps(
+            {
+                "envelope_id": envelope.envelope_id,
+                "source": envelope.source,
+                "received_at": envelope.received_at,
+                "schema_version": envelope.schema_version,
+                "events": list(envelope.events),
+            }
+        )
+    except (orjson.JSONEncodeError, TypeError):
+        return envelope.to_json()
+
+
 class EnvelopePublisher:
     """One Pub/Sub publisher per process; ``publish`` blocks until every envelope is stored."""
 
@@ -53,7 +78,7 @@ class EnvelopePublisher:
     def start(self, envelopes: Iterable[Envelope]) -> list[Future]:
         """Hand envelopes to the client's batcher; resolve the futures with :meth:`wait`."""
         return [
-            self.client.publish(self.topic, env.to_json(), **env.attributes())
+            self.client.publish(self.topic, envelope_bytes(env), **env.attributes())
             for env in envelopes
         ]
 

@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 
+import pytest
+
 from salesphere.ingest import http, signing
 from salesphere.ingest.service import IngestService
 from salesphere.settings import Settings
@@ -68,3 +70,24 @@ def test_unknown_source_and_health() -> None:
     health = http.handle(FakeRequest(b"", method="GET", path="/healthz"), IngestService(SETTINGS))
     assert health.status == 200 and "pos" in health.body["sources"]
     assert json.loads(health.flask()[0])["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'[{"qty": NaN}]', b'[{"qty": 123456789012345678901234567890}]', b'[{"sku": "a\\ud800"}]',
+     b'[{"qty": 1e400}]', b'{"records": [{"a": 1}]}', b"null", b"[1,]", b'\xef\xbb\xbf[{"a": 1}]'],
+)
+def test_fast_body_parsing_reads_like_the_standard_library(body: bytes) -> None:
+    from salesphere.ingest.http import Answer, parse_records
+
+    got = parse_records(body, 10)
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except ValueError:
+        assert isinstance(got, Answer) and got.status == 400
+        return
+    expected = data.get("records") if isinstance(data, dict) else data
+    if isinstance(expected, list):
+        assert repr(got) == repr(expected)
+    else:
+        assert isinstance(got, Answer) and got.body["error"] == "not_a_batch"

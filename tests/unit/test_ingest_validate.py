@@ -103,3 +103,21 @@ def test_fast_event_id_is_identity_derive_event_id(
                                counterpart_store_id=store[::-1])
     got = event_id_of(_natural_key(event_type, store, sku, text, ref, line, ref, store[::-1]))
     assert got == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.dictionaries(
+    st.text(max_size=8),
+    st.one_of(st.none(), st.integers(-2**70, 2**70), st.text(max_size=20)),
+    max_size=5), min_size=1, max_size=4), st.text(max_size=10))
+def test_envelope_bytes_equal_the_standard_serialisation(rows: list[dict[str, Any]],
+                                                         source: str) -> None:
+    from salesphere.envelope import Envelope
+    from salesphere.io.publish import envelope_bytes
+
+    envelope = Envelope(envelope_id="e", source=source, received_at="r", events=tuple(rows))
+    try:
+        expected = envelope.to_json()
+    except UnicodeEncodeError:  # lone surrogates cannot be UTF-8 either way
+        return
+    assert envelope_bytes(envelope) == expected
