@@ -1,11 +1,22 @@
 """The ingest service's use cases: a live batch, a dropped file. I/O through salesphere.io.
 
 Both use cases follow the same order, chosen so that a crash at any point is safe to
-retry: (1) process every record (pure), (2) publish accepted envelopes and wait for
-Pub/Sub to confirm them, (3) quarantine rejects and log counts, (4) only then report
-success (HTTP 2xx / file marked processed). A retry repeats the same event ids,
-envelope ids, reject ids and request id, so downstream deduplication and BigQuery's
-``insertId`` keep every count single.
+retry: (1) process every record (pure), (2) publish accepted envelopes, and quarantine
+rejects and log counts **while** Pub/Sub confirms them, (3) only when all of it is
+confirmed report success (HTTP 2xx / file marked processed). A retry repeats the same
+event ids, envelope ids, reject ids and request id, so downstream deduplication and
+BigQuery's ``insertId`` keep every count single.
+
+Why the ledger writes may overlap the publish wait: everything they write (rejects,
+counts) is decided in step 1, before anything is sent, and success is still reported
+only after every write is confirmed. Only the *partial* state a failure leaves behind
+changes: before, a failed log write could leave events published without a log row;
+now a failed publish can also leave a log row without its events. Either way the
+sender got 503 and must retry, and the retry writes the same ids, completing the
+request without doubling anything (the log row's insertId is the request id; readers
+that sum ``ops.ingest_log`` should count each ``request_id`` once, as a timed-out but
+successful request re-sent by its sender already requires). The overlap saves one
+BigQuery round trip (~60 ms in the twin) per request.
 """
 
 from __future__ import annotations
@@ -14,7 +25,8 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -107,6 +119,8 @@ class IngestService:
         self._reference_at = 0.0
         self._fixed_reference = reference is not None
         self._lock = threading.Lock()
+        # Ledger writes run here while the request thread waits for Pub/Sub.
+        self._ledger_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ledger")
 
     @property
     def publisher(self) -> EnvelopePublisher:
@@ -139,8 +153,13 @@ class IngestService:
         location: str = "record",
         column_names: bool = False,
         keep_results: bool = True,
+        log: Callable[[BatchSummary], None] | None = None,
     ) -> BatchReport:
-        """Process, publish (confirmed), quarantine and log one batch or file."""
+        """Process, publish (confirmed), quarantine and ``log`` one batch or file.
+
+        The quarantine and ``log`` writes run while the publishes are confirmed (see the
+        module docstring); any failure raises once every write has finished.
+        """
         reference = self.reference()
         mapper = Mapper(mapping, reference.timezone_of)
         processor = RecordProcessor(mapper, reference, received_at)
@@ -179,8 +198,19 @@ class IngestService:
                     pending = []
         if pending:
             futures += self.publisher.start(pack_rows(pending, source, chunk))
-        self.publisher.wait(futures)
-        self.ledger.quarantine(quarantined, source=source, request_id=request_id)
+
+        def write_ledger() -> None:
+            self.ledger.quarantine(quarantined, source=source, request_id=request_id)
+            if log is not None:
+                log(summary)
+
+        ledger = self._ledger_pool.submit(write_ledger)
+        try:
+            self.publisher.wait(futures)
+        finally:
+            ledger_error = ledger.exception()  # waits: no write outlives the request
+        if ledger_error is not None:
+            raise ledger_error
         return BatchReport(request_id, source, received_text, results, summary, quarantined)
 
     # -- HTTP ----------------------------------------------------------------------------
@@ -194,20 +224,22 @@ class IngestService:
             raise ValueError(f"unknown source {source!r}")
         request_id = request_id_for(source, body)
         when = received_at or utcnow()
-        report = self.run(
+        def log(summary: BatchSummary) -> None:
+            self.ledger.log(
+                request_id=request_id,
+                source=mapping.source,
+                channel="http",
+                received_at=when.strftime(TIME_FORMAT),
+                summary=summary,
+            )
+
+        return self.run(
             mapping=mapping,
             records=enumerate(records),
             request_id=request_id,
             received_at=when,
+            log=log,
         )
-        self.ledger.log(
-            request_id=request_id,
-            source=mapping.source,
-            channel="http",
-            received_at=when.strftime(TIME_FORMAT),
-            summary=report.summary,
-        )
-        return report
 
 
 def request_id_for(source: str, body: bytes) -> str:
