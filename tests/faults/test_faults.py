@@ -1,0 +1,315 @@
+"""Fault injection: break the platform the way retail weeks do, then check the books.
+
+One complete twin (emulators + ingest + speed + archiver) serves the whole module, fed
+with generated SalesSphere data. Each scenario injects one fault at a moment drawn from a
+seeded random generator, lets the platform recover, and ends with the same verdict:
+``reconcile`` passes and every event the senders were told was accepted is served
+exactly once. Scenarios run in file order and share the twin, so later ones also prove
+that earlier faults left nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import requests
+
+from salesphere.batch.lock import RunInProgress
+from salesphere.batch.runner import run_batch
+from salesphere.generate import GeneratorConfig, generate
+from salesphere.io import clients
+from salesphere.local.twin import Twin
+from salesphere.model import utcnow
+from salesphere.speed.replay import replay_dead_letters
+from salesphere.warehouse.reference import load_reference
+from tests.conftest import make_settings
+from tests.faults.support import (
+    Books,
+    archive_ids,
+    assert_books_balance,
+    kill,
+    live_batches,
+    send,
+    speed_ids,
+    split_batch,
+    wait_until,
+)
+from tests.faults.support import (
+    query as query_rows,
+)
+
+pytestmark = [pytest.mark.twin, pytest.mark.slow]
+SEED = 20261129
+DELIVERY_TIMEOUT = 120
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A running twin, generated data, reference loaded, and the senders' books."""
+    root = tmp_path_factory.mktemp("faults")
+    settings = make_settings(root / "twin")
+    twin = Twin(settings)
+    twin.up()
+    try:
+        start = (utcnow() - timedelta(hours=5)).date() - timedelta(days=4)
+        data = root / "data"
+        generate(GeneratorConfig(out=data, days=4, stores=1, seed=SEED, start=start, xlsx=False))
+        load_reference(settings, data / "reference")
+        yield {"twin": twin, "settings": settings, "data": data, "books": Books()}
+    finally:
+        twin.down()
+
+
+def delivered(world: dict) -> None:
+    """Wait until the speed layer and the archive hold every accepted event."""
+    settings, books = world["settings"], world["books"]
+    wait_until(
+        lambda: books.accepted_ids <= speed_ids(settings) | _batch_ids(settings),
+        timeout=DELIVERY_TIMEOUT,
+        what="the speed layer to hold every accepted event",
+    )
+    wait_until(
+        lambda: books.accepted_ids <= archive_ids(settings),
+        timeout=DELIVERY_TIMEOUT,
+        what="the archive (master dataset) to hold every accepted event",
+    )
+
+
+def _batch_ids(settings) -> set[str]:
+    from tests.faults.support import query
+
+    return {r["event_id"] for r in query(settings, "SELECT event_id FROM master.events")}
+
+
+def batch(world: dict) -> None:
+    run_batch(world["settings"], archive_lag=timedelta(0))
+
+
+def test_pubsub_emulator_killed_and_restarted_mid_stream(world: dict) -> None:
+    """Pub/Sub is killed mid-stream and restarted; senders retry if refused; books balance."""
+    settings, books, twin = world["settings"], world["books"], world["twin"]
+    batches = live_batches(world["data"], 0)
+    moment = random.Random(SEED).randrange(1, len(batches))
+    for source, body in batches[:moment]:
+        send(settings, source, body, books)
+    delivered(world)  # the emulator keeps no state across restarts: drain what it holds
+    kill(twin, "pubsub")
+    restarted = threading.Thread(target=twin.up)  # what an operator does: bring it back
+    restarted.start()
+    for source, body in batches[moment:]:
+        send(settings, source, body, books)  # retries through 503s until Pub/Sub is back
+    restarted.join()
+    delivered(world)
+    batch(world)
+    assert_books_balance(settings, books)
+
+
+def test_speed_layer_killed_and_restarted(world: dict) -> None:
+    """The speed function dies mid-stream; push deliveries fail and are redelivered."""
+    settings, books, twin = world["settings"], world["books"], world["twin"]
+    batches = live_batches(world["data"], 1)
+    moment = random.Random(SEED + 1).randrange(len(batches))
+    for i, (source, body) in enumerate(batches):
+        if i == moment:
+            kill(twin, "speed")
+        send(settings, source, body, books)
+    twin.up()  # restarts only what is missing
+    # Pushes that failed max_delivery_attempts times while it was down are parked on the
+    # dead-letter topic; the operator's runbook step replays them (idempotent).
+    replay_dead_letters(settings)
+    delivered(world)
+    assert_books_balance(settings, books)
+
+
+def test_redelivered_messages_add_nothing(world: dict) -> None:
+    """Seek the speed subscription back: Pub/Sub delivers the messages again; counted once."""
+    from salesphere.envelope import envelope_id_for
+    from tests.integration.test_speed_function import _log_outcomes, _seek_before
+
+    settings, books, twin = world["settings"], world["books"], world["twin"]
+    _seek_before(twin, utcnow())  # turns on retention of acknowledged messages
+    before = utcnow() - timedelta(seconds=1)
+    source, body = next((s, b) for s, b in live_batches(world["data"], 2) if s == "pos")
+    batch_books = Books()
+    send(settings, source, body, batch_books)
+    books.accepted_ids |= batch_books.accepted_ids
+    delivered(world)
+    envelope = envelope_id_for(batch_books.accepted_ids)
+    log = twin.log_dir / "speed.log"
+    first = len(_log_outcomes(log, envelope))
+    _seek_before(twin, before)  # Pub/Sub delivers every message since `before` again
+    wait_until(
+        lambda: len(_log_outcomes(log, envelope)) > first,
+        timeout=60,
+        what="the replayed envelope to reach the speed layer again",
+    )
+    raw = query_rows(
+        settings, "SELECT COUNT(*) AS n, COUNT(DISTINCT event_id) AS d FROM speed.events"
+    )
+    assert raw[0]["n"] == raw[0]["d"], "speed.events holds a duplicate row"
+    assert_books_balance(settings, books)
+
+
+def test_same_file_twice_and_a_corrupted_file(world: dict) -> None:
+    """A spreadsheet uploaded twice ingests once; a corrupted one is quarantined."""
+    from salesphere.cli.ingest import upload_files, wait_for_marker
+
+    settings, books = world["settings"], world["books"]
+    sheets = sorted((world["data"] / "spreadsheets").rglob("vendas_*.csv"))
+    first = upload_files(settings, [sheets[0]])[0]
+    outcome = wait_for_marker(settings, first["sha256"])
+    assert outcome.get("accepted", 0) > 0
+    again = upload_files(settings, [sheets[0]])[0]
+    assert wait_for_marker(settings, again["sha256"]) == outcome
+    corrupt = sheets[0].parent / "vendas_corrupt.csv"
+    corrupt.write_bytes(b"\x00\xff\xfe garbage \x00" * 50)
+    bad = upload_files(settings, [corrupt], source="spreadsheet")[0]
+    assert wait_for_marker(settings, bad["sha256"]).get("accepted", 0) == 0
+    # The spreadsheet's rows repeat live sales already sent: same ids, nothing new served.
+    delivered(world)
+    assert_books_balance(settings, books)
+
+
+def test_events_days_late_and_out_of_order(world: dict) -> None:
+    """Old events arrive shuffled after a batch run: served at once, counted once."""
+    settings, books = world["settings"], world["books"]
+    batch(world)
+    late = []
+    for source, body in live_batches(world["data"], 3):
+        late.extend((source, part) for part in split_batch(body, 3))
+    random.Random(SEED + 3).shuffle(late)
+    for source, body in late:
+        send(settings, source, body, books)
+    delivered(world)
+    assert_books_balance(settings, books)  # late events served from the speed part
+    batch(world)
+    assert_books_balance(settings, books)  # and from the batch part after the next run
+
+
+def test_two_batch_runs_at_once(world: dict) -> None:
+    """The second concurrent run refuses (lock); the books are unchanged."""
+    settings, books = world["settings"], world["books"]
+    outcomes: list[object] = []
+
+    def attempt() -> None:
+        try:
+            outcomes.append(run_batch(settings, archive_lag=timedelta(0), full=True).status)
+        except RunInProgress as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(type(o).__name__ for o in outcomes) == ["RunInProgress", "str"], outcomes
+    assert "succeeded" in outcomes
+    assert_books_balance(settings, books)
+
+
+def test_batch_run_killed_midway(world: dict, tmp_path: Path) -> None:
+    """A batch process killed mid-run leaves the previous views serving; a rerun fixes it."""
+    settings, books = world["settings"], world["books"]
+    env = {**__import__("os").environ, **settings.to_environ()}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "salesphere.cli.main",
+            "batch",
+            "run",
+            "--full",
+            "--archive-lag",
+            "0",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    # Kill it once it is inside the run (it has taken the lock), at a seeded extra delay.
+    lock = (
+        clients.storage_client(settings).bucket(settings.buckets.artifacts).blob("batch/lock.json")
+    )
+    wait_until(lambda: lock.exists() or proc.poll() is not None, timeout=60, what="the lock")
+    try:
+        proc.wait(timeout=random.Random(SEED + 4).uniform(0.2, 3.0))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    proc.wait()
+    assert_books_balance(settings, books)  # previous batch views and cutoff still serve
+    if lock.exists():  # a crashed run's lock: the documented way to release it
+        with pytest.raises(RunInProgress, match="crashed"):
+            run_batch(settings, archive_lag=timedelta(0))
+        lock.delete()
+    batch(world)
+    assert_books_balance(settings, books)
+
+
+def test_unauthenticated_and_badly_signed_requests_are_refused(world: dict) -> None:
+    """Security: no signature is 401, a forged one is 403; neither publishes anything."""
+    settings = world["settings"]
+    source, body = live_batches(world["data"], 0)[0]
+    url = f"{settings.ingest_url}/?source={source}"
+    assert requests.post(url, data=body, timeout=30).status_code == 401
+    forged = {
+        "X-Salesphere-Key-Id": settings.hmac_keys[0][0],
+        "X-Salesphere-Timestamp": str(int(utcnow().timestamp())),
+        "X-Salesphere-Signature": "0" * 64,
+    }
+    assert requests.post(url, data=body, headers=forged, timeout=30).status_code == 403
+    assert_books_balance(settings, world["books"])
+
+
+def test_no_component_listens_beyond_loopback(world: dict) -> None:
+    """Security: every socket the twin's processes listen on is bound to 127.0.0.1."""
+    out = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True).stdout
+    pids = {str(r.pid) for r in world["twin"].state.load().values()}
+    groups = _process_groups(pids)
+    ours = [line for line in out.splitlines() if any(f"pid={p}," in line for p in groups)]
+    assert len(ours) >= 6, out
+    for line in ours:
+        assert line.split()[3].startswith(("127.0.0.1:", "[::ffff:127.0.0.1]:")), line
+
+
+def _process_groups(leaders: set[str]) -> set[str]:
+    members = set()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                stat = (proc / "stat").read_text()
+            except OSError:
+                continue
+            if stat[stat.rindex(")") + 2 :].split()[2] in leaders:
+                members.add(proc.name)
+    return members
+
+
+def test_json_answer_shape_is_stable(world: dict) -> None:
+    """Senders rely on per-record answers; a malformed body gets a specific 400."""
+    settings = world["settings"]
+    from tests.faults.support import Books as _Books
+
+    books = _Books()
+    source, body = live_batches(world["data"], 0)[0]
+    status = send(settings, source, body, books)
+    assert status in (200, 207)
+    key_id, secret = settings.hmac_keys[0]
+    from salesphere.ingest import signing
+
+    broken = b'[{"oops": '
+    answer = requests.post(
+        f"{settings.ingest_url}/?source={source}",
+        data=broken,
+        headers=signing.sign(key_id, secret, broken),
+        timeout=30,
+    )
+    assert answer.status_code == 400
+    assert "json" in json.dumps(answer.json()).lower()
