@@ -10,6 +10,7 @@ import pytest
 from infra.mocking import ProgramRun
 from infra.settings import repo_root
 from salesphere import names
+from salesphere.warehouse.schemas import EVENT_CLUSTERING
 
 from .conftest import STACKS
 
@@ -101,7 +102,7 @@ def test_event_tables_partitioned_by_receive_day_and_clustered(runs: dict[str, P
         table = run.by_name(name).inputs
         assert table["timePartitioning"]["type"] == "DAY"
         assert table["timePartitioning"]["field"] == "received_at"
-        assert table["clusterings"] == ["store_id", "sku"]
+        assert table["clusterings"] == list(EVENT_CLUSTERING)
         columns = {f["name"]: f["type"] for f in json.loads(table["schema"])}
         assert columns["received_at"] == "TIMESTAMP"
         assert columns["unit_price"] == "NUMERIC"
