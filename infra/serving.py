@@ -18,9 +18,17 @@ from infra.settings import StackSettings
 from infra.tables import create_tables
 from infra.views import load_views
 from salesphere import names
+from salesphere.sqldocs import parse
 
 LAYER = "serving"
 DATASETS = (names.DATASET_REFERENCE,)
+
+
+def _describe(path: Path) -> str:
+    """The view's documented description (what analysts read in the BigQuery console)."""
+    doc = parse(path)
+    text = doc.description or f"Serving view from sql/serving/{path.name}"
+    return f"{text} Columns: see docs/data-dictionary.md (source: sql/serving/{path.name})."
 
 
 class Serving(pulumi.ComponentResource):
@@ -54,7 +62,7 @@ class Serving(pulumi.ComponentResource):
                 dataset_id=base.datasets[names.DATASET_SERVING].dataset_id,
                 table_id=view.name,
                 project=settings.project,
-                description=f"Serving view from sql/serving/{view.path.name}",
+                description=_describe(view.path),
                 view=gcp.bigquery.TableViewArgs(query=view.query, use_legacy_sql=False),
                 # Views hold no data and are rebuilt from sql/ at will.
                 deletion_protection=False,

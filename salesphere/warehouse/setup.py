@@ -29,3 +29,6 @@ def ensure_warehouse(settings: Settings) -> None:
     except ImportError:  # serving views arrive with the batch layer
         return
     views.ensure_views(settings)
+    from salesphere.warehouse.descriptions import apply_view_docs
+
+    apply_view_docs(settings)

@@ -1,0 +1,19 @@
+"""Serving views carry their documentation in the warehouse, column by column."""
+
+from __future__ import annotations
+
+from salesphere.io import clients
+from salesphere.local.prereqs import REPO_ROOT
+from salesphere.local.twin import Twin
+from salesphere.sqldocs import parse
+
+
+def test_view_and_column_descriptions_come_from_the_sql_docs(twin: Twin) -> None:
+    doc = parse(REPO_ROOT / "sql/serving/sales_daily.sql")
+    table = clients.bigquery_client(twin.settings).get_table(
+        f"{twin.settings.project}.serving.sales_daily"
+    )
+    assert table.description == doc.description
+    described = {f.name: f.description for f in table.schema}
+    assert described["net_sales"] == doc.columns["net_sales"]
+    assert all(described[c] for c in doc.columns)
