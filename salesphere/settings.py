@@ -49,6 +49,10 @@ class Settings:
     max_records_per_batch: int = 5_000
     #: Events per Pub/Sub envelope: Pub/Sub bills each message at >= 1 KB, so pack many.
     envelope_max_events: int = 500
+    #: Ingest load shedding: POSTs processed at once per function instance; beyond it the
+    #: function answers 503 + Retry-After at once and publishes nothing (a safe retry).
+    #: Keep it below the server's worker threads (functions-framework: 4 per CPU).
+    max_inflight_requests: int = 4
     #: Local HMAC key for POS systems that cannot do OIDC (cloud: Secret Manager).
     hmac_keys: tuple[tuple[str, str], ...] = (("pos-local", "local-dev-secret-change-me"),)
 
@@ -104,6 +108,9 @@ class Settings:
             ports=ports,
             twin_dir=Path(env.get("SALESPHERE_TWIN_DIR", str(base.twin_dir))),
             hmac_keys=keys or base.hmac_keys,
+            max_inflight_requests=int(
+                env.get("SALESPHERE_MAX_INFLIGHT_REQUESTS", base.max_inflight_requests)
+            ),
         )
 
     def to_environ(self) -> dict[str, str]:
@@ -115,6 +122,7 @@ class Settings:
             "SALESPHERE_HOST": self.host,
             "SALESPHERE_TWIN_DIR": str(self.twin_dir.resolve()),
             "SALESPHERE_HMAC_KEYS": ",".join(f"{k}={v}" for k, v in self.hmac_keys),
+            "SALESPHERE_MAX_INFLIGHT_REQUESTS": str(self.max_inflight_requests),
         }
         for name in self.ports.__dataclass_fields__:
             out[f"SALESPHERE_PORT_{name.upper()}"] = str(getattr(self.ports, name))

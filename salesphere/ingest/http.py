@@ -4,6 +4,8 @@
 of records or ``{"records": [...]}``. Answers, in the order they are checked:
 
 =====  ==========================================================================
+503    overloaded: ``Settings.max_inflight_requests`` batches already in progress
+       (checked first, before the body is read; ``Retry-After``; nothing published)
 401    no credentials (neither HMAC headers nor an OIDC bearer token)
 403    bad credentials (unknown key, bad signature, timestamp > 5 min off)
 413    body larger than ``Settings.max_body_bytes``
@@ -39,6 +41,8 @@ from salesphere.settings import Settings
 log = logging.getLogger("salesphere.ingest.http")
 SOURCE_HEADER = "X-Salesphere-Source"
 RETRY_AFTER_SECONDS = "5"
+#: A shed request is retried soon: capacity frees up as soon as a batch finishes.
+SHED_RETRY_AFTER_SECONDS = "1"
 
 
 class RequestLike(Protocol):
@@ -182,6 +186,26 @@ def handle(request: RequestLike, service: IngestService) -> Answer:
         return Answer(200, {"status": "ok", "sources": live_sources()}, {})
     if request.method != "POST":
         return error(405, "method_not_allowed", "POST a JSON batch; GET /healthz for health")
+    # Load shedding: refuse at once, before reading or checking anything, when this
+    # instance already processes its limit; a shed request has published nothing.
+    if not service.admission.acquire(blocking=False):
+        answer = error(
+            503,
+            "overloaded",
+            f"{settings.max_inflight_requests} batches are already in progress; nothing "
+            "was published, retry the same request after Retry-After seconds",
+        )
+        answer.headers["Retry-After"] = SHED_RETRY_AFTER_SECONDS
+        return answer
+    try:
+        return _handle_post(request, service)
+    finally:
+        service.admission.release()
+
+
+def _handle_post(request: RequestLike, service: IngestService) -> Answer:
+    """An admitted POST: size, credentials, source, parsing, then the batch itself."""
+    settings = service.settings
     body = read_body(request, settings.max_body_bytes)
     if body is None:
         return error(

@@ -121,6 +121,8 @@ class IngestService:
         self._lock = threading.Lock()
         # Ledger writes run here while the request thread waits for Pub/Sub.
         self._ledger_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ledger")
+        #: Admission for live batches: at most ``max_inflight_requests`` at once (load shedding).
+        self.admission = threading.BoundedSemaphore(max(1, settings.max_inflight_requests))
 
     @property
     def publisher(self) -> EnvelopePublisher:

@@ -91,3 +91,24 @@ def test_fast_body_parsing_reads_like_the_standard_library(body: bytes) -> None:
         assert repr(got) == repr(expected)
     else:
         assert isinstance(got, Answer) and got.body["error"] == "not_a_batch"
+
+
+def test_beyond_the_inflight_limit_a_post_is_shed_before_anything_else() -> None:
+    service = IngestService(dc_replace(SETTINGS, max_inflight_requests=2))
+    unsigned = FakeRequest(b"[1]")
+    assert http.handle(unsigned, service).status == 401  # admitted: the normal checks run
+    assert service.admission.acquire(blocking=False) and service.admission.acquire(blocking=False)
+    shed = http.handle(unsigned, service)
+    assert (shed.status, shed.body["error"]) == (503, "overloaded")
+    assert shed.headers["Retry-After"] == http.SHED_RETRY_AFTER_SECONDS
+    health = http.handle(FakeRequest(b"", method="GET", path="/healthz"), service)
+    assert health.status == 200  # health checks are never shed
+    service.admission.release()
+    assert http.handle(unsigned, service).status == 401  # a freed slot admits again
+    service.admission.release()
+    assert service.admission.acquire(blocking=False)  # every slot was given back
+
+
+def test_max_inflight_requests_travels_through_the_environment() -> None:
+    settings = dc_replace(Settings(), max_inflight_requests=7)
+    assert Settings.from_env(settings.to_environ()).max_inflight_requests == 7
