@@ -24,6 +24,7 @@ the function still answers success so Pub/Sub does not redeliver it forever.
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import hashlib
 import io
@@ -280,5 +281,9 @@ class FileIngestor:
 
     @staticmethod
     def _move(bucket: Any, blob: Any, target: str) -> None:
+        from google.api_core.exceptions import NotFound
+
         bucket.copy_blob(blob, bucket, target)
-        bucket.delete_blob(blob.name, generation=blob.generation)
+        # a concurrent delivery of the same object may have moved it first
+        with contextlib.suppress(NotFound):
+            bucket.delete_blob(blob.name, generation=blob.generation)
