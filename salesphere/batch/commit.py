@@ -10,6 +10,7 @@ emulator, so partitions are replaced by DELETE + INSERT inside the same transact
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime
 
 from salesphere import names
@@ -40,8 +41,22 @@ def load_staging(settings: Settings, uris: list[str], run_id: str) -> str:
             write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
             schema=bq_schema(MASTER_EVENTS),
         )
-        client.load_table_from_uri(uris, table, job_config=config).result()
+        wait_for(client.load_table_from_uri(uris, table, job_config=config))
     return table
+
+
+def wait_for(job, *, first: float = 0.05, longest: float = 1.0):  # job: bigquery job
+    """Wait for a job with short polls, then ``result()`` (which raises its error).
+
+    The client's own polling sleeps 1 s, 1.5 s, 2.25 s... between checks: a load the
+    emulator finishes in 1.2 s was waited on for 5.8 s (measured, 1M events). Polling
+    ``jobs.get`` from 50 ms up to 1 s costs a few cheap requests instead.
+    """
+    delay = first
+    while not job.done():
+        time.sleep(delay)
+        delay = min(longest, delay * 1.5)
+    return job.result()
 
 
 def drop_staging(settings: Settings, run_id: str) -> None:
@@ -65,12 +80,17 @@ def commit_script(staging: str, *, full: bool, fail_before_commit: bool = False)
         "BEGIN TRANSACTION;",
         replace,
         f"INSERT INTO {MASTER} SELECT * FROM `{staging}`;",
-        # An event first received in a partition this run did not rebuild keeps that
-        # earlier copy; the later copy just inserted goes (and vice versa).
-        f"DELETE FROM {MASTER} AS m WHERE m.event_id IN (SELECT event_id FROM `{staging}`) "
-        f"AND EXISTS (SELECT 1 FROM {MASTER} AS o WHERE o.event_id = m.event_id "
-        "AND o.received_at < m.received_at);",
     ]
+    if not full:
+        # An event first received in a partition this run did not rebuild keeps that
+        # earlier copy; the later copy just inserted goes (and vice versa). A full
+        # rebuild replaced every partition with already-deduplicated rows: nothing to do
+        # (and the self-join cost 1.9 s at 1M events in the emulator).
+        statements.append(
+            f"DELETE FROM {MASTER} AS m WHERE m.event_id IN (SELECT event_id FROM `{staging}`) "
+            f"AND EXISTS (SELECT 1 FROM {MASTER} AS o WHERE o.event_id = m.event_id "
+            "AND o.received_at < m.received_at);"
+        )
     for view in views.load(names.DATASET_BATCH):
         statements.append(f"DELETE FROM {view.ref} WHERE TRUE;")
         statements.append(f"INSERT INTO {view.ref}\n{view.query};")
