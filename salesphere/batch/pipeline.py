@@ -25,6 +25,8 @@ from salesphere.batch.transforms import (
 from salesphere.settings import Settings
 
 DEFAULT_BUCKETS = 8
+#: Archive bytes per bucket (~410 bytes of NDJSON per event).
+BUCKET_BYTES = 128 * 1024 * 1024
 
 
 @dataclass
@@ -44,16 +46,34 @@ def staging_prefix(run_id: str) -> str:
     return f"batch/staging/{run_id}"
 
 
+def parts_prefix(run_id: str) -> str:
+    """Where parsing leaves per-bucket parts for deduplication (cleaned with staging)."""
+    return f"{staging_prefix(run_id)}/parts"
+
+
+def buckets_for(plan: RunPlan, minimum: int = DEFAULT_BUCKETS) -> int:
+    """Enough hash buckets that one holds ~BUCKET_BYTES of archive text (~300k events).
+
+    Deduplication holds one bucket in memory, so the bucket count grows with the data
+    instead of the memory: 8 buckets up to ~2.4M events, 16 at 5M.
+    """
+    total = sum(f.size for f in plan.files)
+    return max(minimum, -(-total // BUCKET_BYTES))
+
+
 def run_pipeline(
     settings: Settings,
     plan: RunPlan,
     run_id: str,
     *,
-    buckets: int = DEFAULT_BUCKETS,
+    buckets: int | None = None,
     full_validation: bool = False,
     beam_args: list[str] | None = None,
 ) -> PipelineStats:
-    """Run the pipeline to completion; raises if Beam reports a failure."""
+    """Run the pipeline to completion; raises if Beam reports a failure.
+
+    ``buckets`` defaults to :func:`buckets_for` the plan's archive size.
+    """
     archive = settings.buckets.archive
     artifacts = settings.buckets.artifacts
     options = PipelineOptions(beam_args or [], save_main_session=False)
@@ -62,8 +82,16 @@ def run_pipeline(
     _ = (
         pipeline
         | "ArchiveFiles" >> beam.Create(files, reshuffle=True)
-        | "Parse" >> ParseArchiveFiles(settings, archive, buckets, full_validation)
-        | "Deduplicate" >> DeduplicateByEventId()
+        | "Parse"
+        >> ParseArchiveFiles(
+            settings,
+            archive,
+            buckets or buckets_for(plan),
+            artifacts=artifacts,
+            parts_prefix=parts_prefix(run_id),
+            full_validation=full_validation,
+        )
+        | "Deduplicate" >> DeduplicateByEventId(settings, artifacts)
         | "Stage" >> StageParquet(settings, artifacts, staging_prefix(run_id))
     )
     result = pipeline.run()

@@ -22,7 +22,7 @@ from typing import Any
 
 from salesphere.batch import commit as warehouse
 from salesphere.batch.lock import run_lock
-from salesphere.batch.pipeline import DEFAULT_BUCKETS, run_pipeline, staging_prefix
+from salesphere.batch.pipeline import parts_prefix, run_pipeline, staging_prefix
 from salesphere.batch.plan import ArchiveFile, RunPlan, partition_of, plan_run
 from salesphere.io import clients
 from salesphere.model import utcnow
@@ -135,7 +135,7 @@ def _staged_uris(settings: Settings, run_id: str) -> list[str]:
     return [
         f"gs://{bucket}/{blob.name}"
         for blob in client.list_blobs(bucket, prefix=f"{staging_prefix(run_id)}/")
-        if blob.name.endswith(".parquet")
+        if blob.name.endswith(".parquet") and not blob.name.startswith(f"{parts_prefix(run_id)}/")
     ]
 
 
@@ -154,7 +154,7 @@ def run_batch(
     date_to: date | None = None,
     archive_lag: timedelta = DEFAULT_ARCHIVE_LAG,
     run_id: str | None = None,
-    buckets: int = DEFAULT_BUCKETS,
+    buckets: int | None = None,
     full_validation: bool = False,
     beam_args: list[str] | None = None,
     fail_before_commit: bool = False,
