@@ -76,7 +76,13 @@ def test_every_checkpoint_matches_recomputation(twin, steps, seed) -> None:
             at = received - timedelta(minutes=1)
             batch = [h.count("S1", "K1", 50 + n, at, received)]
         else:
-            run_batch(settings, archive_lag=timedelta(minutes=2))
+            # The cutoff lands just after the newest receipt so far: everything received
+            # before it is already archived (what archive_lag promises), and every later
+            # step is received after it. A fixed 2-minute lag put the cutoff hours after
+            # this past-dated clock, so steps after a run fell before the cutoff yet
+            # outside the batch: a history the real system cannot produce.
+            newest = max((e.received_at for e in accepted), default=received)
+            run_batch(settings, archive_lag=datetime.now(UTC) - newest - timedelta(seconds=1))
             batch = []
         if batch:
             h.archive(settings, batch, f"step{n}")
