@@ -39,8 +39,12 @@ class Reference:
         return bool(self.skus) and bool(self.stores)
 
     def check(self, row: Mapping[str, Any]) -> list[Reject]:
-        if not self.loaded:
+        if not self.skus or not self.stores:  # not loaded
             return []
+        if row["sku"] in self.skus and row["store_id"] in self.stores and (
+            row.get("counterpart_store_id") is None
+        ):
+            return []  # the common case, decided in three lookups
         problems = []
         if row["sku"] not in self.skus:
             problems.append(Reject(field="sku", value=row["sku"], rule="unknown_sku",
@@ -75,6 +79,24 @@ class RecordProcessor:
     def __post_init__(self) -> None:
         self.received_text = self.received_at.strftime(TIME_FORMAT)
 
+    def _single(
+        self, index: int, draft: dict[str, Any]
+    ) -> tuple[RecordResult, list[dict[str, Any]]] | None:
+        """One draft, one event (the common case) without the per-item lists of
+        :meth:`process`; same answers. ``None`` for the odd case it leaves to them."""
+        row, problems = validate(draft, self.received_at, self.received_text)
+        if row is not None:
+            problems = self.reference.check(row)
+        if problems:
+            return RecordResult(index, REJECTED, rejects=problems), []
+        if row is None:
+            return None
+        event_id = row["event_id"]
+        if event_id in self.seen:
+            return RecordResult(index, DUPLICATE, event_ids=[event_id]), []
+        self.seen.add(event_id)
+        return RecordResult(index, ACCEPTED, event_ids=[event_id]), [row]
+
     def process(
         self, index: int, record: Mapping[str, Any]
     ) -> tuple[RecordResult, list[dict[str, Any]]]:
@@ -100,11 +122,21 @@ class RecordProcessor:
             ]), []
         if mapped.rejects:
             return RecordResult(index, REJECTED, rejects=mapped.rejects), []
+        explode = self.mapper.mapping.explode
+        if not explode and len(mapped.drafts) == 1:
+            single = self._single(index, mapped.drafts[0])
+            if single is not None:
+                return single
+        return self._several(index, mapped.drafts, explode)
+
+    def _several(
+        self, index: int, drafts: list[dict[str, Any]], explode: str | None
+    ) -> tuple[RecordResult, list[dict[str, Any]]]:
+        """A record that became several events (order items): all valid, or all rejected."""
         rows: list[dict[str, Any]] = []
         rejects: list[Reject] = []
-        prefix_items = len(mapped.drafts) > 1 or bool(self.mapper.mapping.explode)
-        explode = self.mapper.mapping.explode
-        for position, draft in enumerate(mapped.drafts):
+        prefix_items = len(drafts) > 1 or bool(explode)
+        for position, draft in enumerate(drafts):
             row, problems = validate(draft, self.received_at, self.received_text)
             if row is not None:
                 problems = self.reference.check(row)

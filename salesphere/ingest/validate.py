@@ -144,11 +144,12 @@ def fast_row(
         and _CURRENCY.fullmatch(currency)
         and type(channel) is str
         and channel in _CHANNELS
-        and _opt_str(order_id, 64)
-        and _opt_int(line_number, 1, 10_000)
-        and _opt_str(source_ref, 256)
-        and _opt_int(counted, 0, 10_000_000)
-        and _opt_str(counterpart, 32)
+        # the optional fields, inlined (_opt_str / _opt_int): calls cost more than checks
+        and (order_id is None or (type(order_id) is str and len(order_id) <= 64))
+        and (line_number is None or (type(line_number) is int and 1 <= line_number <= 10_000))
+        and (source_ref is None or (type(source_ref) is str and len(source_ref) <= 256))
+        and (counted is None or (type(counted) is int and 0 <= counted <= 10_000_000))
+        and (counterpart is None or (type(counterpart) is str and len(counterpart) <= 32))
     ):
         return None
     offset = occurred.utcoffset()
@@ -169,7 +170,7 @@ def fast_row(
     if occurred_utc.year < 1000:  # strftime and isoformat disagree on padding there
         return None
     # isoformat is what strftime(TIME_FORMAT) writes for years >= 1000, at C speed
-    occurred_text = occurred_utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    occurred_text = occurred_utc.isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00"
     event_id = event_id_of(
         _natural_key(event_type, store_id, sku, occurred_text, order_id, line_number,
                      source_ref, counterpart)
