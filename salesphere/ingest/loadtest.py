@@ -293,8 +293,19 @@ def run_load(
     }
 
 
-def main() -> None:
-    print(json.dumps(run_load(), indent=1))
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m salesphere.ingest.loadtest [--rates 2,5,10] [--seconds 5] [--batch 200]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Step load test of the twin's ingest-http.")
+    parser.add_argument("--rates", default=",".join(str(r) for r in DEFAULT_RATES),
+                        help="requests/s per step, comma-separated")
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds per step")
+    parser.add_argument("--batch", type=int, default=200, help="records per request")
+    args = parser.parse_args(argv)
+    rates = tuple(float(r) for r in args.rates.split(",") if r)
+    print(json.dumps(run_load(rates=rates, seconds_per_step=args.seconds,
+                              batch_size=args.batch), indent=1))
 
 
 if __name__ == "__main__":
