@@ -17,7 +17,9 @@ not double the counts.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from typing import Any
 
 from salesphere import names
@@ -45,6 +47,10 @@ class IngestLedger:
         self._bq: Any = None
         self._gcs: Any = None
         self._pub: Any = None
+        # Group commit of ops.ingest_log rows (see _log_row).
+        self._log_cond = threading.Condition()
+        self._log_pending: list[tuple[dict[str, Any], Future[None]]] = []
+        self._log_flushing = False
 
     @property
     def bq(self) -> Any:
@@ -123,4 +129,43 @@ class IngestLedger:
             "records_rejected": summary.rejected,
             "events_accepted": summary.events,
         }
-        self._insert(INGEST_LOG.ref, [row], [request_id])
+        self._log_row(row)
+
+    def _log_row(self, row: dict[str, Any]) -> None:
+        """Insert one log row, sharing the insert with requests logging at the same time.
+
+        Group commit: while one thread's insert is in flight, rows of other requests
+        queue; when it returns, one of them inserts everything queued in one call.
+        Each caller returns only once its own row is stored (or raises), so the answer
+        still comes after the log is written; concurrent requests just share the round
+        trip. A refused insert fails every row in it (BigQuery refuses the whole call),
+        and each of those requests answers 503 and is retried with the same insertId.
+        """
+        done: Future[None] = Future()
+        with self._log_cond:
+            self._log_pending.append((row, done))
+            while self._log_flushing and not done.done():
+                self._log_cond.wait()
+            if done.done():
+                batch: list[tuple[dict[str, Any], Future[None]]] = []
+            else:
+                self._log_flushing = True
+                batch, self._log_pending = self._log_pending, []
+        if batch:
+            try:
+                self._insert(INGEST_LOG.ref, [r for r, _ in batch],
+                             [r["request_id"] for r, _ in batch])
+            except LedgerError as exc:
+                for _, future in batch:
+                    future.set_exception(exc)
+            else:
+                for _, future in batch:
+                    future.set_result(None)
+            finally:
+                for _, future in batch:  # never leave a waiting request without an answer
+                    if not future.done():
+                        future.set_exception(LedgerError("the ingest log insert was interrupted"))
+                with self._log_cond:
+                    self._log_flushing = False
+                    self._log_cond.notify_all()
+        done.result()
