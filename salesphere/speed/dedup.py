@@ -6,8 +6,13 @@ the same ids, so the same events arrive in a new message), and an envelope carri
 event twice. The speed layer defends in depth:
 
 1. within an envelope, :func:`salesphere.speed.rows.unpack_message` keeps the first;
-2. the Beam runtime keeps each id in keyed state for :data:`DEDUP_TTL_SECONDS` of
-   processing time (bounded state: DirectRunner has no Pub/Sub ``id_label``);
+2. each process remembers the ids it has already handled: the Beam runtime for
+   :data:`DEDUP_TTL_SECONDS` of processing time in a bounded, unkeyed memory
+   (``salesphere.speed.transforms.RecentIds``; DirectRunner has no Pub/Sub
+   ``id_label``, and keyed state with a timer per id cost a shuffle and a timer per
+   event), the function runtime in an LRU of ids it has seen written
+   (``salesphere.speed.handler.WrittenIds``). Both only ever *drop* ids they have seen;
+   an id they do not hold is never assumed new;
 3. the sink (``salesphere.io.bq_sink``) asks BigQuery which ids already exist before it
    inserts, and passes ``insertId=event_id`` so two racing writers collapse too.
 
