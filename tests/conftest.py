@@ -48,6 +48,21 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
                 os.environ[key] = value
 
 
+@pytest.fixture(scope="module")
+def quiet_twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
+    """Emulators only, no services, private to one module.
+
+    For tests that reset and compare whole tables: in the shared ``twin`` the services keep
+    delivering other tests' messages (push retries, the archiver), which would leak in.
+    """
+    twin = Twin(make_settings(tmp_path_factory.mktemp("quiet-twin")))
+    try:
+        twin.up(with_services=False)
+        yield twin
+    finally:
+        twin.down()
+
+
 @pytest.fixture
 def fresh_twin(tmp_path: Path) -> Iterator[Callable[..., Twin]]:
     """Factory for a private twin (own ports, own data) torn down after the test."""

@@ -16,9 +16,9 @@ NOW = lambda: datetime.now(UTC)  # noqa: E731
 
 
 @pytest.fixture
-def settings(twin):
-    h.reset(twin.settings)
-    return twin.settings
+def settings(quiet_twin):
+    h.reset(quiet_twin.settings)
+    return quiet_twin.settings
 
 
 def _q(settings, sql):

@@ -53,8 +53,8 @@ def _on_hand_actual(settings) -> dict[tuple, int]:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(steps=st.lists(STEP, min_size=4, max_size=7), seed=st.integers(0, 1000))
-def test_every_checkpoint_matches_recomputation(twin, steps, seed) -> None:
-    settings = twin.settings
+def test_every_checkpoint_matches_recomputation(quiet_twin, steps, seed) -> None:
+    settings = quiet_twin.settings
     h.reset(settings)
     base = datetime.now(UTC) - timedelta(hours=3)
     clock = iter(base + timedelta(minutes=5 * i) for i in range(100))
