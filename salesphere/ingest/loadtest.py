@@ -288,6 +288,10 @@ def run_load(
         "sustainable_requests_per_s": best["requests_per_s_2xx"] if best else 0.0,
         "sustainable_events_per_s": best["events_per_s"] if best else 0,
         "verification": verification,
+        # headline counts (details in "verification")
+        "shed": verification["shed_requests"],
+        "lost": verification["missing"],
+        "shed_records_delivered": verification["shed_records_delivered"],
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "seconds": round(time.monotonic() - started, 1),
     }

@@ -91,3 +91,4 @@ def test_load_test_run_is_bounded_and_verifies_delivery(twin: Twin) -> None:
     check = result["verification"]
     assert check["accepted_events"] == 4 * 20  # the warm-up batch and three more
     assert (check["delivered_distinct"], check["missing"], check["lost_nothing"]) == (80, 0, True)
+    assert (result["shed"], result["lost"], result["shed_records_delivered"]) == (0, 0, 0)
