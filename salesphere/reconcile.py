@@ -33,11 +33,18 @@ SELECT * EXCEPT (rn) FROM (
 ) WHERE rn = 1
 """
 
+#: One ledger row per request or file: a retried request writes its row again with the same
+#: request_id, and BigQuery's insertId deduplication is only best effort.
+LEDGER = """
+SELECT * FROM ops.ingest_log
+QUALIFY ROW_NUMBER() OVER (PARTITION BY request_id ORDER BY received_at) = 1
+"""
+
 CHECKS: dict[str, str] = {
-    "sources": """
+    "sources": f"""
         SELECT source, SUM(records_received) AS received, SUM(records_accepted) AS accepted,
                SUM(records_rejected) AS rejected
-        FROM ops.ingest_log GROUP BY source ORDER BY source
+        FROM ({LEDGER}) GROUP BY source ORDER BY source
     """,
     "layers": f"""
         SELECT
@@ -46,7 +53,7 @@ CHECKS: dict[str, str] = {
              (SELECT COALESCE(MAX(cutoff), TIMESTAMP '1970-01-01 00:00:00+00')
               FROM batch.cutoff))
           + (SELECT COUNT(*) FROM serving.events_since_cutoff) AS served_events,
-          (SELECT COALESCE(SUM(events_accepted), 0) FROM ops.ingest_log) AS ingest_accepted,
+          (SELECT COALESCE(SUM(events_accepted), 0) FROM ({LEDGER})) AS ingest_accepted,
           (SELECT COUNT(*) FROM master.events) - (SELECT COUNT(DISTINCT event_id)
              FROM master.events) AS master_duplicates
     """,

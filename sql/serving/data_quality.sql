@@ -11,13 +11,19 @@
 -- column: records_accepted: Records accepted.
 -- column: records_rejected: Records rejected.
 -- column: reject_rate: records_rejected / records_received.
-WITH totals AS (
+WITH ledger AS (
+    -- one row per request or file: a retried request may write its row twice
+    SELECT * FROM ops.ingest_log
+    QUALIFY ROW_NUMBER() OVER (PARTITION BY request_id ORDER BY received_at) = 1
+),
+
+totals AS (
     SELECT
         source,
         SUM(records_received) AS records_received,
         SUM(records_accepted) AS records_accepted,
         SUM(records_rejected) AS records_rejected
-    FROM ops.ingest_log
+    FROM ledger
     GROUP BY source
 ),
 
@@ -25,7 +31,7 @@ by_rule AS (
     SELECT
         source,
         rule,
-        COUNT(*) AS rejects
+        COUNT(DISTINCT reject_id) AS rejects
     FROM ops.rejects
     GROUP BY source, rule
 )
