@@ -42,11 +42,15 @@ from salesphere.warehouse.schemas import SPEED_EVENTS
 RUNTIME_SERVICE = {"function": "speed", "beam": "speed-beam"}
 TARGET_P95_SECONDS = {"function": 2.0, "beam": 5.0}
 POLL_SECONDS = 0.25
+#: Concurrent POS clients and attempts per request when the bench goes through ingest.
+START_CHOICES = ("auto", "ingest", "publish")
+INGEST_CLIENTS = 4  # the twin's ingest sheds above SALESPHERE_MAX_INFLIGHT_REQUESTS (4)
+INGEST_ATTEMPTS = 50
 
 
 @contextlib.contextmanager
-def bench_twin(runtime: str) -> Iterator[Settings]:
-    """A private twin running only the chosen speed runtime; torn down afterwards."""
+def bench_twin(runtime: str, with_ingest: bool = True) -> Iterator[Settings]:
+    """A private twin running only the chosen speed runtime (and ingest-http); torn down after."""
     from salesphere.local.prereqs import free_port
     from salesphere.local.twin import Twin
 
@@ -57,7 +61,9 @@ def bench_twin(runtime: str) -> Iterator[Settings]:
         settings = replace(Settings(), ports=ports, twin_dir=Path(tmp))
         twin = Twin(settings)
         try:
-            twin.up(stream_runtime=runtime, only={RUNTIME_SERVICE[runtime]})
+            # ingest-http too: freshness then starts at its 2xx, as issue 4 defines it
+            only = {RUNTIME_SERVICE[runtime]} | ({"ingest-http"} if with_ingest else set())
+            twin.up(stream_runtime=runtime, only=only)
             yield settings
         finally:
             twin.down()
@@ -93,19 +99,28 @@ def make_envelopes(
 class VisibilityPoller:
     """Polls ``speed.events`` for this run's rows; remembers when each id first appeared."""
 
-    def __init__(self, settings: Settings, run: str) -> None:
+    def __init__(self, settings: Settings, run: str, ids: set[str] | None = None) -> None:
         self.client = clients.bigquery_client(settings)
-        self.sql = (
-            f"SELECT event_id, COUNT(*) AS n FROM `{settings.project}.{SPEED_EVENTS.ref}` "
-            f"WHERE STARTS_WITH(store_id, 'B{run}-') GROUP BY event_id"
+        table = f"`{settings.project}.{SPEED_EVENTS.ref}`"
+        #: With ``ids`` (a set the caller may keep filling) only those ids are polled.
+        self.ids = ids
+        where = (
+            "event_id IN UNNEST(@ids)" if ids is not None else f"STARTS_WITH(store_id, 'B{run}-')"
         )
+        self.sql = f"SELECT event_id, COUNT(*) AS n FROM {table} WHERE {where} GROUP BY event_id"
         self.first_seen: dict[str, float] = {}
         self.counts: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def poll(self) -> None:
-        rows = list(self.client.query(self.sql).result())
+        from google.cloud import bigquery
+
+        config = None
+        if self.ids is not None:
+            param = bigquery.ArrayQueryParameter("ids", "STRING", sorted(self.ids))
+            config = bigquery.QueryJobConfig(query_parameters=[param])
+        rows = list(self.client.query(self.sql, job_config=config).result())
         returned = time.monotonic()
         for row in rows:
             self.counts[row["event_id"]] = row["n"]
@@ -177,8 +192,21 @@ def measure_freshness(
     rate: float = 500.0,
     envelope_events: int = 50,
     timeout: float = 120.0,
+    start: str = "auto",
 ) -> dict[str, Any]:
-    """Publish ``events`` at ``rate``/s; freshness percentiles (seconds) and exact counts."""
+    """``events`` at ``rate``/s; freshness percentiles (seconds) and exact counts.
+
+    Issue 4 defines freshness from ingest's HTTP 2xx: when the twin runs ``ingest-http``
+    the events are POSTed to it (``envelope_events`` records per request) and the clock
+    starts at each 2xx; otherwise envelopes are published straight to Pub/Sub and the
+    clock starts at the publish acknowledgement (ingest answers after the same
+    acknowledgement, so the two differ by ingest's own work). ``clock_start`` says which;
+    ``start`` forces one: ``"ingest"``, ``"publish"`` (the speed layer alone) or ``"auto"``.
+    """
+    if start not in START_CHOICES:
+        raise ValueError(f"start must be one of {START_CHOICES}, not {start!r}")
+    if start == "ingest" or (start == "auto" and ingest_running(settings)):
+        return measure_freshness_from_ingest(settings, events, rate, envelope_events, timeout)
     run = uuid.uuid4().hex[:8]
     envelopes = make_envelopes(run, events, envelope_events, rate)
     ids = {e["event_id"] for env in envelopes for e in env.events}
@@ -194,10 +222,165 @@ def measure_freshness(
         if e["event_id"] in poller.first_seen
     ]
     return {
+        "clock_start": "pubsub_publish_ack",
         "events": events,
         "rate_target": rate,
         "rate_achieved": round(events / publish_seconds, 1),
         "envelope_events": envelope_events,
+        "p50_s": round(statistics.median(lags), 3) if lags else None,
+        "p95_s": round(_percentile(lags, 0.95), 3) if lags else None,
+        "max_s": round(max(lags), 3) if lags else None,
+        **_final_counts(poller, ids),
+    }
+
+
+def ingest_running(settings: Settings) -> bool:
+    """True when the twin's ``ingest-http`` function answers (its health check)."""
+    import requests
+
+    try:
+        return requests.get(f"{settings.ingest_url}/healthz", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _pos_batch(
+    run: str, seq: int, size: int, skus: tuple[str, ...], stores: tuple[str, ...], rate: float
+) -> list[dict[str, Any]]:
+    """``size`` POS sale lines of one ticket, occurring now (live traffic at ``rate``)."""
+    now = datetime.now(UTC)
+    return [
+        {
+            "terminal": "SPEED-BENCH",
+            "store": stores[(seq + n) % len(stores)],
+            "ticket": f"SB{run}-{seq:06d}",
+            "line": n + 1,
+            "type": "sale",
+            "sku": skus[(seq * size + n) % len(skus)],
+            "qty": 1 + n % 3,
+            "unit_price": "10.00",
+            "discount": "0.00",
+            "ts": (now - timedelta(seconds=(size - n) / rate)).isoformat(),
+        }
+        for n in range(size)
+    ]
+
+
+class _IngestSender:
+    """Signed POSTs to ``ingest-http``; records each accepted id's 2xx time (monotonic)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.url = f"{settings.ingest_url}/?source=pos"
+        self.key_id, self.secret = settings.hmac_keys[0]
+        self.local = threading.local()
+        self.answered: dict[str, float] = {}
+        self.ids: set[str] = set()
+        self.failed = self.retries = 0
+        self._lock = threading.Lock()
+
+    def send(self, records: list[dict[str, Any]]) -> None:
+        import json
+
+        import requests
+
+        from salesphere.ingest import signing
+
+        session = getattr(self.local, "session", None)
+        if session is None:
+            session = self.local.session = requests.Session()
+        body = json.dumps(records).encode()
+        for _ in range(INGEST_ATTEMPTS):
+            headers = {
+                **signing.sign(self.key_id, self.secret, body),
+                "Content-Type": "application/json",
+            }
+            try:
+                response = session.post(self.url, data=body, headers=headers, timeout=30)
+            except requests.RequestException:
+                response = None
+            if response is not None and 200 <= response.status_code < 300:
+                answered = time.monotonic()
+                accepted = [
+                    i
+                    for r in response.json()["results"]
+                    if r["status"] == "accepted"
+                    for i in r.get("event_ids", ())
+                ]
+                with self._lock:
+                    for event_id in accepted:
+                        self.answered.setdefault(event_id, answered)
+                    self.ids.update(accepted)
+                return
+            with self._lock:
+                self.retries += 1
+            # shed (503/429) or unreachable: retry like a POS would, honouring Retry-After
+            wait = response.headers.get("Retry-After", "0.5") if response is not None else "0.5"
+            time.sleep(min(2.0, float(wait)) if wait.replace(".", "", 1).isdigit() else 0.5)
+        with self._lock:
+            self.failed += 1
+
+
+def _ingest_catalog(settings: Settings) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """SKUs and stores ingest accepts: the twin's catalog, or the ingest bench catalog."""
+    from salesphere.ingest.bench import SKUS, STORES, load_bench_reference
+
+    bq = clients.bigquery_client(settings)
+    try:
+        skus = tuple(
+            r[0]
+            for r in bq.query(
+                f"SELECT sku FROM `{settings.project}.reference.products` ORDER BY sku LIMIT 200"
+            ).result()
+        )
+        stores = tuple(
+            r[0]
+            for r in bq.query(
+                f"SELECT store_id FROM `{settings.project}.reference.stores` ORDER BY store_id LIMIT 20"
+            ).result()
+        )
+    except Exception:  # tables missing or empty: load the bench catalog below
+        skus, stores = (), ()
+    if skus and stores:
+        return skus, stores
+    load_bench_reference(settings)
+    return SKUS, STORES
+
+
+def measure_freshness_from_ingest(
+    settings: Settings,
+    events: int = 5_000,
+    rate: float = 500.0,
+    batch_events: int = 50,
+    timeout: float = 120.0,
+) -> dict[str, Any]:
+    """Freshness as issue 4 defines it: ingest's HTTP 2xx → row queryable in ``speed.events``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    run = uuid.uuid4().hex[:8]
+    skus, stores = _ingest_catalog(settings)
+    sender = _IngestSender(settings)
+    batches = -(-events // batch_events)
+    with VisibilityPoller(settings, run, ids=sender.ids) as poller:
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=INGEST_CLIENTS) as pool:
+            for seq in range(batches):
+                delay = started + seq * batch_events / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                size = min(batch_events, events - seq * batch_events)
+                pool.submit(sender.send, _pos_batch(run, seq, size, skus, stores, rate))
+        send_seconds = time.monotonic() - started
+        poller.wait_all(set(sender.ids), timeout)
+    ids = set(sender.ids)
+    lags = [poller.first_seen[i] - sender.answered[i] for i in ids if i in poller.first_seen]
+    return {
+        "clock_start": "ingest_http_2xx",
+        "events_sent": events,
+        "ingest_retries": sender.retries,
+        "ingest_failed_requests": sender.failed,
+        "rate_target": rate,
+        "rate_achieved": round(events / send_seconds, 1),
+        "envelope_events": batch_events,
         "p50_s": round(statistics.median(lags), 3) if lags else None,
         "p95_s": round(_percentile(lags, 0.95), 3) if lags else None,
         "max_s": round(max(lags), 3) if lags else None,
@@ -232,10 +415,15 @@ def bench_runtime(
     rate: float = 500.0,
     envelope_events: int = 50,
     backlog_events: int = 20_000,
+    start: str = "auto",
 ) -> dict[str, Any]:
-    """Freshness and throughput of one runtime (``function`` or ``beam``) on a fresh twin."""
-    with bench_twin(runtime) as settings:
-        freshness = measure_freshness(settings, events, rate, envelope_events)
+    """Freshness and throughput of one runtime (``function`` or ``beam``) on a fresh twin.
+
+    ``start="publish"`` leaves ingest out and times the speed layer alone (see
+    :func:`measure_freshness`).
+    """
+    with bench_twin(runtime, with_ingest=start != "publish") as settings:
+        freshness = measure_freshness(settings, events, rate, envelope_events, start=start)
         throughput = measure_throughput(settings, backlog_events)
     target = TARGET_P95_SECONDS[runtime]
     ok = (
