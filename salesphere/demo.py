@@ -142,11 +142,15 @@ def _drop_files(state: DemoState, dates: set[str], label: str) -> None:
         for item in uploaded:
             outcomes.append(wait_for_marker(state.settings, item["sha256"]))
             bar.advance(task)
-    table = Table("file", "accepted", "rejected")
+    totals: dict[str, list[int]] = {}
     for item, outcome in zip(uploaded, outcomes, strict=True):
-        table.add_row(
-            item["object"], str(outcome.get("accepted", "?")), str(outcome.get("rejected", "?"))
-        )
+        row = totals.setdefault(item["object"].split("/", 1)[0], [0, 0, 0])
+        row[0] += 1
+        row[1] += int(outcome.get("accepted", 0))
+        row[2] += int(outcome.get("rejected", 0))
+    table = Table("source", "files", "rows accepted", "rows rejected (quarantined)")
+    for source, (files_n, accepted, rejected) in sorted(totals.items()):
+        table.add_row(source, str(files_n), f"{accepted:,}", f"{rejected:,}")
     console.print(table)
 
 
