@@ -146,37 +146,51 @@ class EnvelopeHandler:
         self.max_group_events = max_group_events
         self.written = WrittenIds()
         self._queue: deque[_Pending] = deque()
-        self._queue_lock = threading.Lock()
-        self._commit_lock = threading.Lock()
+        # Guards the queue and ``_committing``; waiters are woken after every commit, so
+        # a request whose message was in that group returns at once instead of queueing
+        # behind the next group's commit.
+        self._cond = threading.Condition()
+        self._committing = False
         self._last_written: datetime | None = None
 
     def handle(self, data: bytes, message_id: str | None) -> Outcome:
         """Write one message (possibly in a group with concurrent ones); raise if not written."""
         unpacked = unpack_message(data, message_id=message_id, written_at=self.clock())
         item = _Pending(unpacked, message_id)
-        with self._queue_lock:
+        with self._cond:
             self._queue.append(item)
-        while not item.done.is_set():
-            with self._commit_lock:
+        while True:
+            with self._cond:
+                while self._committing and not item.done.is_set():
+                    self._cond.wait()
                 if item.done.is_set():
                     break
-                self._commit(self._take())
+                self._committing = True  # this thread commits the next group
+                group = self._take()
+            try:
+                self._commit(group)
+            finally:
+                with self._cond:
+                    self._committing = False
+                    self._cond.notify_all()
         if item.error is not None:
             raise item.error
         assert item.outcome is not None
         return item.outcome
 
     def _take(self) -> list[_Pending]:
-        """The oldest queued messages, up to :attr:`max_group_events` events (at least one)."""
+        """The oldest queued messages, up to :attr:`max_group_events` events (at least one).
+
+        Called with ``_cond`` held.
+        """
         group: list[_Pending] = []
         events = 0
-        with self._queue_lock:
-            while self._queue and (
-                not group or events + self._queue[0].events <= self.max_group_events
-            ):
-                item = self._queue.popleft()
-                group.append(item)
-                events += item.events
+        while self._queue and (
+            not group or events + self._queue[0].events <= self.max_group_events
+        ):
+            item = self._queue.popleft()
+            group.append(item)
+            events += item.events
         return group
 
     def _stamp(self, group: list[_Pending]) -> None:

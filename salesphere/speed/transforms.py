@@ -1,4 +1,4 @@
-"""The speed layer as Beam transforms: the same per-event logic, in keyed state.
+"""The speed layer as Beam transforms: the same per-event logic; stock state keyed by store/SKU.
 
 The pipeline (``services/stream/pipeline.py``) is thin wiring around these; the tests
 drive them with ``TestStream``. I/O (BigQuery, Pub/Sub) stays outside, in
