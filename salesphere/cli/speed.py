@@ -49,6 +49,22 @@ def tail(
     Console().print(out)
 
 
+@speed_app.command("replay-dead-letters")
+def replay_dead_letters_command(
+    limit: int | None = typer.Option(None, help="Replay at most this many messages."),
+) -> None:
+    """Republish envelopes parked on events-dead-letter (after a speed-layer outage).
+
+    Safe to repeat: every layer deduplicates by event_id. Run it once the speed layer is
+    healthy again (`salesphere local status`); see docs/runbook.md.
+    """
+    from salesphere.settings import Settings
+    from salesphere.speed.replay import replay_dead_letters
+
+    report = replay_dead_letters(Settings.from_env(), limit=limit)
+    typer.echo(f"replayed {report.replayed} parked envelope(s) carrying {report.events} event(s)")
+
+
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the main app."""
     app.add_typer(speed_app, name="speed")
