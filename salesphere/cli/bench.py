@@ -11,7 +11,8 @@ from rich.table import Table
 
 from salesphere.benchmarks import BenchRun, Figure, run_all, write
 
-console = Console()
+# Wide enough for the table even when written to a file or CI log (no terminal to size it).
+console = Console(width=200) if not Console().is_terminal else Console()
 
 
 def _fmt(value: float | None) -> str:
@@ -24,7 +25,7 @@ def _fmt(value: float | None) -> str:
 
 def print_table(run: BenchRun) -> None:
     table = Table(title="SalesSphere benchmarks (this machine)")
-    for col in ("area", "figure", "value", "baseline", "ratio", "target", "result"):
+    for col in ("area", "figure", "value", "baseline", "ratio", "target", "result", "note"):
         table.add_column(col, justify="right" if col in {"value", "baseline", "ratio"} else "left")
     for f in run.figures:
         target = (
@@ -41,6 +42,7 @@ def print_table(run: BenchRun) -> None:
             f"{f.ratio:.1f}×" if f.ratio else "–",
             target,
             result,
+            f.note,
         )
     console.print(table)
     for name, err in run.errors.items():
