@@ -141,19 +141,38 @@ def tail(path: str, lines: int = 15) -> str:
     return "\n".join(f"    {line}" for line in text)
 
 
-def rss_mib(pid: int) -> float:
-    """Resident memory of a process group's leader and its children, in MiB."""
-    total = 0
+def group_members(leaders: set[int]) -> set[int]:
+    """Every live pid whose process group is led by one of ``leaders`` (children included)."""
+    members = set()
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             stat = (proc / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            pgid = int(fields[2])
-            if pgid != pid:
-                continue
-            for line in (proc / "status").read_text().splitlines():
+        except OSError:
+            continue
+        if int(stat[stat.rindex(")") + 2 :].split()[2]) in leaders:
+            members.add(int(proc.name))
+    return members
+
+
+def listening_addresses(leaders: set[int]) -> list[str]:
+    """Local addresses (``host:port``) that the process groups of ``leaders`` listen on."""
+    out = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True).stdout
+    members = group_members(leaders)
+    return [
+        line.split()[3]
+        for line in out.splitlines()
+        if any(f"pid={pid}," in line for pid in members)
+    ]
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process group's leader and its children, in MiB."""
+    total = 0
+    for member in group_members({pid}):
+        try:
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1])
         except (OSError, ValueError, IndexError):

@@ -26,6 +26,7 @@ from salesphere.batch.lock import RunInProgress
 from salesphere.batch.runner import run_batch
 from salesphere.generate import GeneratorConfig, generate
 from salesphere.io import clients
+from salesphere.local import processes
 from salesphere.local.twin import Twin
 from salesphere.model import utcnow
 from salesphere.speed.replay import replay_dead_letters
@@ -270,26 +271,11 @@ def test_unauthenticated_and_badly_signed_requests_are_refused(world: dict) -> N
 
 def test_no_component_listens_beyond_loopback(world: dict) -> None:
     """Security: every socket the twin's processes listen on is bound to 127.0.0.1."""
-    out = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True).stdout
-    pids = {str(r.pid) for r in world["twin"].state.load().values()}
-    groups = _process_groups(pids)
-    ours = [line for line in out.splitlines() if any(f"pid={p}," in line for p in groups)]
-    assert len(ours) >= 6, out
-    for line in ours:
-        assert line.split()[3].startswith(("127.0.0.1:", "[::ffff:127.0.0.1]:")), line
-
-
-def _process_groups(leaders: set[str]) -> set[str]:
-    members = set()
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                stat = (proc / "stat").read_text()
-            except OSError:
-                continue
-            if stat[stat.rindex(")") + 2 :].split()[2] in leaders:
-                members.add(proc.name)
-    return members
+    leaders = {r.pid for r in world["twin"].state.load().values()}
+    addresses = processes.listening_addresses(leaders)
+    assert len(addresses) >= 6, addresses  # three emulators and three functions at least
+    for address in addresses:
+        assert address.startswith(("127.0.0.1:", "[::ffff:127.0.0.1]:")), address
 
 
 def test_json_answer_shape_is_stable(world: dict) -> None:

@@ -90,22 +90,10 @@ def test_bigquery_datasets_and_query(twin: Twin) -> None:
 
 
 def test_everything_listens_on_loopback_only(twin: Twin) -> None:
-    pids = set()
-    for rec in twin.state.load().values():
-        for proc in Path("/proc").iterdir():
-            if proc.name.isdigit():
-                try:
-                    stat = (proc / "stat").read_text()
-                except OSError:
-                    continue
-                if int(stat[stat.rindex(")") + 2 :].split()[2]) == rec.pid:
-                    pids.add(int(proc.name))
-    out = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True).stdout
-    ours = [line for line in out.splitlines() if any(f"pid={p}," in line for p in pids)]
-    assert ours, "expected the twin's listening sockets to be visible"
-    for line in ours:
-        local = line.split()[3]
-        assert local.startswith(("127.0.0.1:", "[::ffff:127.0.0.1]:")), line
+    addresses = processes.listening_addresses({r.pid for r in twin.state.load().values()})
+    assert addresses, "expected the twin's listening sockets to be visible"
+    for address in addresses:
+        assert address.startswith(("127.0.0.1:", "[::ffff:127.0.0.1]:")), address
 
 
 def test_up_status_down_via_cli(tmp_path: Path) -> None:
