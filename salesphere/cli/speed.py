@@ -12,11 +12,30 @@ TABLES = {
     "dead-letters": ("dead_letters", "failed_at"),
 }
 
+#: What a person reads first; `--all-columns` shows everything.
+SHORT_COLUMNS = {
+    "events": "written_at, received_at, event_type, store_id, sku, quantity, unit_price, "
+    "order_id, source",
+    "alerts": "raised_at, store_id, sku, kind, on_hand, reorder_point, occurred_at",
+    "dead-letters": "failed_at, envelope_id, error",
+}
+
+
+def _cell(value: object) -> str:
+    from datetime import datetime
+
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
 
 @speed_app.command("tail")
 def tail(
     what: str = typer.Argument("events", help="events, alerts or dead-letters"),
     limit: int = typer.Option(20, "--limit", "-n", min=1, max=1000, help="rows to show"),
+    all_columns: bool = typer.Option(False, "--all-columns", help="every column, not a summary"),
 ) -> None:
     """Show the newest rows of speed.events, speed.stock_alerts or speed.dead_letters."""
     from google.api_core import exceptions as gexc
@@ -30,7 +49,11 @@ def tail(
         raise typer.BadParameter(f"choose one of: {', '.join(TABLES)}")
     settings = Settings.from_env()
     table, order = TABLES[what]
-    sql = f"SELECT * FROM `{settings.project}.speed.{table}` ORDER BY {order} DESC LIMIT {limit}"
+    columns = "*" if all_columns else SHORT_COLUMNS[what]
+    sql = (
+        f"SELECT {columns} FROM `{settings.project}.speed.{table}` "
+        f"ORDER BY {order} DESC LIMIT {limit}"
+    )
     try:
         rows = list(clients.bigquery_client(settings).query(sql).result(timeout=30))
     except (gexc.GoogleAPIError, OSError) as exc:
@@ -41,11 +64,10 @@ def tail(
         )
         raise typer.Exit(1) from exc
     out = Table(title=f"speed.{table} (newest {len(rows)})")
-    columns = list(rows[0].keys()) if rows else []
-    for column in columns:
+    for column in list(rows[0].keys()) if rows else []:
         out.add_column(column, overflow="fold")
     for row in rows:
-        out.add_row(*("" if v is None else str(v) for v in row.values()))
+        out.add_row(*(_cell(v) for v in row.values()))
     Console().print(out)
 
 
