@@ -6,6 +6,7 @@ always stopped at the end (unless ``--keep-running``), even when a step fails.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -319,8 +320,13 @@ def step_report(state: DemoState) -> None:
 
 def run_demo(options: DemoOptions) -> bool:
     """Run every step; return True if all succeeded."""
-    settings = Settings.from_env()
-    state = DemoState(options=options, settings=settings, twin=Twin(settings))
+    # The demo gets its own twin directory, emptied first: its totals are checked against
+    # the generator's books, so data left by an earlier run (another seed) must not count.
+    settings = Settings.from_env().with_twin_dir(options.out / "twin")
+    twin = Twin(settings)
+    twin.down()
+    shutil.rmtree(settings.twin_dir, ignore_errors=True)
+    state = DemoState(options=options, settings=settings, twin=twin)
     options.out.mkdir(parents=True, exist_ok=True)
     steps: list[tuple[str, Step]] = [
         ("1. Local twin up", step_twin_up),
