@@ -8,11 +8,11 @@ serving view must be created after it, so views are ordered topologically on the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 from salesphere import names
 from salesphere.sqlrefs import qualify, references
+from salesphere.warehouse.views import load
 
 
 @dataclass(frozen=True)
@@ -30,22 +30,19 @@ class ViewSpec:
 
 
 def load_views(sql_dir: Path, project: str) -> list[ViewSpec]:
-    """Every ``*.sql`` file in ``sql_dir`` as a view, dependencies first."""
-    specs: dict[str, ViewSpec] = {}
-    for path in sorted(sql_dir.glob("*.sql")) if sql_dir.is_dir() else []:
-        sql = path.read_text()
-        specs[path.stem] = ViewSpec(
-            name=path.stem,
-            path=path,
-            query=qualify(sql, project, source=str(path)),
-            reads=frozenset(references(sql, source=str(path))),
+    """Every ``*.sql`` file in ``sql_dir`` as a view, dependencies first.
+
+    Ordering (and the cycle check) is the warehouse's own loader, so the twin and cloud
+    create views in the same order; here each view is also qualified with the project.
+    """
+    if not sql_dir.is_dir():
+        return []
+    return [
+        ViewSpec(
+            name=view.name,
+            path=view.path,
+            query=qualify(view.query, project, source=str(view.path)),
+            reads=frozenset(references(view.query, source=str(view.path))),
         )
-    graph = {name: spec.depends_on_views & specs.keys() for name, spec in specs.items()}
-    try:
-        order = list(TopologicalSorter(graph).static_order())
-    except CycleError as exc:
-        raise ValueError(
-            f"serving views select from each other in a cycle: {' -> '.join(exc.args[1])}; "
-            "break the cycle by moving the shared part into its own view"
-        ) from exc
-    return [specs[name] for name in order]
+        for view in load(names.DATASET_SERVING, sql_dir.parent, folder=sql_dir.name)
+    ]

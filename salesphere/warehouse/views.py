@@ -45,12 +45,14 @@ class SqlView:
         return f"{self.dataset}.{self.name}"
 
 
-def load(dataset: str, sql_dir: Path = SQL_DIR) -> list[SqlView]:
-    """Every view of ``sql_dir/dataset``, in an order where dependencies come first."""
-    folder = sql_dir / dataset
+def load(dataset: str, sql_dir: Path = SQL_DIR, folder: str | None = None) -> list[SqlView]:
+    """Every view of ``sql_dir/dataset``, in an order where dependencies come first.
+
+    ``folder`` names the directory when it differs from the dataset (tests, copies).
+    """
     found = {
         path.stem: SqlView(dataset, path.stem, path, path.read_text())
-        for path in sorted(folder.glob("*.sql"))
+        for path in sorted((sql_dir / (folder or dataset)).glob("*.sql"))
     }
     graph = {
         name: {
