@@ -162,21 +162,26 @@ def _scalar(state: DemoState, sql: str) -> object:
     return rows[0][0] if rows else None
 
 
-def _wait_for_speed_layer(state: DemoState, timeout: float = 180) -> int:
-    """Poll speed.events until it stops growing (the push backlog is drained)."""
-    sql = "SELECT COUNT(DISTINCT event_id) FROM speed.events"
+def _wait_until_stable(count: Callable[[], int], what: str, timeout: float) -> int:
+    """Poll ``count`` once a second until three readings agree (delivery has drained)."""
     deadline = time.monotonic() + timeout
     last, stable = -1, 0
-    with console.status("waiting for the speed layer to drain") as status:
-        while time.monotonic() < deadline:
-            count = int(_scalar(state, sql) or 0)
-            status.update(f"speed.events: {count:,} distinct events")
-            stable = stable + 1 if count == last else 0
-            if stable >= 3:
-                return count
-            last = count
+    with console.status(f"waiting for {what}") as status:
+        while time.monotonic() < deadline and stable < 3:
+            current = count()
+            status.update(f"{what}: {current:,}")
+            stable = stable + 1 if current == last else 0
+            last = current
             time.sleep(1.0)
     return last
+
+
+def _wait_for_speed_layer(state: DemoState, timeout: float = 180) -> int:
+    """speed.events stops growing once the push backlog is drained."""
+    sql = "SELECT COUNT(DISTINCT event_id) FROM speed.events"
+    return _wait_until_stable(
+        lambda: int(_scalar(state, sql) or 0), "distinct events in speed.events", timeout
+    )
 
 
 def step_history(state: DemoState) -> None:
@@ -217,19 +222,16 @@ def step_first_batch(state: DemoState) -> None:
 
 
 def _wait_for_archive(state: DemoState, timeout: float = 120) -> None:
-    """The archiver flushes on a timer; wait until its object count stops growing."""
+    """The archiver flushes on a timer; its object count stops growing once it is done."""
     from salesphere import names
     from salesphere.io import clients
 
     bucket = clients.storage_client(state.settings).bucket(state.settings.buckets.archive)
-    deadline = time.monotonic() + timeout
-    last, stable = -1, 0
-    with console.status("waiting for the archive (master dataset) to settle"):
-        while time.monotonic() < deadline and stable < 3:
-            count = sum(1 for _ in bucket.list_blobs(prefix=names.ARCHIVE_PREFIX + "/"))
-            stable = stable + 1 if count == last else 0
-            last = count
-            time.sleep(1.0)
+    _wait_until_stable(
+        lambda: sum(1 for _ in bucket.list_blobs(prefix=names.ARCHIVE_PREFIX + "/")),
+        "archive files (master dataset)",
+        timeout,
+    )
 
 
 def step_today(state: DemoState) -> None:

@@ -58,16 +58,23 @@ def fetch(settings: Any, *, top: int = 10) -> ReportData:
     )
     for row in daily:
         row["day"] = str(row["day"])
-    today = None
-    intraday = _rows(
+    # The newest day with a full trading day of hours (the newest may have just begun).
+    day = _rows(
         bq,
-        "SELECT EXTRACT(HOUR FROM sale_hour) AS hour, SUM(net_sales) AS net "
-        "FROM serving.sales_intraday "
-        # The newest day with a full trading day of hours (the newest may have just begun).
-        "WHERE DATE(sale_hour) = (SELECT COALESCE(MAX(IF(hours >= 8, d, NULL)), MAX(d)) FROM "
+        "SELECT COALESCE(MAX(IF(hours >= 8, d, NULL)), MAX(d)) AS d FROM "
         "(SELECT DATE(sale_hour) AS d, COUNT(DISTINCT sale_hour) AS hours "
-        "FROM serving.sales_intraday GROUP BY d)) "
-        "GROUP BY hour ORDER BY hour",
+        "FROM serving.sales_intraday GROUP BY d)",
+    )
+    today = day[0]["d"] if day else None
+    intraday = (
+        _rows(
+            bq,
+            "SELECT EXTRACT(HOUR FROM sale_hour) AS hour, SUM(net_sales) AS net "
+            f"FROM serving.sales_intraday WHERE DATE(sale_hour) = DATE '{today}' "
+            "GROUP BY hour ORDER BY hour",
+        )
+        if today
+        else []
     )
     stores = _rows(
         bq,
@@ -88,14 +95,6 @@ def fetch(settings: Any, *, top: int = 10) -> ReportData:
     )
     fresh_rows = _rows(bq, "SELECT * FROM serving.freshness")
     fresh = fresh_rows[0] if fresh_rows else {}
-    if intraday:
-        today = _rows(
-            bq,
-            "SELECT MAX(DATE(sale_hour)) AS d FROM serving.sales_intraday "
-            "WHERE DATE(sale_hour) IN (SELECT COALESCE(MAX(IF(hours >= 8, d, NULL)), MAX(d)) FROM "
-            "(SELECT DATE(sale_hour) AS d, COUNT(DISTINCT sale_hour) AS hours "
-            "FROM serving.sales_intraday GROUP BY d))",
-        )[0]["d"]
     freshness = {
         "cutoff": str(fresh.get("cutoff") or "no batch run yet"),
         "newest_speed_event": str(fresh.get("newest_speed_received_at") or "–"),
