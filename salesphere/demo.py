@@ -158,8 +158,8 @@ def _drop_files(state: DemoState, dates: set[str], label: str) -> None:
 def _scalar(state: DemoState, sql: str) -> object:
     from salesphere.io import clients
 
-    rows = list(clients.bigquery_client(state.settings).query(sql).result())
-    return rows[0][0] if rows else None
+    rows = clients.query_rows(state.settings, sql)
+    return next(iter(rows[0].values())) if rows else None
 
 
 def _wait_until_stable(count: Callable[[], int], what: str, timeout: float) -> int:

@@ -111,13 +111,9 @@ class Reconciliation:
         }
 
 
-def _rows(settings: Settings, sql: str) -> list[dict[str, Any]]:
-    return [dict(row) for row in clients.bigquery_client(settings).query_and_wait(sql)]
-
-
 def reconcile(settings: Settings) -> Reconciliation:
     """Run every check; ``ok`` is False with one finding per equation that fails."""
-    facts = {name: _rows(settings, sql) for name, sql in CHECKS.items()}
+    facts = {name: clients.query_rows(settings, sql) for name, sql in CHECKS.items()}
     findings: list[Finding] = []
     for row in facts["sources"]:
         if row["received"] != row["accepted"] + row["rejected"]:

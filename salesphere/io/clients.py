@@ -8,7 +8,7 @@ service-account credentials.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from salesphere.settings import Settings
 
@@ -73,6 +73,11 @@ def bigquery_client(settings: Settings) -> bigquery.Client:
             client_options={"api_endpoint": settings.bigquery_endpoint},
         )
     return bigquery.Client(project=settings.project)
+
+
+def query_rows(settings: Settings, sql: str) -> list[dict[str, Any]]:
+    """Run ``sql`` in the warehouse and return its rows as dicts (one round trip)."""
+    return [dict(row.items()) for row in bigquery_client(settings).query_and_wait(sql)]
 
 
 def topic_path(settings: Settings, topic: str) -> str:

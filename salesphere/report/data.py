@@ -42,33 +42,28 @@ class ReportData:
         return sum(int(r.get("orders") or 0) for r in self.daily)
 
 
-def _rows(client: Any, sql: str) -> list[dict[str, Any]]:
-    return [dict(row.items()) for row in client.query(sql).result()]
-
-
 def fetch(settings: Any, *, top: int = 10) -> ReportData:
     """Query the serving views (and nothing else) into :class:`ReportData`."""
     from salesphere.io import clients
 
-    bq = clients.bigquery_client(settings)
-    daily = _rows(
-        bq,
+    daily = clients.query_rows(
+        settings,
         "SELECT sale_date AS day, SUM(net_sales) AS net, SUM(units_sold) AS units, "
         "SUM(orders) AS orders FROM serving.sales_daily GROUP BY sale_date ORDER BY sale_date",
     )
     for row in daily:
         row["day"] = str(row["day"])
     # The newest day with a full trading day of hours (the newest may have just begun).
-    day = _rows(
-        bq,
+    day = clients.query_rows(
+        settings,
         "SELECT COALESCE(MAX(IF(hours >= 8, d, NULL)), MAX(d)) AS d FROM "
         "(SELECT DATE(sale_hour) AS d, COUNT(DISTINCT sale_hour) AS hours "
         "FROM serving.sales_intraday GROUP BY d)",
     )
     today = day[0]["d"] if day else None
     intraday = (
-        _rows(
-            bq,
+        clients.query_rows(
+            settings,
             "SELECT EXTRACT(HOUR FROM sale_hour) AS hour, SUM(net_sales) AS net "
             f"FROM serving.sales_intraday WHERE DATE(sale_hour) = DATE '{today}' "
             "GROUP BY hour ORDER BY hour",
@@ -76,8 +71,8 @@ def fetch(settings: Any, *, top: int = 10) -> ReportData:
         if today
         else []
     )
-    stores = _rows(
-        bq,
+    stores = clients.query_rows(
+        settings,
         "SELECT store_id, net_sales AS revenue, gross_margin AS margin "
         "FROM serving.store_performance ORDER BY store_id",
     )
@@ -85,23 +80,27 @@ def fetch(settings: Any, *, top: int = 10) -> ReportData:
         "SELECT sku, product_name AS name, units_sold AS units, net_sales AS revenue, "
         "gross_margin AS margin FROM serving.product_performance WHERE units_sold > 0 "
     )
-    top_products = _rows(bq, products + f"ORDER BY net_sales DESC, sku LIMIT {top}")
-    bottom_products = _rows(bq, products + f"ORDER BY net_sales ASC, sku LIMIT {top}")
-    alerts = _rows(
-        bq,
+    top_products = clients.query_rows(
+        settings, products + f"ORDER BY net_sales DESC, sku LIMIT {top}"
+    )
+    bottom_products = clients.query_rows(
+        settings, products + f"ORDER BY net_sales ASC, sku LIMIT {top}"
+    )
+    alerts = clients.query_rows(
+        settings,
         "SELECT store_id, sku, on_hand, reorder_point, days_of_cover, "
         "supplier_lead_time_days AS lead_time_days, TRUE AS at_risk, alert "
         "FROM serving.stock_alerts ORDER BY on_hand, store_id, sku LIMIT 40",
     )
-    fresh_rows = _rows(bq, "SELECT * FROM serving.freshness")
+    fresh_rows = clients.query_rows(settings, "SELECT * FROM serving.freshness")
     fresh = fresh_rows[0] if fresh_rows else {}
     freshness = {
         "cutoff": str(fresh.get("cutoff") or "no batch run yet"),
         "newest_speed_event": str(fresh.get("newest_speed_received_at") or "–"),
         "lag_seconds": float(fresh.get("speed_lag_seconds") or 0),
     }
-    quality = _rows(
-        bq,
+    quality = clients.query_rows(
+        settings,
         "SELECT source, rule, rejects FROM serving.data_quality "
         "WHERE rule IS NOT NULL ORDER BY rejects DESC LIMIT 20",
     )

@@ -83,7 +83,7 @@ def split_batch(body: bytes, parts: int) -> list[bytes]:
 
 
 def query(settings: Settings, sql: str) -> list[dict[str, Any]]:
-    return [dict(r.items()) for r in clients.bigquery_client(settings).query(sql).result()]
+    return clients.query_rows(settings, sql)
 
 
 def served_ids(settings: Settings) -> list[str]:

@@ -22,7 +22,7 @@ def settings(quiet_twin):
 
 
 def _q(settings, sql):
-    return [dict(r) for r in clients.bigquery_client(settings).query_and_wait(sql)]
+    return clients.query_rows(settings, sql)
 
 
 def test_full_run_dedups_across_files_and_reruns_change_nothing(settings) -> None:
