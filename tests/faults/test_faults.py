@@ -95,7 +95,7 @@ def batch(world: dict) -> None:
 
 
 def test_pubsub_emulator_killed_and_restarted_mid_stream(world: dict) -> None:
-    """Pub/Sub is killed mid-stream and restarted; senders retry if refused; books balance."""
+    """Pub/Sub is killed mid-stream and restarted; the archiver and pushes recover; books balance."""
     settings, books, twin = world["settings"], world["books"], world["twin"]
     batches = live_batches(world["data"], 0)
     moment = random.Random(SEED).randrange(1, len(batches))
@@ -103,11 +103,13 @@ def test_pubsub_emulator_killed_and_restarted_mid_stream(world: dict) -> None:
         send(settings, source, body, books)
     delivered(world)  # the emulator keeps no state across restarts: drain what it holds
     kill(twin, "pubsub")
-    restarted = threading.Thread(target=twin.up)  # what an operator does: bring it back
-    restarted.start()
+    # Bring it back before the senders resume: the emulator forgets its topics and
+    # subscriptions, and a publish landing between the topic's and the subscriptions'
+    # re-creation would reach no subscriber (cloud Pub/Sub keeps subscriptions; see
+    # docs/runbook.md).
+    twin.up()
     for source, body in batches[moment:]:
-        send(settings, source, body, books)  # retries through 503s until Pub/Sub is back
-    restarted.join()
+        send(settings, source, body, books)
     delivered(world)
     batch(world)
     assert_books_balance(settings, books)
