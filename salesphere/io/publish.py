@@ -26,9 +26,7 @@ class PublishError(RuntimeError):
     """Pub/Sub did not confirm a publish; the caller answers 503 so the sender retries."""
 
 
-def pack_rows(
-    rows: Sequence[dict[str, Any]], source: str, max_events: int
-) -> Iterator[Envelope]:
+def pack_rows(rows: Sequence[dict[str, Any]], source: str, max_events: int) -> Iterator[Envelope]:
     """Same envelopes as :func:`salesphere.envelope.pack`, built from rows already serialised.
 
     The fast validation path produces warehouse rows directly; this avoids rebuilding

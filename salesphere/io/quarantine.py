@@ -36,7 +36,9 @@ class LedgerError(RuntimeError):
 
 
 def quarantine_object_name(source: str, request_id: str, received_at: str) -> str:
-    return f"{names.QUARANTINE_PREFIX}/received_date={received_at[:10]}/{source}/{request_id}.ndjson"
+    return (
+        f"{names.QUARANTINE_PREFIX}/received_date={received_at[:10]}/{source}/{request_id}.ndjson"
+    )
 
 
 class IngestLedger:
@@ -153,8 +155,9 @@ class IngestLedger:
                 batch, self._log_pending = self._log_pending, []
         if batch:
             try:
-                self._insert(INGEST_LOG.ref, [r for r, _ in batch],
-                             [r["request_id"] for r, _ in batch])
+                self._insert(
+                    INGEST_LOG.ref, [r for r, _ in batch], [r["request_id"] for r, _ in batch]
+                )
             except LedgerError as exc:
                 for _, future in batch:
                     future.set_exception(exc)
