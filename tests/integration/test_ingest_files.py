@@ -30,7 +30,9 @@ def generated(twin: Twin, tmp_path_factory: pytest.TempPathFactory) -> Path:
     generate(GeneratorConfig(out=out, days=2, stores=3, defect_rate=0.05))
     ref = out / "reference"
     skus = tuple(r["sku"] for r in csv.DictReader((ref / "products.csv").open()))
-    stores = tuple((r["store_id"], r["timezone"]) for r in csv.DictReader((ref / "stores.csv").open()))
+    stores = tuple(
+        (r["store_id"], r["timezone"]) for r in csv.DictReader((ref / "stores.csv").open())
+    )
     load_reference(twin.settings, skus, stores)
     return out
 
@@ -52,7 +54,8 @@ def test_generator_files_ingest_with_only_the_expected_rejects(twin: Twin, gener
         outcome = wait_for_marker(twin.settings, item["sha256"], timeout=60)
         rel = str(path.relative_to(generated))
         expected = Counter(
-            (d["row"], d["rule"]) for d in manifest["defects"]
+            (d["row"], d["rule"])
+            for d in manifest["defects"]
             if d["file"] == rel and d["expected"] == "reject"
         )
         got = Counter((int(r["row"]), r["rule"]) for r in _report(twin, outcome, item["object"]))
@@ -76,7 +79,9 @@ def test_redelivery_and_reupload_do_not_ingest_twice(
     landing = clients.storage_client(s).bucket(s.buckets.landing)
     ingestor = FileIngestor(IngestService(s))
     # The same notification delivered again: the object was moved after ingesting.
-    redelivered = ingestor.handle(ObjectRef(s.buckets.landing, first["object"], outcome["generation"]))
+    redelivered = ingestor.handle(
+        ObjectRef(s.buckets.landing, first["object"], outcome["generation"])
+    )
     assert redelivered["status"] == "ignored"
     # The same bytes uploaded again under another name: recognised by content, moved aside.
     landing.blob("inventory/estoque_again.ndjson").upload_from_filename(str(path))
@@ -110,18 +115,22 @@ def test_hostile_files_are_quarantined_and_the_service_keeps_answering(
     formula = tmp_path / "vendas_formula.csv"
     formula.write_bytes(
         "Data;Hora;Loja;Pedido;Linha;Código SKU;Quantidade;Preço Unitário;Desconto;Tipo\r\n"
-        "01/11/2026;10:00:00;SP01;SP01-20261101-990001;1;=cmd|' /C calc'!A0;1;10,00;0,00;Venda\r\n"
-        .encode("latin-1")
+        "01/11/2026;10:00:00;SP01;SP01-20261101-990001;1;=cmd|' /C calc'!A0;1;10,00;0,00;Venda\r\n".encode(
+            "latin-1"
+        )
     )
     uploaded = upload_files(s, [bomb, broken, formula], source="spreadsheet")
     outcomes = [wait_for_marker(s, item["sha256"], timeout=60) for item in uploaded]
     assert [o["status"] for o in outcomes] == ["rejected", "rejected", "ingested"]
     assert [o.get("rule") for o in outcomes[:2]] == ["zip_bomb", "xlsx_malformed"]
     quarantine = clients.storage_client(s).bucket(s.buckets.quarantine)
-    assert quarantine.blob(f"files/{outcomes[0]['sha256'][:12]}/spreadsheet/vendas_bomb.xlsx").exists()
+    assert quarantine.blob(
+        f"files/{outcomes[0]['sha256'][:12]}/spreadsheet/vendas_bomb.xlsx"
+    ).exists()
     (row,) = _report(twin, outcomes[2], "spreadsheet/vendas_formula.csv")
     assert row["rule"] == "pattern" and row["column"] == "Código SKU"
     assert row["value"].startswith("'=")  # neutralised: a spreadsheet shows it as text
     assert requests.get(f"{s.ingest_url}/healthz", timeout=10).status_code == 200
-    assert requests.get(f"http://{s.host}:{s.ports.ingest_files}/healthz", timeout=10).status_code in (
-        200, 400, 404, 405)
+    assert requests.get(
+        f"http://{s.host}:{s.ports.ingest_files}/healthz", timeout=10
+    ).status_code in (200, 400, 404, 405)

@@ -49,8 +49,13 @@ def test_mixed_batch_answers_per_record_and_lands_once(twin: Twin, events_probe:
     assert statuses == ["accepted", "rejected", "duplicate", "rejected", "rejected", "accepted"]
     rules = [r["errors"][0]["rule"] for r in body["results"] if r["status"] == "rejected"]
     assert rules == ["min_value", "unknown_sku", "decimal"]
-    assert body["summary"] == {"received": 6, "accepted": 2, "rejected": 3, "duplicate": 1,
-                               "events": 2}
+    assert body["summary"] == {
+        "received": 6,
+        "accepted": 2,
+        "rejected": 3,
+        "duplicate": 1,
+        "events": 2,
+    }
     accepted = [r["event_ids"][0] for r in body["results"] if r["status"] == "accepted"]
 
     messages = drain(s, events_probe, lambda got: set(accepted) <= set(_event_ids(got)))
@@ -72,21 +77,31 @@ def test_mixed_batch_answers_per_record_and_lands_once(twin: Twin, events_probe:
 
     # quarantine: every reject with its reason and original payload
     quarantine = clients.storage_client(s).bucket(s.buckets.quarantine)
-    blobs = list(quarantine.list_blobs(prefix=f"rejects/received_date={body['received_at'][:10]}/pos/"))
-    rows = [json.loads(line) for b in blobs if body["request_id"] in b.name
-            for line in b.download_as_bytes().splitlines()]
+    blobs = list(
+        quarantine.list_blobs(prefix=f"rejects/received_date={body['received_at'][:10]}/pos/")
+    )
+    rows = [
+        json.loads(line)
+        for b in blobs
+        if body["request_id"] in b.name
+        for line in b.download_as_bytes().splitlines()
+    ]
     assert sorted(r["rule"] for r in rows) == ["decimal", "min_value", "unknown_sku"]
     assert all(json.loads(r["payload"])["ticket"].startswith("SP01-") for r in rows)
 
     bq = clients.bigquery_client(s)
-    log = list(bq.query(
-        f"SELECT records_received, records_accepted, records_rejected FROM "
-        f"`{s.project}.ops.ingest_log` WHERE request_id = '{body['request_id']}'"
-    ).result())
+    log = list(
+        bq.query(
+            f"SELECT records_received, records_accepted, records_rejected FROM "
+            f"`{s.project}.ops.ingest_log` WHERE request_id = '{body['request_id']}'"
+        ).result()
+    )
     assert [tuple(r.values()) for r in log] == [(6, 3, 3)]
-    rejects = list(bq.query(
-        f"SELECT rule FROM `{s.project}.ops.rejects` WHERE request_id = '{body['request_id']}'"
-    ).result())
+    rejects = list(
+        bq.query(
+            f"SELECT rule FROM `{s.project}.ops.rejects` WHERE request_id = '{body['request_id']}'"
+        ).result()
+    )
     assert sorted(r.rule for r in rejects) == ["decimal", "min_value", "unknown_sku"]
 
 
@@ -101,10 +116,18 @@ def test_retry_yields_same_ids_and_request(twin: Twin, events_probe: str) -> Non
 
 
 def test_ecommerce_order_becomes_one_event_per_item(twin: Twin, events_probe: str) -> None:
-    order = {"order_id": "WEB-0000009", "status": "paid", "created_at": "2026-11-28T10:00:00-03:00",
-             "updated_at": "2026-11-28T10:00:00-03:00", "currency": "BRL", "total": "10.00",
-             "items": [{"line": 1, "sku": "ELE-10001", "quantity": 1, "price": "5.00"},
-                       {"line": 2, "sku": "MOD-10003", "quantity": 1, "price": "5.00"}]}
+    order = {
+        "order_id": "WEB-0000009",
+        "status": "paid",
+        "created_at": "2026-11-28T10:00:00-03:00",
+        "updated_at": "2026-11-28T10:00:00-03:00",
+        "currency": "BRL",
+        "total": "10.00",
+        "items": [
+            {"line": 1, "sku": "ELE-10001", "quantity": 1, "price": "5.00"},
+            {"line": 2, "sku": "MOD-10003", "quantity": 1, "price": "5.00"},
+        ],
+    }
     response = post(twin.settings, "ecommerce", [order])
     assert response.status_code == 200, response.text
     assert len(response.json()["results"][0]["event_ids"]) == 2
@@ -123,7 +146,9 @@ def test_auth_failures_publish_nothing(twin: Twin, events_probe: str) -> None:
     assert post(s, "pos", batch, headers=unknown).status_code == 403
     # Only the signed batch below reaches the topic: the refused ones published nothing.
     ok = post(s, "pos", [pos_line("SP01-20261128-000201")]).json()
-    messages = drain(s, events_probe, lambda got: ok["results"][0]["event_ids"][0] in _event_ids(got))
+    messages = drain(
+        s, events_probe, lambda got: ok["results"][0]["event_ids"][0] in _event_ids(got)
+    )
     assert _event_ids(messages) == ok["results"][0]["event_ids"]
 
 

@@ -29,8 +29,12 @@ LINES = 150
 
 
 def _ids(messages: list, prefix: str) -> Counter[str]:
-    return Counter(e["event_id"] for m in messages for e in json.loads(m.data)["events"]
-                   if e["order_id"].startswith(prefix))
+    return Counter(
+        e["event_id"]
+        for m in messages
+        for e in json.loads(m.data)["events"]
+        if e["order_id"].startswith(prefix)
+    )
 
 
 def test_burst_beyond_the_inflight_limit_is_shed_and_nothing_is_lost(twin: Twin) -> None:
@@ -39,8 +43,9 @@ def test_burst_beyond_the_inflight_limit_is_shed_and_nothing_is_lost(twin: Twin)
     load_reference(s)
     probe = probe_subscription(s, names.TOPIC_EVENTS, "ingest-load-probe")
     prefix = f"BURST{uuid.uuid4().hex[:6]}-"
-    batches = [[pos_line(f"{prefix}{n:03d}", line) for line in range(1, LINES + 1)]
-               for n in range(BURST)]
+    batches = [
+        [pos_line(f"{prefix}{n:03d}", line) for line in range(1, LINES + 1)] for n in range(BURST)
+    ]
     warm = post(s, "pos", [pos_line(f"WARM{uuid.uuid4().hex[:6]}")])
     assert warm.status_code == 200  # warm: catalog and clients loaded before the burst
     start = threading.Barrier(BURST)
@@ -58,14 +63,23 @@ def test_burst_beyond_the_inflight_limit_is_shed_and_nothing_is_lost(twin: Twin)
     for n in shed:
         assert answers[n].json()["error"] == "overloaded"
         assert int(answers[n].headers["Retry-After"]) >= 1
-    accepted = {i for a in answers if a.status_code == 200
-                for r in a.json()["results"] for i in r["event_ids"]}
+    accepted = {
+        i
+        for a in answers
+        if a.status_code == 200
+        for r in a.json()["results"]
+        for i in r["event_ids"]
+    }
     assert len(accepted) == statuses[200] * LINES
 
     first = drain(s, probe, lambda got: accepted <= set(_ids(got, prefix)))
     # the shed batches, retried one by one as a sender would after Retry-After
-    retried = {i for n in shed for r in post(s, "pos", batches[n]).json()["results"]
-               for i in r["event_ids"]}
+    retried = {
+        i
+        for n in shed
+        for r in post(s, "pos", batches[n]).json()["results"]
+        for i in r["event_ids"]
+    }
     assert len(retried) == len(shed) * LINES and not retried & accepted
     rest = drain(s, probe, lambda got: retried <= set(_ids(first + got, prefix)))
     delivered = _ids(first + rest, prefix)
@@ -86,7 +100,11 @@ def test_load_test_run_is_bounded_and_verifies_delivery(twin: Twin) -> None:
     result = run_load(twin.settings, rates=(3.0,), seconds_per_step=1.0, batch_size=20)
     step = result["steps"][0]
     assert (step["sent"], step["status_2xx"], step["no_answer"], step["rejected_records"]) == (
-        3, 3, 0, 0)
+        3,
+        3,
+        0,
+        0,
+    )
     assert result["sustainable_requests_per_s"] > 0
     check = result["verification"]
     assert check["accepted_events"] == 4 * 20  # the warm-up batch and three more

@@ -19,12 +19,12 @@ def br_text(cents: int) -> str:
     return f"{sign}{reais},{abs(cents) % 100:02d}"
 
 
-@given(st.integers(min_value=-10**14, max_value=10**14))
+@given(st.integers(min_value=-(10**14), max_value=10**14))
 def test_brazilian_money_round_trips(cents: int) -> None:
     assert formats.parse_money(br_text(cents), "br") == Decimal(cents).scaleb(-2)
 
 
-@given(st.integers(min_value=-10**14, max_value=10**14))
+@given(st.integers(min_value=-(10**14), max_value=10**14))
 def test_international_money_round_trips(cents: int) -> None:
     text = f"{Decimal(cents).scaleb(-2):.2f}"
     assert formats.parse_money(text, "intl") == Decimal(text)
@@ -79,14 +79,21 @@ def test_impossible_dates_and_missing_timezones() -> None:
 
 @pytest.mark.parametrize(
     ("cell", "safe"),
-    [("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"), ("@SUM(A1)", "'@SUM(A1)"),
-     ("+1+1", "'+1+1"), ("-12,50", "-12,50"), ("SP01", "SP01"), (None, "")],
+    [
+        ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("+1+1", "'+1+1"),
+        ("-12,50", "-12,50"),
+        ("SP01", "SP01"),
+        (None, ""),
+    ],
 )
 def test_formula_cells_are_neutralised(cell: object, safe: str) -> None:
     assert formats.neutralise_formula(cell) == safe
 
 
 def test_header_normalisation_folds_accents_case_and_spacing() -> None:
-    assert {formats.normalise_header(h) for h in
-            ("Preço Unitário", "preco_unitario", " PRECO  UNITARIO ", "\ufeffPreço-Unitário")} == {
-        "preco_unitario"}
+    assert {
+        formats.normalise_header(h)
+        for h in ("Preço Unitário", "preco_unitario", " PRECO  UNITARIO ", "\ufeffPreço-Unitário")
+    } == {"preco_unitario"}

@@ -57,8 +57,13 @@ def test_answers_in_order_of_checks() -> None:
     assert answer(b"[]", signed=False).status == 401
     assert answer(b"[]", **{signing.HEADER_SIGNATURE: "00"}).status == 403
     assert answer(b"[" + b" " * 1000 + b"]").status == 413
-    cases = {b"[{": "malformed_json", b"\xff": "invalid_utf8", b"{}": "not_a_batch",
-             b"[]": "empty_batch", b"[1,2,3]": "too_many_records"}
+    cases = {
+        b"[{": "malformed_json",
+        b"\xff": "invalid_utf8",
+        b"{}": "not_a_batch",
+        b"[]": "empty_batch",
+        b"[1,2,3]": "too_many_records",
+    }
     for body, code in cases.items():
         got = answer(body)
         assert (got.status, got.body["error"]) == (400, code), body
@@ -74,8 +79,16 @@ def test_unknown_source_and_health() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b'[{"qty": NaN}]', b'[{"qty": 123456789012345678901234567890}]', b'[{"sku": "a\\ud800"}]',
-     b'[{"qty": 1e400}]', b'{"records": [{"a": 1}]}', b"null", b"[1,]", b'\xef\xbb\xbf[{"a": 1}]'],
+    [
+        b'[{"qty": NaN}]',
+        b'[{"qty": 123456789012345678901234567890}]',
+        b'[{"sku": "a\\ud800"}]',
+        b'[{"qty": 1e400}]',
+        b'{"records": [{"a": 1}]}',
+        b"null",
+        b"[1,]",
+        b'\xef\xbb\xbf[{"a": 1}]',
+    ],
 )
 def test_fast_body_parsing_reads_like_the_standard_library(body: bytes) -> None:
     from salesphere.ingest.http import Answer, parse_records

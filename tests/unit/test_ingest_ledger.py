@@ -34,8 +34,13 @@ class RecordingLedger(IngestLedger):
 
 
 def _log(ledger: IngestLedger, n: int) -> None:
-    ledger.log(request_id=f"r{n}", source="pos", channel="http",
-               received_at="2026-11-28T00:00:00.000000Z", summary=BatchSummary(1, 1, 0, 0, 1))
+    ledger.log(
+        request_id=f"r{n}",
+        source="pos",
+        channel="http",
+        received_at="2026-11-28T00:00:00.000000Z",
+        summary=BatchSummary(1, 1, 0, 0, 1),
+    )
 
 
 def test_concurrent_log_rows_share_inserts_and_each_is_written_once() -> None:

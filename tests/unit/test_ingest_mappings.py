@@ -23,12 +23,17 @@ from salesphere.ingest.mapping import (
 from salesphere.ingest.processing import RecordProcessor, Reference
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
-REF = Reference(frozenset({"ELE-10001", "MOD-10003"}), frozenset({"SP01", "AM01", "WEB", "RJ01"}),
-                {"SP01": "America/Sao_Paulo", "AM01": "America/Manaus", "WEB": "America/Sao_Paulo"})
+REF = Reference(
+    frozenset({"ELE-10001", "MOD-10003"}),
+    frozenset({"SP01", "AM01", "WEB", "RJ01"}),
+    {"SP01": "America/Sao_Paulo", "AM01": "America/Manaus", "WEB": "America/Sao_Paulo"},
+)
 
 
 def run(mapping_name: str, record: dict) -> tuple:
-    mapping = live_mapping(mapping_name) or next(m for m in builtin_mappings() if m.name == mapping_name)
+    mapping = live_mapping(mapping_name) or next(
+        m for m in builtin_mappings() if m.name == mapping_name
+    )
     processor = RecordProcessor(Mapper(mapping, REF.timezone_of), REF, NOW)
     return processor.process(0, record)
 
@@ -39,19 +44,41 @@ def test_every_shipped_mapping_loads() -> None:
 
 
 def test_pos_line() -> None:
-    result, rows = run("pos", {"store": "SP01", "ticket": "T-1", "line": 1, "type": "sale",
-                               "sku": "ELE-10001", "qty": 2, "unit_price": "19.90",
-                               "discount": "1.00", "ts": "2026-11-28T14:03:00-03:00"})
+    result, rows = run(
+        "pos",
+        {
+            "store": "SP01",
+            "ticket": "T-1",
+            "line": 1,
+            "type": "sale",
+            "sku": "ELE-10001",
+            "qty": 2,
+            "unit_price": "19.90",
+            "discount": "1.00",
+            "ts": "2026-11-28T14:03:00-03:00",
+        },
+    )
     assert result.status == "accepted"
     (row,) = rows
     assert (row["occurred_at"], row["unit_price"], row["discount"], row["channel"]) == (
-        "2026-11-28T17:03:00.000000Z", "19.90", "1.00", "store")
+        "2026-11-28T17:03:00.000000Z",
+        "19.90",
+        "1.00",
+        "store",
+    )
 
 
 def test_ecommerce_refund_is_a_return_per_item_and_bad_items_reject_the_order() -> None:
-    order = {"order_id": "WEB-1", "status": "refunded", "updated_at": "2026-11-28T10:00:00-03:00",
-             "currency": "BRL", "items": [{"line": 1, "sku": "ELE-10001", "quantity": 1, "price": "5.00"},
-                                          {"line": 2, "sku": "MOD-10003", "quantity": 2, "price": "7.50"}]}
+    order = {
+        "order_id": "WEB-1",
+        "status": "refunded",
+        "updated_at": "2026-11-28T10:00:00-03:00",
+        "currency": "BRL",
+        "items": [
+            {"line": 1, "sku": "ELE-10001", "quantity": 1, "price": "5.00"},
+            {"line": 2, "sku": "MOD-10003", "quantity": 2, "price": "7.50"},
+        ],
+    }
     result, rows = run("ecommerce", order)
     assert [r["event_type"] for r in rows] == ["return", "return"]
     assert {r["store_id"] for r in rows} == {"WEB"}
@@ -62,25 +89,48 @@ def test_ecommerce_refund_is_a_return_per_item_and_bad_items_reject_the_order() 
 
 
 def test_inventory_count_is_absolute_and_unknown_type_is_named() -> None:
-    base = {"location": "SP01", "item": "ELE-10001", "units": 40, "document": "CNT-1",
-            "recorded_at": "2026-11-28T06:00:00-03:00"}
+    base = {
+        "location": "SP01",
+        "item": "ELE-10001",
+        "units": 40,
+        "document": "CNT-1",
+        "recorded_at": "2026-11-28T06:00:00-03:00",
+    }
     result, rows = run("inventory", {**base, "type": "COUNT"})
     assert (rows[0]["event_type"], rows[0]["quantity"], rows[0]["counted_quantity"]) == (
-        "stock_count", 0, 40)
+        "stock_count",
+        0,
+        40,
+    )
     result, _ = run("inventory", {**base, "type": "TELEPORT"})
     assert (result.rejects[0].field, result.rejects[0].rule) == ("event_type", "allowed_values")
 
 
 @pytest.mark.parametrize(
     ("change", "rule"),
-    [({"sku": "ZZZ-99999"}, "unknown_sku"), ({"store": "XX99"}, "unknown_store"),
-     ({"qty": -1}, "min_value"), ({"ts": "2027-11-28T14:03:00-03:00"}, "future_timestamp"),
-     ({"ts": "2026-11-28T14:03:00"}, "timezone_required"), ({"unit_price": "12,3,4"}, "decimal"),
-     ({"sku": None}, "required"), ({"qty": 10**7}, "max_value")],
+    [
+        ({"sku": "ZZZ-99999"}, "unknown_sku"),
+        ({"store": "XX99"}, "unknown_store"),
+        ({"qty": -1}, "min_value"),
+        ({"ts": "2027-11-28T14:03:00-03:00"}, "future_timestamp"),
+        ({"ts": "2026-11-28T14:03:00"}, "timezone_required"),
+        ({"unit_price": "12,3,4"}, "decimal"),
+        ({"sku": None}, "required"),
+        ({"qty": 10**7}, "max_value"),
+    ],
 )
 def test_each_defect_class_gets_its_rule(change: dict, rule: str) -> None:
-    record = {"store": "SP01", "ticket": "T-1", "line": 1, "type": "sale", "sku": "ELE-10001",
-              "qty": 2, "unit_price": "19.90", "ts": "2026-11-28T14:03:00-03:00", **change}
+    record = {
+        "store": "SP01",
+        "ticket": "T-1",
+        "line": 1,
+        "type": "sale",
+        "sku": "ELE-10001",
+        "qty": 2,
+        "unit_price": "19.90",
+        "ts": "2026-11-28T14:03:00-03:00",
+        **change,
+    }
     record = {k: v for k, v in record.items() if v is not None}
     result, rows = run("pos", record)
     assert (result.status, rows) == ("rejected", [])
@@ -94,10 +144,12 @@ def test_non_object_records_are_rejected_not_raised() -> None:
     assert processor.process(0, 42)[0].rejects[0].rule == "type"  # type: ignore[arg-type]
 
 
-SHEET = ("Data;Hora;Loja;Pedido;Linha;Código SKU;Quantidade;Preço Unitário;Desconto;Valor Total;Tipo\r\n"
-         "28/11/2026;10:00:00;AM01;AM01-1;1;ELE-10001;1.000;1.234,50;0,00;;Devolução\r\n"
-         ";;;;;;;;;;\r\n"
-         "28/11/2026;10:05:00;SP01;SP01-1;1;ELE-10001;2;10,00;0,00;20,00;Venda\r\n")
+SHEET = (
+    "Data;Hora;Loja;Pedido;Linha;Código SKU;Quantidade;Preço Unitário;Desconto;Valor Total;Tipo\r\n"
+    "28/11/2026;10:00:00;AM01;AM01-1;1;ELE-10001;1.000;1.234,50;0,00;;Devolução\r\n"
+    ";;;;;;;;;;\r\n"
+    "28/11/2026;10:05:00;SP01;SP01-1;1;ELE-10001;2;10,00;0,00;20,00;Venda\r\n"
+)
 
 
 @pytest.mark.parametrize("encoding", ["latin-1", "utf-8-sig", "utf-8"])
@@ -171,12 +223,18 @@ def test_new_layout_is_onboarded_by_a_mapping_file_alone(tmp_path: Path) -> None
     mapping = parse_mapping(spec)
     assert file_candidates("compras/recebimentos.csv", [mapping]) == [mapping]
     path = tmp_path / "recebimentos.csv"
-    path.write_text('Filial,Produto,Qtde Recebida,NF,Recebido Em\nSP01,ELE-10001,"1.200",NF-9,27/11/2026\n')
+    path.write_text(
+        'Filial,Produto,Qtde Recebida,NF,Recebido Em\nSP01,ELE-10001,"1.200",NF-9,27/11/2026\n'
+    )
     table = readers.open_table(path, path.name, mapping.delimiter, mapping.encodings)
     processor = RecordProcessor(Mapper(mapping), REF, NOW)
     ((_, rec),) = list(table.rows)
     _result, (row,) = processor.process(2, rec)
-    assert (row["event_type"], row["quantity"], row["source"]) == ("stock_receipt", 1200, "purchasing")
+    assert (row["event_type"], row["quantity"], row["source"]) == (
+        "stock_receipt",
+        1200,
+        "purchasing",
+    )
 
 
 def test_rejects_report_uses_the_files_own_headers(tmp_path: Path) -> None:
@@ -190,17 +248,41 @@ def test_rejects_report_uses_the_files_own_headers(tmp_path: Path) -> None:
     text = report_csv(rejected, {"codigo_sku": "Código SKU"}, mapper).decode("utf-8-sig")
     (row,) = list(csv.DictReader(io.StringIO(text)))
     assert (row["row"], row["column"], row["field"], row["value"], row["rule"]) == (
-        "4", "Código SKU", "sku", "'=HYPERLINK(1)", "pattern")
+        "4",
+        "Código SKU",
+        "sku",
+        "'=HYPERLINK(1)",
+        "pattern",
+    )
 
 
 def test_both_notification_shapes_are_understood() -> None:
-    eventarc = object_from_event("google.cloud.storage.object.v1.finalized",
-                                 {"bucket": "b", "name": "pos/x.json", "generation": "7"})
-    push = object_from_event("google.cloud.pubsub.topic.v1.messagePublished", {"message": {
-        "data": "", "attributes": {"bucketId": "b", "objectId": "pos/x.json",
-                                   "objectGeneration": "7", "eventType": "OBJECT_FINALIZE"}}})
-    deleted = object_from_event("x", {"message": {"attributes": {"eventType": "OBJECT_DELETE",
-                                                                 "bucketId": "b", "objectId": "o"}}})
+    eventarc = object_from_event(
+        "google.cloud.storage.object.v1.finalized",
+        {"bucket": "b", "name": "pos/x.json", "generation": "7"},
+    )
+    push = object_from_event(
+        "google.cloud.pubsub.topic.v1.messagePublished",
+        {
+            "message": {
+                "data": "",
+                "attributes": {
+                    "bucketId": "b",
+                    "objectId": "pos/x.json",
+                    "objectGeneration": "7",
+                    "eventType": "OBJECT_FINALIZE",
+                },
+            }
+        },
+    )
+    deleted = object_from_event(
+        "x",
+        {
+            "message": {
+                "attributes": {"eventType": "OBJECT_DELETE", "bucketId": "b", "objectId": "o"}
+            }
+        },
+    )
     assert eventarc == push
     assert eventarc is not None and eventarc.generation == "7"
     assert deleted is None

@@ -22,10 +22,12 @@ money = st.one_of(
 )
 drafts = st.fixed_dictionaries(
     {
-        "event_type": st.sampled_from(["sale", "return", "stock_count", "stock_receipt",
-                                       "transfer_out", "bogus"]),
+        "event_type": st.sampled_from(
+            ["sale", "return", "stock_count", "stock_receipt", "transfer_out", "bogus"]
+        ),
         "occurred_at": st.datetimes(
-            min_value=datetime(2026, 1, 1), max_value=datetime(2027, 6, 1),
+            min_value=datetime(2026, 1, 1),
+            max_value=datetime(2027, 6, 1),
             timezones=st.sampled_from([UTC, timezone(timedelta(hours=-3))]),
         ),
         "source": st.sampled_from(["pos", "", "x" * 70]),
@@ -63,10 +65,19 @@ def test_fast_path_equals_finalize_or_defers(draft: dict[str, Any]) -> None:
 
 
 def _sale(line: int) -> dict[str, Any]:
-    return {"event_type": "sale", "occurred_at": datetime(2026, 11, 28, 10, tzinfo=UTC),
-            "source": "pos", "store_id": "SP01", "sku": "ELE-10001", "quantity": 2,
-            "unit_price": Decimal("19.90"), "discount": Decimal("0.00"),
-            "order_id": "SP01-20261128-000001", "line_number": line, "source_ref": "T"}
+    return {
+        "event_type": "sale",
+        "occurred_at": datetime(2026, 11, 28, 10, tzinfo=UTC),
+        "source": "pos",
+        "store_id": "SP01",
+        "sku": "ELE-10001",
+        "quantity": 2,
+        "unit_price": Decimal("19.90"),
+        "discount": Decimal("0.00"),
+        "order_id": "SP01-20261128-000001",
+        "line_number": line,
+        "source_ref": "T",
+    }
 
 
 def test_clean_records_take_the_fast_path_and_pack_identically() -> None:
@@ -82,9 +93,20 @@ def test_clean_records_take_the_fast_path_and_pack_identically() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.sampled_from(["sale", "return", "stock_count", "stock_receipt", "stock_adjustment",
-                     "transfer_out", "transfer_in"]),
-    st.text(max_size=12), st.text(max_size=12), st.one_of(st.none(), st.text(max_size=12)),
+    st.sampled_from(
+        [
+            "sale",
+            "return",
+            "stock_count",
+            "stock_receipt",
+            "stock_adjustment",
+            "transfer_out",
+            "transfer_in",
+        ]
+    ),
+    st.text(max_size=12),
+    st.text(max_size=12),
+    st.one_of(st.none(), st.text(max_size=12)),
     st.one_of(st.none(), st.integers(0, 10_001)),
     st.datetimes(min_value=datetime(1000, 1, 1), timezones=st.just(UTC)),
 )
@@ -98,20 +120,36 @@ def test_fast_event_id_is_identity_derive_event_id(
     assume_encodable = all(not 0xD800 <= ord(c) <= 0xDFFF for c in store + sku + (ref or ""))
     if not assume_encodable:
         return
-    expected = derive_event_id(event_type=event_type, store_id=store, sku=sku, occurred_at=when,
-                               order_id=ref, line_number=line, source_ref=ref,
-                               counterpart_store_id=store[::-1])
+    expected = derive_event_id(
+        event_type=event_type,
+        store_id=store,
+        sku=sku,
+        occurred_at=when,
+        order_id=ref,
+        line_number=line,
+        source_ref=ref,
+        counterpart_store_id=store[::-1],
+    )
     got = event_id_of(_natural_key(event_type, store, sku, text, ref, line, ref, store[::-1]))
     assert got == expected
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.dictionaries(
-    st.text(max_size=8),
-    st.one_of(st.none(), st.integers(-2**70, 2**70), st.text(max_size=20)),
-    max_size=5), min_size=1, max_size=4), st.text(max_size=10))
-def test_envelope_bytes_equal_the_standard_serialisation(rows: list[dict[str, Any]],
-                                                         source: str) -> None:
+@given(
+    st.lists(
+        st.dictionaries(
+            st.text(max_size=8),
+            st.one_of(st.none(), st.integers(-(2**70), 2**70), st.text(max_size=20)),
+            max_size=5,
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.text(max_size=10),
+)
+def test_envelope_bytes_equal_the_standard_serialisation(
+    rows: list[dict[str, Any]], source: str
+) -> None:
     from salesphere.envelope import Envelope
     from salesphere.io.publish import envelope_bytes
 
