@@ -35,8 +35,14 @@ class Figure:
     def __post_init__(self) -> None:
         if self.baseline:
             self.ratio = (
-                self.value / self.baseline if self.higher_is_better else self.baseline / self.value
-            ) if self.value else None
+                (
+                    self.value / self.baseline
+                    if self.higher_is_better
+                    else self.baseline / self.value
+                )
+                if self.value
+                else None
+            )
         if self.target is not None:
             self.passed = (
                 self.value >= self.target if self.higher_is_better else self.value <= self.target

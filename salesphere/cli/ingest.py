@@ -29,8 +29,10 @@ def guess_source(path: Path) -> str:
     from salesphere.ingest.mapping import builtin_mappings
 
     for mapping in builtin_mappings():
-        if mapping.filenames and mapping.folders and mapping.matches_object(
-            mapping.folders[0], path.name
+        if (
+            mapping.filenames
+            and mapping.folders
+            and mapping.matches_object(mapping.folders[0], path.name)
         ):
             return mapping.folders[0]
     raise typer.BadParameter(
@@ -39,7 +41,9 @@ def guess_source(path: Path) -> str:
     )
 
 
-def upload_files(settings: Settings, paths: list[Path], source: str | None = None) -> list[dict[str, str]]:
+def upload_files(
+    settings: Settings, paths: list[Path], source: str | None = None
+) -> list[dict[str, str]]:
     """Upload each file to ``<source>/<name>`` in the landing bucket; returns what went where."""
     from salesphere.io import clients
 
@@ -54,13 +58,17 @@ def upload_files(settings: Settings, paths: list[Path], source: str | None = Non
     return out
 
 
-def wait_for_marker(settings: Settings, digest: str, timeout: float = WAIT_SECONDS) -> dict[str, Any]:
+def wait_for_marker(
+    settings: Settings, digest: str, timeout: float = WAIT_SECONDS
+) -> dict[str, Any]:
     """The file-drop function's outcome for content ``digest`` once it has been processed."""
     from salesphere.ingest.files import MARKER_PREFIX
     from salesphere.io import clients
 
-    blob = clients.storage_client(settings).bucket(settings.buckets.landing).blob(
-        MARKER_PREFIX + digest
+    blob = (
+        clients.storage_client(settings)
+        .bucket(settings.buckets.landing)
+        .blob(MARKER_PREFIX + digest)
     )
     deadline = time.monotonic() + timeout
     while not blob.exists():
@@ -73,7 +81,9 @@ def wait_for_marker(settings: Settings, digest: str, timeout: float = WAIT_SECON
     return json.loads(blob.download_as_bytes())
 
 
-def post_batch(settings: Settings, path: Path, source: str, url: str | None = None) -> tuple[int, dict[str, Any]]:
+def post_batch(
+    settings: Settings, path: Path, source: str, url: str | None = None
+) -> tuple[int, dict[str, Any]]:
     """POST a live batch file, HMAC-signed with the first configured key."""
     import requests
 
@@ -96,9 +106,13 @@ def register(app: typer.Typer) -> None:
     @app.command("ingest")
     def ingest(
         files: Annotated[list[Path], typer.Argument(help="Files to drop; or `post FILE.json`.")],
-        source: Annotated[str | None, typer.Option(help="Source folder / live source name.")] = None,
+        source: Annotated[
+            str | None, typer.Option(help="Source folder / live source name.")
+        ] = None,
         wait: Annotated[bool, typer.Option(help="Wait for each file's outcome.")] = False,
-        url: Annotated[str | None, typer.Option(help="Ingest URL for `post` (default: twin).")] = None,
+        url: Annotated[
+            str | None, typer.Option(help="Ingest URL for `post` (default: twin).")
+        ] = None,
     ) -> None:
         """Drop FILEs into the landing bucket, or `post FILE.json --source pos` to the HTTP API."""
         settings = Settings.from_env()

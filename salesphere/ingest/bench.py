@@ -40,8 +40,19 @@ from salesphere.settings import Settings
 SKUS = tuple(f"ELE-{10001 + i}" for i in range(200))
 STORES = ("SP01", "RJ01", "MG01", "WEB")
 REFERENCE = Reference(frozenset(SKUS), frozenset(STORES), {s: "America/Sao_Paulo" for s in STORES})
-HEADERS = ("Data", "Hora", "Loja", "Pedido", "Linha", "Código SKU", "Quantidade",
-           "Preço Unitário", "Desconto", "Valor Total", "Tipo")
+HEADERS = (
+    "Data",
+    "Hora",
+    "Loja",
+    "Pedido",
+    "Linha",
+    "Código SKU",
+    "Quantidade",
+    "Preço Unitário",
+    "Desconto",
+    "Valor Total",
+    "Tipo",
+)
 DAY = date(2026, 11, 28)
 
 
@@ -51,9 +62,19 @@ DAY = date(2026, 11, 28)
 def _sheet_rows(rows: int) -> Iterator[list[Any]]:
     for n in range(rows):
         price = 1000 + (n * 37) % 50_000
-        yield [DAY, f"{8 + n % 12:02d}:{n % 60:02d}:{(n * 7) % 60:02d}", STORES[n % 3],
-               f"{STORES[n % 3]}-20261128-{n // 3:06d}", 1 + n % 3, SKUS[n % len(SKUS)],
-               1 + n % 4, price, 0, price * (1 + n % 4), "Venda" if n % 50 else "Devolução"]
+        yield [
+            DAY,
+            f"{8 + n % 12:02d}:{n % 60:02d}:{(n * 7) % 60:02d}",
+            STORES[n % 3],
+            f"{STORES[n % 3]}-20261128-{n // 3:06d}",
+            1 + n % 3,
+            SKUS[n % len(SKUS)],
+            1 + n % 4,
+            price,
+            0,
+            price * (1 + n % 4),
+            "Venda" if n % 50 else "Devolução",
+        ]
 
 
 def _br(cents: int) -> str:
@@ -66,8 +87,21 @@ def write_csv(path: Path, rows: int) -> Path:
         writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
         writer.writerow(HEADERS)
         for r in _sheet_rows(rows):
-            writer.writerow([r[0].strftime("%d/%m/%Y"), r[1], r[2], r[3], r[4], r[5], r[6],
-                             _br(r[7]), _br(r[8]), _br(r[9]), r[10]])
+            writer.writerow(
+                [
+                    r[0].strftime("%d/%m/%Y"),
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    r[6],
+                    _br(r[7]),
+                    _br(r[8]),
+                    _br(r[9]),
+                    r[10],
+                ]
+            )
     return path
 
 
@@ -79,8 +113,9 @@ def write_xlsx(path: Path, rows: int) -> Path:
     sheet = workbook.create_sheet("Vendas")
     sheet.append(list(HEADERS))
     for r in _sheet_rows(rows):
-        sheet.append([r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7] / 100, r[8] / 100,
-                      r[9] / 100, r[10]])
+        sheet.append(
+            [r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7] / 100, r[8] / 100, r[9] / 100, r[10]]
+        )
     workbook.save(path)
     return path
 
@@ -92,8 +127,9 @@ def process_file(path: Path, name: str) -> dict[str, int]:
     """Reader -> mapping -> validation -> envelopes serialised: the file drop minus I/O."""
     mapping = choose_mapping(path, name)
     table = open_table(path, name, mapping.delimiter, mapping.encodings)
-    processor = RecordProcessor(Mapper(mapping, REFERENCE.timezone_of), REFERENCE,
-                                datetime.now(UTC))
+    processor = RecordProcessor(
+        Mapper(mapping, REFERENCE.timezone_of), REFERENCE, datetime.now(UTC)
+    )
     rows: list[dict[str, Any]] = []
     counts = {"rows": 0, "events": 0, "bytes": 0}
     for index, record in table.rows:
@@ -101,7 +137,9 @@ def process_file(path: Path, name: str) -> dict[str, int]:
         _result, out = processor.process(index, record)
         rows.extend(out)
         if len(rows) >= 500:
-            counts["bytes"] += sum(len(envelope_bytes(e)) for e in pack_rows(rows, "spreadsheet", 500))
+            counts["bytes"] += sum(
+                len(envelope_bytes(e)) for e in pack_rows(rows, "spreadsheet", 500)
+            )
             counts["events"] += len(rows)
             rows = []
     counts["bytes"] += sum(len(envelope_bytes(e)) for e in pack_rows(rows, "spreadsheet", 500))
@@ -121,13 +159,22 @@ def _naive_row(values: list[Any], received: datetime) -> str:
         price = Decimal(price.replace(".", "").replace(",", "."))
         discount = Decimal(discount.replace(".", "").replace(",", "."))
     moment = datetime.fromisoformat(f"{day.isoformat()}T{hour}-03:00")
-    event = finalize({
-        "event_type": "sale" if kind == "Venda" else "return", "occurred_at": moment,
-        "source": "spreadsheet", "store_id": store, "sku": sku, "quantity": int(qty),
-        "unit_price": Decimal(str(price)).quantize(Decimal("0.01")),
-        "discount": Decimal(str(discount)).quantize(Decimal("0.01")),
-        "order_id": order, "line_number": int(line), "source_ref": order,
-    }, received)
+    event = finalize(
+        {
+            "event_type": "sale" if kind == "Venda" else "return",
+            "occurred_at": moment,
+            "source": "spreadsheet",
+            "store_id": store,
+            "sku": sku,
+            "quantity": int(qty),
+            "unit_price": Decimal(str(price)).quantize(Decimal("0.01")),
+            "discount": Decimal(str(discount)).quantize(Decimal("0.01")),
+            "order_id": order,
+            "line_number": int(line),
+            "source_ref": order,
+        },
+        received,
+    )
     return json.dumps(event.to_row())
 
 
@@ -207,7 +254,10 @@ def peak_memory_mib(path: Path) -> float:
     """Peak RSS (MiB) of a fresh interpreter processing ``path`` (reader + validation)."""
     done = subprocess.run(
         [sys.executable, "-m", "salesphere.ingest.bench", "process", str(path)],
-        check=True, capture_output=True, text=True, timeout=600,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     return float(json.loads(done.stdout)["peak_mib"])
 
@@ -218,10 +268,18 @@ def peak_memory_mib(path: Path) -> float:
 def _pos_batch(start: int, size: int) -> list[dict[str, Any]]:
     base = datetime(2026, 11, 28, 12, tzinfo=UTC)
     return [
-        {"terminal": "SP01-T1", "store": STORES[n % 3], "ticket": f"BENCH-{n // 2:09d}",
-         "line": 1 + n % 2, "type": "sale", "sku": SKUS[n % len(SKUS)], "qty": 1 + n % 3,
-         "unit_price": f"{10 + n % 90}.90", "discount": "0.00",
-         "ts": (base + timedelta(seconds=n % 3600)).isoformat()}
+        {
+            "terminal": "SP01-T1",
+            "store": STORES[n % 3],
+            "ticket": f"BENCH-{n // 2:09d}",
+            "line": 1 + n % 2,
+            "type": "sale",
+            "sku": SKUS[n % len(SKUS)],
+            "qty": 1 + n % 3,
+            "unit_price": f"{10 + n % 90}.90",
+            "discount": "0.00",
+            "ts": (base + timedelta(seconds=n % 3600)).isoformat(),
+        }
         for n in range(start, start + size)
     ]
 
@@ -260,12 +318,37 @@ def load_bench_reference(settings: Settings) -> None:
     from salesphere.io import clients
 
     bq = clients.bigquery_client(settings)
-    bq.insert_rows_json(f"{settings.project}.reference.products", [
-        {"sku": s, "name": s, "category": "bench", "unit_cost": "1.00", "list_price": "2.00",
-         "reorder_point": 1, "supplier_lead_time_days": 1} for s in SKUS], row_ids=list(SKUS))
-    bq.insert_rows_json(f"{settings.project}.reference.stores", [
-        {"store_id": s, "name": s, "city": "c", "state": "SP", "channel": "store",
-         "timezone": "America/Sao_Paulo"} for s in STORES], row_ids=list(STORES))
+    bq.insert_rows_json(
+        f"{settings.project}.reference.products",
+        [
+            {
+                "sku": s,
+                "name": s,
+                "category": "bench",
+                "unit_cost": "1.00",
+                "list_price": "2.00",
+                "reorder_point": 1,
+                "supplier_lead_time_days": 1,
+            }
+            for s in SKUS
+        ],
+        row_ids=list(SKUS),
+    )
+    bq.insert_rows_json(
+        f"{settings.project}.reference.stores",
+        [
+            {
+                "store_id": s,
+                "name": s,
+                "city": "c",
+                "state": "SP",
+                "channel": "store",
+                "timezone": "America/Sao_Paulo",
+            }
+            for s in STORES
+        ],
+        row_ids=list(STORES),
+    )
 
 
 def _post_all(session: Any, url: str, settings: Settings, bodies: list[bytes]) -> tuple[int, int]:
@@ -276,8 +359,9 @@ def _post_all(session: Any, url: str, settings: Settings, bodies: list[bytes]) -
     accepted = retries = 0
     for body in bodies:
         while True:
-            response = session.post(url, data=body, headers=signing.sign(key_id, secret, body),
-                                    timeout=120)
+            response = session.post(
+                url, data=body, headers=signing.sign(key_id, secret, body), timeout=120
+            )
             if response.status_code != 503:
                 break
             retries += 1
@@ -300,9 +384,15 @@ def inprocess_http_work(settings: Settings, bodies: list[bytes]) -> tuple[int, f
     key_id, secret = settings.hmac_keys[0]
 
     def request(body: bytes) -> Any:
-        return Request(EnvironBuilder(method="POST", path="/", query_string="source=pos",
-                                      data=body, headers=signing.sign(key_id, secret, body),
-                                      ).get_environ())
+        return Request(
+            EnvironBuilder(
+                method="POST",
+                path="/",
+                query_string="source=pos",
+                data=body,
+                headers=signing.sign(key_id, secret, body),
+            ).get_environ()
+        )
 
     http.handle(request(bodies[0]), service)  # warm: catalog and clients
     count = 0
@@ -380,8 +470,9 @@ def bench_http(
     shares = [bodies[n::senders] for n in range(senders)]
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=senders) as pool:
-        done = list(pool.map(lambda share: _post_all(requests.Session(), url, settings, share),
-                             shares))
+        done = list(
+            pool.map(lambda share: _post_all(requests.Session(), url, settings, share), shares)
+        )
     concurrent_seconds = time.perf_counter() - start
     concurrent_accepted = sum(n for n, _ in done)
 
@@ -390,8 +481,11 @@ def bench_http(
     naive_count, naive_seconds, naive_cpu = naive_http_work(settings, sample)
     ours = inproc_count / inproc_seconds
     theirs = naive_count / naive_seconds
-    server = (None if server_cpu is None or server_after is None
-              else round(accepted / max(server_after - server_cpu, 1e-9)))
+    server = (
+        None
+        if server_cpu is None or server_after is None
+        else round(accepted / max(server_after - server_cpu, 1e-9))
+    )
     return {
         "http_events": accepted,
         "http_batch_size": batch_size,

@@ -90,7 +90,9 @@ def object_from_event(ce_type: str, data: Any) -> ObjectRef | None:
         return None
     if data.get("bucket") and data.get("name"):
         generation = data.get("generation")
-        return ObjectRef(str(data["bucket"]), str(data["name"]), str(generation) if generation else None)
+        return ObjectRef(
+            str(data["bucket"]), str(data["name"]), str(generation) if generation else None
+        )
     return None
 
 
@@ -142,9 +144,17 @@ def report_csv(results: list[RecordResult], columns: dict[str, str], mapper: Map
             alias = mapper.column_of(field) or field
             column = columns.get(normalise_header(alias), alias)
             writer.writerow(
-                [neutralise_formula(v) for v in (
-                    result.index, column, reject.field, reject.value, reject.rule, reject.message
-                )]
+                [
+                    neutralise_formula(v)
+                    for v in (
+                        result.index,
+                        column,
+                        reject.field,
+                        reject.value,
+                        reject.rule,
+                        reject.message,
+                    )
+                ]
             )
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
@@ -176,7 +186,11 @@ class FileIngestor:
         bucket = self.gcs.bucket(ref.bucket)
         blob = bucket.get_blob(ref.name)
         if blob is None:
-            return {"status": "ignored", "reason": "object gone (already ingested)", "object": ref.name}
+            return {
+                "status": "ignored",
+                "reason": "object gone (already ingested)",
+                "object": ref.name,
+            }
         if ref.generation and str(blob.generation) != str(ref.generation):
             return {"status": "ignored", "reason": "stale generation", "object": ref.name}
         with tempfile.TemporaryDirectory(prefix="ingest-") as tmp:
@@ -276,8 +290,14 @@ class FileIngestor:
             ("\ufeff" + body.getvalue()).encode("utf-8"), content_type="text/csv"
         )
         log.warning("rejected file %s: %s (%s)", ref.name, exc, exc.rule)
-        return {"status": "rejected", "object": ref.name, "rule": exc.rule, "reason": str(exc),
-                "request_id": request_id, "sha256": digest}
+        return {
+            "status": "rejected",
+            "object": ref.name,
+            "rule": exc.rule,
+            "reason": str(exc),
+            "request_id": request_id,
+            "sha256": digest,
+        }
 
     @staticmethod
     def _move(bucket: Any, blob: Any, target: str) -> None:

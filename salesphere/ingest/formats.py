@@ -75,9 +75,7 @@ def parse_decimal(value: object, style: str = "br") -> Decimal:
         text = text.replace(".", "").replace(",", ".")
     else:
         if not _INTL_NUMBER.match(text):
-            raise FormatError(
-                "decimal", f"{value!r} is not a number (expected e.g. 1234.56)"
-            )
+            raise FormatError("decimal", f"{value!r} is not a number (expected e.g. 1234.56)")
         text = text.replace(",", "")
     try:
         return Decimal(text)

@@ -112,7 +112,9 @@ def authenticate(request: RequestLike, body: bytes, settings: Settings) -> Answe
     if bearer.startswith("Bearer ") and not settings.local:
         who = verify_oidc(bearer.removeprefix("Bearer ").strip(), request.host_url)
         if who is None:
-            return error(403, "bad_token", "the bearer token is not a valid ID token for this service")
+            return error(
+                403, "bad_token", "the bearer token is not a valid ID token for this service"
+            )
         return f"oidc:{who}"
     return error(
         401,
@@ -234,6 +236,5 @@ def _handle_post(request: RequestLike, service: IngestService) -> Answer:
         answer.headers["Retry-After"] = RETRY_AFTER_SECONDS
         return answer
     status = 207 if any(r.status == REJECTED for r in report.results) else 200
-    log.info("batch %s from %s by %s: %s", report.request_id, source, who,
-             report.summary.to_json())
+    log.info("batch %s from %s by %s: %s", report.request_id, source, who, report.summary.to_json())
     return Answer(status, report.to_json(), {})

@@ -77,10 +77,18 @@ def _catalog(settings: Settings) -> Catalog:
     bq = clients.bigquery_client(settings)
     project = settings.project
     try:
-        skus = tuple(r[0] for r in bq.query(
-            f"SELECT sku FROM `{project}.reference.products` ORDER BY sku LIMIT 200"))
-        stores = tuple(r[0] for r in bq.query(
-            f"SELECT store_id FROM `{project}.reference.stores` ORDER BY store_id LIMIT 20"))
+        skus = tuple(
+            r[0]
+            for r in bq.query(
+                f"SELECT sku FROM `{project}.reference.products` ORDER BY sku LIMIT 200"
+            )
+        )
+        stores = tuple(
+            r[0]
+            for r in bq.query(
+                f"SELECT store_id FROM `{project}.reference.stores` ORDER BY store_id LIMIT 20"
+            )
+        )
     except Exception:  # tables missing: provision the twin first, or let the bench load them
         skus, stores = (), ()
     if skus and stores:
@@ -95,10 +103,18 @@ def _batch(run: str, seq: int, size: int, catalog: Catalog) -> list[dict[str, An
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     ticket = f"LT{run}-{seq:07d}"
     return [
-        {"terminal": "LOAD-T1", "store": stores[n % len(stores)], "ticket": ticket,
-         "line": n + 1, "type": "sale", "sku": skus[n % len(skus)], "qty": 1 + n % 3,
-         "unit_price": f"{10 + n % 90}.90", "discount": "0.00",
-         "ts": (base + timedelta(seconds=n)).isoformat()}
+        {
+            "terminal": "LOAD-T1",
+            "store": stores[n % len(stores)],
+            "ticket": ticket,
+            "line": n + 1,
+            "type": "sale",
+            "sku": skus[n % len(skus)],
+            "qty": 1 + n % 3,
+            "unit_price": f"{10 + n % 90}.90",
+            "discount": "0.00",
+            "ts": (base + timedelta(seconds=n)).isoformat(),
+        }
         for n in range(size)
     ]
 
@@ -124,11 +140,14 @@ class _Sender:
         session = getattr(self.local, "session", None)
         if session is None:
             session = self.local.session = requests.Session()
-        headers = {**signing.sign(self.key_id, self.secret, body),
-                   "Content-Type": "application/json"}
+        headers = {
+            **signing.sign(self.key_id, self.secret, body),
+            "Content-Type": "application/json",
+        }
         try:
-            response = session.post(self.url, data=body, headers=headers,
-                                    timeout=REQUEST_TIMEOUT_SECONDS)
+            response = session.post(
+                self.url, data=body, headers=headers, timeout=REQUEST_TIMEOUT_SECONDS
+            )
         except requests.RequestException as exc:
             shot.error = type(exc).__name__
             shot.latency = time.monotonic() - shot.due
@@ -137,13 +156,16 @@ class _Sender:
         shot.status = response.status_code
         if 200 <= response.status_code < 300:
             results = response.json()["results"]
-            shot.accepted_ids = [i for r in results if r["status"] == "accepted"
-                                 for i in r.get("event_ids", ())]
+            shot.accepted_ids = [
+                i for r in results if r["status"] == "accepted" for i in r.get("event_ids", ())
+            ]
             shot.rejected = sum(r["status"] == "rejected" for r in results)
         return shot
 
 
-def _step_figures(rate: float, shots: list[Shot], seconds: float, batch_size: int) -> dict[str, Any]:
+def _step_figures(
+    rate: float, shots: list[Shot], seconds: float, batch_size: int
+) -> dict[str, Any]:
     latencies = [s.latency for s in shots]
     ok = [s for s in shots if s.status is not None and 200 <= s.status < 300]
     events = sum(len(s.accepted_ids) for s in ok)
@@ -154,8 +176,10 @@ def _step_figures(rate: float, shots: list[Shot], seconds: float, batch_size: in
         "status_2xx": len(ok),
         "status_429": sum(s.status == 429 for s in shots),
         "status_503": sum(s.status == 503 for s in shots),
-        "status_other": sum(s.status is not None and s.status not in SHED_STATUSES
-                            and not 200 <= s.status < 300 for s in shots),
+        "status_other": sum(
+            s.status is not None and s.status not in SHED_STATUSES and not 200 <= s.status < 300
+            for s in shots
+        ),
         "no_answer": sum(s.status is None for s in shots),
         "p50_s": round(_percentile(latencies, 0.50), 3),
         "p95_s": round(_percentile(latencies, 0.95), 3),
@@ -167,8 +191,9 @@ def _step_figures(rate: float, shots: list[Shot], seconds: float, batch_size: in
     }
 
 
-def _verify(settings: Settings, subscription: str, shots: list[Shot], run: str,
-            timeout: float) -> dict[str, Any]:
+def _verify(
+    settings: Settings, subscription: str, shots: list[Shot], run: str, timeout: float
+) -> dict[str, Any]:
     """Pull the probe subscription until every accepted id arrived (or ``timeout``)."""
     from salesphere.io import clients
 
@@ -188,8 +213,9 @@ def _verify(settings: Settings, subscription: str, shots: list[Shot], run: str,
             quiet_pulls += 1
             continue
         quiet_pulls = 0
-        subscriber.acknowledge(subscription=subscription,
-                               ack_ids=[m.ack_id for m in response.received_messages])
+        subscriber.acknowledge(
+            subscription=subscription, ack_ids=[m.ack_id for m in response.received_messages]
+        )
         for message in response.received_messages:
             for event in orjson.loads(message.message.data)["events"]:
                 order = event.get("order_id") or ""
@@ -227,20 +253,26 @@ def run_load(
 
     settings = settings or Settings.from_env()
     if settings.host not in LOOPBACK or not settings.local:
-        raise ValueError(f"the load test only targets a local twin on loopback, not "
-                         f"{settings.host!r} ({settings.env}); start one with salesphere local up")
+        raise ValueError(
+            f"the load test only targets a local twin on loopback, not "
+            f"{settings.host!r} ({settings.env}); start one with salesphere local up"
+        )
     planned = sum(round(r * seconds_per_step) for r in rates)
     if planned > MAX_REQUESTS or not 1 <= batch_size <= settings.max_records_per_batch:
-        raise ValueError(f"{planned} requests of {batch_size} records is beyond the bounds "
-                         f"({MAX_REQUESTS} requests, {settings.max_records_per_batch} records); "
-                         "lower the rates, the step length or the batch size")
+        raise ValueError(
+            f"{planned} requests of {batch_size} records is beyond the bounds "
+            f"({MAX_REQUESTS} requests, {settings.max_records_per_batch} records); "
+            "lower the rates, the step length or the batch size"
+        )
     catalog = _catalog(settings)
     run = uuid.uuid4().hex[:8]
     subscription = clients.subscription_path(settings, f"loadtest-{run}")
     subscriber = clients.subscriber(settings)
     subscriber.create_subscription(
-        name=subscription, topic=clients.topic_path(settings, names.TOPIC_EVENTS),
-        ack_deadline_seconds=60)
+        name=subscription,
+        topic=clients.topic_path(settings, names.TOPIC_EVENTS),
+        ack_deadline_seconds=60,
+    )
     sender = _Sender(settings)
     shots: list[Shot] = []
     steps: list[dict[str, Any]] = []
@@ -248,8 +280,9 @@ def run_load(
     try:
         # Warm-up (not a step): the first batch loads the catalog and opens the clients.
         warm = _batch(run, 0, batch_size, catalog)
-        shots.append(sender.send(Shot(-1, time.monotonic(), (warm[0]["ticket"],)),
-                                 orjson.dumps(warm)))
+        shots.append(
+            sender.send(Shot(-1, time.monotonic(), (warm[0]["ticket"],)), orjson.dumps(warm))
+        )
         seq = 1
         with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="load") as pool:
             for index, rate in enumerate(rates):
@@ -272,8 +305,11 @@ def run_load(
                 figures = _step_figures(rate, done, time.monotonic() - step_start, batch_size)
                 steps.append(figures)
                 shed = figures["status_429"] + figures["status_503"]
-                if (figures["p95_s"] > p95_limit or shed * 2 > len(done)
-                        or time.monotonic() - started > MAX_RUN_SECONDS):
+                if (
+                    figures["p95_s"] > p95_limit
+                    or shed * 2 > len(done)
+                    or time.monotonic() - started > MAX_RUN_SECONDS
+                ):
                     break
         verification = _verify(settings, subscription, shots, run, verify_timeout)
     finally:
@@ -302,14 +338,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description="Step load test of the twin's ingest-http.")
-    parser.add_argument("--rates", default=",".join(str(r) for r in DEFAULT_RATES),
-                        help="requests/s per step, comma-separated")
+    parser.add_argument(
+        "--rates",
+        default=",".join(str(r) for r in DEFAULT_RATES),
+        help="requests/s per step, comma-separated",
+    )
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per step")
     parser.add_argument("--batch", type=int, default=200, help="records per request")
     args = parser.parse_args(argv)
     rates = tuple(float(r) for r in args.rates.split(",") if r)
-    print(json.dumps(run_load(rates=rates, seconds_per_step=args.seconds,
-                              batch_size=args.batch), indent=1))
+    print(
+        json.dumps(
+            run_load(rates=rates, seconds_per_step=args.seconds, batch_size=args.batch), indent=1
+        )
+    )
 
 
 if __name__ == "__main__":

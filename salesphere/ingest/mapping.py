@@ -135,7 +135,9 @@ def parse_mapping(data: Mapping[str, Any], where: str = "<mapping>") -> SourceMa
     fmts = _as_tuple(data["formats"])
     unknown = set(fmts) - KNOWN_FORMATS
     if unknown:
-        raise MappingError(f"{where}: unknown formats {sorted(unknown)}; use {sorted(KNOWN_FORMATS)}")
+        raise MappingError(
+            f"{where}: unknown formats {sorted(unknown)}; use {sorted(KNOWN_FORMATS)}"
+        )
     match = data.get("match") or {}
     type_raw = data.get("event_type") or {}
     if not isinstance(type_raw, dict):
@@ -361,8 +363,12 @@ class Mapper:
     def _event_type(self, record: Mapping[str, Any]) -> tuple[str | None, Reject | None]:
         spec = self.mapping.type_field
         if spec is None:
-            return None, Reject(field="event_type", value=None, rule="required",
-                                message="mapping gives no event_type")
+            return None, Reject(
+                field="event_type",
+                value=None,
+                rule="required",
+                message="mapping gives no event_type",
+            )
         if not spec.sources:
             return str(spec.value), None
         key = self._key(spec.sources, record)
@@ -370,13 +376,21 @@ class Mapper:
         if _empty(raw):
             if spec.default is not None:
                 return str(spec.default), None
-            return None, Reject(field="event_type", value=None, rule="required",
-                                message=f"{spec.sources[0]} is missing")
+            return None, Reject(
+                field="event_type",
+                value=None,
+                rule="required",
+                message=f"{spec.sources[0]} is missing",
+            )
         found = self.mapping.type_values.get(normalise_header(str(raw)))
         if found is None:
             allowed = ", ".join(sorted(self.mapping.type_values)) or "-"
-            return None, Reject(field="event_type", value=str(raw)[:200], rule="allowed_values",
-                                message=f"{raw!r} is not a known movement type ({allowed})")
+            return None, Reject(
+                field="event_type",
+                value=str(raw)[:200],
+                rule="allowed_values",
+                message=f"{raw!r} is not a known movement type ({allowed})",
+            )
         return found, None
 
     def _one(self, record: Mapping[str, Any], prefix: str) -> tuple[dict[str, Any], list[Reject]]:
@@ -391,8 +405,14 @@ class Mapper:
             except FormatError as exc:
                 key = self._key(spec.sources, record)
                 raw = record.get(key) if key else None
-                rejects.append(Reject(field=prefix + spec.target, value=_text(raw),
-                                      rule=exc.rule, message=str(exc)))
+                rejects.append(
+                    Reject(
+                        field=prefix + spec.target,
+                        value=_text(raw),
+                        rule=exc.rule,
+                        message=str(exc),
+                    )
+                )
                 continue
             if value is not None:
                 draft[spec.target] = value
@@ -433,13 +453,28 @@ class Mapper:
             return Draft([] if rejects else [draft], rejects)
         items = record.get(explode)
         if not isinstance(items, list) or not items:
-            return Draft([], [Reject(field=explode, value=_text(items), rule="required",
-                                     message=f"{explode} must be a non-empty list")])
+            return Draft(
+                [],
+                [
+                    Reject(
+                        field=explode,
+                        value=_text(items),
+                        rule="required",
+                        message=f"{explode} must be a non-empty list",
+                    )
+                ],
+            )
         drafts, rejects = [], []
         for index, item in enumerate(items):
             if not isinstance(item, dict):
-                rejects.append(Reject(field=f"{explode}[{index}]", value=_text(item),
-                                      rule="type", message="each item must be an object"))
+                rejects.append(
+                    Reject(
+                        field=f"{explode}[{index}]",
+                        value=_text(item),
+                        rule="type",
+                        message="each item must be an object",
+                    )
+                )
                 continue
             merged = {**record, **{f"{explode}.{k}": v for k, v in item.items()}}
             draft, problems = self._one(merged, f"{explode}[{index}].")
@@ -514,6 +549,7 @@ class Mapper:
 
         kind = spec.type
         if kind == "str":
+
             def convert_str(record: Mapping[str, Any], _draft: dict[str, Any]) -> Any:
                 raw = raw_of(record)
                 if raw is None:
@@ -524,8 +560,10 @@ class Mapper:
                 if isinstance(raw, float) and raw.is_integer():
                     return str(int(raw))
                 return str(raw).strip()
+
             return convert_str
         if kind == "int":
+
             def convert_int(record: Mapping[str, Any], _draft: dict[str, Any]) -> Any:
                 raw = raw_of(record)
                 if raw is None:
@@ -539,6 +577,7 @@ class Mapper:
                     if text.isdecimal():  # what formats' ``\d+`` accepts, without a sign
                         return int(text)
                 return formats.parse_int(raw, numbers)
+
             return convert_int
         if kind == "money":
             # formats.parse_decimal reads any style other than "br" as international
@@ -556,13 +595,16 @@ class Mapper:
                     if not raw.strip():
                         return default
                 return formats.parse_money(raw, numbers)
+
             return convert_money
         if kind == "timestamp":
+
             def convert_timestamp(record: Mapping[str, Any], _draft: dict[str, Any]) -> Any:
                 raw = raw_of(record)
                 if raw is None or (raw.__class__ is str and not raw.strip()):
                     return default
                 return formats.parse_timestamp(raw)
+
             return convert_timestamp
         return self._compile_local_datetime(spec, raw_of)
 
@@ -623,4 +665,3 @@ def _text(value: Any) -> str | None:
         return None
     text = str(value)
     return text if len(text) <= 200 else text[:200] + "…"
-

@@ -41,20 +41,34 @@ class Reference:
     def check(self, row: Mapping[str, Any]) -> list[Reject]:
         if not self.skus or not self.stores:  # not loaded
             return []
-        if row["sku"] in self.skus and row["store_id"] in self.stores and (
-            row.get("counterpart_store_id") is None
+        if (
+            row["sku"] in self.skus
+            and row["store_id"] in self.stores
+            and (row.get("counterpart_store_id") is None)
         ):
             return []  # the common case, decided in three lookups
         problems = []
         if row["sku"] not in self.skus:
-            problems.append(Reject(field="sku", value=row["sku"], rule="unknown_sku",
-                                   message=f"SKU {row['sku']} is not in the catalog; add it to "
-                                   "reference.products and replay the quarantined record"))
+            problems.append(
+                Reject(
+                    field="sku",
+                    value=row["sku"],
+                    rule="unknown_sku",
+                    message=f"SKU {row['sku']} is not in the catalog; add it to "
+                    "reference.products and replay the quarantined record",
+                )
+            )
         for name in ("store_id", "counterpart_store_id"):
             store = row.get(name)
             if store is not None and store not in self.stores:
-                problems.append(Reject(field=name, value=store, rule="unknown_store",
-                                       message=f"store {store} is not in reference.stores"))
+                problems.append(
+                    Reject(
+                        field=name,
+                        value=store,
+                        rule="unknown_store",
+                        message=f"store {store} is not in reference.stores",
+                    )
+                )
         return problems
 
     def timezone_of(self, store_id: str) -> tzinfo | None:
@@ -102,24 +116,42 @@ class RecordProcessor:
     ) -> tuple[RecordResult, list[dict[str, Any]]]:
         """The answer for one record and the rows to publish (empty unless accepted)."""
         if record.__class__ is not dict and not isinstance(record, Mapping):
-            return RecordResult(index, REJECTED, rejects=[
-                Reject(field="record", value=repr(record)[:200], rule="type",
-                       message="each record must be a JSON object")
-            ]), []
+            return RecordResult(
+                index,
+                REJECTED,
+                rejects=[
+                    Reject(
+                        field="record",
+                        value=repr(record)[:200],
+                        rule="type",
+                        message="each record must be a JSON object",
+                    )
+                ],
+            ), []
         bad = record.get(BAD_RECORD)
         if bad is not None:
             rule, message, value = bad
             text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-            return RecordResult(index, REJECTED, rejects=[
-                Reject(field="record", value=str(text)[:200], rule=rule, message=message)
-            ]), []
+            return RecordResult(
+                index,
+                REJECTED,
+                rejects=[Reject(field="record", value=str(text)[:200], rule=rule, message=message)],
+            ), []
         try:
             mapped = self.mapper.map(record)
         except Exception as exc:  # a shape no rule foresaw must not take the service down
-            return RecordResult(index, REJECTED, rejects=[
-                Reject(field="record", value=None, rule="unprocessable",
-                       message=f"record could not be mapped: {type(exc).__name__}: {exc}")
-            ]), []
+            return RecordResult(
+                index,
+                REJECTED,
+                rejects=[
+                    Reject(
+                        field="record",
+                        value=None,
+                        rule="unprocessable",
+                        message=f"record could not be mapped: {type(exc).__name__}: {exc}",
+                    )
+                ],
+            ), []
         if mapped.rejects:
             return RecordResult(index, REJECTED, rejects=mapped.rejects), []
         explode = self.mapper.mapping.explode

@@ -135,9 +135,7 @@ def check_xlsx(path: Path) -> None:
     if len(infos) > MAX_XLSX_ENTRIES:
         raise FileRejected("xlsx_malformed", f"workbook has {len(infos)} parts; refusing")
     if "xl/workbook.xml" not in names:
-        raise FileRejected(
-            "xlsx_malformed", "ZIP has no xl/workbook.xml: not an Excel workbook"
-        )
+        raise FileRejected("xlsx_malformed", "ZIP has no xl/workbook.xml: not an Excel workbook")
     total = sum(info.file_size for info in infos)
     if total > MAX_XLSX_UNCOMPRESSED:
         raise FileRejected(

@@ -85,7 +85,8 @@ def load_reference(settings: Settings) -> Reference:
     client = clients.bigquery_client(settings)
     try:
         skus = frozenset(
-            row[0] for row in client.query(f"SELECT sku FROM `{settings.project}.reference.products`")
+            row[0]
+            for row in client.query(f"SELECT sku FROM `{settings.project}.reference.products`")
         )
         stores = {
             row[0]: row[1]
@@ -136,7 +137,9 @@ class IngestService:
         with self._lock:
             now = time.monotonic()
             ref = self._reference
-            fresh = ref is not None and ref.loaded and now - self._reference_at < REFERENCE_TTL_SECONDS
+            fresh = (
+                ref is not None and ref.loaded and now - self._reference_at < REFERENCE_TTL_SECONDS
+            )
             if not fresh:
                 self._reference = load_reference(self.settings)
                 self._reference_at = now
@@ -226,6 +229,7 @@ class IngestService:
             raise ValueError(f"unknown source {source!r}")
         request_id = request_id_for(source, body)
         when = received_at or utcnow()
+
         def log(summary: BatchSummary) -> None:
             self.ledger.log(
                 request_id=request_id,

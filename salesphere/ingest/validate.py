@@ -45,9 +45,21 @@ _ZERO = Decimal("0.00")
 _MAX_MONEY_DIGITS = 18
 _DRAFT_FIELDS = frozenset(
     (
-        "event_type", "occurred_at", "source", "source_ref", "store_id", "sku", "quantity",
-        "unit_price", "discount", "currency", "order_id", "line_number", "channel",
-        "counted_quantity", "counterpart_store_id",
+        "event_type",
+        "occurred_at",
+        "source",
+        "source_ref",
+        "store_id",
+        "sku",
+        "quantity",
+        "unit_price",
+        "discount",
+        "currency",
+        "order_id",
+        "line_number",
+        "channel",
+        "counted_quantity",
+        "counterpart_store_id",
     )
 )
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -69,8 +81,14 @@ def event_id_of(natural_key: str) -> str:
 
 
 def _natural_key(
-    event_type: str, store_id: str, sku: str, occurred_text: str, order_id: object,
-    line_number: object, source_ref: object, counterpart: object,
+    event_type: str,
+    store_id: str,
+    sku: str,
+    occurred_text: str,
+    order_id: object,
+    line_number: object,
+    source_ref: object,
+    counterpart: object,
 ) -> str:
     """``salesphere.identity.natural_key`` spelled out per event type (same strings)."""
     if event_type in _MONEY:
@@ -172,8 +190,9 @@ def fast_row(
     # isoformat is what strftime(TIME_FORMAT) writes for years >= 1000, at C speed
     occurred_text = occurred_utc.isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00"
     event_id = event_id_of(
-        _natural_key(event_type, store_id, sku, occurred_text, order_id, line_number,
-                     source_ref, counterpart)
+        _natural_key(
+            event_type, store_id, sku, occurred_text, order_id, line_number, source_ref, counterpart
+        )
     )
     return {
         "event_id": event_id,
