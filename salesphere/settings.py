@@ -53,6 +53,9 @@ class Settings:
     #: function answers 503 + Retry-After at once and publishes nothing (a safe retry).
     #: Keep it below the server's worker threads (functions-framework: 4 per CPU).
     max_inflight_requests: int = 4
+    #: Speed function: seconds between folding in rows other instances wrote (see
+    #: salesphere.speed.memory); keep it well under BigQuery's ~60 s insertId window.
+    speed_sync_seconds: float = 30.0
     #: Local HMAC key for POS systems that cannot do OIDC (cloud: Secret Manager).
     hmac_keys: tuple[tuple[str, str], ...] = (("pos-local", "local-dev-secret-change-me"),)
 
@@ -111,6 +114,9 @@ class Settings:
             max_inflight_requests=int(
                 env.get("SALESPHERE_MAX_INFLIGHT_REQUESTS", base.max_inflight_requests)
             ),
+            speed_sync_seconds=float(
+                env.get("SALESPHERE_SPEED_SYNC_SECONDS", base.speed_sync_seconds)
+            ),
         )
 
     def to_environ(self) -> dict[str, str]:
@@ -123,6 +129,7 @@ class Settings:
             "SALESPHERE_TWIN_DIR": str(self.twin_dir.resolve()),
             "SALESPHERE_HMAC_KEYS": ",".join(f"{k}={v}" for k, v in self.hmac_keys),
             "SALESPHERE_MAX_INFLIGHT_REQUESTS": str(self.max_inflight_requests),
+            "SALESPHERE_SPEED_SYNC_SECONDS": str(self.speed_sync_seconds),
         }
         for name in self.ports.__dataclass_fields__:
             out[f"SALESPHERE_PORT_{name.upper()}"] = str(getattr(self.ports, name))

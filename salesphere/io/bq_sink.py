@@ -150,6 +150,41 @@ class SpeedWarehouse:
             ],
         )
 
+    def ids_received_since(self, since: datetime) -> list[tuple[str, datetime]]:
+        """``(event_id, received_at)`` of every row received since ``since`` (partition-pruned)."""
+        from google.cloud import bigquery
+
+        rows = self._query(
+            f"SELECT event_id, received_at FROM `{self.events_table}` WHERE received_at >= @since",
+            [bigquery.ScalarQueryParameter("since", "TIMESTAMP", since)],
+        )
+        return [(row["event_id"], row["received_at"]) for row in rows]
+
+    def pairs_with_rows(self) -> set[str]:
+        """Every ``store_id|sku`` with at least one row: pairs outside it have no history."""
+        rows = self._query(
+            f"SELECT DISTINCT CONCAT(store_id, '|', sku) AS pair FROM `{self.events_table}`", []
+        )
+        return {row["pair"] for row in rows}
+
+    def rows_written_since(
+        self, written_after: datetime, received_since: datetime
+    ) -> list[dict[str, Any]]:
+        """History columns (and ``received_at``) of rows written after ``written_after``.
+
+        ``received_since`` prunes partitions: callers only care about recent receipts.
+        """
+        from google.cloud import bigquery
+
+        return self._query(
+            f"SELECT {', '.join(HISTORY_COLUMNS)}, received_at FROM `{self.events_table}` "
+            "WHERE received_at >= @received AND written_at > @written",
+            [
+                bigquery.ScalarQueryParameter("received", "TIMESTAMP", received_since),
+                bigquery.ScalarQueryParameter("written", "TIMESTAMP", written_after),
+            ],
+        )
+
     def existing_alert_ids(self, alert_ids: Sequence[str]) -> set[str]:
         from google.cloud import bigquery
 

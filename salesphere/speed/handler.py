@@ -1,44 +1,47 @@
 """Pub/Sub messages → ``speed.*`` rows and alerts: the function runtime's whole job.
 
-The function has no memory between invocations, so the stock state for the store/SKU
-pairs in a message is rebuilt from ``speed.events`` itself (one query, which also tells
-which event ids are already written) and replayed through the same state machine Beam
-keeps in keyed state. Order of effects, chosen so every failure is safe to retry:
+A warm process remembers which ids it has written and the running stock of every
+store/SKU pair it has touched (:mod:`salesphere.speed.memory`); a cold one loads both
+from ``speed.events`` on first use. Each pair's state goes through the same state
+machine Beam keeps in keyed state. Order of effects, chosen so every failure is safe to
+retry:
 
-1. read history of SKUs with a reorder point (dedup + state), existence of the rest;
+1. answer "already written?" and load missing stock states (memory; queries only when
+   cold, when a sync with other writers is due, or for rows received days ago);
 2. publish new alerts (at-least-once);  3. insert alerts not yet recorded;
 4. insert new events;                   5. record dead letters.
 
-A retryable failure raises (Pub/Sub redelivers; each step is idempotent). Poison never
-raises: it becomes a dead-letter row and the message is acknowledged.
+A retryable failure raises (Pub/Sub redelivers; each step is idempotent) and drops the
+process's memory: memory took the group's rows and stock effects when the group was
+planned, and the failed write may or may not have landed. Poison never raises: it
+becomes a dead-letter row and the message is acknowledged.
 
-**Group commit.** Push mode hands the function one message per request, and every
-message used to pay the same fixed cost (an existence query and an insert, a few tenths
-of a second on the twin's emulator, tens of milliseconds in BigQuery) while the others
-waited on a process-wide lock. Pub/Sub pushes concurrently, so requests that arrive
-while a write is in flight now queue up, and the next writer commits all of them with
-one history/existence query and one insert; each request returns (acknowledges its
-message) only after the group holding it is written, and raises if that write failed, so
-nothing is acknowledged early. Groups are still committed one at a time per process:
-two messages touching the same SKU must not both replay the same history and both miss
-each other's sale. Each message in a group gets its own ``written_at`` (strictly
-increasing in commit order), so a later replay sorts history exactly as it was applied.
+**Group commit.** Push mode hands the function one message per request. Requests that
+arrive while a group is being committed queue up, and the next committer takes all of
+them: one insert for the lot. Groups are committed one at a time per process, so two
+messages touching the same SKU can never both start from the same stock. Right after a
+group, the next committer lingers up to :data:`LINGER_SECONDS` for as many messages as
+that group held: the senders it just answered send again within milliseconds. That
+matters where pushes are few at a time: the twin's Pub/Sub emulator runs exactly two
+push loops per subscription, each waiting for its answer, so without the linger the two
+alternated and every message paid a whole insert (about 65 ms fixed on the emulator).
 
-**Seen-written ids.** Ids this process has seen land (inserted, or found already
-present) are remembered in a bounded LRU; rows whose ids it holds are dropped before
-any query. The LRU only ever skips work for rows proven written; an id it does not hold
-still goes through the warehouse check, so a restart (empty LRU) stays exact.
+Each request returns (acknowledges its message) only after its group is written, and
+raises if that write failed, so nothing is acknowledged early. Each message gets its own
+``written_at`` (strictly increasing in commit order), so replaying history later applies
+it exactly as it was applied live.
 
-Across instances the ``insertId`` and the deterministic alert ids keep rows single; keep
-the function's ``max_instance_count`` low (the free-tier stacks use 2–5) for alerts to
-stay exact.
+Across instances the ``insertId`` and the deterministic alert ids keep rows single, and
+each process folds in the others' rows every ``sync_seconds``; keep the function's
+``max_instance_count`` low (the free-tier stacks use 2–5) for alerts to stay exact.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections import OrderedDict, defaultdict, deque
+import time
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -48,15 +51,16 @@ from salesphere.io.bq_sink import SpeedWarehouse
 from salesphere.model import utcnow
 from salesphere.speed import alerts as stock
 from salesphere.speed.dedup import unseen
+from salesphere.speed.memory import SYNC_SECONDS, SpeedMemory
 from salesphere.speed.publish import AlertPublisher
 from salesphere.speed.reference import ReorderPoints
 from salesphere.speed.rows import Unpacked, dead_letter, timestamp, unpack_message
 
+#: How long a planner waits for more messages right after a group was written.
+LINGER_SECONDS = 0.025
 #: Most events committed in one group: keeps one insertAll request well under
 #: BigQuery's 10 MB / 50k-row limits and one group's latency bounded.
 MAX_GROUP_EVENTS = 5_000
-#: How many written ids a process remembers (~100 bytes each).
-WRITTEN_LRU_SIZE = 200_000
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,8 @@ class Outcome:
     dead_letters: int
     alerts: int
     group_messages: int = 1
+    #: How long the group holding this message took to commit (queries and inserts).
+    commit_seconds: float = 0.0
 
 
 def group_by_key(rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -79,38 +85,18 @@ def group_by_key(rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any
 
 
 def alerts_for(
-    rows: list[dict[str, Any]], history: list[dict[str, Any]], reorder: ReorderPoints
+    rows: list[dict[str, Any]], states: dict[str, stock.StockState], reorder: ReorderPoints
 ) -> list[dict[str, Any]]:
-    """Alerts raised by ``rows`` given what is already written for their keys."""
-    past = group_by_key(history)
-    reorder.prefetch(r["sku"] for r in rows)
+    """Alerts raised by applying ``rows`` to their pairs' ``states`` (changed in place).
+
+    Rows of pairs without a state (SKUs with no reorder point) raise nothing.
+    """
     raised: list[dict[str, Any]] = []
     for key, batch in group_by_key(rows).items():
-        point = reorder.get(batch[0]["sku"])
-        state = stock.replay(past.get(key, []), point)
-        raised += stock.apply_all(state, stock.arrival_order(batch), point)
+        if key in states:
+            point = reorder.get(batch[0]["sku"])
+            raised += stock.apply_all(states[key], stock.arrival_order(batch), point)
     return raised
-
-
-class WrittenIds:
-    """A bounded, thread-safe LRU of event ids known to be in ``speed.events``."""
-
-    def __init__(self, size: int = WRITTEN_LRU_SIZE) -> None:
-        self.size = size
-        self._ids: OrderedDict[str, None] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def add(self, ids: Iterable[str]) -> None:
-        with self._lock:
-            for event_id in ids:
-                self._ids[event_id] = None
-                self._ids.move_to_end(event_id)
-            while len(self._ids) > self.size:
-                self._ids.popitem(last=False)
-
-    def __contains__(self, event_id: object) -> bool:
-        with self._lock:
-            return event_id in self._ids
 
 
 @dataclass
@@ -121,11 +107,23 @@ class _Pending:
     message_id: str | None
     outcome: Outcome | None = None
     error: BaseException | None = None
+    claimed: bool = False  # taken into a group by some thread
     done: threading.Event = field(default_factory=threading.Event)
 
     @property
     def events(self) -> int:
         return max(1, len(self.unpacked.rows))
+
+
+@dataclass
+class _Plan:
+    """A group after planning: what to write, decided against memory; I/O still to do."""
+
+    group: list[_Pending]
+    fresh: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]
+    now: datetime
+    started: float
 
 
 class EnvelopeHandler:
@@ -138,20 +136,25 @@ class EnvelopeHandler:
         reorder: ReorderPoints | None = None,
         clock: Callable[[], datetime] = utcnow,
         max_group_events: int = MAX_GROUP_EVENTS,
+        sync_seconds: float = SYNC_SECONDS,
+        linger: float = LINGER_SECONDS,
     ) -> None:
         self.warehouse = warehouse
         self.publish = publish
         self.reorder = reorder or ReorderPoints(warehouse.reorder_points)
         self.clock = clock
         self.max_group_events = max_group_events
-        self.written = WrittenIds()
+        self.memory = SpeedMemory(warehouse, self.reorder.get, clock, sync_seconds)
         self._queue: deque[_Pending] = deque()
-        # Guards the queue and ``_committing``; waiters are woken after every commit, so
-        # a request whose message was in that group returns at once instead of queueing
-        # behind the next group's commit.
+        # Guards the queue and ``_committing``. Waiters are woken whenever a message is
+        # queued or a group is finished, so a request whose message was in that group
+        # returns at once and the next committer starts without delay.
         self._cond = threading.Condition()
         self._committing = False
         self._last_written: datetime | None = None
+        self.linger = linger
+        self._last_done = -1e18
+        self._last_group_size = 1
 
     def handle(self, data: bytes, message_id: str | None) -> Outcome:
         """Write one message (possibly in a group with concurrent ones); raise if not written."""
@@ -159,24 +162,43 @@ class EnvelopeHandler:
         item = _Pending(unpacked, message_id)
         with self._cond:
             self._queue.append(item)
-        while True:
-            with self._cond:
-                while self._committing and not item.done.is_set():
-                    self._cond.wait()
-                if item.done.is_set():
-                    break
-                self._committing = True  # this thread commits the next group
-                group = self._take()
-            try:
-                self._commit(group)
-            finally:
-                with self._cond:
-                    self._committing = False
-                    self._cond.notify_all()
+            self._cond.notify_all()  # a lingering committer may be waiting for it
+        while not item.done.is_set():
+            group = self._claim(item)
+            if group:
+                self._run(group)
         if item.error is not None:
             raise item.error
         assert item.outcome is not None
         return item.outcome
+
+    def _claim(self, item: _Pending) -> list[_Pending]:
+        """Wait until ``item`` is done (→ ``[]``) or this thread may commit the next group."""
+        with self._cond:
+            while not item.done.is_set():
+                if item.claimed or self._committing:
+                    self._cond.wait()
+                    continue
+                linger = self._linger_left()
+                if linger > 0:
+                    self._cond.wait(linger)
+                    continue
+                self._committing = True
+                return self._take()
+            return []
+
+    def _linger_left(self) -> float:
+        """Seconds still worth waiting for more messages before committing a small group.
+
+        Requests answered by the last group free their senders (push loops), which send
+        again within milliseconds. Right after a group, waiting briefly for as many
+        messages as it held turns alternating one-message groups into full ones: one
+        insert instead of several. Idle streams never wait (the last group is long past).
+        Called with ``_cond`` held.
+        """
+        if self.linger <= 0 or len(self._queue) >= max(2, self._last_group_size):
+            return 0.0
+        return self._last_done + self.linger - time.monotonic()
 
     def _take(self) -> list[_Pending]:
         """The oldest queued messages, up to :attr:`max_group_events` events (at least one).
@@ -189,9 +211,31 @@ class EnvelopeHandler:
             not group or events + self._queue[0].events <= self.max_group_events
         ):
             item = self._queue.popleft()
+            item.claimed = True
             group.append(item)
             events += item.events
         return group
+
+    def _run(self, group: list[_Pending]) -> None:
+        """Commit ``group``; every request in it gets the outcome or the error."""
+        try:
+            self._stamp(group)
+            outcomes = self._write(self._plan(group))
+        except Exception as exc:  # each request of the group raises it (→ redelivery)
+            self.memory.reset()  # the write may or may not have landed: re-read, never guess
+            for item in group:
+                item.error = exc
+                item.done.set()
+        else:
+            for item, outcome in zip(group, outcomes, strict=True):
+                item.outcome = outcome
+                item.done.set()
+        finally:
+            with self._cond:
+                self._committing = False
+                self._last_done = time.monotonic()
+                self._last_group_size = len(group)
+                self._cond.notify_all()
 
     def _stamp(self, group: list[_Pending]) -> None:
         """Strictly increasing ``written_at`` per message, in commit order (see module doc)."""
@@ -204,50 +248,40 @@ class EnvelopeHandler:
             for row in item.unpacked.rows:
                 row["written_at"] = text
 
-    def _commit(self, group: list[_Pending]) -> None:
-        try:
-            self._stamp(group)
-            outcomes = self._write(group)
-        except Exception as exc:  # each request of the group raises it (→ redelivery)
-            for item in group:
-                item.error = exc
-                item.done.set()
-            return
-        for item, outcome in zip(group, outcomes, strict=True):
-            item.outcome = outcome
-            item.done.set()
+    def _plan(self, group: list[_Pending]) -> _Plan:
+        """Decide what to write and which alerts it raises; memory takes the effects now.
 
-    def _write(self, group: list[_Pending]) -> list[Outcome]:
+        Effects are taken before the write; if the write fails, :meth:`_run` drops the
+        memory so nothing a failed write claimed survives.
+        """
+        started = time.monotonic()
         now = self.clock()
         rows = [r for item in group for r in item.unpacked.rows]
-        candidates = [r for r in rows if r["event_id"] not in self.written]
-        inserted: set[int] = set()  # id() of rows written by this group
-        refused_rows: list[tuple[dict[str, Any], str]] = []
-        raised: list[dict[str, Any]] = []
-        if candidates:
-            self.reorder.prefetch(r["sku"] for r in candidates)
-            # Only SKUs with a reorder point need their history (state); the others need
-            # just the cheaper, partition-pruned existence check.
-            tracked = [r for r in candidates if self.reorder.get(r["sku"]) is not None]
-            untracked = [r for r in candidates if self.reorder.get(r["sku"]) is None]
-            history = self.warehouse.history({(r["store_id"], r["sku"]) for r in tracked})
-            known = {h["event_id"] for h in history}
-            if untracked:
-                known |= self.warehouse.existing_event_ids(untracked)
-            new_alerts = alerts_for(tracked, history, self.reorder)
-            fresh_alerts = self.warehouse.unrecorded_alerts(new_alerts) if new_alerts else []
-            if fresh_alerts:
-                self.publish(fresh_alerts)
-                self.warehouse.insert_alerts(fresh_alerts)
-            raised = fresh_alerts
-            fresh = unseen(candidates, known)
-            report = self.warehouse.insert_events(fresh, known_ids=known)
-            refused_rows = report.refused
-            refused_ids = {id(row) for row, _ in refused_rows}
-            inserted = {id(r) for r in fresh if id(r) not in refused_ids}
-            bad = {row["event_id"] for row, _ in refused_rows}
-            self.written.add(r["event_id"] for r in candidates if r["event_id"] not in bad)
-        return self._outcomes(group, inserted, refused_rows, raised, now)
+        if not rows:
+            return _Plan(group, [], [], now, started)
+        self.reorder.prefetch(r["sku"] for r in rows)
+        tracked = {stock.stock_key(r) for r in rows if self.reorder.get(r["sku"]) is not None}
+        self.memory.prepare(rows, tracked)
+        fresh = unseen((r for r in rows if not self.memory.written(r)), ())
+        states = self.memory.states(tracked & {stock.stock_key(r) for r in fresh})
+        alerts = alerts_for(fresh, states, self.reorder)
+        self.memory.remember(fresh)
+        return _Plan(group, fresh, alerts, now, started)
+
+    def _write(self, plan: _Plan) -> list[Outcome]:
+        fresh_alerts = self.warehouse.unrecorded_alerts(plan.alerts) if plan.alerts else []
+        if fresh_alerts:
+            self.publish(fresh_alerts)
+            self.warehouse.insert_alerts(fresh_alerts)
+        report = self.warehouse.insert_events(plan.fresh, known_ids=set())
+        if report.refused:
+            # A refused row already moved its pair's stock and counts as written in memory.
+            self.memory.reset()
+        refused_ids = {id(row) for row, _ in report.refused}
+        inserted = {id(r) for r in plan.fresh if id(r) not in refused_ids}
+        return self._outcomes(
+            plan.group, inserted, report.refused, fresh_alerts, plan.now, plan.started
+        )
 
     def _outcomes(
         self,
@@ -256,6 +290,7 @@ class EnvelopeHandler:
         refused_rows: list[tuple[dict[str, Any], str]],
         raised: list[dict[str, Any]],
         now: datetime,
+        started: float,
     ) -> list[Outcome]:
         """Per-message figures, after recording every message's dead letters at once."""
         refused = {id(row): reason for row, reason in refused_rows}
@@ -289,7 +324,8 @@ class EnvelopeHandler:
             figures.append((envelope_id, written, skipped, len(dead), alerts))
         if dead_all:
             self.warehouse.insert_dead_letters(dead_all)
-        return [Outcome(*f, group_messages=len(group)) for f in figures]
+        took = round(time.monotonic() - started, 3)
+        return [Outcome(*f, group_messages=len(group), commit_seconds=took) for f in figures]
 
 
 def _json(row: dict[str, Any]) -> str:

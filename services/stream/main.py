@@ -17,6 +17,8 @@ import binascii
 import json
 import logging
 import threading
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import functions_framework
@@ -42,7 +44,11 @@ def handler() -> EnvelopeHandler:
     with _init:
         if _handler is None:
             settings = Settings.from_env()
-            _handler = EnvelopeHandler(SpeedWarehouse(settings), pubsub_alert_publisher(settings))
+            _handler = EnvelopeHandler(
+                SpeedWarehouse(settings),
+                pubsub_alert_publisher(settings),
+                sync_seconds=settings.speed_sync_seconds,
+            )
         return _handler
 
 
@@ -56,6 +62,15 @@ def decode(data: Any) -> tuple[bytes, str | None]:
     except (binascii.Error, TypeError) as exc:
         raise ValueError(f"message data is not base64: {exc}") from exc
     return body, message.get("messageId") or message.get("message_id")
+
+
+def _delivery_seconds(data: Any) -> float | None:
+    """Seconds from Pub/Sub accepting the message to this request starting (a log figure)."""
+    try:
+        published = datetime.fromisoformat(data["message"]["publishTime"].replace("Z", "+00:00"))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return round((datetime.now(UTC) - published).total_seconds(), 3)
 
 
 @functions_framework.cloud_event
@@ -75,5 +90,17 @@ def speed_push(cloud_event: CloudEvent) -> None:
         work.warehouse.insert_dead_letters([row])
         log.warning(json.dumps({"msg": "dead-lettered push", "error": str(exc)}))
         return
+    started = time.monotonic()
+    delivered = _delivery_seconds(cloud_event.data)
     outcome = work.handle(body, message_id)
-    log.info(json.dumps({"msg": "envelope", "message_id": message_id, **outcome.__dict__}))
+    log.info(
+        json.dumps(
+            {
+                "msg": "envelope",
+                "message_id": message_id,
+                **outcome.__dict__,
+                "delivery_seconds": delivered,
+                "request_seconds": round(time.monotonic() - started, 3),
+            }
+        )
+    )

@@ -1,0 +1,212 @@
+"""The function runtime's process memory against the real BigQuery emulator.
+
+Handlers here are two "instances" of the speed function in one test process: each has
+its own :class:`SpeedMemory`, both write to the same emulator and publish alerts to the
+same Pub/Sub emulator. The warehouse is the real sink, subclassed only to count the
+queries it runs or to fail after a write has landed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from salesphere.envelope import Envelope
+from salesphere.io.bq_sink import InsertReport, SpeedWarehouse
+from salesphere.local.twin import Twin
+from salesphere.speed import probe
+from salesphere.speed.handler import EnvelopeHandler
+from salesphere.speed.publish import pubsub_alert_publisher
+from salesphere.speed.samples import count, envelope, sale
+
+pytestmark = [pytest.mark.twin]
+
+
+class CountingWarehouse(SpeedWarehouse):
+    """The real sink; remembers the SQL of every query it runs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queries: list[str] = []
+
+    def _query(self, sql: str, params: Any) -> list[dict[str, Any]]:
+        self.queries.append(sql)
+        return super()._query(sql, params)
+
+
+class LandsThenFails(CountingWarehouse):
+    """Writes events, then raises, as a timeout after a successful insert would."""
+
+    failures = 0  # set by the test when the next write should "fail"
+
+    def insert_events(self, rows: Any, known_ids: Any = None) -> InsertReport:
+        report = super().insert_events(rows, known_ids)
+        if self.failures:
+            self.failures -= 1
+            raise TimeoutError("insertAll answered too late (the rows did land)")
+        return report
+
+
+class FailsBeforeWriting(CountingWarehouse):
+    """Raises instead of writing, as an unreachable BigQuery would."""
+
+    failures = 0
+
+    def insert_events(self, rows: Any, known_ids: Any = None) -> InsertReport:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("BigQuery is unreachable")
+        return super().insert_events(rows, known_ids)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+def ago(minutes: float) -> datetime:
+    return datetime.now(UTC) - timedelta(minutes=minutes)
+
+
+def make_handler(twin: Twin, warehouse_type: type = CountingWarehouse, **options: Any) -> Any:
+    warehouse = warehouse_type(twin.settings)
+    return EnvelopeHandler(warehouse, pubsub_alert_publisher(twin.settings), **options)
+
+
+def handle(handler: EnvelopeHandler, env: Envelope) -> Any:
+    return handler.handle(env.to_json(), unique("m"))
+
+
+def test_warm_process_writes_without_asking_the_warehouse(quiet_twin: Twin) -> None:
+    s = quiet_twin.settings
+    store, sku = unique("S"), unique("P")
+    probe.add_product(s, sku, reorder_point=3)
+    handler = make_handler(quiet_twin)
+    handle(handler, envelope([count(store, sku, 5, ago(10))], source="inventory"))  # cold
+    handler.warehouse.queries.clear()
+
+    sales = envelope([sale(store, sku, 1, ago(9 - i), unique("o")) for i in range(2)])
+    outcome = handle(handler, sales)  # 5 → 3: not below the point of 3
+
+    assert handler.warehouse.queries == []  # ids, stock and reorder points all in memory
+    assert (outcome.written, outcome.alerts) == (2, 0)
+    ids = [e["event_id"] for e in sales.events]
+    assert probe.id_counts(s, ids) == dict.fromkeys(ids, 1)
+    assert handle(handler, sales).written == 0  # a redelivery is answered from memory
+    assert handler.warehouse.queries == []
+
+    crossing = handle(handler, envelope([sale(store, sku, 1, ago(5), unique("o"))]))
+    assert crossing.alerts == 1
+    # an alert is rare and checked against speed.stock_alerts before it is published
+    assert [q.split(" FROM ")[1].split()[0] for q in handler.warehouse.queries] == [
+        "`salesphere.speed.stock_alerts`"
+    ]
+
+
+def test_a_new_process_loads_stock_history_once_per_pair(quiet_twin: Twin) -> None:
+    s = quiet_twin.settings
+    store, sku, fresh_sku = unique("S"), unique("P"), unique("P")
+    probe.add_product(s, sku, reorder_point=5)
+    probe.add_product(s, fresh_sku, reorder_point=5)
+    first = make_handler(quiet_twin)
+    handle(first, envelope([count(store, sku, 6, ago(10))], source="inventory"))
+
+    second = make_handler(quiet_twin)  # a restarted or second instance
+    sold = handle(second, envelope([sale(store, sku, 2, ago(5), unique("o"))]))
+    handle(second, envelope([sale(store, sku, 1, ago(4), unique("o"))]))
+    handle(second, envelope([sale(store, fresh_sku, 1, ago(4), unique("o"))]))
+
+    assert sold.alerts == 1  # the count it never saw came from history: 6 - 2 = 4 < 5
+    assert second.memory.stats.history_loads == 1  # not again for the same pair
+    history = [q for q in second.warehouse.queries if "UNNEST(@pairs)" in q]
+    assert len(history) == 1  # and never for a pair without rows
+    assert [(a["on_hand"], a["kind"]) for a in probe.alerts_for(s, store)] == [
+        (4, "below_reorder_point")
+    ]
+
+
+def test_sync_folds_in_another_instances_rows(quiet_twin: Twin) -> None:
+    s = quiet_twin.settings
+    store, sku = unique("S"), unique("P")
+    probe.add_product(s, sku, reorder_point=5)
+    a = make_handler(quiet_twin, sync_seconds=0.0)
+    b = make_handler(quiet_twin, sync_seconds=0.0)
+    handle(a, envelope([count(store, sku, 10, ago(10))], source="inventory"))
+    by_b = envelope([sale(store, sku, 3, ago(8), unique("o"))])
+    handle(b, by_b)  # 10 - 3 = 7: no alert yet
+
+    again = handle(a, by_b)  # the same envelope reaches the other instance
+    crossing = handle(a, envelope([sale(store, sku, 3, ago(6), unique("o"))]))
+
+    assert again.written == 0 and a.memory.stats.syncs >= 1
+    assert crossing.alerts == 1  # 7 - 3 = 4 only if b's sale was folded in
+    # 6 - 2 = 4 < 5: raised by the failed attempt (alerts go first), not again
+    assert [a["on_hand"] for a in probe.alerts_for(s, store)] == [4]
+    ids = [e["event_id"] for e in by_b.events]
+    assert probe.id_counts(s, ids) == dict.fromkeys(ids, 1)
+
+
+def test_failed_write_drops_memory_and_the_redelivery_adds_nothing(quiet_twin: Twin) -> None:
+    s = quiet_twin.settings
+    handler = make_handler(quiet_twin, LandsThenFails)
+    handle(handler, envelope([sale(unique("S"), unique("P"), 1, ago(3), unique("o"))]))
+    env = envelope([sale(unique("S"), unique("P"), 1, ago(2), unique("o"))])
+    loads = handler.memory.stats.loads
+    handler.warehouse.failures = 1
+
+    with pytest.raises(TimeoutError):
+        handle(handler, env)  # the rows landed, but the function cannot know
+    redelivered = handle(handler, env)
+
+    assert redelivered.written == 0
+    assert handler.memory.stats.loads == loads + 1  # re-read, not guessed
+    ids = [e["event_id"] for e in env.events]
+    assert probe.id_counts(s, ids) == dict.fromkeys(ids, 1)
+
+
+def test_rows_received_days_ago_are_checked_in_the_warehouse(quiet_twin: Twin) -> None:
+    s = quiet_twin.settings
+    received = datetime.now(UTC) - timedelta(days=5)
+    late = envelope(
+        [
+            sale(
+                unique("S"),
+                unique("P"),
+                1,
+                received - timedelta(hours=1),
+                unique("o"),
+                received_at=received,
+            )
+        ]
+    )
+    first = make_handler(quiet_twin)
+    assert handle(first, late).written == 1
+
+    second = make_handler(quiet_twin)  # e.g. a dead-letter replay after a restart
+    assert handle(second, late).written == 0
+    assert second.memory.stats.existence_checks == 1
+    ids = [e["event_id"] for e in late.events]
+    assert probe.id_counts(s, ids) == dict.fromkeys(ids, 1)
+
+
+def test_write_that_never_landed_is_written_on_redelivery(quiet_twin: Twin) -> None:
+    """Memory takes a group's rows when planning it; a failed write must not keep them."""
+    s = quiet_twin.settings
+    store, sku = unique("S"), unique("P")
+    probe.add_product(s, sku, reorder_point=5)
+    handler = make_handler(quiet_twin, FailsBeforeWriting)
+    handle(handler, envelope([count(store, sku, 6, ago(10))], source="inventory"))
+    env = envelope([sale(store, sku, 2, ago(5), unique("o"))])
+    handler.warehouse.failures = 1
+
+    with pytest.raises(ConnectionError):
+        handle(handler, env)
+    redelivered = handle(handler, env)
+
+    assert redelivered.written == 1
+    ids = [e["event_id"] for e in env.events]
+    assert probe.id_counts(s, ids) == dict.fromkeys(ids, 1)
+    # 6 - 2 = 4 < 5: raised by the failed attempt (alerts go first), not again
+    assert [a["on_hand"] for a in probe.alerts_for(s, store)] == [4]
