@@ -191,7 +191,8 @@ class SpeedMemory:
         """Is this row's id in ``speed.events``? (after :meth:`prepare` for it)."""
         event_id = row["event_id"]
         if self._covers(row):
-            return event_id in self._ids.get(_received_day(row), ())
+            # an earlier copy keeps its own receive day: look in every day held
+            return any(event_id in ids for ids in self._ids.values())
         return event_id in self._queried_known
 
     def states(self, pairs: Iterable[str]) -> dict[str, stock.StockState]:

@@ -210,3 +210,20 @@ def test_write_that_never_landed_is_written_on_redelivery(quiet_twin: Twin) -> N
     assert probe.id_counts(s, ids) == dict.fromkeys(ids, 1)
     # 6 - 2 = 4 < 5: raised by the failed attempt (alerts go first), not again
     assert [a["on_hand"] for a in probe.alerts_for(s, store)] == [4]
+
+
+def test_a_copy_received_the_next_day_is_known(quiet_twin: Twin) -> None:
+    """A POS retry after midnight: same id, a receive day later than the first copy's."""
+    s = quiet_twin.settings
+    store, sku, order = unique("S"), unique("P"), unique("o")
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    first = envelope([sale(store, sku, 1, yesterday, order, received_at=yesterday)])
+    retry = envelope([sale(store, sku, 1, yesterday, order)])  # received now
+    assert first.events[0]["event_id"] == retry.events[0]["event_id"]
+    warm = make_handler(quiet_twin)
+    assert handle(warm, first).written == 1
+
+    assert handle(warm, retry).written == 0  # from what it wrote
+    assert handle(make_handler(quiet_twin), retry).written == 0  # from what it loaded
+    ids = [e["event_id"] for e in first.events]
+    assert probe.id_counts(s, ids) == dict.fromkeys(ids, 1)
