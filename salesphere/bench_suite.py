@@ -149,7 +149,10 @@ def speed(scale: float) -> list[Figure]:
                 "s",
                 target=target,
                 higher_is_better=False,
-                note=f"p50 {fresh['p50_s']} s, max {fresh['max_s']} s",
+                note=(
+                    f"p50 {fresh['p50_s']} s, max {fresh['max_s']} s; first batch on a fresh "
+                    f"process {fresh.get('cold_start_s')} s (not in the percentiles)"
+                ),
             )
         )
         out.append(

@@ -14,12 +14,13 @@
   memory. Cost: legacy streaming inserts are billed (about $0.01 per 200 MB, 1 KB
   minimum per row) — roughly 1 cent per 200k events, the only non-free item here.
 * *Why also check?* ``insertId`` does not cover a redelivery after the window (a crash,
-  a dead-letter replay, a POS retry minutes later). Before inserting, the sink asks which
-  ids already exist (:meth:`SpeedWarehouse.existing_event_ids`, partition-pruned to the
-  rows' receive dates and the day before) and inserts only the rest. That query is the
-  price of exactly-once: one job per write, billed at BigQuery's 10 MB minimum in cloud,
-  so ~100k writes fit the free 1 TiB/month. Packing many events per message (ingest
-  does, up to 500) keeps the number of writes small.
+  a dead-letter replay, a POS retry minutes later). Before inserting, Beam's sink asks
+  which ids already exist (:meth:`SpeedWarehouse.existing_event_ids`, partition-pruned
+  to the rows' receive dates and the day before) and inserts only the rest: one job per
+  read bundle, billed at BigQuery's 10 MB minimum in cloud, so ~100k bundles fit the
+  free 1 TiB/month. The function asks the same question of its process memory
+  (``salesphere.speed.memory``), loaded with :meth:`SpeedWarehouse.ids_received_since`
+  and kept current with :meth:`SpeedWarehouse.rows_written_since`.
 
 Transient failures (network, 5xx, quota) propagate as exceptions so the caller can let
 Pub/Sub redeliver; per-row rejections come back as data for the dead-letter table.

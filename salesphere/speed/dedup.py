@@ -6,17 +6,19 @@ the same ids, so the same events arrive in a new message), and an envelope carri
 event twice. The speed layer defends in depth:
 
 1. within an envelope, :func:`salesphere.speed.rows.unpack_message` keeps the first;
-2. each process remembers the ids it has already handled: the Beam runtime for
-   :data:`DEDUP_TTL_SECONDS` of processing time in a bounded, unkeyed memory
+2. the Beam runtime remembers the ids it has handled for :data:`DEDUP_TTL_SECONDS` of
+   processing time in a bounded, unkeyed memory
    (``salesphere.speed.transforms.RecentIds``; DirectRunner has no Pub/Sub
    ``id_label``, and keyed state with a timer per id cost a shuffle and a timer per
-   event), the function runtime in an LRU of ids it has seen written
-   (``salesphere.speed.handler.WrittenIds``). Both only ever *drop* ids they have seen;
-   an id they do not hold is never assumed new;
-3. the sink (``salesphere.io.bq_sink``) asks BigQuery which ids already exist before it
-   inserts, and passes ``insertId=event_id`` so two racing writers collapse too.
+   event). It only ever *drops* ids it has seen; an id it does not hold is never
+   assumed new;
+3. before inserting, the question "which ids already exist?" is answered exactly: by
+   the sink (``salesphere.io.bq_sink``) asking BigQuery (Beam), or by the function's
+   process memory, which holds every id received in the last days and reloads itself
+   after any failed write (``salesphere.speed.memory``). Inserts pass
+   ``insertId=event_id`` so two racing writers collapse too.
 
-Layer 3 alone is exact; layers 1–2 make it cheap, and layer 3 makes restarts safe.
+Layer 3 alone is exact; layers 1–2 make it cheap.
 """
 
 from __future__ import annotations
