@@ -51,7 +51,7 @@ from salesphere.io.bq_sink import SpeedWarehouse
 from salesphere.model import utcnow
 from salesphere.speed import alerts as stock
 from salesphere.speed.dedup import unseen
-from salesphere.speed.memory import SYNC_SECONDS, SpeedMemory
+from salesphere.speed.memory import MAX_HOT_IDS, SYNC_SECONDS, SpeedMemory
 from salesphere.speed.publish import AlertPublisher
 from salesphere.speed.reference import ReorderPoints
 from salesphere.speed.rows import Unpacked, dead_letter, timestamp, unpack_message
@@ -138,13 +138,16 @@ class EnvelopeHandler:
         max_group_events: int = MAX_GROUP_EVENTS,
         sync_seconds: float = SYNC_SECONDS,
         linger: float = LINGER_SECONDS,
+        max_hot_ids: int = MAX_HOT_IDS,
     ) -> None:
         self.warehouse = warehouse
         self.publish = publish
         self.reorder = reorder or ReorderPoints(warehouse.reorder_points)
         self.clock = clock
         self.max_group_events = max_group_events
-        self.memory = SpeedMemory(warehouse, self.reorder.get, clock, sync_seconds)
+        self.memory = SpeedMemory(
+            warehouse, self.reorder.get, clock, sync_seconds, max_hot_ids=max_hot_ids
+        )
         self._queue: deque[_Pending] = deque()
         # Guards the queue and ``_committing``. Waiters are woken whenever a message is
         # queued or a group is finished, so a request whose message was in that group

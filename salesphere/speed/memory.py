@@ -54,9 +54,9 @@ SYNC_MARGIN = timedelta(seconds=60)
 SYNC_SECONDS = 30.0
 #: Store/SKU states kept (a few hundred bytes each without a long tail of movements).
 MAX_STATES = 100_000
-#: Beyond this many hot ids the process stops trusting memory for ids (a few hundred MB)
-#: and checks every write in the warehouse, as before.
-MAX_HOT_IDS = 3_000_000
+#: Beyond this many hot ids (~120 bytes each: ~60 MB of a 256 MiB function) the process
+#: does not hold ids at all and asks the warehouse before every write, as Beam's sink does.
+MAX_HOT_IDS = 500_000
 
 
 def _received_day(row: dict[str, Any]) -> date:

@@ -227,3 +227,16 @@ def test_a_copy_received_the_next_day_is_known(quiet_twin: Twin) -> None:
     assert handle(make_handler(quiet_twin), retry).written == 0  # from what it loaded
     ids = [e["event_id"] for e in first.events]
     assert probe.id_counts(s, ids) == dict.fromkeys(ids, 1)
+
+
+def test_too_many_recent_ids_to_hold_falls_back_to_asking(quiet_twin: Twin) -> None:
+    s = quiet_twin.settings
+    handle(make_handler(quiet_twin), envelope([sale(unique("S"), unique("P"), 1, ago(3), "x")]))
+    handler = make_handler(quiet_twin, max_hot_ids=0)  # the table already holds more
+    env = envelope([sale(unique("S"), unique("P"), 1, ago(2), unique("o"))])
+
+    assert handle(handler, env).written == 1
+    assert handle(handler, env).written == 0
+    assert handler.memory.stats.existence_checks == 2  # one per write, as Beam's sink
+    ids = [e["event_id"] for e in env.events]
+    assert probe.id_counts(s, ids) == dict.fromkeys(ids, 1)
