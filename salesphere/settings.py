@@ -56,6 +56,9 @@ class Settings:
     #: Speed function: seconds between folding in rows other instances wrote (see
     #: salesphere.speed.memory); keep it well under BigQuery's ~60 s insertId window.
     speed_sync_seconds: float = 30.0
+    #: Batch lock lease: a run renews it every quarter of this; a lock not renewed for this
+    #: long belongs to a crashed run and the next run takes it over (salesphere.batch.lock).
+    batch_lock_lease_seconds: float = 120.0
     #: Local HMAC key for POS systems that cannot do OIDC (cloud: Secret Manager).
     hmac_keys: tuple[tuple[str, str], ...] = (("pos-local", "local-dev-secret-change-me"),)
 
@@ -117,6 +120,9 @@ class Settings:
             speed_sync_seconds=float(
                 env.get("SALESPHERE_SPEED_SYNC_SECONDS", base.speed_sync_seconds)
             ),
+            batch_lock_lease_seconds=float(
+                env.get("SALESPHERE_BATCH_LOCK_LEASE_SECONDS", base.batch_lock_lease_seconds)
+            ),
         )
 
     def to_environ(self) -> dict[str, str]:
@@ -130,6 +136,7 @@ class Settings:
             "SALESPHERE_HMAC_KEYS": ",".join(f"{k}={v}" for k, v in self.hmac_keys),
             "SALESPHERE_MAX_INFLIGHT_REQUESTS": str(self.max_inflight_requests),
             "SALESPHERE_SPEED_SYNC_SECONDS": str(self.speed_sync_seconds),
+            "SALESPHERE_BATCH_LOCK_LEASE_SECONDS": str(self.batch_lock_lease_seconds),
         }
         for name in self.ports.__dataclass_fields__:
             out[f"SALESPHERE_PORT_{name.upper()}"] = str(getattr(self.ports, name))

@@ -163,13 +163,15 @@ def run_batch(
 
     ``run_id`` makes a retried request idempotent: a run id that already succeeded
     returns ``already_done`` without touching anything. Raises
-    :class:`~salesphere.batch.lock.RunInProgress` when another run holds the lock.
+    :class:`~salesphere.batch.lock.RunInProgress` when another run holds the lock, and
+    :class:`~salesphere.batch.lock.LockLost` (before committing anything) when this run
+    stalled past its lease and another run took the lock over.
     """
     started = utcnow()
     run_id = run_id or new_run_id(started)
     timings: dict[str, float] = {}
     t0 = time.monotonic()
-    with run_lock(settings, run_id):
+    with run_lock(settings, run_id, timedelta(seconds=settings.batch_lock_lease_seconds)) as lease:
         if _already_succeeded(settings, run_id):
             return RunReport(run_id=run_id, status="already_done")
         plan: RunPlan = plan_run(
@@ -200,6 +202,7 @@ def run_batch(
             staging = warehouse.load_staging(settings, _staged_uris(settings, run_id), run_id)
             timings["load"] = time.monotonic() - t2
             t3 = time.monotonic()
+            lease.check()  # a run that stalled past its lease must not commit over a newer one
             warehouse.commit(
                 settings,
                 staging,
