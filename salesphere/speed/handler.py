@@ -51,7 +51,7 @@ from salesphere.io.bq_sink import SpeedWarehouse
 from salesphere.model import utcnow
 from salesphere.speed import alerts as stock
 from salesphere.speed.dedup import unseen
-from salesphere.speed.memory import MAX_HOT_IDS, SYNC_SECONDS, SpeedMemory
+from salesphere.speed.memory import MAX_HOT_IDS, MAX_STATES, SYNC_SECONDS, SpeedMemory
 from salesphere.speed.publish import AlertPublisher
 from salesphere.speed.reference import ReorderPoints
 from salesphere.speed.rows import Unpacked, dead_letter, timestamp, unpack_message
@@ -146,7 +146,12 @@ class EnvelopeHandler:
         self.clock = clock
         self.max_group_events = max_group_events
         self.memory = SpeedMemory(
-            warehouse, self.reorder.get, clock, sync_seconds, max_hot_ids=max_hot_ids
+            warehouse,
+            self.reorder.get,
+            clock,
+            sync_seconds,
+            max_states=max(MAX_STATES, max_group_events),  # a group's pairs always fit
+            max_hot_ids=max_hot_ids,
         )
         self._queue: deque[_Pending] = deque()
         # Guards the queue and ``_committing``. Waiters are woken whenever a message is
@@ -157,7 +162,9 @@ class EnvelopeHandler:
         self._last_written: datetime | None = None
         self.linger = linger
         self._last_done = -1e18
-        self._last_group_size = 1
+        #: Messages the next committer may wait for (see :meth:`_linger_left`).
+        self._expect = 0
+        self._touched_memory = False
 
     def handle(self, data: bytes, message_id: str | None) -> Outcome:
         """Write one message (possibly in a group with concurrent ones); raise if not written."""
@@ -193,13 +200,17 @@ class EnvelopeHandler:
     def _linger_left(self) -> float:
         """Seconds still worth waiting for more messages before committing a small group.
 
-        Requests answered by the last group free their senders (push loops), which send
-        again within milliseconds. Right after a group, waiting briefly for as many
-        messages as it held turns alternating one-message groups into full ones: one
-        insert instead of several. Idle streams never wait (the last group is long past).
+        When the last group finished, its requests' senders were answered and send again
+        within milliseconds. If several senders were active then (the group held more
+        than one message, or others were already waiting), the next committer waits
+        briefly for as many messages as were in play, turning alternating one-message
+        groups into full ones: one insert instead of several. A lone sender (one request
+        at a time, as Cloud Run with concurrency 1) and idle streams never wait.
         Called with ``_cond`` held.
         """
-        if self.linger <= 0 or len(self._queue) >= max(2, self._last_group_size):
+        if self.linger <= 0 or len(self._queue) >= self._expect:
+            return 0.0
+        if sum(item.events for item in self._queue) >= self.max_group_events:
             return 0.0
         return self._last_done + self.linger - time.monotonic()
 
@@ -220,25 +231,42 @@ class EnvelopeHandler:
         return group
 
     def _run(self, group: list[_Pending]) -> None:
-        """Commit ``group``; every request in it gets the outcome or the error."""
+        """Commit ``group``; every request in it gets the outcome or an error."""
+        self._touched_memory = False
         try:
             self._stamp(group)
             outcomes = self._write(self._plan(group))
         except Exception as exc:  # each request of the group raises it (→ redelivery)
-            self.memory.reset()  # the write may or may not have landed: re-read, never guess
-            for item in group:
-                item.error = exc
-                item.done.set()
+            self._fail(group, exc)
         else:
             for item, outcome in zip(group, outcomes, strict=True):
                 item.outcome = outcome
                 item.done.set()
         finally:
+            # Even an interrupt must not leave a request waiting forever.
+            self._fail(group, RuntimeError("the commit of this message's group was interrupted"))
             with self._cond:
                 self._committing = False
-                self._last_done = time.monotonic()
-                self._last_group_size = len(group)
+                self._finished(len(group))
                 self._cond.notify_all()
+
+    def _finished(self, group_size: int) -> None:
+        """Record what the linger needs once a group is done. Called with ``_cond`` held."""
+        self._last_done = time.monotonic()
+        waiting = len(self._queue)
+        self._expect = waiting + group_size if waiting or group_size > 1 else 0
+
+    def _fail(self, group: list[_Pending], exc: BaseException) -> None:
+        """Fail the group's unanswered requests; drop memory if this group changed it."""
+        pending = [item for item in group if not item.done.is_set()]
+        if pending and self._touched_memory:
+            # Memory took the group's rows and stock effects when it was planned, and the
+            # write may or may not have landed: re-read, never guess.
+            self.memory.reset()
+            self._touched_memory = False
+        for item in pending:
+            item.error = exc
+            item.done.set()
 
     def _stamp(self, group: list[_Pending]) -> None:
         """Strictly increasing ``written_at`` per message, in commit order (see module doc)."""
@@ -266,6 +294,7 @@ class EnvelopeHandler:
         tracked = {stock.stock_key(r) for r in rows if self.reorder.get(r["sku"]) is not None}
         self.memory.prepare(rows, tracked)
         fresh = unseen((r for r in rows if not self.memory.written(r)), ())
+        self._touched_memory = True  # from here on a failure must drop memory
         states = self.memory.states(tracked & {stock.stock_key(r) for r in fresh})
         alerts = alerts_for(fresh, states, self.reorder)
         self.memory.remember(fresh)
@@ -276,6 +305,10 @@ class EnvelopeHandler:
         if fresh_alerts:
             self.publish(fresh_alerts)
             self.warehouse.insert_alerts(fresh_alerts)
+        # Stamp again just before the insert: other instances' syncs re-read rows written
+        # up to a minute before their last sync, so the stamp must not lag the insert by
+        # the time planning and alerts took (same order as planned, so replay agrees).
+        self._stamp(plan.group)
         report = self.warehouse.insert_events(plan.fresh, known_ids=set())
         if report.refused:
             # A refused row already moved its pair's stock and counts as written in memory.

@@ -54,9 +54,13 @@ SYNC_MARGIN = timedelta(seconds=60)
 SYNC_SECONDS = 30.0
 #: Store/SKU states kept (a few hundred bytes each without a long tail of movements).
 MAX_STATES = 100_000
-#: Beyond this many hot ids (~120 bytes each: ~60 MB of a 256 MiB function) the process
-#: does not hold ids at all and asks the warehouse before every write, as Beam's sink does.
-MAX_HOT_IDS = 500_000
+#: Beyond this many hot ids the process holds none and asks the warehouse before every
+#: write, as Beam's sink does. Loading 200k costs ~80 MB at peak (~25 MB kept) of a 256 MiB
+#: function; three days of 10k orders/day hold ~100k.
+MAX_HOT_IDS = 200_000
+#: Longest allowed sync interval: another instance's rows must be known before BigQuery
+#: stops collapsing their duplicates by ``insertId`` (~60 s after their insert).
+MAX_SYNC_SECONDS = 45.0
 
 
 def _received_day(row: dict[str, Any]) -> date:
@@ -89,6 +93,12 @@ class SpeedMemory:
         max_states: int = MAX_STATES,
         max_hot_ids: int = MAX_HOT_IDS,
     ) -> None:
+        if not 0 <= sync_seconds <= MAX_SYNC_SECONDS:
+            raise ValueError(
+                f"speed_sync_seconds must be between 0 and {MAX_SYNC_SECONDS:.0f}, not "
+                f"{sync_seconds}: BigQuery collapses duplicates by insertId for only about "
+                "60 s, so other instances' rows must be known sooner (SALESPHERE_SPEED_SYNC_SECONDS)"
+            )
         self.warehouse = warehouse
         self.reorder_point = reorder_point
         self.clock = clock
@@ -113,16 +123,19 @@ class SpeedMemory:
             self.stats.resets += 1
 
     def _load(self, now: datetime) -> None:
+        """Read the window's ids and the pairs with rows; memory changes only if both succeed."""
         first_day = now.date() - timedelta(days=HOT_DAYS - 1)
         since = datetime.combine(first_day, time(), UTC)
+        found = self.warehouse.ids_received_since(since, limit=self.max_hot_ids + 1)
+        trusted = len(found) <= self.max_hot_ids
         ids: dict[date, set[str]] = {}
-        total = 0
-        for event_id, received_at in self.warehouse.ids_received_since(since):
-            ids.setdefault(_received_day({"received_at": received_at}), set()).add(event_id)
-            total += 1
-        self._ids, self._first_day = ids, first_day
-        self._trusted = total <= self.max_hot_ids
-        self._pairs_with_rows = self.warehouse.pairs_with_rows()
+        if trusted:
+            for event_id, received_at in found:
+                ids.setdefault(received_at.astimezone(UTC).date(), set()).add(event_id)
+        del found
+        pairs = self.warehouse.pairs_with_rows()
+        self._ids, self._first_day, self._trusted = ids, first_day, trusted
+        self._pairs_with_rows = pairs
         self._states.clear()
         self._synced_at = now
         self.stats.loads += 1
@@ -137,7 +150,8 @@ class SpeedMemory:
     def _sync(self, now: datetime) -> None:
         assert self._synced_at is not None and self._first_day is not None
         since = datetime.combine(self._first_day, time(), UTC)
-        for row in self.warehouse.rows_written_since(self._synced_at - SYNC_MARGIN, since):
+        rows = self.warehouse.rows_written_since(self._synced_at - SYNC_MARGIN, since)
+        for row in stock.arrival_order(rows):  # a state's alert level depends on the order
             self._remember(row)
             state = self._states.get(stock.stock_key(row))
             if state is not None:
@@ -215,7 +229,7 @@ class SpeedMemory:
 
     def _remember(self, row: dict[str, Any]) -> None:
         self._pairs_with_rows.add(stock.stock_key(row))
-        if "received_at" not in row or self._first_day is None:
+        if "received_at" not in row or self._first_day is None or not self._trusted:
             return
         day = _received_day(row)
         if day >= self._first_day:

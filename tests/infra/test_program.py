@@ -170,3 +170,14 @@ def test_stack_files_exist_for_long_lived_stacks_only() -> None:
         "Pulumi.staging.yaml",
         "Pulumi.prod.yaml",
     }
+
+
+def test_speed_function_runs_one_instance_the_others_scale(runs: dict[str, ProgramRun]) -> None:
+    """The speed function's process memory must be the only writer's (docs/speed.md)."""
+    prod = runs["prod"]
+    count = {
+        fn.name: fn.inputs["serviceConfig"]["maxInstanceCount"]
+        for fn in prod.of_type("gcp:cloudfunctionsv2/function:Function")
+    }
+    assert count.pop("fn-speed") == 1
+    assert set(count.values()) == {10}  # Pulumi.prod.yaml's function_max_instances

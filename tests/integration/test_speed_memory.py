@@ -8,6 +8,7 @@ queries it runs or to fail after a write has landed.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -240,3 +241,54 @@ def test_too_many_recent_ids_to_hold_falls_back_to_asking(quiet_twin: Twin) -> N
     assert handler.memory.stats.existence_checks == 2  # one per write, as Beam's sink
     ids = [e["event_id"] for e in env.events]
     assert probe.id_counts(s, ids) == dict.fromkeys(ids, 1)
+
+
+class Interrupt(BaseException):
+    """Not an Exception: what a KeyboardInterrupt or SystemExit mid-commit looks like."""
+
+
+class BlocksThenInterrupts(CountingWarehouse):
+    """The first insert waits for the test; the second raises :class:`Interrupt`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.inserts = 0
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def insert_events(self, rows: Any, known_ids: Any = None) -> InsertReport:
+        self.inserts += 1
+        if self.inserts == 1:
+            self.entered.set()
+            assert self.release.wait(30)
+        elif self.inserts == 2:
+            raise Interrupt
+        return super().insert_events(rows, known_ids)
+
+
+def test_an_interrupted_commit_fails_every_request_of_its_group(quiet_twin: Twin) -> None:
+    handler = make_handler(quiet_twin, BlocksThenInterrupts)
+    results: dict[str, object] = {}
+
+    def send(name: str) -> None:
+        env = envelope([sale(unique("S"), unique("P"), 1, ago(1), unique("o"))])
+        try:
+            results[name] = handle(handler, env)
+        except BaseException as exc:
+            results[name] = exc
+
+    first = threading.Thread(target=send, args=("first",))
+    first.start()
+    assert handler.warehouse.entered.wait(30)  # the first group is inside its insert
+    others = [threading.Thread(target=send, args=(n,)) for n in ("b", "c")]
+    for thread in others:
+        thread.start()
+    probe.wait_for(lambda: len(handler._queue) == 2, timeout=10, what="two queued messages")
+    handler.warehouse.release.set()  # the next group holds b and c, and is interrupted
+    for thread in [first, *others]:
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "a request was left waiting"
+
+    assert results["first"].written == 1  # type: ignore[union-attr]
+    kinds = sorted(type(results[n]).__name__ for n in ("b", "c"))
+    assert kinds == ["Interrupt", "RuntimeError"]  # the committer's own, and its group mate's
