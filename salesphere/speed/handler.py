@@ -20,20 +20,21 @@ becomes a dead-letter row and the message is acknowledged.
 arrive while a group is being committed queue up, and the next committer takes all of
 them: one insert for the lot. Groups are committed one at a time per process, so two
 messages touching the same SKU can never both start from the same stock. Right after a
-group, the next committer lingers up to :data:`LINGER_SECONDS` for as many messages as
-that group held: the senders it just answered send again within milliseconds. That
-matters where pushes are few at a time: the twin's Pub/Sub emulator runs exactly two
-push loops per subscription, each waiting for its answer, so without the linger the two
-alternated and every message paid a whole insert (about 65 ms fixed on the emulator).
+group that had several senders in play, the next committer lingers up to
+:data:`LINGER_SECONDS` for as many messages as were in play: the senders it just
+answered send again within milliseconds. That matters where pushes are few at a time:
+the twin's Pub/Sub emulator runs exactly two push loops per subscription, each waiting
+for its answer, so without the linger the two alternated and every message paid a whole
+insert (about 65 ms fixed on the emulator).
 
 Each request returns (acknowledges its message) only after its group is written, and
 raises if that write failed, so nothing is acknowledged early. Each message gets its own
 ``written_at`` (strictly increasing in commit order), so replaying history later applies
 it exactly as it was applied live.
 
-Across instances the ``insertId`` and the deterministic alert ids keep rows single, and
-each process folds in the others' rows every ``sync_seconds``; keep the function's
-``max_instance_count`` low (the free-tier stacks use 2–5) for alerts to stay exact.
+Every stack runs one speed instance (``infra/functions.py``), so memory is the only
+writer's. Should two overlap (a rollout), ``insertId`` and the deterministic alert ids
+keep rows single, and each process folds in the other's rows every ``sync_seconds``.
 """
 
 from __future__ import annotations
