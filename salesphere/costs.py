@@ -97,6 +97,12 @@ class Traffic:
     horizon_months: int = 12
     ingest_seconds_per_request: float = 0.15
     speed_seconds_per_envelope: float = 0.4
+    #: Cold starts of the speed function a day (scale to zero overnight, deploys). Each
+    #: loads three days of ids and the store/SKU pairs with rows (salesphere.speed.memory),
+    #: syncs every 30 s for 5 minutes (10 queries) and reads the history of pairs it
+    #: touches first (assumed 20 queries until warm); a warm instance queries nothing.
+    speed_cold_starts_per_day: int = 24
+    speed_queries_per_cold_start: int = 2 + 10 + 20
     file_seconds_per_mb: float = 2.0
     batch_seconds_fixed: float = 60.0
     batch_events_per_second: float = 5_000.0
@@ -151,6 +157,15 @@ class Estimate:
 
     def use(self, key: str) -> QuotaUse:
         return next(use for use in self.uses if use.quota.key == key)
+
+
+def _speed_function_query_bytes(events: float, p: StackProfile, t: Traffic) -> float:
+    """Bytes a day the speed function's queries bill (cold starts only; warm ones ask nothing)."""
+    if p.speed_runtime != "function":
+        return 0.0
+    # each reads ~three days of ids (44 bytes a row), billed at least 10 MB
+    per_query = max(BQ_MIN_BILLED_BYTES_PER_TABLE, events * 3 * 44.0)
+    return t.speed_cold_starts_per_day * t.speed_queries_per_cold_start * per_query
 
 
 def sample_events(count: int) -> list[CanonicalEvent]:
@@ -269,7 +284,8 @@ def estimate(
     batch_scan = p.batch_runs_per_day * t.batch_views * avg_master * t.batch_scan_fraction
     view_bytes = max(BQ_MIN_BILLED_BYTES_PER_TABLE * 2, events * row * 1.0 + avg_master * 0.01)
     serving_scan = t.dashboard_queries_per_day * view_bytes
-    bq_query_tib = (batch_scan + serving_scan) * month / TIB
+    speed_scan = _speed_function_query_bytes(events, p, t)
+    bq_query_tib = (batch_scan + serving_scan + speed_scan) * month / TIB
 
     # -- Cloud Functions ---------------------------------------------------------------
     speed_invocations = (live_envelopes + file_envelopes) if p.speed_runtime == "function" else 0

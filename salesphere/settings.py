@@ -56,6 +56,11 @@ class Settings:
     #: Speed function: seconds between folding in rows other instances wrote (see
     #: salesphere.speed.memory); keep it well under BigQuery's ~60 s insertId window.
     speed_sync_seconds: float = 30.0
+    #: ...but only this long after the process loaded its memory: one instance per stack,
+    #: so another writer exists only while a rollout overlaps a fresh instance with the
+    #: old one. Each sync is a query billed at 10 MB; syncing all day would use half the
+    #: free query tier. Raise it (e.g. to 1e9) if you run several instances for good.
+    speed_sync_window_seconds: float = 300.0
     #: Batch lock lease: a run renews it every quarter of this; a lock not renewed for this
     #: long belongs to a crashed run and the next run takes it over (salesphere.batch.lock).
     batch_lock_lease_seconds: float = 120.0
@@ -120,6 +125,9 @@ class Settings:
             speed_sync_seconds=float(
                 env.get("SALESPHERE_SPEED_SYNC_SECONDS", base.speed_sync_seconds)
             ),
+            speed_sync_window_seconds=float(
+                env.get("SALESPHERE_SPEED_SYNC_WINDOW_SECONDS", base.speed_sync_window_seconds)
+            ),
             batch_lock_lease_seconds=float(
                 env.get("SALESPHERE_BATCH_LOCK_LEASE_SECONDS", base.batch_lock_lease_seconds)
             ),
@@ -136,6 +144,7 @@ class Settings:
             "SALESPHERE_HMAC_KEYS": ",".join(f"{k}={v}" for k, v in self.hmac_keys),
             "SALESPHERE_MAX_INFLIGHT_REQUESTS": str(self.max_inflight_requests),
             "SALESPHERE_SPEED_SYNC_SECONDS": str(self.speed_sync_seconds),
+            "SALESPHERE_SPEED_SYNC_WINDOW_SECONDS": str(self.speed_sync_window_seconds),
             "SALESPHERE_BATCH_LOCK_LEASE_SECONDS": str(self.batch_lock_lease_seconds),
         }
         for name in self.ports.__dataclass_fields__:

@@ -52,7 +52,13 @@ from salesphere.io.bq_sink import SpeedWarehouse
 from salesphere.model import utcnow
 from salesphere.speed import alerts as stock
 from salesphere.speed.dedup import unseen
-from salesphere.speed.memory import MAX_HOT_IDS, MAX_STATES, SYNC_SECONDS, SpeedMemory
+from salesphere.speed.memory import (
+    MAX_HOT_IDS,
+    MAX_STATES,
+    SYNC_SECONDS,
+    SYNC_WINDOW_SECONDS,
+    SpeedMemory,
+)
 from salesphere.speed.publish import AlertPublisher
 from salesphere.speed.reference import ReorderPoints
 from salesphere.speed.rows import Unpacked, dead_letter, timestamp, unpack_message
@@ -138,6 +144,7 @@ class EnvelopeHandler:
         clock: Callable[[], datetime] = utcnow,
         max_group_events: int = MAX_GROUP_EVENTS,
         sync_seconds: float = SYNC_SECONDS,
+        sync_window: float = SYNC_WINDOW_SECONDS,
         linger: float = LINGER_SECONDS,
         max_hot_ids: int = MAX_HOT_IDS,
     ) -> None:
@@ -151,6 +158,7 @@ class EnvelopeHandler:
             self.reorder.get,
             clock,
             sync_seconds,
+            sync_window,
             max_states=max(MAX_STATES, max_group_events),  # a group's pairs always fit
             max_hot_ids=max_hot_ids,
         )

@@ -19,11 +19,13 @@ A process now keeps the answers and keeps them true:
   :class:`~salesphere.speed.alerts.StockState` Beam keeps in keyed state. A pair with no
   row in ``speed.events`` at all (the set is loaded with the ids) starts empty without a
   query. States are an LRU of :data:`MAX_STATES`; an evicted pair reloads from history.
-* **Other writers.** Every ``sync_seconds`` (while writes happen) one query reads the
-  rows written since the last sync, minus :data:`SYNC_MARGIN`, and folds them in (every
-  fold is idempotent: ids are a set, the state machine ignores events it has applied).
-  A second instance's rows are therefore known within ``sync_seconds`` + margin, inside
-  the ~60 s in which BigQuery's ``insertId`` already collapses a racing duplicate.
+* **Other writers.** Every stack runs one speed instance, so another writer exists only
+  while a rollout overlaps a fresh instance with the old one. For ``sync_window`` after a
+  load, every ``sync_seconds`` (while writes happen) one query reads the rows written
+  since the last sync, minus :data:`SYNC_MARGIN`, and folds them in, in arrival order
+  (every fold is idempotent: ids are a set, the state machine ignores events it has
+  applied). Another writer's rows are therefore known within ``sync_seconds`` of
+  landing, inside the ~60 s in which BigQuery's ``insertId`` collapses a duplicate.
 * **Doubt.** The handler records a group's rows and stock effects when it plans the
   group, before the write. A write that raised may or may not have landed, so any
   failure drops the whole memory (:meth:`SpeedMemory.reset`); the next group loads it
@@ -50,8 +52,11 @@ HOT_DAYS = 3
 #: Rows are stamped (``written_at``) before their insert returns, and an insert may take up
 #: to the sink's 20 s deadline; re-reading this much before the last sync catches them.
 SYNC_MARGIN = timedelta(seconds=60)
-#: Default interval between syncs with other writers (see module doc).
+#: Default interval between syncs with other writers (see module doc)...
 SYNC_SECONDS = 30.0
+#: ...during this long after a load: another writer exists only while a rollout
+#: overlaps a fresh instance with the old one (every stack runs one speed instance).
+SYNC_WINDOW_SECONDS = 300.0
 #: Store/SKU states kept (a few hundred bytes each without a long tail of movements).
 MAX_STATES = 100_000
 #: Beyond this many hot ids the process holds none and asks the warehouse before every
@@ -90,6 +95,7 @@ class SpeedMemory:
         reorder_point: Callable[[str], int | None],
         clock: Callable[[], datetime],
         sync_seconds: float = SYNC_SECONDS,
+        sync_window: float = SYNC_WINDOW_SECONDS,
         max_states: int = MAX_STATES,
         max_hot_ids: int = MAX_HOT_IDS,
     ) -> None:
@@ -103,6 +109,7 @@ class SpeedMemory:
         self.reorder_point = reorder_point
         self.clock = clock
         self.sync_seconds = sync_seconds
+        self.sync_window = sync_window
         self.max_states = max_states
         self.max_hot_ids = max_hot_ids
         self.stats = MemoryStats()
@@ -118,6 +125,7 @@ class SpeedMemory:
         self._pairs_with_rows: set[str] = set()
         self._states: OrderedDict[str, stock.StockState] = OrderedDict()
         self._synced_at: datetime | None = None
+        self._loaded_at: datetime | None = None
         self._queried_known: set[str] = set()
         if count:
             self.stats.resets += 1
@@ -137,7 +145,7 @@ class SpeedMemory:
         self._ids, self._first_day, self._trusted = ids, first_day, trusted
         self._pairs_with_rows = pairs
         self._states.clear()
-        self._synced_at = now
+        self._synced_at = self._loaded_at = now
         self.stats.loads += 1
 
     def _roll(self, now: datetime) -> None:
@@ -160,6 +168,11 @@ class SpeedMemory:
         self._synced_at = now
         self.stats.syncs += 1
 
+    def _sync_due(self, now: datetime) -> bool:
+        assert self._synced_at is not None and self._loaded_at is not None
+        in_window = (self._synced_at - self._loaded_at).total_seconds() < self.sync_window
+        return in_window and (now - self._synced_at).total_seconds() >= self.sync_seconds
+
     def prepare(self, rows: list[dict[str, Any]], pairs: Iterable[str]) -> None:
         """Make :meth:`written` and :meth:`states` answerable for these rows and pairs.
 
@@ -171,7 +184,7 @@ class SpeedMemory:
             self._load(now)
         else:
             self._roll(now)
-            if (now - self._synced_at).total_seconds() >= self.sync_seconds:  # type: ignore[operator]
+            if self._sync_due(now):
                 self._sync(now)
         self._queried_known = set()
         outside = [r for r in rows if not self._covers(r)]

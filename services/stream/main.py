@@ -48,6 +48,7 @@ def handler() -> EnvelopeHandler:
                 SpeedWarehouse(settings),
                 pubsub_alert_publisher(settings),
                 sync_seconds=settings.speed_sync_seconds,
+                sync_window=settings.speed_sync_window_seconds,
             )
         return _handler
 

@@ -292,3 +292,12 @@ def test_an_interrupted_commit_fails_every_request_of_its_group(quiet_twin: Twin
     assert results["first"].written == 1  # type: ignore[union-attr]
     kinds = sorted(type(results[n]).__name__ for n in ("b", "c"))
     assert kinds == ["Interrupt", "RuntimeError"]  # the committer's own, and its group mate's
+
+
+def test_no_sync_after_the_window(quiet_twin: Twin) -> None:
+    """Syncs cost a query each; past the window after a load (no rollout overlap) none run."""
+    h = make_handler(quiet_twin, sync_seconds=0.0, sync_window=0.0)
+    for _ in range(3):
+        handle(h, envelope([sale(unique("S"), unique("P"), 1, ago(1), unique("o"))]))
+    assert (h.memory.stats.loads, h.memory.stats.syncs) == (1, 0)
+    assert not [q for q in h.warehouse.queries if "written_at >" in q]
