@@ -311,7 +311,6 @@ def compile_kernel(  # noqa: PLR0915 - closures over locals: the cheapest per-ro
     check_refs = reference.loaded
     skus, stores = reference.skus, reference.stores
     plain_money = _PLAIN_MONEY["br" if mapping.numbers == "br" else "intl"]
-    br = mapping.numbers == "br"
     date_format = mapping.date_format
     dates = mapper._date_cache
     time_spec = specs["occurred_at"]
@@ -379,8 +378,7 @@ def compile_kernel(  # noqa: PLR0915 - closures over locals: the cheapest per-ro
         if raw.__class__ is str:
             if not plain_money.fullmatch(raw):
                 return None
-            if br:
-                return int(raw.replace(".", "").replace(",", ""))
+            # both styles: drop the grouping and the decimal mark, two places are left
             return int(raw.replace(",", "").replace(".", ""))
         if raw.__class__ is float:
             found = _FLOAT_MONEY.fullmatch(repr(raw))
@@ -424,10 +422,14 @@ def compile_kernel(  # noqa: PLR0915 - closures over locals: the cheapest per-ro
         if event_type not in _KERNEL_EVENTS or event_type in per_type:
             return None
         # text fields
-        store_id = text("store_id", record)
-        sku = text("sku", record)
-        order_id = text("order_id", record)
-        if store_id is None or sku is None or not order_id or len(order_id) > 64:
+        # the three text cells every row has, inlined; anything unusual goes via text()
+        store_id = record.get(bound["store_id"])
+        store_id = store_id.strip() if store_id.__class__ is str else text("store_id", record)
+        sku = record.get(bound["sku"])
+        sku = sku.strip() if sku.__class__ is str else text("sku", record)
+        order_id = record.get(bound["order_id"])
+        order_id = order_id.strip() if order_id.__class__ is str else text("order_id", record)
+        if not store_id or not sku or not order_id or len(order_id) > 64:
             return None
         if store_id not in good_stores:
             if len(store_id) > 32 or not _STORE.fullmatch(store_id):
@@ -460,13 +462,20 @@ def compile_kernel(  # noqa: PLR0915 - closures over locals: the cheapest per-ro
         else:
             currency = currency_const
         # numbers
-        quantity = whole(record[bound["quantity"]])
+        # numbers: plain text cells inline (the common case), the rest via the helpers
+        raw = record[bound["quantity"]]
+        quantity = int(raw) if raw.__class__ is str and raw.isdecimal() else whole(raw)
         if quantity is None or not 0 < quantity <= MAX_QUANTITY:
             return None
-        line_number = whole(record[bound["line_number"]])
+        raw = record[bound["line_number"]]
+        line_number = int(raw) if raw.__class__ is str and raw.isdecimal() else whole(raw)
         if line_number is None or not 1 <= line_number <= 10_000:
             return None
-        price = money(record[bound["unit_price"]])
+        raw = record[bound["unit_price"]]
+        if raw.__class__ is str and plain_money.fullmatch(raw):
+            price = int(raw.replace(",", "").replace(".", ""))
+        else:
+            price = money(raw)
         if price is None or price > _MAX_PRICE_CENTS:
             return None
         discount_key = bound.get("discount")
@@ -475,7 +484,11 @@ def compile_kernel(  # noqa: PLR0915 - closures over locals: the cheapest per-ro
                 return None  # the full path applies the default
             discount = 0
         else:
-            discount = money(record[discount_key])
+            raw = record[discount_key]
+            if raw.__class__ is str and plain_money.fullmatch(raw):
+                discount = int(raw.replace(",", "").replace(".", ""))
+            else:
+                discount = money(raw)
             if discount is None or discount > price * quantity:
                 return None
         # when

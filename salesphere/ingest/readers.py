@@ -112,7 +112,10 @@ def read_csv(path: Path, delimiter: str, encodings: tuple[str, ...]) -> Table:
         with handle:
             reader = csv.reader(handle, delimiter=sep)
             for number, cells in enumerate(reader, start=2):
-                if not "".join(cells).strip():  # blank row (all cells whitespace), at C speed
+                # blank row (all cells whitespace), at C speed; a first cell with text
+                # (almost every row) already says it is not blank
+                first = cells[0] if cells else ""
+                if (not first or first.isspace()) and not "".join(cells).strip():
                     continue
                 yield number, dict(zip(keys, cells, strict=False))
 

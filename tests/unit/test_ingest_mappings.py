@@ -286,3 +286,25 @@ def test_both_notification_shapes_are_understood() -> None:
     assert eventarc == push
     assert eventarc is not None and eventarc.generation == "7"
     assert deleted is None
+
+
+def test_csv_rows_blank_only_when_every_cell_is(tmp_path: Path) -> None:
+    """The reader's quick look at the first cell must not skip a row with text later."""
+    path = tmp_path / "vendas_SP01.csv"
+    path.write_text(
+        "Data;Hora;Loja\r\n"
+        "28/11/2026;10:00:00;SP01\r\n"
+        ";;\r\n"
+        " ; \t;  \r\n"
+        "\r\n"
+        ";;SP01\r\n"
+        "  ;10:00:00;\r\n"
+        ";\r\n",
+        encoding="utf-8",
+    )
+    table = readers.read_csv(path, ";", ("utf-8",))
+    assert [(n, rec.get("loja")) for n, rec in table.rows] == [
+        (2, "SP01"),
+        (6, "SP01"),
+        (7, ""),
+    ]
