@@ -261,6 +261,8 @@ class Mapper:
             if mapping.type_field is not None
             else ()
         )
+        for spec in (*mapping.fields, *(s for specs in mapping.per_type.values() for s in specs)):
+            self._typed_default(spec)  # a default that does not convert fails here, not per row
 
     # header binding -------------------------------------------------------------------
 
@@ -330,7 +332,7 @@ class Mapper:
         key = self._spec_key(spec, record)
         raw = record[key] if key is not None else None
         if raw is None or (raw.__class__ is str and not raw.strip()):
-            return spec.default
+            return self._typed_default(spec)
         kind = spec.type
         numbers = self.mapping.numbers
         if kind == "str":
@@ -352,6 +354,28 @@ class Mapper:
             at = raw.time()
         tz = self._store_tz(draft.get("store_id"))
         return datetime.combine(day, at, tzinfo=tz)
+
+    def _typed_default(self, spec: FieldSpec) -> Any:
+        """A field's default, converted like a value of its type.
+
+        Defaults are written the way the source writes values (``"0,00"`` in a Brazilian
+        sheet), so an empty cell gets the same thing a cell holding the default would.
+        A default that does not convert is a mistake in the mapping file: say so.
+        """
+        default = spec.default
+        if default is None or spec.type in ("str", "local_datetime"):
+            return None if default is None else str(default)
+        try:
+            if spec.type == "int":
+                return formats.parse_int(default, self.mapping.numbers)
+            if spec.type == "money":
+                return formats.parse_money(default, self.mapping.numbers)
+            return formats.parse_timestamp(default)
+        except formats.FormatError as exc:
+            raise ValueError(
+                f"mapping {self.mapping.name!r}: the default {default!r} of {spec.target} is "
+                f"not a valid {spec.type} ({exc}); fix the mapping file"
+            ) from exc
 
     def _store_tz(self, store_id: Any) -> tzinfo:
         if self.mapping.store_timezone and isinstance(store_id, str):
@@ -538,7 +562,7 @@ class Mapper:
             constant = spec.value
             return lambda _record, _draft: constant
         keys = tuple(self._norm(a) for a in spec.sources)
-        default = spec.default
+        default = self._typed_default(spec)
         numbers = self.mapping.numbers
 
         def raw_of(record: Mapping[str, Any]) -> Any:

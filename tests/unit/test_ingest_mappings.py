@@ -308,3 +308,24 @@ def test_csv_rows_blank_only_when_every_cell_is(tmp_path: Path) -> None:
         (6, "SP01"),
         (7, ""),
     ]
+
+
+def test_an_empty_cell_gets_the_default_converted_like_a_value(tmp_path: Path) -> None:
+    """The sheet layout's discount default is "0,00": an empty Desconto cell means no
+    discount, not an invalid decimal."""
+    path = tmp_path / "vendas_SP01_2026-11-28.csv"
+    header = SHEET.split("\r\n", 1)[0]
+    path.write_text(f"{header}\r\n28/11/2026;10:05:00;SP01;SP01-9;1;ELE-10001;2;10,00;;;Venda\r\n")
+    mapping = choose_mapping(path, "spreadsheet/" + path.name)
+    table = readers.open_table(path, path.name, mapping.delimiter, mapping.encodings)
+    processor = RecordProcessor(Mapper(mapping, REF.timezone_of), REF, NOW)
+    ((result, rows),) = [processor.process(n, rec) for n, rec in table.rows]
+    assert result.status == "accepted", result.rejects
+    assert rows[0]["discount"] == "0.00"
+
+
+def test_a_default_that_does_not_convert_is_a_mapping_error() -> None:
+    text = (Path("salesphere/mappings/vendas_loja.yaml")).read_text()
+    broken = parse_mapping(yaml.safe_load(text.replace('default: "0,00"', 'default: "zero"')))
+    with pytest.raises(ValueError, match="default 'zero' of discount"):
+        Mapper(broken, REF.timezone_of)
