@@ -231,6 +231,18 @@ class Draft:
     rejects: list[Reject]
 
 
+def cached_date(raw: Any, fmt: str, cache: dict[str, date]) -> date:
+    """``formats.parse_date``, remembering text cells: a file repeats the same few dates."""
+    if raw.__class__ is not str:
+        return formats.parse_date(raw, fmt)
+    day = cache.get(raw)
+    if day is None:
+        day = formats.parse_date(raw, fmt)
+        if len(cache) < _CACHE_LIMIT:
+            cache[raw] = day
+    return day
+
+
 def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -644,14 +656,7 @@ class Mapper:
             raw = raw_of(record)
             if raw is None or (raw.__class__ is str and not raw.strip()):
                 return default
-            if raw.__class__ is str:
-                day = dates.get(raw)
-                if day is None:
-                    day = formats.parse_date(raw, fmt)
-                    if len(dates) < _CACHE_LIMIT:
-                        dates[raw] = day
-            else:
-                day = formats.parse_date(raw, fmt)
+            day = cached_date(raw, fmt, dates)
             tkey = None
             for key in time_keys:
                 if key in record:

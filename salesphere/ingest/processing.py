@@ -23,11 +23,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from salesphere.ingest import formats
 from salesphere.ingest.formats import MONEY_LIMIT, normalise_header
 from salesphere.ingest.mapping import (
-    _CACHE_LIMIT,
     _PLAIN_MONEY,
     FieldSpec,
     Mapper,
     SourceMapping,
+    cached_date,
 )
 from salesphere.ingest.readers import BAD_RECORD
 from salesphere.ingest.results import ACCEPTED, DUPLICATE, REJECTED, RecordResult
@@ -494,14 +494,7 @@ def compile_kernel(  # noqa: PLR0915 - closures over locals: the cheapest per-ro
         # when
         raw = record[bound["occurred_at"]]
         if local:
-            if raw.__class__ is str:
-                day = dates.get(raw)
-                if day is None:
-                    day = formats.parse_date(raw, date_format)
-                    if len(dates) < _CACHE_LIMIT:
-                        dates[raw] = day
-            else:
-                day = formats.parse_date(raw, date_format)
+            day = cached_date(raw, date_format, dates)
             time_key = bound["time"]
             if time_key is None:
                 at = raw.time() if isinstance(raw, datetime) else midnight
