@@ -83,7 +83,6 @@ class MemoryStats:
     history_loads: int = 0
     syncs: int = 0
     existence_checks: int = 0
-    resets: int = 0
 
 
 class SpeedMemory:
@@ -113,11 +112,11 @@ class SpeedMemory:
         self.max_states = max_states
         self.max_hot_ids = max_hot_ids
         self.stats = MemoryStats()
-        self.reset(count=False)
+        self.reset()
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def reset(self, *, count: bool = True) -> None:
+    def reset(self) -> None:
         """Forget everything; the next :meth:`prepare` reloads from the warehouse."""
         self._ids: dict[date, set[str]] = {}
         self._first_day: date | None = None
@@ -127,8 +126,6 @@ class SpeedMemory:
         self._synced_at: datetime | None = None
         self._loaded_at: datetime | None = None
         self._queried_known: set[str] = set()
-        if count:
-            self.stats.resets += 1
 
     def _load(self, now: datetime) -> None:
         """Read the window's ids and the pairs with rows; memory changes only if both succeed."""
@@ -201,7 +198,7 @@ class SpeedMemory:
             self.stats.history_loads += 1
         for pair, past in history.items():
             self._states[pair] = stock.replay(past, self.reorder_point(pair.split("|", 1)[1]))
-            self._remember_many(past)
+            self.remember(past)
         for pair in pairs:  # the pairs in use are the last to be evicted
             self._states.move_to_end(pair)
         while len(self._states) > self.max_states:
@@ -234,9 +231,6 @@ class SpeedMemory:
 
     def remember(self, rows: Iterable[dict[str, Any]]) -> None:
         """Count these rows as written (the caller drops memory if the write then fails)."""
-        self._remember_many(rows)
-
-    def _remember_many(self, rows: Iterable[dict[str, Any]]) -> None:
         for row in rows:
             self._remember(row)
 
