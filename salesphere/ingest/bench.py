@@ -30,6 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from salesphere.generate.spreadsheets import HEADERS  # the generator's store export
 from salesphere.ingest.files import choose_mapping
 from salesphere.ingest.mapping import Mapper
 from salesphere.ingest.processing import RecordProcessor, Reference
@@ -40,19 +41,6 @@ from salesphere.settings import Settings
 SKUS = tuple(f"ELE-{10001 + i}" for i in range(200))
 STORES = ("SP01", "RJ01", "MG01", "WEB")
 REFERENCE = Reference(frozenset(SKUS), frozenset(STORES), {s: "America/Sao_Paulo" for s in STORES})
-HEADERS = (
-    "Data",
-    "Hora",
-    "Loja",
-    "Pedido",
-    "Linha",
-    "Código SKU",
-    "Quantidade",
-    "Preço Unitário",
-    "Desconto",
-    "Valor Total",
-    "Tipo",
-)
 DAY = date(2026, 11, 28)
 
 

@@ -43,21 +43,21 @@ def test_every_shipped_mapping_loads() -> None:
     assert {"pos", "ecommerce", "inventory", "vendas_loja"} <= names
 
 
+#: One valid POS sale line (no discount field: the mapping's default applies).
+POS_LINE = {
+    "store": "SP01",
+    "ticket": "T-1",
+    "line": 1,
+    "type": "sale",
+    "sku": "ELE-10001",
+    "qty": 2,
+    "unit_price": "19.90",
+    "ts": "2026-11-28T14:03:00-03:00",
+}
+
+
 def test_pos_line() -> None:
-    result, rows = run(
-        "pos",
-        {
-            "store": "SP01",
-            "ticket": "T-1",
-            "line": 1,
-            "type": "sale",
-            "sku": "ELE-10001",
-            "qty": 2,
-            "unit_price": "19.90",
-            "discount": "1.00",
-            "ts": "2026-11-28T14:03:00-03:00",
-        },
-    )
+    result, rows = run("pos", {**POS_LINE, "discount": "1.00"})
     assert result.status == "accepted"
     (row,) = rows
     assert (row["occurred_at"], row["unit_price"], row["discount"], row["channel"]) == (
@@ -120,18 +120,7 @@ def test_inventory_count_is_absolute_and_unknown_type_is_named() -> None:
     ],
 )
 def test_each_defect_class_gets_its_rule(change: dict, rule: str) -> None:
-    record = {
-        "store": "SP01",
-        "ticket": "T-1",
-        "line": 1,
-        "type": "sale",
-        "sku": "ELE-10001",
-        "qty": 2,
-        "unit_price": "19.90",
-        "ts": "2026-11-28T14:03:00-03:00",
-        **change,
-    }
-    record = {k: v for k, v in record.items() if v is not None}
+    record = {k: v for k, v in {**POS_LINE, **change}.items() if v is not None}
     result, rows = run("pos", record)
     assert (result.status, rows) == ("rejected", [])
     assert result.rejects[0].rule == rule
