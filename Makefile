@@ -23,7 +23,7 @@ test: setup  ## lint and run the full test suite (starts its own emulators)
 lint: setup  ## ruff + sqlfluff + workflow checks
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/sqlfluff lint sql
+	$(BIN)/sqlfluff lint salesphere/sql
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(BIN)/zizmor --offline .github/workflows
 

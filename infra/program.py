@@ -21,7 +21,7 @@ def build() -> None:
     """Declare every resource of the current stack."""
     settings = read_settings()
     root = repo_root()
-    specs = table_specs(root / "sql" / "tables")
+    specs = table_specs(root / "salesphere" / "sql" / "tables")
     foundation = Foundation(settings)
     ingest = Ingest(settings, foundation)
     stream = Stream(settings, foundation, specs)
@@ -31,7 +31,7 @@ def build() -> None:
         foundation,
         specs,
         upstream={**stream.tables, **batch.tables},
-        sql_dir=root / "sql" / "serving",
+        sql_dir=root / "salesphere" / "sql" / "serving",
     )
     pulumi.export("project", settings.project)
     pulumi.export("ingest_url", ingest.http.url)

@@ -1,8 +1,8 @@
-"""BigQuery table definitions: from ``sql/tables/<dataset>.<table>.json`` when present.
+"""BigQuery table definitions: from ``salesphere/sql/tables/<dataset>.<table>.json`` when present.
 
 Tables the services write are defined once in :mod:`salesphere.warehouse.schemas` (the
 twin creates the same ones). Tables materialised from SQL (the batch views) have their
-schema exported from the twin into ``sql/tables/<dataset>.<table>.json``; a JSON file
+schema exported from the twin into ``salesphere/sql/tables/<dataset>.<table>.json``; a JSON file
 wins over the shared definition.
 
 Accepted JSON shapes: a BigQuery schema list ``[{"name", "type", "mode", "description"}]``

@@ -1,6 +1,6 @@
 """Serving layer: reference tables and the analyst-facing views, as managed resources.
 
-Views are built from ``sql/serving/*.sql`` at run time (one per file), so adding a view is
+Views are built from ``salesphere/sql/serving/*.sql`` at run time (one per file), so adding a view is
 adding a file; the view depends on every table and view it reads, so Pulumi creates them
 in an order BigQuery accepts (a view cannot be created before what it selects from).
 """
@@ -27,8 +27,8 @@ DATASETS = (names.DATASET_REFERENCE,)
 def _describe(path: Path) -> str:
     """The view's documented description (what analysts read in the BigQuery console)."""
     doc = parse(path)
-    text = doc.description or f"Serving view from sql/serving/{path.name}"
-    return f"{text} Columns: see docs/data-dictionary.md (source: sql/serving/{path.name})."
+    text = doc.description or f"Serving view from salesphere/sql/serving/{path.name}"
+    return f"{text} Columns: see docs/data-dictionary.md (source: salesphere/sql/serving/{path.name})."
 
 
 class Serving(pulumi.ComponentResource):
@@ -72,7 +72,7 @@ class Serving(pulumi.ComponentResource):
         for view_name, missing in sorted(self.unresolved.items()):
             pulumi.log.warn(
                 f"view {view_name} reads {', '.join(missing)}, which this program does not "
-                "provision; add sql/tables/<dataset>.<table>.json (or a view) for it, or "
+                "provision; add salesphere/sql/tables/<dataset>.<table>.json (or a view) for it, or "
                 "BigQuery will refuse to create the view"
             )
         self.register_outputs({"views": sorted(self.views)})

@@ -1,4 +1,4 @@
-"""Serving views from ``sql/serving/*.sql``: qualified with the project, in dependency order.
+"""Serving views from ``salesphere/sql/serving/*.sql``: qualified with the project, in dependency order.
 
 One view per file, named after the file (dbt-style). A view that selects from another
 serving view must be created after it, so views are ordered topologically on the

@@ -88,7 +88,7 @@ def data_dictionary(docs: list[ViewDoc]) -> str:
     lines = [
         "# Data dictionary: serving views",
         "",
-        "Generated from the documentation block of each file in `sql/serving/` by",
+        "Generated from the documentation block of each file in `salesphere/sql/serving/` by",
         "`salesphere docs` — edit the SQL files, not this page. Query any view locally with",
         '`salesphere query "SELECT ..."`; in BigQuery the same text is on each view and column.',
         "",

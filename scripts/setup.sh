@@ -55,7 +55,7 @@ fi
 
 # 3. Pub/Sub emulator: Google's, from the Cloud SDK (needs Java 11+). Not installable from
 #    the package registries; report clearly if it is missing.
-if ! .venv/bin/python -c "from salesphere.local.prereqs import find_pubsub_emulator; find_pubsub_emulator()" 2>/dev/null; then
+if ! .venv/bin/python -c "from salesphere_tools.local.prereqs import find_pubsub_emulator; find_pubsub_emulator()" 2>/dev/null; then
     echo "setup: WARNING: Google's Pub/Sub emulator was not found. Install it with" >&2
     echo "       'gcloud components install pubsub-emulator' or apt package google-cloud-cli-pubsub-emulator." >&2
 fi

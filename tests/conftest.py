@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from salesphere.local.prereqs import free_port
-from salesphere.local.twin import Twin
 from salesphere.settings import Ports, Settings
+from salesphere_tools.local.prereqs import free_port
+from salesphere_tools.local.twin import Twin
 
 
 def _free_ports() -> Ports:

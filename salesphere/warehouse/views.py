@@ -144,7 +144,7 @@ def ensure_serving_views(settings: Settings, sql_dir: Path = SQL_DIR) -> list[st
         except Exception as exc:
             raise RuntimeError(
                 f"could not create view {view.ref} from {view.path}: {exc}; fix the SQL "
-                "(lint it with `sqlfluff lint sql/`) and run `salesphere local up` again"
+                "(lint it with `sqlfluff lint salesphere/sql/`) and run `salesphere local up` again"
             ) from exc
         done.append(view.ref)
     return done

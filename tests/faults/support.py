@@ -19,10 +19,10 @@ import requests
 
 from salesphere.ingest import signing
 from salesphere.io import clients
-from salesphere.local import processes
-from salesphere.local.twin import Twin
-from salesphere.reconcile import reconcile
 from salesphere.settings import Settings
+from salesphere_tools.local import processes
+from salesphere_tools.local.twin import Twin
+from salesphere_tools.reconcile import reconcile
 
 SENDER_ATTEMPTS = 40
 

@@ -24,13 +24,13 @@ import requests
 
 from salesphere.batch.lock import RunInProgress
 from salesphere.batch.runner import run_batch
-from salesphere.generate import GeneratorConfig, generate
 from salesphere.io import clients
-from salesphere.local import processes
-from salesphere.local.twin import Twin
 from salesphere.model import utcnow
-from salesphere.speed.replay import replay_dead_letters
-from salesphere.warehouse.reference import load_reference
+from salesphere_tools.generate import GeneratorConfig, generate
+from salesphere_tools.local import processes
+from salesphere_tools.local.twin import Twin
+from salesphere_tools.speed.replay import replay_dead_letters
+from salesphere_tools.warehouse.reference import load_reference
 from tests.conftest import make_settings
 from tests.faults.support import (
     Books,
@@ -163,7 +163,7 @@ def test_redelivered_messages_add_nothing(world: dict) -> None:
 
 def test_same_file_twice_and_a_corrupted_file(world: dict) -> None:
     """A spreadsheet uploaded twice ingests once; a corrupted one is quarantined."""
-    from salesphere.cli.ingest import upload_files, wait_for_marker
+    from salesphere_tools.cli.ingest import upload_files, wait_for_marker
 
     settings, books = world["settings"], world["books"]
     sheets = sorted((world["data"] / "spreadsheets").rglob("vendas_*.csv"))
@@ -232,7 +232,7 @@ def test_batch_run_killed_midway(world: dict, tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "salesphere.cli.main",
+            "salesphere_tools.cli.main",
             "batch",
             "run",
             "--full",

@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from salesphere.cli.main import app
+from salesphere_tools.cli.main import app
 
 
 def test_preview_json_pr_stack_without_yaml() -> None:

@@ -1,4 +1,4 @@
-"""salesphere.costs: measured sizes, billing rules, and which quota runs out first."""
+"""salesphere_tools.costs: measured sizes, billing rules, and which quota runs out first."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from salesphere.costs import (
+from salesphere.envelope import pack
+from salesphere_tools.costs import (
     PUBSUB_MIN_BILLED_BYTES,
     EventSizes,
     StackProfile,
@@ -17,7 +18,6 @@ from salesphere.costs import (
     runs_per_day,
     sample_events,
 )
-from salesphere.envelope import pack
 
 
 def test_sizes_are_measured_from_the_real_envelope_format() -> None:
@@ -85,7 +85,7 @@ def test_runs_per_day(cron: str, runs: int) -> None:
 def test_cost_cli_names_first_quota(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
 
-    from salesphere.cli.main import app
+    from salesphere_tools.cli.main import app
 
     result = CliRunner().invoke(app, ["cost", "--orders-per-day", "200000", "--json"])
     assert result.exit_code == 0, result.output

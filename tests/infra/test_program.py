@@ -138,7 +138,7 @@ def test_functions_bundle_their_service_and_the_library(
 
 
 def test_serving_views_match_the_sql_files(runs: dict[str, ProgramRun]) -> None:
-    files = {p.stem for p in (repo_root() / "sql" / "serving").glob("*.sql")}
+    files = {p.stem for p in (repo_root() / "salesphere" / "sql" / "serving").glob("*.sql")}
     for run in runs.values():
         views = {r.inputs["tableId"] for r in run.of_type(TABLE) if r.inputs.get("view")}
         assert views == files

@@ -79,16 +79,17 @@ def test_view_cycle_is_reported(tmp_path: Path) -> None:
 
 
 def test_program_builds_views_with_dependencies(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """Run the real program over a copy of the repo whose sql/serving has two views."""
+    """Run the real program over a copy of the repo whose salesphere/sql/serving has two views."""
     import infra.functions
     import infra.program
     from infra.mocking import run_program
 
     root = tmp_path / "repo"
-    (root / "sql" / "serving").mkdir(parents=True)
     shutil.copytree(repo_root() / "salesphere", root / "salesphere")
+    shutil.rmtree(root / "salesphere" / "sql" / "serving")
+    (root / "salesphere" / "sql" / "serving").mkdir()
     _sql(
-        root / "sql" / "serving",
+        root / "salesphere" / "sql" / "serving",
         {
             "sales_daily": "SELECT DATE(occurred_at) AS day, SUM(quantity) AS units "
             "FROM master.events GROUP BY 1",

@@ -84,7 +84,7 @@ def test_deploy_path_filters_map_services_to_layers() -> None:
         ("services/ingest/*)", "ingest"),
         ("services/stream/*)", "stream"),
         ("services/batch/*)", "batch"),
-        ("sql/*)", "serving"),
+        ("salesphere/sql/*)", "serving"),
     ):
         line = next(line for line in script.splitlines() if pattern in line)
         assert f'layers="$layers {layer}"' in line

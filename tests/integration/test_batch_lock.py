@@ -10,9 +10,9 @@ import pytest
 
 from salesphere.batch.lock import LOCK_OBJECT, LockLost, RunInProgress, run_lock
 from salesphere.io import clients
-from salesphere.local.twin import Twin
 from salesphere.model import utcnow
-from salesphere.speed.probe import wait_for
+from salesphere_tools.local.twin import Twin
+from salesphere_tools.speed.probe import wait_for
 
 pytestmark = [pytest.mark.twin]
 

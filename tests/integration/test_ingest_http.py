@@ -8,7 +8,7 @@ import pytest
 
 from salesphere import names
 from salesphere.io import clients
-from salesphere.local.twin import Twin
+from salesphere_tools.local.twin import Twin
 from tests.integration.ingest_support import (
     drain,
     eventually,

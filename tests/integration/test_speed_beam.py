@@ -17,10 +17,10 @@ from google.protobuf import timestamp_pb2
 
 from salesphere import names
 from salesphere.io import clients
-from salesphere.local.twin import Twin
 from salesphere.model import EventType
-from salesphere.speed import probe
-from salesphere.speed.samples import count, envelope, movement, sale
+from salesphere_tools.local.twin import Twin
+from salesphere_tools.speed import probe
+from salesphere_tools.speed.samples import count, envelope, movement, sale
 from tests.conftest import make_settings
 
 pytestmark = [pytest.mark.twin, pytest.mark.slow]

@@ -14,9 +14,9 @@ from google.protobuf import timestamp_pb2
 
 from salesphere import names
 from salesphere.io import clients
-from salesphere.local.twin import Twin
-from salesphere.speed import probe
-from salesphere.speed.samples import count, envelope, sale
+from salesphere_tools.local.twin import Twin
+from salesphere_tools.speed import probe
+from salesphere_tools.speed.samples import count, envelope, sale
 
 pytestmark = [pytest.mark.twin]
 

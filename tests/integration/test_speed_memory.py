@@ -17,11 +17,11 @@ import pytest
 
 from salesphere.envelope import Envelope
 from salesphere.io.bq_sink import InsertReport, SpeedWarehouse
-from salesphere.local.twin import Twin
-from salesphere.speed import probe
 from salesphere.speed.handler import EnvelopeHandler
 from salesphere.speed.publish import pubsub_alert_publisher
-from salesphere.speed.samples import count, envelope, sale
+from salesphere_tools.local.twin import Twin
+from salesphere_tools.speed import probe
+from salesphere_tools.speed.samples import count, envelope, sale
 
 pytestmark = [pytest.mark.twin]
 

@@ -12,8 +12,8 @@ from google.cloud import bigquery
 
 from salesphere import names
 from salesphere.io import clients
-from salesphere.local import processes
-from salesphere.local.twin import Twin
+from salesphere_tools.local import processes
+from salesphere_tools.local.twin import Twin
 
 pytestmark = [__import__("pytest").mark.twin]
 
@@ -102,7 +102,7 @@ def test_up_status_down_via_cli(tmp_path: Path) -> None:
 
     settings = make_settings(tmp_path / "cli-twin")
     env = {**__import__("os").environ, **settings.to_environ()}
-    cli = [sys.executable, "-m", "salesphere.cli.main"]
+    cli = [sys.executable, "-m", "salesphere_tools.cli.main"]
     subprocess.run([*cli, "local", "up", "--emulators-only"], env=env, check=True, timeout=120)
     try:
         status = subprocess.run(

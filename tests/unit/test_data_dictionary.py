@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import sqlglot
 
-from salesphere.cli.docs import DICTIONARY, SERVING_SQL, render_dictionary
 from salesphere.sqldocs import parse, parse_dir
+from salesphere_tools.cli.docs import DICTIONARY, SERVING_SQL, render_dictionary
 
 VIEW_FILES = sorted(SERVING_SQL.glob("*.sql"))
 

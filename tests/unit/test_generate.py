@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from salesphere.generate import GeneratorConfig, generate
-from salesphere.generate.calendar import black_friday
-from salesphere.generate.events import SimEvent, to_draft
-from salesphere.generate.formats import br_date, br_money
-from salesphere.generate.simulate import Simulation
 from salesphere.identity import natural_key
 from salesphere.model import finalize
+from salesphere_tools.generate import GeneratorConfig, generate
+from salesphere_tools.generate.calendar import black_friday
+from salesphere_tools.generate.events import SimEvent, to_draft
+from salesphere_tools.generate.formats import br_date, br_money
+from salesphere_tools.generate.simulate import Simulation
 
 
 def _hashes(root: Path) -> dict[str, str]:
@@ -231,7 +231,7 @@ def test_config_errors_say_what_to_do(tmp_path: Path) -> None:
 def test_cli_writes_a_data_set_and_explains_a_bad_folder(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from salesphere.cli.main import app
+    from salesphere_tools.cli.main import app
 
     runner = CliRunner()
     out = tmp_path / "data"
@@ -257,7 +257,7 @@ def test_cli_writes_a_data_set_and_explains_a_bad_folder(tmp_path: Path) -> None
 def test_fast_pos_json_matches_json_dumps() -> None:
     import json
 
-    from salesphere.generate.formats import _json_line
+    from salesphere_tools.generate.formats import _json_line
 
     record = {
         "terminal": "SP01-T2",

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from salesphere.generate import GeneratorConfig, generate
-from salesphere.generate.defects import BAD_NUMBER, UNKNOWN_SKU
+from salesphere_tools.generate import GeneratorConfig, generate
+from salesphere_tools.generate.defects import BAD_NUMBER, UNKNOWN_SKU
 from tests.unit.test_generate_helpers import (
     load_manifest,
     money_cents,

@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from salesphere import jsonschema
 from salesphere.model import CanonicalEvent, EventType, finalize
 from salesphere.validation import rejects_from_error
+from salesphere_tools import jsonschema
 
 RECEIVED = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
 BRT = timezone(timedelta(hours=-3))

@@ -7,9 +7,9 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from salesphere.report.browser import rendered_dom
-from salesphere.report.data import ReportData
-from salesphere.report.render import brl, render
+from salesphere_tools.report.browser import rendered_dom
+from salesphere_tools.report.data import ReportData
+from salesphere_tools.report.render import brl, render
 
 
 def sample() -> ReportData:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from salesphere.model import EventType
 from salesphere.speed import alerts as stock
 from salesphere.speed.rows import event_row
-from salesphere.speed.samples import count, movement, sale
+from salesphere_tools.speed.samples import count, movement, sale
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 WRITTEN = datetime(2026, 11, 28, 13, 0, tzinfo=UTC)

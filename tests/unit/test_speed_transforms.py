@@ -11,8 +11,8 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
 from salesphere.model import EventType
-from salesphere.speed.samples import count, envelope, movement, sale
 from salesphere.speed.transforms import SpeedLogic
+from salesphere_tools.speed.samples import count, envelope, movement, sale
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 WRITTEN = datetime(2026, 11, 28, 12, 30, tzinfo=UTC)

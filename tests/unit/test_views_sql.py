@@ -54,7 +54,7 @@ def test_sqlfluff_bigquery_lint_passes() -> None:
             "-m",
             "sqlfluff",
             "lint",
-            "sql",
+            "salesphere/sql",
             "--dialect",
             "bigquery",
             "--disable-progress-bar",

@@ -1,0 +1,245 @@
+"""The benchmarks ``make bench`` runs, each turned into :class:`Figure` rows with targets.
+
+Each layer measures itself (``salesphere/<layer>/bench.py``) and returns plain numbers with
+its baseline measured in the same run; this module attaches the targets from the issues so
+the table is comparable across layers. Benchmarks that need a warehouse or the ingest
+function get a private twin (own directory, free ports), never the developer's own.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from salesphere.settings import Ports, Settings
+from salesphere_tools.benchmarks import Benchmark, Figure
+from salesphere_tools.local.prereqs import free_port
+from salesphere_tools.local.twin import Twin
+
+
+@contextmanager
+def private_twin(only: set[str]) -> Iterator[Settings]:
+    """A throwaway twin on free ports with only the named services."""
+    with tempfile.TemporaryDirectory(prefix="salesphere-bench-") as tmp:
+        ports = Ports(**{name: free_port() for name in Ports.__dataclass_fields__})
+        settings = replace(Settings(), ports=ports, twin_dir=Path(tmp) / "twin")
+        twin = Twin(settings)
+        try:
+            twin.up(only=only)
+            yield settings
+        finally:
+            twin.down()
+
+
+def generator(scale: float) -> list[Figure]:
+    from salesphere_tools.generate import bench_generate
+
+    got = bench_generate(int(1_000_000 * scale))
+    return [
+        Figure(
+            "generate",
+            f"{got['distinct_events']:,} events",
+            got["events_per_second"],
+            "events/s",
+            target=25_000,  # "1M events in well under a minute": 40 s at most
+            note=f"{got['seconds']} s wall",
+        ),
+    ]
+
+
+def ingest_files(scale: float) -> list[Figure]:
+    from salesphere_tools.ingest.bench import bench_csv, bench_xlsx
+
+    rows = max(1_000, int(100_000 * scale))
+    out = []
+    for kind, bench, target in (("csv", bench_csv, 50_000), ("xlsx", bench_xlsx, 20_000)):
+        got = bench(rows)
+        out.append(
+            Figure(
+                "ingest",
+                f"{kind.upper()} file drop, {rows:,} rows",
+                got[f"{kind}_rows_per_s"],
+                "rows/s",
+                target=target,
+                baseline=got[f"{kind}_baseline_rows_per_s"],
+                baseline_name="naive",
+            )
+        )
+        out.append(
+            Figure(
+                "ingest",
+                f"{kind.upper()} peak memory",
+                got[f"{kind}_peak_mib"],
+                "MiB",
+                target=300,
+                higher_is_better=False,
+            )
+        )
+    return out
+
+
+def ingest_http(scale: float) -> list[Figure]:
+    from salesphere_tools.ingest.bench import bench_http
+
+    with private_twin({"ingest-http"}) as settings:
+        got = bench_http(settings, events=max(5_000, int(50_000 * scale)), batch_size=500)
+    return [
+        Figure(
+            "ingest",
+            "HTTP → Pub/Sub end to end, batches of 500",
+            got["http_events_per_s"],
+            "events/s",
+            target=20_000,
+            note=f"{got['http_concurrent_events_per_s']:,} events/s with "
+            f"{got['http_concurrent_senders']} senders",
+        ),
+        Figure(
+            "ingest",
+            "HTTP handler per CPU-second (in process)",
+            got["http_inprocess_events_per_cpu_s"],
+            "events/CPU-s",
+            target=20_000,
+            baseline=got["http_baseline_events_per_cpu_s"],
+            baseline_name="naive",
+        ),
+    ]
+
+
+def ingest_load(scale: float) -> list[Figure]:
+    from salesphere_tools.ingest.loadtest import run_load
+
+    with private_twin({"ingest-http"}) as settings:
+        got: dict[str, Any] = run_load(settings)
+    figures = [
+        Figure(
+            "load",
+            "sustainable ingest rate (p95 ≤ 1 s)",
+            float(got.get("sustainable_events_per_s") or 0),
+            "events/s",
+            note=f"shed {got.get('shed', 0)} requests with 429/503, lost {got.get('lost', 0)}",
+        ),
+        Figure(
+            "load",
+            "events lost under overload",
+            float(got.get("lost", 0)),
+            "events",
+            target=0,
+            higher_is_better=False,
+        ),
+    ]
+    return figures
+
+
+def speed(scale: float) -> list[Figure]:
+    from salesphere_tools.speed.bench import bench_runtime
+
+    out = []
+    for runtime, target in (("function", 2.0), ("beam", 5.0)):
+        got = bench_runtime(runtime, events=max(1_000, int(5_000 * scale)))
+        fresh, through = got["freshness"], got["throughput"]
+        out.append(
+            Figure(
+                "speed",
+                f"{runtime}: freshness p95 at {fresh['rate_target']:.0f} ev/s",
+                fresh["p95_s"] if fresh["p95_s"] is not None else float("inf"),
+                "s",
+                target=target,
+                higher_is_better=False,
+                note=(
+                    f"p50 {fresh['p50_s']} s, max {fresh['max_s']} s; first batch on a fresh "
+                    f"process {fresh.get('cold_start_s')} s (not in the percentiles)"
+                ),
+            )
+        )
+        out.append(
+            Figure(
+                "speed",
+                f"{runtime}: sustained throughput",
+                through["events_per_s"],
+                "events/s",
+                target=500,
+            )
+        )
+        wrong = fresh["duplicates"] + fresh["missing"] + through["duplicates"] + through["missing"]
+        out.append(
+            Figure(
+                "speed",
+                f"{runtime}: duplicates + losses",
+                wrong,
+                "events",
+                target=0,
+                higher_is_better=False,
+            )
+        )
+    return out
+
+
+def batch(scale: float, events: int) -> list[Figure]:
+    from salesphere_tools.batch.bench import run_all
+
+    size = max(10_000, int(events * scale))
+    with private_twin(set()) as settings:
+        # The naive one-event-per-element pipeline is measured on at most 1M events (its
+        # rate is per event, and at 5M it would take longer than everything else together).
+        naive_n = min(size, 1_000_000)
+        got = run_all(settings, size, naive_events=naive_n)
+    rebuild = got["rebuild"]
+    out = [
+        Figure(
+            "batch",
+            f"rebuild {size:,} events (archive → master → views)",
+            rebuild["events_per_s"],
+            "events/s",
+            target=100_000,
+            baseline=got["naive"]["events_per_s"],
+            baseline_name="naive Beam",
+            note=f"naive measured on {naive_n:,} events",
+        ),
+        Figure(
+            "batch",
+            f"rebuild {size:,} vs direct DuckDB",
+            rebuild["events_per_s"],
+            "events/s",
+            baseline=got["duckdb"]["events_per_s"],
+            baseline_name="DuckDB",
+        ),
+        Figure(
+            "batch",
+            f"rebuild {size:,} peak memory",
+            rebuild["peak_rss_mib"],
+            "MiB",
+            target=2048,
+            higher_is_better=False,
+        ),
+    ]
+    for view, times in sorted(got["serving"].items()):
+        if view.startswith("_"):
+            continue
+        out.append(
+            Figure(
+                "serving",
+                f"{view} p95 at {size:,} events",
+                times["p95_s"],
+                "s",
+                target=1.0,
+                higher_is_better=False,
+            )
+        )
+    return out
+
+
+def suite(scale: float = 1.0) -> dict[str, Benchmark]:
+    """Benchmarks by name, in the order they run."""
+    return {
+        "generate": lambda: generator(scale),
+        "ingest-files": lambda: ingest_files(scale),
+        "ingest-http": lambda: ingest_http(scale),
+        "ingest-load": lambda: ingest_load(scale),
+        "speed": lambda: speed(scale),
+        "batch-1M": lambda: batch(scale, 1_000_000),
+        "batch-5M": lambda: batch(scale, 5_000_000),
+    }

@@ -1,0 +1,142 @@
+"""`salesphere cost`: how much of each free-tier quota a stack uses at a given volume.
+
+The model is :mod:`salesphere_tools.costs` (pure, tested); this module only reads the stack's
+settings (``Pulumi.<stack>.yaml`` or the pr-<n> defaults) and prints the table, naming
+the first quota to run out and the order volume at which each one does.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+
+def _profile(stack: str):  # type: ignore[no-untyped-def]  # -> StackProfile (lazy import)
+    from salesphere.settings import Settings
+    from salesphere_tools.cli.infra import import_infra
+    from salesphere_tools.costs import StackProfile, runs_per_day
+
+    import_infra()
+    from infra.settings import SettingsError, settings_for_stack
+
+    try:
+        s = settings_for_stack(stack)
+    except SettingsError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--stack") from exc
+    memory = s.function_memory.removesuffix("Mi").removesuffix("M")
+    if not memory.isdigit():
+        raise typer.BadParameter(
+            f"salesphere:function_memory {s.function_memory!r}: use e.g. 256Mi"
+        )
+    return StackProfile(
+        stack=stack,
+        envelope_max_events=Settings().envelope_max_events,
+        scheduler_jobs=1 if s.scheduler_enabled else 0,
+        batch_runs_per_day=runs_per_day(s.batch_schedule) if s.scheduler_enabled else 0,
+        speed_runtime=s.speed_runtime,
+        batch_runtime=s.batch_runtime,
+        speed_retention_days=s.speed_retention_days,
+        landing_retention_days=s.landing_retention_days,
+        archive_nearline_after_days=s.archive_nearline_after_days,
+        function_cpu=float(s.function_cpu),
+        function_memory_gib=int(memory) / 1024,
+    )
+
+
+def _fmt(value: float) -> str:
+    if value >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:,.3f}".rstrip("0").rstrip(".") if value else "0"
+
+
+def register(app: typer.Typer) -> None:
+    """Attach this module's commands to the main app."""
+
+    @app.command("cost")
+    def cost(
+        orders_per_day: Annotated[float, typer.Option(help="Orders per day across all stores.")],
+        stack: Annotated[str, typer.Option(help="dev, staging, prod or pr-<n>")] = "prod",
+        as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    ) -> None:
+        """Estimated monthly use of each free-tier quota, and the first one to run out."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from salesphere_tools.costs import (
+            DAYS_PER_MONTH,
+            QUOTAS,
+            estimate,
+            exhaustion_point,
+            measure_sizes,
+        )
+
+        if orders_per_day < 0:
+            raise typer.BadParameter("--orders-per-day must be >= 0")
+        profile = _profile(stack)
+        sizes = measure_sizes()
+        result = estimate(orders_per_day, profile, sizes=sizes)
+        limits = {q.key: exhaustion_point(q.key, profile, sizes=sizes) for q in QUOTAS}
+        first = result.first_to_run_out
+        if as_json:
+            typer.echo(
+                json.dumps(
+                    {
+                        "stack": stack,
+                        "orders_per_day": orders_per_day,
+                        "events_per_day": round(result.events_per_day),
+                        "measured": sizes.__dict__,
+                        "quotas": [
+                            {
+                                "key": u.quota.key,
+                                "used": u.used,
+                                "free": u.quota.free,
+                                "unit": u.quota.unit,
+                                "share": u.share,
+                                "runs_out_at_orders_per_day": limits[u.quota.key],
+                                "overage_usd": u.overage_usd,
+                            }
+                            for u in result.uses
+                        ],
+                        "first_to_run_out": first.quota.key,
+                        "overage_usd": result.overage_usd,
+                        "notes": list(result.notes),
+                    },
+                    indent=2,
+                )
+            )
+            return
+        console = Console()
+        console.print(
+            f"stack [bold]{stack}[/]: {orders_per_day:,.0f} orders/day = "
+            f"{result.events_per_day:,.0f} events/day; measured {sizes.event_bytes:.0f} B/event "
+            f"on the wire (+{sizes.envelope_overhead_bytes:.0f} B/envelope), "
+            f"{sizes.row_logical_bytes:.0f} B/row in BigQuery"
+        )
+        table = Table(
+            "quota", "used / month", "free", "used %", "runs out at orders/day", "over free (USD)"
+        )
+        for u in result.uses:
+            limit = limits[u.quota.key]
+            style = "red" if u.share > 1 else ("yellow" if u.share > 0.5 else "")
+            table.add_row(
+                u.quota.label,
+                f"{_fmt(u.used)} {u.quota.unit}",
+                f"{_fmt(u.quota.free)}",
+                f"[{style}]{u.share * 100:.1f}%[/]" if style else f"{u.share * 100:.1f}%",
+                "never" if limit is None else ("already" if limit < 1 else f"{limit:,.0f}"),
+                f"{u.overage_usd:.2f}",
+            )
+        console.print(table)
+        if first.share > 1:
+            day = DAYS_PER_MONTH / first.share
+            verdict = f"runs out first: used up on day {day:.0f} of each month"
+        else:
+            verdict = "would run out first as volume grows"
+        console.print(
+            f"[bold]{first.quota.label}[/] {verdict} ({first.share * 100:.0f}% of the free "
+            f"allowance); estimated bill beyond the free tier ≈ ${result.overage_usd:.2f}/month"
+        )
+        for note in result.notes:
+            console.print(f"[dim]note: {note}[/]")

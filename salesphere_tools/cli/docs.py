@@ -1,0 +1,40 @@
+"""``salesphere docs``: regenerate the data dictionary from the SQL files' doc blocks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from salesphere.sql import SQL_DIR
+from salesphere_tools.local.prereqs import REPO_ROOT
+
+DICTIONARY = REPO_ROOT / "docs/data-dictionary.md"
+SERVING_SQL = SQL_DIR / "serving"
+
+
+def render_dictionary() -> str:
+    from salesphere.sqldocs import data_dictionary, parse_dir
+
+    return data_dictionary(parse_dir(SERVING_SQL))
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def docs(
+        out: Annotated[Path, typer.Option(help="Where to write the dictionary.")] = DICTIONARY,
+        check: Annotated[
+            bool, typer.Option("--check", help="Fail if the file is out of date; write nothing.")
+        ] = False,
+    ) -> None:
+        """Write docs/data-dictionary.md: every serving view, its columns and an example query."""
+        text = render_dictionary()
+        if check:
+            if not out.exists() or out.read_text(encoding="utf-8") != text:
+                typer.echo(f"{out} is out of date: run `salesphere docs` and commit it.", err=True)
+                raise typer.Exit(1)
+            typer.echo(f"{out} is up to date.")
+            return
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"Wrote {out}")

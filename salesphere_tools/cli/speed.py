@@ -1,0 +1,92 @@
+"""`salesphere speed` commands: look at what the speed layer has landed, newest first."""
+
+from __future__ import annotations
+
+import typer
+
+speed_app = typer.Typer(help="Inspect the speed layer (speed.events, stock alerts, dead letters).")
+
+TABLES = {
+    "events": ("events", "written_at"),
+    "alerts": ("stock_alerts", "raised_at"),
+    "dead-letters": ("dead_letters", "failed_at"),
+}
+
+#: What a person reads first; `--all-columns` shows everything.
+SHORT_COLUMNS = {
+    "events": "written_at, received_at, event_type, store_id, sku, quantity, unit_price, "
+    "order_id, source",
+    "alerts": "raised_at, store_id, sku, kind, on_hand, reorder_point, occurred_at",
+    "dead-letters": "failed_at, envelope_id, error",
+}
+
+
+def _cell(value: object) -> str:
+    from datetime import datetime
+
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+@speed_app.command("tail")
+def tail(
+    what: str = typer.Argument("events", help="events, alerts or dead-letters"),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, max=1000, help="rows to show"),
+    all_columns: bool = typer.Option(False, "--all-columns", help="every column, not a summary"),
+) -> None:
+    """Show the newest rows of speed.events, speed.stock_alerts or speed.dead_letters."""
+    from google.api_core import exceptions as gexc
+    from rich.console import Console
+    from rich.table import Table
+
+    from salesphere.io import clients
+    from salesphere.settings import Settings
+
+    if what not in TABLES:
+        raise typer.BadParameter(f"choose one of: {', '.join(TABLES)}")
+    settings = Settings.from_env()
+    table, order = TABLES[what]
+    columns = "*" if all_columns else SHORT_COLUMNS[what]
+    sql = (
+        f"SELECT {columns} FROM `{settings.project}.speed.{table}` "
+        f"ORDER BY {order} DESC LIMIT {limit}"
+    )
+    try:
+        rows = list(clients.bigquery_client(settings).query(sql).result(timeout=30))
+    except (gexc.GoogleAPIError, OSError) as exc:
+        typer.echo(
+            f"Could not read speed.{table}: {exc}\n"
+            "Is the twin running? Start it with `salesphere local up`.",
+            err=True,
+        )
+        raise typer.Exit(1) from exc
+    out = Table(title=f"speed.{table} (newest {len(rows)})")
+    for column in list(rows[0].keys()) if rows else []:
+        out.add_column(column, overflow="fold")
+    for row in rows:
+        out.add_row(*(_cell(v) for v in row.values()))
+    Console().print(out)
+
+
+@speed_app.command("replay-dead-letters")
+def replay_dead_letters_command(
+    limit: int | None = typer.Option(None, help="Replay at most this many messages."),
+) -> None:
+    """Republish envelopes parked on events-dead-letter (after a speed-layer outage).
+
+    Safe to repeat: every layer deduplicates by event_id. Run it once the speed layer is
+    healthy again (`salesphere local status`); see docs/runbook.md.
+    """
+    from salesphere.settings import Settings
+    from salesphere_tools.speed.replay import replay_dead_letters
+
+    report = replay_dead_letters(Settings.from_env(), limit=limit)
+    typer.echo(f"replayed {report.replayed} parked envelope(s) carrying {report.events} event(s)")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach this module's commands to the main app."""
+    app.add_typer(speed_app, name="speed")

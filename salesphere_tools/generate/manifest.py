@@ -1,0 +1,133 @@
+"""``manifest.json``: what was written, what was broken on purpose, what the answer is.
+
+The expected figures come from the simulation's own running totals, never from reading
+the files back, so they are an independent check on every layer of the platform:
+the number of distinct events a correct ingest accepts, the records it must reject,
+and units and revenue per day.
+
+Accounting identity (checked by the tests)::
+
+    sum(file.events) == expected.accepted_events + expected.duplicate_events
+                        + expected.rejected_events
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from salesphere_tools.generate.defects import Defect
+from salesphere_tools.generate.events import cents
+from salesphere_tools.generate.simulate import TOTAL_FIELDS
+
+MANIFEST_VERSION = 1
+
+
+@dataclass(slots=True)
+class FileEntry:
+    """One written file. ``events`` counts candidate events (e-commerce items, not orders)."""
+
+    path: str
+    source: str
+    format: str
+    encoding: str
+    date: str
+    sent_at: str
+    records: int
+    events: int
+
+
+@dataclass
+class Manifest:
+    """The generator's report; :meth:`to_json` is what lands in ``manifest.json``."""
+
+    config: dict[str, Any]
+    files: list[FileEntry] = field(default_factory=list)
+    defects: list[Defect] = field(default_factory=list)
+    expected: dict[str, Any] = field(default_factory=dict)
+    simulation: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def total_events(self) -> int:
+        """Candidate events across all data files (reference files excluded)."""
+        return sum(f.events for f in self.files if f.source != "reference")
+
+    def sources(self) -> dict[str, dict[str, int]]:
+        """Files, records and candidate events per source."""
+        summary: dict[str, dict[str, int]] = {}
+        for entry in self.files:
+            row = summary.setdefault(entry.source, {"files": 0, "records": 0, "events": 0})
+            row["files"] += 1
+            row["records"] += entry.records
+            row["events"] += entry.events
+        return summary
+
+    def defect_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for defect in self.defects:
+            counts[defect.kind] = counts.get(defect.kind, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "manifest_version": MANIFEST_VERSION,
+            "config": self.config,
+            "sources": self.sources(),
+            "defect_counts": self.defect_counts(),
+            "expected": self.expected,
+            "simulation": self.simulation,
+            "files": [asdict(entry) for entry in self.files],
+            "defects": [defect.to_json() for defect in self.defects],
+        }
+
+    def write(self, path: Path) -> None:
+        path.write_text(
+            json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+        )
+
+
+def _money_row(values: list[int]) -> dict[str, Any]:
+    row: dict[str, Any] = dict(zip(TOTAL_FIELDS, values, strict=True))
+    gross = row.pop("gross_cents")
+    discounts = row.pop("discount_cents")
+    returns = row.pop("returns_cents")
+    row["gross"] = cents(gross)
+    row["discounts"] = cents(discounts)
+    row["returns_amount"] = cents(returns)
+    row["net_revenue"] = cents(gross - discounts - returns)
+    return row
+
+
+def daily_totals(
+    totals: dict[tuple[int, int, int], list[int]], start: date, store_ids: list[str]
+) -> dict[str, Any]:
+    """Roll the simulation's per (store, local day, UTC day) sums up three ways."""
+    width = len(TOTAL_FIELDS)
+    by_local: dict[int, list[int]] = {}
+    by_utc: dict[int, list[int]] = {}
+    by_store: dict[tuple[int, int], list[int]] = {}
+    for (store, local_day, utc_day), values in sorted(totals.items()):
+        for target, key in ((by_local, local_day), (by_utc, utc_day)):
+            acc = target.setdefault(key, [0] * width)  # type: ignore[attr-defined]
+            for i, value in enumerate(values):
+                acc[i] += value
+        acc = by_store.setdefault((local_day, store), [0] * width)
+        for i, value in enumerate(values):
+            acc[i] += value
+
+    def day_text(index: int) -> str:
+        return (start + timedelta(days=index)).isoformat()
+
+    return {
+        "daily_local": [
+            {"date": day_text(d), **_money_row(v)} for d, v in sorted(by_local.items())
+        ],
+        "daily_utc": [{"date": day_text(d), **_money_row(v)} for d, v in sorted(by_utc.items())],
+        "daily_by_store": [
+            {"date": day_text(d), "store_id": store_ids[s], **_money_row(v)}
+            for (d, s), v in sorted(by_store.items())
+        ],
+    }

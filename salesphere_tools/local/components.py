@@ -1,0 +1,189 @@
+"""What the twin runs: three emulators, then the platform's own services.
+
+Each component says how to start it (argv + environment), where it listens, and how to
+tell that it is ready (a real protocol request, not a timer). Services are included
+only when their code exists, so the twin is useful while the platform is being built.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from salesphere.settings import Settings
+from salesphere_tools.local import prereqs
+
+REPO = prereqs.REPO_ROOT
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    kind: str  # "emulator" or "service"
+    port: int | None
+    argv: list[str]
+    ready: Callable[[], bool]
+    env: dict[str, str] = field(default_factory=dict)
+    endpoint: str = ""
+    start_timeout: float = 60.0
+
+
+def _http_ok(url: str, accept: tuple[int, ...] = (200,)) -> Callable[[], bool]:
+    def check() -> bool:
+        return requests.get(url, timeout=1).status_code in accept
+
+    return check
+
+
+def emulators(settings: Settings) -> list[Component]:
+    """Pub/Sub, GCS and BigQuery emulators bound to the settings' host and ports."""
+    data = (settings.twin_dir / "data").resolve()
+    host, ports = settings.host, settings.ports
+    pubsub = Component(
+        name="pubsub",
+        kind="emulator",
+        port=ports.pubsub,
+        argv=[
+            str(prereqs.find_pubsub_emulator()),
+            f"--host={host}",
+            f"--port={ports.pubsub}",
+        ],
+        env={"JAVA_OPTS": "-Xmx256m"},
+        # The emulator answers its REST root with "Ok" once the gRPC/HTTP server is up.
+        ready=_http_ok(f"http://{host}:{ports.pubsub}/"),
+        endpoint=f"{host}:{ports.pubsub}",
+    )
+    gcs_root = data / "gcs"
+    gcs = Component(
+        name="gcs",
+        kind="emulator",
+        port=ports.gcs,
+        argv=[
+            str(prereqs.find_fake_gcs_server()),
+            "-scheme",
+            "http",
+            "-host",
+            host,
+            "-port",
+            str(ports.gcs),
+            "-backend",
+            "filesystem",
+            "-filesystem-root",
+            str(gcs_root),
+            "-external-url",
+            f"http://{host}:{ports.gcs}",
+            "-public-host",
+            f"{host}:{ports.gcs}",
+            "-event.pubsub-project-id",
+            settings.project,
+            "-event.pubsub-topic",
+            "file-drops",
+            "-event.list",
+            "finalize",
+            "-log-level",
+            "warn",
+        ],
+        env={"PUBSUB_EMULATOR_HOST": settings.pubsub_endpoint},
+        ready=_http_ok(f"http://{host}:{ports.gcs}/storage/v1/b"),
+        endpoint=f"http://{host}:{ports.gcs}",
+        start_timeout=20,
+    )
+    bq_dir = data / "bigquery"
+    bigquery = Component(
+        name="bigquery",
+        kind="emulator",
+        port=ports.bigquery,
+        argv=[
+            str(prereqs.find_bigquery_emulator()),
+            "serve",
+            "--host",
+            host,
+            "--port",
+            str(ports.bigquery),
+            "--grpc-port",
+            str(ports.bigquery_grpc),
+            "--project",
+            settings.project,
+            "--data-dir",
+            str(bq_dir),
+        ],
+        # Load jobs read gs:// URIs from fake-gcs-server only when told where it is.
+        env={"STORAGE_EMULATOR_HOST": settings.gcs_endpoint},
+        ready=_http_ok(
+            f"http://{host}:{ports.bigquery}/bigquery/v2/projects/{settings.project}/datasets"
+        ),
+        endpoint=f"http://{host}:{ports.bigquery}",
+    )
+    return [pubsub, gcs, bigquery]
+
+
+def _function(
+    settings: Settings, name: str, source: Path, target: str, port: int, signature: str
+) -> Component:
+    """A Cloud Function served locally by functions-framework, as in cloud."""
+    ff = Path(sys.executable).with_name("functions-framework")
+    return Component(
+        name=name,
+        kind="service",
+        port=port,
+        argv=[
+            str(ff),
+            f"--source={source}",
+            f"--target={target}",
+            f"--signature-type={signature}",
+            f"--host={settings.host}",
+            f"--port={port}",
+        ],
+        env={**settings.to_environ(), "PYTHONPATH": str(REPO)},
+        ready=_http_ok(f"http://{settings.host}:{port}/healthz", accept=(200, 400, 404, 405)),
+        endpoint=f"http://{settings.host}:{port}",
+        start_timeout=60,
+    )
+
+
+def services(settings: Settings, *, stream_runtime: str = "function") -> list[Component]:
+    """The platform's services whose code exists in this checkout."""
+    found: list[Component] = []
+    ports = settings.ports
+    ingest = REPO / "services/ingest/main.py"
+    if ingest.exists():
+        found.append(
+            _function(settings, "ingest-http", ingest, "ingest_http", ports.ingest_http, "http")
+        )
+        found.append(
+            _function(
+                settings, "ingest-files", ingest, "ingest_file", ports.ingest_files, "cloudevent"
+            )
+        )
+    stream = REPO / "services/stream/main.py"
+    pipeline = REPO / "services/stream/pipeline.py"
+    if stream_runtime == "function" and stream.exists():
+        found.append(_function(settings, "speed", stream, "speed_push", ports.speed, "cloudevent"))
+    elif stream_runtime == "beam" and pipeline.exists():
+        found.append(
+            Component(
+                name="speed-beam",
+                kind="service",
+                port=None,
+                argv=[sys.executable, str(pipeline), "--local-twin"],
+                env={**settings.to_environ(), "PYTHONPATH": str(REPO)},
+                ready=lambda: True,
+            )
+        )
+    archiver = REPO / "salesphere/io/archiver.py"
+    if archiver.exists():
+        found.append(
+            Component(
+                name="archiver",
+                kind="service",
+                port=None,
+                argv=[sys.executable, "-m", "salesphere_tools.local.archiver"],
+                env={**settings.to_environ(), "PYTHONPATH": str(REPO)},
+                ready=lambda: True,
+            )
+        )
+    return found
