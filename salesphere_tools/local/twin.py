@@ -19,6 +19,7 @@ from salesphere_tools.local import prereqs, processes
 from salesphere_tools.local.components import Component, emulators, services
 from salesphere_tools.local.processes import ProcessRecord, StateFile
 from salesphere_tools.local.provision import provision_all
+from salesphere_tools.warehouse import setup as warehouse_setup
 
 Progress = Callable[[str], None]
 
@@ -74,11 +75,7 @@ class Twin:
         return report
 
     def _after_provision(self, say: Progress) -> None:
-        """Warehouse tables and views, once the warehouse code exists (batch issue)."""
-        try:
-            from salesphere.warehouse import setup as warehouse_setup
-        except ImportError:
-            return
+        """Warehouse tables and the serving views."""
         say("creating warehouse tables and serving views")
         warehouse_setup.ensure_warehouse(self.settings)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from salesphere.io import clients
 from salesphere.settings import Settings
+from salesphere.warehouse import views
 from salesphere.warehouse.schemas import TABLES, TableDef, bq_schema
+from salesphere_tools.warehouse.descriptions import apply_view_docs
 
 
 def ensure_table(settings: Settings, table: TableDef) -> None:
@@ -24,11 +26,5 @@ def ensure_warehouse(settings: Settings) -> None:
     """Idempotent: datasets exist already (provisioning); add tables, then views."""
     for table in TABLES:
         ensure_table(settings, table)
-    try:
-        from salesphere.warehouse import views
-    except ImportError:  # serving views arrive with the batch layer
-        return
     views.ensure_views(settings)
-    from salesphere_tools.warehouse.descriptions import apply_view_docs
-
     apply_view_docs(settings)
