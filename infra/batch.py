@@ -19,7 +19,7 @@ from infra.iam import Grants, sa_member
 from infra.schemas import TableSpec
 from infra.settings import StackSettings
 from infra.tables import create_tables
-from salesphere import names
+from salesphere import limits, names
 
 LAYER = "batch"
 DATASETS = (names.DATASET_MASTER, names.DATASET_BATCH, names.DATASET_OPS)
@@ -135,8 +135,10 @@ class Batch(pulumi.ComponentResource):
             region=settings.region,
             schedule=settings.batch_schedule,
             time_zone=settings.batch_time_zone,
-            attempt_deadline="1800s",
-            retry_config=gcp.cloudscheduler.JobRetryConfigArgs(retry_count=1),
+            attempt_deadline=f"{limits.SCHEDULE.attempt_deadline_s}s",
+            retry_config=gcp.cloudscheduler.JobRetryConfigArgs(
+                retry_count=limits.SCHEDULE.retry_count
+            ),
             http_target=gcp.cloudscheduler.JobHttpTargetArgs(
                 uri=self.function.url,
                 http_method="POST",

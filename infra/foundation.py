@@ -13,7 +13,7 @@ import pulumi_gcp as gcp
 
 from infra.iam import Grants
 from infra.settings import StackSettings
-from salesphere import names
+from salesphere import limits, names
 
 LAYER = "foundation"
 #: APIs the free-tier platform calls. Dataflow is added only when a stack opts in.
@@ -215,7 +215,7 @@ class Foundation(pulumi.ComponentResource):
             depends_on=writer_grants,
         )
         self.subscriptions[names.SUB_DEAD_LETTER_AUDIT] = self.subscription(
-            names.SUB_DEAD_LETTER_AUDIT, LAYER, self, dead_letter_policy=False
+            names.SUB_DEAD_LETTER_AUDIT, LAYER, self
         )
         self.register_outputs(
             {
@@ -263,31 +263,33 @@ class Foundation(pulumi.ComponentResource):
         *,
         push_config: gcp.pubsub.SubscriptionPushConfigArgs | None = None,
         cloud_storage_config: gcp.pubsub.SubscriptionCloudStorageConfigArgs | None = None,
-        dead_letter_policy: bool = True,
         depends_on: list[pulumi.Resource] | None = None,
     ) -> gcp.pubsub.Subscription:
-        """A subscription from ``names.SUBSCRIPTIONS`` with retention and a dead-letter policy.
+        """A subscription from ``names.SUBSCRIPTIONS``, delivered as ``salesphere.limits`` says.
 
         Used by the other layers too, so every subscription gets the same retention
         bounds, labels, never-expiring policy and dead-letter wiring.
         """
         settings = self.settings
         topic = self.topics[names.SUBSCRIPTIONS[name]]
-        dead_letter = self.topics[names.TOPIC_EVENTS_DEAD_LETTER]
+        policy = limits.SUBSCRIPTIONS[name]
+        dead_letter_policy = policy.dead_letter_topic is not None
         sub = gcp.pubsub.Subscription(
             f"sub-{name}",
             name=name,
             project=settings.project,
             topic=topic.id,
-            ack_deadline_seconds=60,
+            ack_deadline_seconds=policy.ack_deadline_s,
             message_retention_duration=days(settings.message_retention_days),
             expiration_policy=gcp.pubsub.SubscriptionExpirationPolicyArgs(ttl=""),
             retry_policy=gcp.pubsub.SubscriptionRetryPolicyArgs(
-                minimum_backoff="10s", maximum_backoff="600s"
+                minimum_backoff=f"{policy.min_backoff_s}s",
+                maximum_backoff=f"{policy.max_backoff_s}s",
             ),
             dead_letter_policy=(
                 gcp.pubsub.SubscriptionDeadLetterPolicyArgs(
-                    dead_letter_topic=dead_letter.id, max_delivery_attempts=5
+                    dead_letter_topic=self.topics[policy.dead_letter_topic].id,
+                    max_delivery_attempts=policy.max_delivery_attempts,
                 )
                 if dead_letter_policy
                 else None

@@ -14,6 +14,7 @@ import pulumi_gcp as gcp
 
 from infra.settings import StackSettings, repo_root
 from infra.sources import SourceBundle, bundle
+from salesphere import limits
 
 RUNTIME = "python311"
 
@@ -83,7 +84,12 @@ def deploy(
     | None = None,
     depends_on: list[pulumi.Resource] | None = None,
 ) -> gcp.cloudfunctionsv2.Function:
-    """Create the function; it runs as ``account`` and reads its stack from env vars."""
+    """Create the function; it runs as ``account`` and reads its stack from env vars.
+
+    Its time, memory and CPU come from :data:`salesphere.limits.FUNCTIONS`, the one
+    definition the push subscriptions and the schedule are derived from as well.
+    """
+    size = limits.FUNCTIONS[spec.name]
     variables: dict[str, pulumi.Input[str]] = {
         "SALESPHERE_PROJECT": settings.project,
         "SALESPHERE_ENV": settings.env,
@@ -107,10 +113,11 @@ def deploy(
             ),
         ),
         service_config=gcp.cloudfunctionsv2.FunctionServiceConfigArgs(
-            available_memory=settings.function_memory,
-            available_cpu=settings.function_cpu,
+            available_memory=size.memory,
+            available_cpu=size.cpu_text,
+            max_instance_request_concurrency=size.concurrency,
             max_instance_count=spec.max_instances or settings.function_max_instances,
-            timeout_seconds=settings.function_timeout_seconds,
+            timeout_seconds=size.timeout_s,
             ingress_settings=spec.ingress,
             all_traffic_on_latest_revision=True,
             service_account_email=account.email,

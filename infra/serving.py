@@ -28,7 +28,9 @@ def _describe(path: Path) -> str:
     """The view's documented description (what analysts read in the BigQuery console)."""
     doc = parse(path)
     text = doc.description or f"Serving view from salesphere/sql/serving/{path.name}"
-    return f"{text} Columns: see docs/data-dictionary.md (source: salesphere/sql/serving/{path.name})."
+    return (
+        f"{text} Columns: see docs/data-dictionary.md (source: salesphere/sql/serving/{path.name})."
+    )
 
 
 class Serving(pulumi.ComponentResource):

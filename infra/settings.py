@@ -71,10 +71,7 @@ class StackSettings:
     batch_runtime: Runtime
     #: Dataflow has no free tier: a stack must say so explicitly before it gets a job.
     dataflow_opt_in: bool
-    function_memory: str
-    function_cpu: str
     function_max_instances: int
-    function_timeout_seconds: int
     #: Members allowed to call the ingest HTTP function (e.g. an integrator's service account).
     ingest_invokers: tuple[str, ...] = ()
     #: Secret Manager version mounted as SALESPHERE_HMAC_KEYS ("" = not mounted yet: the
@@ -125,10 +122,7 @@ def _defaults(kind: str) -> dict[str, object]:
         "speed_runtime": "function",
         "batch_runtime": "function",
         "dataflow_opt_in": False,
-        "function_memory": "256Mi",
-        "function_cpu": "0.167",
         "function_max_instances": 2 if ephemeral else 5,
-        "function_timeout_seconds": 300,
         "ingest_invokers": [],
         "hmac_secret_version": "",
         "extra_labels": {},

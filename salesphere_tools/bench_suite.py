@@ -232,6 +232,30 @@ def batch(scale: float, events: int) -> list[Figure]:
     return out
 
 
+def batch_function_memory() -> list[Figure]:
+    """Peak RSS of the batch function's process, against the size it is deployed with."""
+    from salesphere import limits
+    from salesphere_tools.batch.function_memory import run_cases
+    from salesphere_tools.local.prereqs import REPO_ROOT
+
+    size = limits.FUNCTIONS[limits.BATCH].memory_mib
+    with private_twin(set()) as settings:
+        runs = run_cases(settings, REPO_ROOT / "services" / "batch")
+    return [
+        Figure(
+            "batch",
+            f"batch function peak memory, {run.case}",
+            run.peak_rss_mib,
+            "MiB",
+            target=size / 2,  # deployed with 2x headroom over the peak
+            higher_is_better=False,
+            note=f"{run.events:,} events, largest file {run.archive_mib} MB, "
+            f"idle {run.idle_rss_mib} MiB, {run.seconds} s",
+        )
+        for run in runs
+    ]
+
+
 def suite(scale: float = 1.0) -> dict[str, Benchmark]:
     """Benchmarks by name, in the order they run."""
     return {
@@ -242,4 +266,5 @@ def suite(scale: float = 1.0) -> dict[str, Benchmark]:
         "speed": lambda: speed(scale),
         "batch-1M": lambda: batch(scale, 1_000_000),
         "batch-5M": lambda: batch(scale, 5_000_000),
+        "batch-function-memory": batch_function_memory,
     }

@@ -28,15 +28,18 @@ ENVELOPE_EVENTS = 500
 SERVING_VIEWS = tuple(v.name for v in load("serving"))
 
 
-def synthesize_archive(settings: Settings, events: int, day: str | None = None) -> dict[str, Any]:
-    """Write ``events`` canonical events (+5 % duplicates) to the archive; returns counts."""
+def synthesize_archive(
+    settings: Settings, events: int, day: str | None = None, files_of: int = FILE_EVENTS
+) -> dict[str, Any]:
+    """Write ``events`` canonical events (+5 % duplicates) to the archive, ``files_of`` events
+    per archive object; returns counts."""
     day = day or (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
     bucket = clients.storage_client(settings).bucket(settings.buckets.archive)
     con = duckdb.connect()
     files = 0
     with tempfile.TemporaryDirectory() as tmp:
-        for start in range(0, events, FILE_EVENTS):
-            stop = min(events, start + FILE_EVENTS)
+        for start in range(0, events, files_of):
+            stop = min(events, start + files_of)
             path = Path(tmp) / f"f{files}.ndjson"
             con.execute(
                 f"""

@@ -14,6 +14,7 @@ import typer
 
 
 def _profile(stack: str):  # type: ignore[no-untyped-def]  # -> StackProfile (lazy import)
+    from salesphere import limits
     from salesphere.settings import Settings
     from salesphere_tools.cli.infra import import_infra
     from salesphere_tools.costs import StackProfile, runs_per_day
@@ -25,11 +26,7 @@ def _profile(stack: str):  # type: ignore[no-untyped-def]  # -> StackProfile (la
         s = settings_for_stack(stack)
     except SettingsError as exc:
         raise typer.BadParameter(str(exc), param_hint="--stack") from exc
-    memory = s.function_memory.removesuffix("Mi").removesuffix("M")
-    if not memory.isdigit():
-        raise typer.BadParameter(
-            f"salesphere:function_memory {s.function_memory!r}: use e.g. 256Mi"
-        )
+    speed = limits.FUNCTIONS[limits.SPEED]
     return StackProfile(
         stack=stack,
         envelope_max_events=Settings().envelope_max_events,
@@ -40,8 +37,8 @@ def _profile(stack: str):  # type: ignore[no-untyped-def]  # -> StackProfile (la
         speed_retention_days=s.speed_retention_days,
         landing_retention_days=s.landing_retention_days,
         archive_nearline_after_days=s.archive_nearline_after_days,
-        function_cpu=float(s.function_cpu),
-        function_memory_gib=int(memory) / 1024,
+        function_cpu=speed.cpu,
+        function_memory_gib=speed.memory_mib / 1024,
     )
 
 

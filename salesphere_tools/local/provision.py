@@ -1,23 +1,21 @@
 """Create the platform's topics, subscriptions, buckets and datasets in the twin.
 
-Names come from :mod:`salesphere.names`, the same module the Pulumi program reads, so the
-twin and cloud never disagree. Every step is idempotent: running it twice is harmless.
+Names come from :mod:`salesphere.names` and delivery policies (ack deadlines, backoff,
+dead letters) from :mod:`salesphere.limits`, the same modules the Pulumi program reads, so
+the twin and cloud never disagree. Every step is idempotent: running it twice is harmless.
 """
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from google.api_core import exceptions as gexc
 
-from salesphere import names
+from salesphere import limits, names
 from salesphere.io import clients
 from salesphere.settings import Settings
-
-#: Redeliveries before a speed-layer message is parked on the dead-letter topic.
-MAX_DELIVERY_ATTEMPTS = 5
-ACK_DEADLINE_SECONDS = 30
 
 
 @dataclass
@@ -50,15 +48,20 @@ def provision_pubsub(settings: Settings, pushes: dict[str, str] | None = None) -
             publisher.create_topic(name=clients.topic_path(settings, topic))
         out.topics.append(topic)
     for sub, topic in names.SUBSCRIPTIONS.items():
+        policy = limits.SUBSCRIPTIONS[sub]
         request: dict[str, object] = {
             "name": clients.subscription_path(settings, sub),
             "topic": clients.topic_path(settings, topic),
-            "ack_deadline_seconds": ACK_DEADLINE_SECONDS,
+            "ack_deadline_seconds": policy.ack_deadline_s,
+            "retry_policy": pubsub_v1.types.RetryPolicy(
+                minimum_backoff=timedelta(seconds=policy.min_backoff_s),
+                maximum_backoff=timedelta(seconds=policy.max_backoff_s),
+            ),
         }
-        if sub == names.SUB_EVENTS_SPEED:
+        if policy.dead_letter_topic is not None:
             request["dead_letter_policy"] = pubsub_v1.types.DeadLetterPolicy(
-                dead_letter_topic=clients.topic_path(settings, names.TOPIC_EVENTS_DEAD_LETTER),
-                max_delivery_attempts=MAX_DELIVERY_ATTEMPTS,
+                dead_letter_topic=clients.topic_path(settings, policy.dead_letter_topic),
+                max_delivery_attempts=policy.max_delivery_attempts,
             )
         push = (pushes or {}).get(sub)
         if push:

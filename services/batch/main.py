@@ -22,6 +22,8 @@ from salesphere.batch.runner import DEFAULT_ARCHIVE_LAG, new_run_id, run_batch
 from salesphere.settings import Settings
 
 log = logging.getLogger("salesphere.batch")
+#: A lag beyond a week would leave the batch views a week behind: surely a typo.
+MAX_ARCHIVE_LAG = timedelta(days=7)
 
 
 def run_id_for(headers: dict[str, str], body: dict[str, Any]) -> str:
@@ -42,9 +44,19 @@ def handle(body: dict[str, Any], headers: dict[str, str], settings: Settings) ->
     try:
         date_from = date.fromisoformat(body["from"]) if body.get("from") else None
         date_to = date.fromisoformat(body["to"]) if body.get("to") else None
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         return {"error": f"from/to must be YYYY-MM-DD dates: {exc}"}, 400
-    lag = timedelta(seconds=float(body.get("archive_lag_seconds", DEFAULT_ARCHIVE_LAG.seconds)))
+    raw_lag = body.get("archive_lag_seconds", DEFAULT_ARCHIVE_LAG.total_seconds())
+    try:
+        lag_seconds = float(raw_lag)
+    except (TypeError, ValueError):
+        return {"error": f"archive_lag_seconds must be a number of seconds, not {raw_lag!r}"}, 400
+    if not 0 <= lag_seconds <= MAX_ARCHIVE_LAG.total_seconds():
+        return {
+            "error": f"archive_lag_seconds must be between 0 and "
+            f"{MAX_ARCHIVE_LAG.total_seconds():.0f}, not {raw_lag!r}"
+        }, 400
+    lag = timedelta(seconds=lag_seconds)
     try:
         report = run_batch(
             settings,
@@ -63,6 +75,11 @@ def handle(body: dict[str, Any], headers: dict[str, str], settings: Settings) ->
 @functions_framework.http
 def batch_http(request):  # request: flask.Request
     """HTTP entry point: POST {"mode": "incremental"|"full"|"backfill", "from", "to"}."""
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        payload: dict[str, Any] = {"error": "the request body must be a JSON object"}
+        return json.dumps(payload), 400, {"Content-Type": "application/json"}
     payload, status = handle(body, dict(request.headers), Settings.from_env())
     return json.dumps(payload, default=str), status, {"Content-Type": "application/json"}
