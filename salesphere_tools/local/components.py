@@ -174,16 +174,14 @@ def services(settings: Settings, *, stream_runtime: str = "function") -> list[Co
                 ready=lambda: True,
             )
         )
-    archiver = REPO / "salesphere/io/archiver.py"
-    if archiver.exists():
-        found.append(
-            Component(
-                name="archiver",
-                kind="service",
-                port=None,
-                argv=[sys.executable, "-m", "salesphere_tools.local.archiver"],
-                env={**settings.to_environ(), "PYTHONPATH": str(REPO)},
-                ready=lambda: True,
-            )
+    found.append(
+        Component(
+            name="archiver",
+            kind="service",
+            port=None,
+            argv=[sys.executable, "-m", "salesphere_tools.local.archiver"],
+            env={**settings.to_environ(), "PYTHONPATH": str(REPO)},
+            ready=lambda: True,
         )
+    )
     return found
