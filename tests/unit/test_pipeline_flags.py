@@ -52,7 +52,7 @@ def test_template_metadata_declares_exactly_the_pipeline_flags(service: str) -> 
     declared = [p["name"] for p in metadata["parameters"]]
     assert len(declared) == len(set(declared)), "a parameter is declared twice"
     flags = _flags(module.parser())
-    assert module.LOCAL_ONLY_FLAGS <= flags, "a local-only flag the parser does not have"
+    assert flags >= module.LOCAL_ONLY_FLAGS, "a local-only flag the parser does not have"
     assert set(declared) == flags - module.LOCAL_ONLY_FLAGS
     assert metadata["streaming"] is (service == "stream")
     for parameter in metadata["parameters"]:
