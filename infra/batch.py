@@ -89,16 +89,6 @@ class Batch(pulumi.ComponentResource):
                     member,
                 ),
             ]
-            self.job = dataflow.flex_job(
-                "batch",
-                settings,
-                LAYER,
-                base.artifacts,
-                self.account,
-                {"archive": base.archive.url, "project": settings.project, "env": settings.env},
-                self,
-                streaming=False,
-            )
         _, source = functions.upload_source("batch", base.artifacts, self)
         self.function = functions.deploy(
             functions.BATCH,
@@ -107,7 +97,7 @@ class Batch(pulumi.ComponentResource):
             source,
             self.account,
             self,
-            env={"SALESPHERE_BATCH_RUNTIME": settings.batch_runtime},
+            env=dataflow.batch_function_env(settings, base.artifacts, self.account),
             depends_on=access,
         )
         self.schedule: gcp.cloudscheduler.Job | None = None

@@ -1,9 +1,15 @@
-"""Opt-in Dataflow flex-template jobs: the scale runtimes of the stream and batch layers.
+"""Opt-in Dataflow: the scale runtimes of the stream and batch layers.
 
-Dataflow has no free tier, so a job exists only when the stack chose the ``dataflow``
-runtime; the ``cost-opt-in`` label records whether the stack *also* set
-``salesphere:dataflow_opt_in``. The guardrails fail any Dataflow job without it, so a
-typo in a runtime setting can never start billing silently.
+Dataflow has no free tier, so nothing runs on it unless the stack chose the ``dataflow``
+runtime. The streaming job is a Pulumi resource (it runs until drained); its
+``cost-opt-in`` label records whether the stack *also* set ``salesphere:dataflow_opt_in``,
+and the guardrails fail any Dataflow job without it. The batch layer has no standing job:
+each run's pipeline stage is launched by the batch function from the batch template
+(``salesphere/batch/dataflow.py``), so the settings refuse ``batch_runtime: dataflow``
+without the opt-in instead (``infra/settings.py``).
+
+Both templates (``gs://<artifacts>/templates/{stream,batch}.json``) are built by
+``.github/workflows/templates.yml`` from ``services/*/Dockerfile`` and ``metadata.json``.
 """
 
 from __future__ import annotations
@@ -14,6 +20,23 @@ import pulumi_gcp as gcp
 from infra.settings import StackSettings
 
 OPT_IN_LABEL = "cost-opt-in"
+
+
+def template_uri(bucket: str, service: str) -> str:
+    return f"gs://{bucket}/templates/{service}.json"
+
+
+def batch_function_env(
+    settings: StackSettings, artifacts: gcp.storage.Bucket, account: gcp.serviceaccount.Account
+) -> dict[str, pulumi.Input[str]]:
+    """What the batch function needs to pick its runtime (and, on Dataflow, to launch)."""
+    env: dict[str, pulumi.Input[str]] = {"SALESPHERE_BATCH_RUNTIME": settings.batch_runtime}
+    if settings.batch_runtime == "dataflow":
+        env["SALESPHERE_BATCH_TEMPLATE"] = artifacts.name.apply(
+            lambda bucket: template_uri(bucket, "batch")
+        )
+        env["SALESPHERE_DATAFLOW_SERVICE_ACCOUNT"] = account.email
+    return env
 
 
 def flex_job(
@@ -35,9 +58,7 @@ def flex_job(
         name=f"salesphere-{service}-{settings.env}",
         project=settings.project,
         region=settings.region,
-        container_spec_gcs_path=artifacts.name.apply(
-            lambda bucket: f"gs://{bucket}/templates/{service}.json"
-        ),
+        container_spec_gcs_path=artifacts.name.apply(lambda bucket: template_uri(bucket, service)),
         parameters=parameters,
         service_account_email=account.email,
         temp_location=artifacts.name.apply(lambda bucket: f"gs://{bucket}/dataflow/tmp"),

@@ -208,6 +208,14 @@ def settings_from(
             raise SettingsError(
                 f"salesphere:{key} must be one of {', '.join(RUNTIMES)}, got {resolved[key]!r}"
             )
+    if resolved["batch_runtime"] == "dataflow" and resolved["dataflow_opt_in"] is not True:
+        # No standing job for the guardrails to see: each run is launched by the batch
+        # function, so the cost opt-in is checked here, before anything is provisioned.
+        raise SettingsError(
+            "salesphere:batch_runtime=dataflow launches a billed Dataflow job on every batch "
+            "run (no free tier); set salesphere:dataflow_opt_in=true if you accept the cost, "
+            "or keep batch_runtime=function"
+        )
     if int(resolved["message_retention_days"]) not in range(1, 8):  # type: ignore[call-overload]
         raise SettingsError("salesphere:message_retention_days must be 1..7 (Pub/Sub's limit)")
     return StackSettings(stack=stack, project=project, ephemeral=kind == "ephemeral", **resolved)  # type: ignore[arg-type]

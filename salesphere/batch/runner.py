@@ -22,7 +22,12 @@ from typing import Any
 
 from salesphere.batch import commit as warehouse
 from salesphere.batch.lock import run_lock
-from salesphere.batch.pipeline import parts_prefix, run_pipeline, staging_prefix
+from salesphere.batch.pipeline import (
+    TemplateLauncher,
+    parts_prefix,
+    run_pipeline,
+    staging_prefix,
+)
 from salesphere.batch.plan import ArchiveFile, RunPlan, partition_of, plan_run
 from salesphere.io import clients
 from salesphere.model import utcnow
@@ -158,6 +163,7 @@ def run_batch(
     full_validation: bool = False,
     beam_args: list[str] | None = None,
     fail_before_commit: bool = False,
+    launcher: TemplateLauncher | None = None,
 ) -> RunReport:
     """Rebuild what changed in master, refill the batch views, move the cutoff; atomically.
 
@@ -166,6 +172,10 @@ def run_batch(
     :class:`~salesphere.batch.lock.RunInProgress` when another run holds the lock, and
     :class:`~salesphere.batch.lock.LockLost` (before committing anything) when this run
     stalled past its lease and another run took the lock over.
+
+    ``launcher`` runs the pipeline stage elsewhere (the Dataflow runtime,
+    :func:`salesphere.batch.dataflow.launcher_for`); the lock, plan, load and commit
+    always happen here, so a run is committed by the process that waited for it.
     """
     started = utcnow()
     run_id = run_id or new_run_id(started)
@@ -196,6 +206,7 @@ def run_batch(
                 buckets=buckets,
                 full_validation=full_validation,
                 beam_args=beam_args,
+                launcher=launcher,
             )
             timings["pipeline"] = time.monotonic() - t1
             t2 = time.monotonic()

@@ -5,6 +5,10 @@ derived from the schedule slot (``X-CloudScheduler-ScheduleTime``), so a redeliv
 request for a slot that already succeeded returns ``already_done``; and every batch write
 is a replace committed in one transaction, so even a second run cannot double anything.
 A request arriving while another run holds the lock gets 409 (the scheduler retries).
+
+``SALESPHERE_BATCH_RUNTIME`` selects where the Beam stage runs: ``function`` (default) in
+this process, ``dataflow`` as the batch flex template's job, which this function launches
+and waits for before committing (``salesphere/batch/dataflow.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 
 import functions_framework
 
+from salesphere.batch.dataflow import launcher_for
 from salesphere.batch.lock import RunInProgress
 from salesphere.batch.runner import DEFAULT_ARCHIVE_LAG, new_run_id, run_batch
 from salesphere.settings import Settings
@@ -65,6 +70,7 @@ def handle(body: dict[str, Any], headers: dict[str, str], settings: Settings) ->
             date_to=date_to,
             archive_lag=lag,
             run_id=run_id_for(headers, body),
+            launcher=launcher_for(settings),
         )
     except RunInProgress as exc:
         return {"status": "busy", "error": str(exc)}, 409

@@ -76,21 +76,145 @@ def test_third_party_actions_pinned_by_sha_and_no_keys() -> None:
     assert auth, "deploys must authenticate with Workload Identity Federation"
 
 
-def test_deploy_path_filters_map_services_to_layers() -> None:
-    script = yaml.safe_load((ROOT / ".github/workflows/deploy.yml").read_text())["jobs"]["changes"][
-        "steps"
-    ][1]["run"]
-    for pattern, layer in (
-        ("services/ingest/*)", "ingest"),
-        ("services/stream/*)", "stream"),
-        ("services/batch/*)", "batch"),
-        ("salesphere/sql/*)", "serving"),
-    ):
-        line = next(line for line in script.splitlines() if pattern in line)
-        assert f'layers="$layers {layer}"' in line
-    assert "salesphere/*|infra/*" in script and "whole=true" in script
-    up = (ROOT / ".github/workflows/pulumi-up.yml").read_text()
-    assert "salesphere infra targets" in up and "pulumi up" in up
+def _layers(*paths: str) -> str:
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts/deploy-layers.sh")],
+        input="\n".join(paths) + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    ("paths", "layers"),
+    [
+        (["services/ingest/main.py"], "ingest"),
+        (["services/stream/pipeline.py"], "stream"),
+        (["services/batch/main.py"], "batch"),
+        (["services/worker/pyproject.toml"], ""),  # templates.yml, not a Pulumi layer
+        (["salesphere/sql/serving/sales_daily.sql"], "serving"),
+        (["salesphere/sql/batch/sales_daily.sql"], "batch"),  # the batch function's refills
+        (["salesphere/sql/metrics/sales_daily.sql"], "batch serving"),
+        (["salesphere/sql/tables/batch.cutoff.json"], "batch serving"),
+        (["salesphere/sql/tables/master.events.json"], "batch serving"),
+        (["salesphere/sql/tables/ops.batch_runs.json"], "batch serving"),
+        (["salesphere/sql/tables/speed.events.json"], "serving stream"),
+        (["salesphere/sql/tables/reference.products.json"], "serving"),
+        (["salesphere/sql/__init__.py"], "whole"),
+        (["salesphere/model.py"], "whole"),
+        (["infra/batch.py", "services/ingest/main.py"], "whole"),
+        (["Pulumi.dev.yaml"], "whole"),
+        (["requirements.lock"], "whole"),
+        (["services/ingest/main.py", "salesphere/sql/serving/freshness.sql"], "ingest serving"),
+        (["docs/infra.md", "tests/unit/test_model.py"], ""),
+    ],
+)
+def test_deploy_redeploys_exactly_the_layers_that_bundle_or_provision_a_path(
+    paths: list[str], layers: str
+) -> None:
+    assert _layers(*paths) == layers
+
+
+def test_deploy_workflow_uses_the_rules_and_every_watched_path_has_one() -> None:
+    body = yaml.safe_load((ROOT / ".github/workflows/deploy.yml").read_text())
+    script = body["jobs"]["changes"]["steps"][1]["run"]
+    assert "set -euo pipefail" in script and "scripts/deploy-layers.sh" in script
+    on = body.get("on") or body[True]  # PyYAML reads the key `on` as True
+    assert set(on["push"]["paths"]) == {
+        "services/**",
+        "salesphere/**",
+        "infra/**",
+        "Pulumi*.yaml",
+        "requirements.lock",
+    }
+
+
+def _up_script() -> str:
+    body = yaml.safe_load((ROOT / ".github/workflows/pulumi-up.yml").read_text())
+    step = next(s for s in body["jobs"]["up"]["steps"] if s.get("name") == "pulumi up")
+    return step["run"]
+
+
+def _run_up(tmp_path: Path, layers: str, salesphere: str) -> tuple[int, str, str]:
+    """Run the workflow's `pulumi up` step with fake `pulumi` and `salesphere` commands."""
+    bin_dir, venv = tmp_path / "bin", tmp_path / ".venv" / "bin"
+    bin_dir.mkdir()
+    venv.mkdir(parents=True)
+    calls = tmp_path / "pulumi-calls"
+    (bin_dir / "pulumi").write_text(f'#!/bin/bash\necho "$*" >> {calls}\n')
+    (venv / "salesphere").write_text(f"#!/bin/bash\n{salesphere}\n")
+    for tool in (bin_dir / "pulumi", venv / "salesphere"):
+        tool.chmod(0o755)
+    result = subprocess.run(
+        ["bash", "-e", "-c", _up_script()],
+        cwd=tmp_path,
+        env={
+            "PATH": f"{bin_dir}:/usr/bin:/bin",
+            "STACK": "dev",
+            "LAYERS": layers,
+            "PULUMI_BACKEND_URL": "gs://state",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.returncode, calls.read_text() if calls.exists() else "", result.stdout
+
+
+def test_a_failing_target_listing_stops_the_deploy(tmp_path: Path) -> None:
+    code, calls, _ = _run_up(tmp_path, "batch", "echo boom >&2; exit 3")
+    assert code != 0
+    assert " up " not in f" {calls}", "pulumi up ran although listing the targets failed"
+
+
+def test_an_empty_target_listing_stops_the_deploy(tmp_path: Path) -> None:
+    code, calls, out = _run_up(tmp_path, "batch", "exit 0")
+    assert code != 0 and " up " not in f" {calls}"
+    assert "refusing to deploy the whole stack" in out
+
+
+def test_listed_targets_are_passed_to_pulumi_up(tmp_path: Path) -> None:
+    urns = "urn:pulumi:dev::salesphere::a::fn-batch urn:pulumi:dev::salesphere::b::tbl"
+    listing = "; ".join(f"echo --target={u}" for u in urns.split())
+    code, calls, _ = _run_up(tmp_path, "batch", listing)
+    assert code == 0
+    up = next(line for line in calls.splitlines() if line.startswith("up "))
+    assert all(f"--target={u}" in up for u in urns.split())
+
+
+def test_no_layers_means_the_whole_stack_without_listing(tmp_path: Path) -> None:
+    code, calls, _ = _run_up(tmp_path, "", "exit 1")  # the listing is not even asked for
+    assert code == 0 and "--target" not in calls and "up --yes" in calls
+
+
+def test_pr_smoke_test_checks_both_answers_exactly() -> None:
+    body = yaml.safe_load((ROOT / ".github/workflows/pr-stack.yml").read_text())
+    smoke = next(s for s in body["jobs"]["pr-stack"]["steps"] if s.get("name") == "Smoke test")
+    assert "salesphere_tools.smoke" in smoke["run"] and "--bearer" in smoke["run"]
+    assert "4*)" not in smoke["run"], "any 4xx must not count as serving"
+
+
+def test_templates_workflow_builds_the_wheel_both_images_and_both_specs() -> None:
+    text = (ROOT / ".github/workflows/templates.yml").read_text()
+    body = yaml.safe_load(text)
+    runs = "\n".join(s.get("run", "") for s in body["jobs"]["build"]["steps"])
+    assert "salesphere_tools.local.worker_env wheel --out dist" in runs
+    assert "for svc in stream batch" in runs and "gcloud dataflow flex-template build" in runs
+    assert '--metadata-file "services/$svc/metadata.json"' in runs
+    assert "docker push" in runs and "set -euo pipefail" in runs
+    python = next(s for s in body["jobs"]["build"]["steps"] if "setup-python" in s.get("uses", ""))
+    assert python["with"]["python-version"] == "3.12"
+    for service in ("stream", "batch"):
+        docker = (ROOT / "services" / service / "Dockerfile").read_text()
+        assert "FROM gcr.io/dataflow-templates-base/python312-template-launcher-base" in docker
+        assert f"COPY services/{service}/pipeline.py /template/pipeline.py" in docker
+        assert "ENV FLEX_TEMPLATE_PYTHON_PY_FILE=/template/pipeline.py" in docker
+        assert "FLEX_TEMPLATE_PYTHON_EXTRA_PACKAGES=/template/${WHEEL}" in docker
+        assert "ARG WHEEL=salesphere_worker-0.1.0-py3-none-any.whl" in docker
+    worker = (ROOT / "services/worker/pyproject.toml").read_text()
+    assert 'name = "salesphere-worker"' in worker and 'version = "0.1.0"' in worker
 
 
 def test_pr_stack_always_destroys() -> None:
