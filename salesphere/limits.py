@@ -55,8 +55,10 @@ class DeliveryPolicy:
     """How Pub/Sub delivers one subscription's messages and when it gives up."""
 
     ack_deadline_s: int
-    min_backoff_s: int = 10
-    max_backoff_s: int = 600
+    #: Redelivery backoff after a failed attempt: short, because a fresh speed layer is the
+    #: point; capped at a minute so a recovered consumer catches up within a minute.
+    min_backoff_s: int = 5
+    max_backoff_s: int = 60
     #: Attempts before a message is forwarded to ``dead_letter_topic`` (None: never).
     max_delivery_attempts: int | None = None
     dead_letter_topic: str | None = None

