@@ -25,7 +25,7 @@ from zetasql.wasi._pb2.zetasql.local_service import local_service_pb2 as ls_pb2
 from zetasql.wasi._pb2.zetasql.proto import options_pb2 as proto_options
 from zetasql.wasi._pb2.zetasql.proto import simple_catalog_pb2
 from zetasql.wasi._pb2.zetasql.public import options_pb2 as public_options
-from zetasql.wasi._pb2.zetasql.public import simple_table_pb2, type_pb2
+from zetasql.wasi._pb2.zetasql.public import parse_resume_location_pb2, simple_table_pb2, type_pb2
 from zetasql.wasi._pb2.zetasql.resolved_ast import resolved_ast_pb2, resolved_node_kind_pb2
 
 from salesphere_tools.sqlcheck import engine
@@ -124,7 +124,9 @@ class Catalog:
         def table(name: str, columns: tuple[Column, ...]):
             return simple_table_pb2.SimpleTableProto(
                 name=name,
-                column=[simple_table_pb2.SimpleColumnProto(name=c.name, type=c.type) for c in columns],
+                column=[
+                    simple_table_pb2.SimpleColumnProto(name=c.name, type=c.type) for c in columns
+                ],
             )
 
         datasets: dict[str, list] = {}
@@ -140,7 +142,9 @@ class Catalog:
                 for ds, tables in sorted(datasets.items())
             ]
 
-        project = simple_catalog_pb2.SimpleCatalogProto(name=self.project, catalog=nested(self.project))
+        project = simple_catalog_pb2.SimpleCatalogProto(
+            name=self.project, catalog=nested(self.project)
+        )
         return simple_catalog_pb2.SimpleCatalogProto(
             name="warehouse",
             table=flat,
@@ -173,7 +177,22 @@ class Analyzer:
         self.client = self.service.wasm_client
         self.catalog = catalog
         self.language = self._language_options()
-        self._catalog_proto = None
+        self._catalog_id: int | None = None
+
+    def _registered_catalog(self) -> int:
+        """The catalog's id in the service, (re)registered after a table was added.
+
+        Registering builds the builtin function set once per catalog version instead of
+        once per statement (sending the catalog with every request did that).
+        """
+        if self._catalog_id is None:
+            response = self.client.call_grpc_func(
+                "ZetaSqlLocalService_RegisterCatalog",
+                ls_pb2.RegisterCatalogRequest(simple_catalog=self.catalog.proto(self.language)),
+                ls_pb2.RegisterResponse,
+            )
+            self._catalog_id = response.registered_id
+        return self._catalog_id
 
     def _language_options(self) -> proto_options.LanguageOptionsProto:
         language = self.client.call_grpc_func(
@@ -192,7 +211,12 @@ class Analyzer:
 
     def add_table(self, dataset: str, table: str, columns: Iterable[Column]) -> None:
         self.catalog.add(dataset, table, columns)
-        self._catalog_proto = None
+        if self._catalog_id is not None:
+            self.client.call_grpc_func(
+                "ZetaSqlLocalService_UnregisterCatalog",
+                ls_pb2.UnregisterRequest(registered_id=self._catalog_id),
+            )
+            self._catalog_id = None
 
     def _options(self, parameters: Mapping[str, str]) -> proto_options.AnalyzerOptionsProto:
         return proto_options.AnalyzerOptionsProto(
@@ -211,12 +235,10 @@ class Analyzer:
         self, sql: str, parameters: Mapping[str, str] | None = None
     ) -> resolved_ast_pb2.AnyResolvedStatementProto:
         """The resolved statement, or :class:`AnalysisError` with the analyzer's message."""
-        if self._catalog_proto is None:
-            self._catalog_proto = self.catalog.proto(self.language)
         request = ls_pb2.AnalyzeRequest(
             sql_statement=sql,
             options=self._options(parameters or {}),
-            simple_catalog=self._catalog_proto,
+            registered_catalog_id=self._registered_catalog(),
         )
         try:
             response = self.client.call_grpc_func(
@@ -225,6 +247,37 @@ class Analyzer:
         except ServerError as exc:
             raise AnalysisError(_message(exc)) from None
         return response.resolved_statement
+
+    def analyze_script(self, sql: str, parameters: Mapping[str, str] | None = None) -> int:
+        """Analyse each statement of a ``;``-separated script in turn; returns how many.
+
+        The analyzer's own parser finds where each statement ends (a resume location),
+        so semicolons inside strings or comments cannot split a statement.
+        """
+        options = self._options(parameters or {})
+        position, count = 0, 0
+        encoded = sql.encode()
+        while encoded[position:].strip(b" \t\r\n;"):
+            request = ls_pb2.AnalyzeRequest(
+                parse_resume_location=parse_resume_location_pb2.ParseResumeLocationProto(
+                    input=sql, byte_position=position, allow_resume=True
+                ),
+                options=options,
+                registered_catalog_id=self._registered_catalog(),
+            )
+            try:
+                response = self.client.call_grpc_func(
+                    "ZetaSqlLocalService_Analyze", request, ls_pb2.AnalyzeResponse
+                )
+            except ServerError as exc:
+                raise AnalysisError(
+                    f"statement {count + 1} of the script: {_message(exc)}"
+                ) from None
+            count += 1
+            if response.resume_byte_position <= position:
+                break
+            position = response.resume_byte_position
+        return count
 
     def output_columns(self, sql: str, parameters: Mapping[str, str] | None = None) -> list[Column]:
         """Name and type of each column a query yields (to register a view as a table)."""

@@ -14,6 +14,7 @@ engine configuration, WASI setup and initialisation); only the compile step diff
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import os
@@ -129,7 +130,17 @@ def _client(path: Path):
     with contextlib.suppress(KeyError):
         client.exports["_initialize"](client.store)
     client.memory = client.exports["memory"]
+    # Free the wasmtime objects while the interpreter is still whole: left to the
+    # garbage collector at shutdown, their finalisers find wasmtime's FFI torn down
+    # and print a traceback for each object.
+    atexit.register(_close, client.memory, client.instance, client.module, client.store, engine)
     return client, cached
+
+
+def _close(*objects) -> None:
+    for obj in objects:
+        with contextlib.suppress(Exception):
+            obj.close()
 
 
 @cache
