@@ -176,11 +176,17 @@ def _wait_until_stable(count: Callable[[], int], what: str, timeout: float) -> i
     return last
 
 
+#: Module constants so the BigQuery analyzer check (salesphere_tools.sqlcheck) reads them.
+SPEED_EVENTS_SQL = "SELECT COUNT(DISTINCT event_id) FROM speed.events"
+SINCE_CUTOFF_SQL = "SELECT COUNT(*) FROM serving.events_since_cutoff"
+
+
 def _wait_for_speed_layer(state: DemoState, timeout: float = 180) -> int:
     """speed.events stops growing once the push backlog is drained."""
-    sql = "SELECT COUNT(DISTINCT event_id) FROM speed.events"
     return _wait_until_stable(
-        lambda: int(_scalar(state, sql) or 0), "distinct events in speed.events", timeout
+        lambda: int(_scalar(state, SPEED_EVENTS_SQL) or 0),
+        "distinct events in speed.events",
+        timeout,
     )
 
 
@@ -236,11 +242,11 @@ def _wait_for_archive(state: DemoState, timeout: float = 120) -> None:
 
 def step_today(state: DemoState) -> None:
     dates = state.facts["dates"]
-    before = int(_scalar(state, "SELECT COUNT(*) FROM serving.events_since_cutoff") or 0)
+    before = int(_scalar(state, SINCE_CUTOFF_SQL) or 0)
     _post_live(state, {dates[-1]}, "newest day's live batches")
     _drop_files(state, set(dates[-2:]), "late spreadsheets and exports")
     _wait_for_speed_layer(state)
-    after = int(_scalar(state, "SELECT COUNT(*) FROM serving.events_since_cutoff") or 0)
+    after = int(_scalar(state, SINCE_CUTOFF_SQL) or 0)
     console.print(
         f"Served from the speed layer (after the cutoff): {before:,} -> {after:,} events; "
         "visible in the serving views without waiting for a batch run."

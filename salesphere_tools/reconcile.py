@@ -50,8 +50,8 @@ CHECKS: dict[str, str] = {
         SELECT
           (SELECT COUNT(*) FROM ({DISTINCT_ACCEPTED})) AS distinct_accepted,
           (SELECT COUNT(*) FROM master.events WHERE received_at <
-             (SELECT COALESCE(MAX(cutoff), TIMESTAMP '1970-01-01 00:00:00+00')
-              FROM batch.cutoff))
+             (SELECT COALESCE(MAX(b.cutoff), TIMESTAMP '1970-01-01 00:00:00+00')
+              FROM batch.cutoff AS b))
           + (SELECT COUNT(*) FROM serving.events_since_cutoff) AS served_events,
           (SELECT COALESCE(SUM(events_accepted), 0) FROM ({LEDGER})) AS ingest_accepted,
           (SELECT COUNT(*) FROM master.events) - (SELECT COUNT(DISTINCT event_id)
