@@ -124,15 +124,15 @@ def render(data: ReportData) -> str:
         legend={"orientation": "h"},
     )
     parts.append(
-        f'<section class="wide"><h2>Daily sales</h2>{_figure_html(trend, "chart-daily")}</section>'
+        f'<section class="wide"><h2>Daily sales (local business days)</h2>{_figure_html(trend, "chart-daily")}</section>'
     )
 
     intraday = go.Figure(
         go.Bar(x=[r["hour"] for r in data.intraday], y=[float(r["net"]) for r in data.intraday])
     )
-    intraday.update_xaxes(title="hour (UTC)", dtick=1)
+    intraday.update_xaxes(title="hour (store's local time)", dtick=1)
     parts.append(
-        f"<section><h2>Intraday sales, {html.escape(str(data.today))}</h2>"
+        f"<section><h2>Intraday sales, {html.escape(str(data.today))} (local hours)</h2>"
         f"{_figure_html(intraday, 'chart-intraday')}</section>"
     )
 

@@ -1,9 +1,12 @@
 -- view: serving.sales_daily
--- description: Sales by UTC day, store and SKU: batch.sales_daily (events received before
---   the cutoff) plus the same aggregation over speed events received after it. Complete and
---   corrected up to the cutoff, seconds-fresh after it; every sale line counted once.
+-- description: Sales by local business day, store and SKU: batch.sales_daily (events
+--   received before the cutoff) plus the same aggregation over speed events received after
+--   it. The day is the store's own (reference.stores.timezone; WEB on São Paulo time), as on
+--   the till's end-of-day report. Complete and corrected up to the cutoff, seconds-fresh
+--   after it; every sale line counted once.
 -- grain: sale_date, store_id, sku
--- column: sale_date: UTC date the sale or return happened.
+-- column: sale_date: Local business date of the sale or return (occurred_at on the store's
+--   clock, reference.stores.timezone); occurred_at itself stays UTC in the events.
 -- column: store_id: Store or channel id (reference.stores).
 -- column: sku: Product SKU (reference.products).
 -- column: units_sold: Units on sale lines.
@@ -15,17 +18,17 @@
 -- column: orders: Distinct orders with a sale line for this SKU.
 -- column: sale_lines: Sale lines (events).
 SELECT
-    sale_date,
-    store_id,
-    sku,
-    SUM(units_sold) AS units_sold,
-    SUM(units_returned) AS units_returned,
-    SUM(gross_sales) AS gross_sales,
-    SUM(discounts) AS discounts,
-    SUM(returns_amount) AS returns_amount,
-    SUM(net_sales) AS net_sales,
-    SUM(orders) AS orders,
-    SUM(sale_lines) AS sale_lines
+    parts.sale_date,
+    parts.store_id,
+    parts.sku,
+    SUM(parts.units_sold) AS units_sold,
+    SUM(parts.units_returned) AS units_returned,
+    SUM(parts.gross_sales) AS gross_sales,
+    SUM(parts.discounts) AS discounts,
+    SUM(parts.returns_amount) AS returns_amount,
+    SUM(parts.net_sales) AS net_sales,
+    SUM(parts.orders) AS orders,
+    SUM(parts.sale_lines) AS sale_lines
 FROM (
     SELECT * FROM batch.sales_daily
     UNION ALL
@@ -33,4 +36,4 @@ FROM (
         {{ speed_part }}
     ) AS speed
 ) AS parts
-GROUP BY sale_date, store_id, sku
+GROUP BY parts.sale_date, parts.store_id, parts.sku
