@@ -58,18 +58,20 @@ class Batch(pulumi.ComponentResource):
                 )
                 for ds in DATASETS
             ),
-            *(
-                grants.grant(
-                    f"batch-reads-{ds}",
-                    "dataset",
-                    datasets[ds].dataset_id,
-                    "roles/bigquery.dataViewer",
-                    member,
-                )
-                for ds in (names.DATASET_SPEED, names.DATASET_REFERENCE)
-            ),
+            # No read of speed.* or reference.*: the batch SQL (salesphere/sql/batch) reads
+            # master.events only, as the recorded calls show (tests/infra/iam_recorded.json).
             grants.grant(
                 "batch-runs-queries", "project", settings.project, "roles/bigquery.jobUser", member
+            ),
+            # The run lock and the staged Parquet/Arrow parts live in the artifacts bucket
+            # on either runtime (salesphere/batch/lock.py, runner.py, transforms.py): create,
+            # read, list, delete; BigQuery load jobs read the parts as this account too.
+            grants.grant(
+                "batch-uses-artifacts",
+                "bucket",
+                base.artifacts.name,
+                "roles/storage.objectUser",
+                member,
             ),
         ]
         if settings.batch_runtime == "dataflow":
@@ -79,13 +81,6 @@ class Batch(pulumi.ComponentResource):
                     "project",
                     settings.project,
                     "roles/dataflow.worker",
-                    member,
-                ),
-                grants.grant(
-                    "batch-stages-artifacts",
-                    "bucket",
-                    base.artifacts.name,
-                    "roles/storage.objectAdmin",
                     member,
                 ),
             ]

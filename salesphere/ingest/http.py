@@ -13,7 +13,8 @@ of records or ``{"records": [...]}``. Answers, in the order they are checked:
        unknown source
 200    every record accepted (or a duplicate within the batch)
 207    some or all records rejected: per-record results say which and why
-503    Pub/Sub or the quarantine did not confirm: nothing is half-done; retry
+503    Pub/Sub or the quarantine did not confirm, or the reference tables could not be
+       read: nothing is half-done; retry
 =====  ==========================================================================
 
 Nothing is published unless authentication and the request-level checks pass.
@@ -33,7 +34,7 @@ import orjson
 from salesphere.ingest import signing
 from salesphere.ingest.mapping import live_mapping, live_sources
 from salesphere.ingest.results import REJECTED
-from salesphere.ingest.service import IngestService
+from salesphere.ingest.service import IngestService, ReferenceUnavailable
 from salesphere.io.publish import PublishError
 from salesphere.io.quarantine import LedgerError
 from salesphere.settings import Settings
@@ -85,7 +86,7 @@ def read_body(request: RequestLike, limit: int) -> bytes | None:
 
 
 def verify_oidc(token: str, host_url: str) -> str | None:
-    """The caller's e-mail for a Google-signed ID token whose audience is this service."""
+    """The verified e-mail of a Google-signed ID token whose audience is this service."""
     try:
         from google.auth.transport import requests as google_requests
         from google.oauth2 import id_token
@@ -97,11 +98,19 @@ def verify_oidc(token: str, host_url: str) -> str | None:
     audience = str(claims.get("aud", ""))
     if not audience.rstrip("/").startswith(host_url.rstrip("/")):
         return None
-    return str(claims.get("email") or claims.get("sub"))
+    if not claims.get("email") or claims.get("email_verified") is not True:
+        return None
+    return str(claims["email"])
 
 
 def authenticate(request: RequestLike, body: bytes, settings: Settings) -> Answer | str:
-    """The caller's identity, or the 401/403 answer."""
+    """The caller's identity, or the 401/403 answer.
+
+    Every request is authenticated here, because in cloud the platform lets anyone reach
+    ``ingest-http`` (a POS that can only sign HMAC has no Google identity to pass Cloud
+    Run's invoker check; docs/infra.md). So an ID token is not enough by itself: Google
+    signs tokens for any account, and only ``Settings.oidc_callers`` may send.
+    """
     headers = request.headers
     if signing.has_signature_headers(headers):
         key_id, failure = signing.verify(headers, body, dict(settings.hmac_keys))
@@ -114,6 +123,12 @@ def authenticate(request: RequestLike, body: bytes, settings: Settings) -> Answe
         if who is None:
             return error(
                 403, "bad_token", "the bearer token is not a valid ID token for this service"
+            )
+        if who not in settings.oidc_callers:
+            return error(
+                403,
+                "caller_not_allowed",
+                f"{who} may not send events; add it to salesphere:ingest_invokers and redeploy",
             )
         return f"oidc:{who}"
     return error(
@@ -230,7 +245,7 @@ def _handle_post(request: RequestLike, service: IngestService) -> Answer:
         return records
     try:
         report = service.ingest_batch(source, records, body)
-    except (PublishError, LedgerError) as exc:
+    except (PublishError, LedgerError, ReferenceUnavailable) as exc:
         log.error("batch not confirmed, asking the sender to retry: %s", exc)
         answer = error(503, "unavailable", f"{exc}; nothing was lost, retry the same request")
         answer.headers["Retry-After"] = RETRY_AFTER_SECONDS

@@ -15,7 +15,7 @@ from pathlib import Path
 import requests
 
 from salesphere.settings import Settings
-from salesphere_tools.local import prereqs
+from salesphere_tools.local import iamhook, prereqs
 
 REPO = prereqs.REPO_ROOT
 
@@ -121,6 +121,11 @@ def emulators(settings: Settings) -> list[Component]:
     return [pubsub, gcs, bigquery]
 
 
+def _recorded(service: str, env: dict[str, str]) -> dict[str, str]:
+    """``env`` plus, when the test session records IAM use, the recorder's launch hook."""
+    return {**env, **iamhook.launch_environment(service, env.get("PYTHONPATH"))}
+
+
 def _function(
     settings: Settings, name: str, source: Path, target: str, port: int, signature: str
 ) -> Component:
@@ -138,7 +143,7 @@ def _function(
             f"--host={settings.host}",
             f"--port={port}",
         ],
-        env={**settings.to_environ(), "PYTHONPATH": str(REPO)},
+        env=_recorded(name, {**settings.to_environ(), "PYTHONPATH": str(REPO)}),
         ready=_http_ok(f"http://{settings.host}:{port}/healthz", accept=(200, 400, 404, 405)),
         endpoint=f"http://{settings.host}:{port}",
         start_timeout=60,
@@ -170,7 +175,7 @@ def services(settings: Settings, *, stream_runtime: str = "function") -> list[Co
                 kind="service",
                 port=None,
                 argv=[sys.executable, str(pipeline), "--local-twin"],
-                env={**settings.to_environ(), "PYTHONPATH": str(REPO)},
+                env=_recorded("speed-pipeline", {**settings.to_environ(), "PYTHONPATH": str(REPO)}),
                 ready=lambda: True,
             )
         )
