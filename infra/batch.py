@@ -59,7 +59,7 @@ class Batch(pulumi.ComponentResource):
                 for ds in DATASETS
             ),
             # No read of speed.* or reference.*: the batch SQL (salesphere/sql/batch) reads
-            # master.events only, as the recorded calls show (tests/infra/iam_recorded.json).
+            # master.events only, as the recorded calls show (infra/iam_recorded.json).
             grants.grant(
                 "batch-runs-queries", "project", settings.project, "roles/bigquery.jobUser", member
             ),

@@ -105,7 +105,7 @@ class Ingest(pulumi.ComponentResource):
 
         self.account = functions.service_account("ingest-fn", "SalesSphere ingest", settings, self)
         member = sa_member(self.account)
-        # What ingest does (tests/infra/iam_recorded.json): publish events and rejects;
+        # What ingest does (infra/iam_recorded.json): publish events and rejects;
         # read a dropped file, write its marker and report, move it (copy + delete) in the
         # landing bucket; write rejects to quarantine, where a retried request rewrites the
         # same object (an overwrite needs storage.objects.delete too); log to ops; read the

@@ -4,7 +4,7 @@
 Pub/Sub call a service makes during the twin suites. This module maps each call to the
 IAM permission(s) Google checks for it and to the resource it is checked on, named
 independently of the project and environment so one reviewed file
-(``tests/infra/iam_recorded.json``) serves every stack:
+(``infra/iam_recorded.json``) serves every stack:
 
 ``project`` · ``bucket:<landing|quarantine|archive|artifacts>`` · ``dataset:<id>`` ·
 ``table:<dataset>.<table>`` · ``topic:<name>`` · ``subscription:<name>`` · ``secret:<id>``

@@ -23,7 +23,7 @@ from salesphere_tools.local.prereqs import free_port
 from salesphere_tools.local.twin import Twin
 
 #: The reviewed record of every IAM permission the services use (see tests/infra).
-IAM_RECORDED = Path(__file__).parent / "infra" / "iam_recorded.json"
+IAM_RECORDED = Path(__file__).resolve().parents[1] / "infra" / "iam_recorded.json"
 #: Set to 1 to add newly observed permissions to IAM_RECORDED instead of failing.
 IAM_UPDATE = "SALESPHERE_IAM_RECORD_UPDATE"
 
@@ -42,7 +42,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the session when a service used a permission the reviewed record lacks.
 
-    Keeps ``tests/infra/iam_recorded.json`` (and so the IAM test built on it) from going
+    Keeps ``infra/iam_recorded.json`` (and so the IAM test built on it) from going
     stale: a new call in product code shows up here the first time a twin test runs it.
     """
     entries = iam_record.read_log(Path(os.environ[iamhook.ENV_FILE]))

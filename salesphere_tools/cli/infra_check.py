@@ -99,10 +99,32 @@ def check_sql(_stacks: Sequence[str]) -> list[Check]:
     return rows
 
 
+def check_iam(stacks: Sequence[str]) -> list[Check]:
+    """Each stack grants every recorded permission to its service's account, and no more."""
+    from infra.mocking import run_program
+    from salesphere_tools.iam_check import missing_grants, unused_grants
+
+    out = []
+    for stack in stacks:
+        run = run_program(stack)
+        missing, unused = missing_grants(run), unused_grants(run)
+        out.append(
+            Check(
+                "iam",
+                stack,
+                not missing and not unused,
+                f"{len(missing)} missing, {len(unused)} unused or oversized grants",
+                (missing or unused or [""])[0],
+            )
+        )
+    return out
+
+
 CHECKS: dict[str, CheckFn] = {
     "stacks": check_stacks,
     "limits": check_limits,
     "sql": check_sql,
+    "iam": check_iam,
 }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from salesphere_tools import iam_record
 from salesphere_tools.local import iamhook
 
-RECORDED = Path(__file__).resolve().parents[1] / "infra" / "iam_recorded.json"
+RECORDED = Path(__file__).resolve().parents[2] / "infra" / "iam_recorded.json"
 
 
 def _perms(entry: dict) -> set[tuple[str, str]]:
