@@ -44,7 +44,14 @@ def handle(body: dict[str, Any], headers: dict[str, str], settings: Settings) ->
         date_to = date.fromisoformat(body["to"]) if body.get("to") else None
     except ValueError as exc:
         return {"error": f"from/to must be YYYY-MM-DD dates: {exc}"}, 400
-    lag = timedelta(seconds=float(body.get("archive_lag_seconds", DEFAULT_ARCHIVE_LAG.seconds)))
+    try:
+        lag = timedelta(
+            seconds=float(body.get("archive_lag_seconds", DEFAULT_ARCHIVE_LAG.total_seconds()))
+        )
+    except (TypeError, ValueError):
+        return {"error": "archive_lag_seconds must be a number of seconds"}, 400
+    if lag < timedelta(0):
+        return {"error": "archive_lag_seconds must not be negative"}, 400
     try:
         report = run_batch(
             settings,
@@ -62,7 +69,20 @@ def handle(body: dict[str, Any], headers: dict[str, str], settings: Settings) ->
 
 @functions_framework.http
 def batch_http(request):  # request: flask.Request
-    """HTTP entry point: POST {"mode": "incremental"|"full"|"backfill", "from", "to"}."""
+    """HTTP entry point: POST {"mode": "incremental"|"full"|"backfill", "from", "to"}.
+
+    Only POST runs the batch (Cloud Scheduler posts). ``GET /healthz`` answers without
+    running anything, so a readiness probe can never start a batch run; other methods
+    get 405.
+    """
+    if request.method == "GET" and request.path.rstrip("/").endswith("/healthz"):
+        return json.dumps({"status": "ok"}), 200, {"Content-Type": "application/json"}
+    if request.method != "POST":
+        return (
+            json.dumps({"error": "POST a JSON body to run the batch"}),
+            405,
+            {"Content-Type": "application/json", "Allow": "POST"},
+        )
     body = request.get_json(silent=True) or {}
     payload, status = handle(body, dict(request.headers), Settings.from_env())
     return json.dumps(payload, default=str), status, {"Content-Type": "application/json"}
