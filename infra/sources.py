@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,9 +92,10 @@ class SourceBundle:
         target = directory / self.zip_name
         if target.is_file() and target.read_bytes() == data:
             return target
-        tmp = directory / f".{self.zip_name}.{os.getpid()}.tmp"
-        tmp.write_bytes(data)
-        tmp.replace(target)
+        handle, tmp = tempfile.mkstemp(prefix=f".{self.zip_name}.", dir=directory)
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        Path(tmp).replace(target)
         return target
 
 

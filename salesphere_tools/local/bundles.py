@@ -373,3 +373,48 @@ def rich_progress(title: str = "preparing function bundles") -> Iterator[Progres
                 console.log(message)
 
         yield say
+
+
+def smoke_start(
+    env: FunctionEnv,
+    entry_point: str,
+    signature: str,
+    *,
+    settings_env: dict[str, str] | None = None,
+    timeout: float = 60.0,
+) -> float:
+    """Start one function from its bundle on a free loopback port, wait until it answers
+    ``/healthz``, stop it; return the seconds it took to become ready.
+
+    functions-framework imports ``main.py`` before it listens, so a missing dependency or a
+    module-level failure ends the process here. Raises :class:`BundleError` with the fix.
+    """
+    import requests
+
+    from salesphere_tools.local import processes
+
+    port = prereqs.free_port()
+    with tempfile.TemporaryDirectory(prefix="smoke-") as logs:
+        record = processes.spawn(
+            f"{env.service}-{entry_point}",
+            env.argv(entry_point, signature, "127.0.0.1", port),
+            log_dir=Path(logs),
+            env=env.environ(settings_env or {}),
+            cwd=env.source_dir,
+            inherit_env=False,
+        )
+        try:
+            return processes.wait_until(
+                lambda: requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code
+                < 500,
+                timeout=timeout,
+                what=f"{entry_point} from the {env.service} bundle",
+                record=record,
+            )
+        except (RuntimeError, TimeoutError) as exc:
+            fix = env.explain(processes.read_log(record.log))
+            raise BundleError(
+                f"{entry_point} did not start from its bundle: {fix or 'see its log below'}\n{exc}"
+            ) from exc
+        finally:
+            processes.stop(record)

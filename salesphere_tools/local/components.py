@@ -133,27 +133,48 @@ def emulators(settings: Settings) -> list[Component]:
     return [pubsub, gcs, bigquery]
 
 
-def _function(
+@dataclass(frozen=True)
+class FunctionTarget:
+    """One Cloud Function as the twin serves it (names match ``infra.functions``)."""
+
+    name: str
+    service: str
+    entry_point: str
+    signature: str
+    port_name: str
+
+
+#: Every Cloud Function of the platform; a test checks these against the Pulumi program.
+FUNCTIONS = (
+    FunctionTarget("ingest-http", "ingest", "ingest_http", "http", "ingest_http"),
+    FunctionTarget("ingest-files", "ingest", "ingest_file", "cloudevent", "ingest_files"),
+    FunctionTarget("speed", "stream", "speed_push", "cloudevent", "speed"),
+    # Cloud Scheduler's target; on the twin, POST to it (its GET only answers health).
+    FunctionTarget("batch", "batch", "batch_http", "http", "batch"),
+)
+
+
+def function(
     settings: Settings,
-    name: str,
-    service: str,
-    target: str,
-    port: int,
-    signature: str,
+    target: FunctionTarget,
+    *,
     source: object | None = None,
+    port: int | None = None,
+    name: str | None = None,
 ) -> Component:
     """A Cloud Function served by functions-framework from its own bundle, as in cloud.
 
     ``source`` (an ``infra.sources.SourceBundle``) overrides the bundle built from this
-    checkout: tests start deliberately broken variants with it.
+    checkout, and ``port``/``name`` the defaults: tests start broken variants with them.
     """
-    built = source or bundles.sources().bundle(service, REPO)
+    built = source or bundles.sources().bundle(target.service, REPO)
     env = bundles.plan(built)  # type: ignore[arg-type]
+    port = port or getattr(settings.ports, target.port_name)
     return Component(
-        name=name,
+        name=name or target.name,
         kind="service",
         port=port,
-        argv=env.argv(target, signature, settings.host, port),
+        argv=env.argv(target.entry_point, target.signature, settings.host, port),
         env=env.environ(settings.to_environ()),
         ready=_http_ok(f"http://{settings.host}:{port}/healthz", accept=(200, 400, 404, 405)),
         endpoint=f"http://{settings.host}:{port}",
@@ -168,23 +189,15 @@ def _function(
 def services(settings: Settings, *, stream_runtime: str = "function") -> list[Component]:
     """The platform's services whose code exists in this checkout."""
     found: list[Component] = []
-    ports = settings.ports
-    if (REPO / "services/ingest/main.py").exists():
-        found.append(
-            _function(settings, "ingest-http", "ingest", "ingest_http", ports.ingest_http, "http")
-        )
-        found.append(
-            _function(
-                settings, "ingest-files", "ingest", "ingest_file", ports.ingest_files, "cloudevent"
-            )
-        )
-    stream = REPO / "services/stream/main.py"
+    present = {t.service for t in FUNCTIONS if (REPO / "services" / t.service / "main.py").exists()}
+    for target in FUNCTIONS:
+        if target.service not in present or (
+            target.name == "speed" and stream_runtime != "function"
+        ):
+            continue
+        found.append(function(settings, target))
     pipeline = REPO / "services/stream/pipeline.py"
-    if stream_runtime == "function" and stream.exists():
-        found.append(
-            _function(settings, "speed", "stream", "speed_push", ports.speed, "cloudevent")
-        )
-    elif stream_runtime == "beam" and pipeline.exists():
+    if stream_runtime == "beam" and pipeline.exists():
         found.append(
             Component(
                 name="speed-beam",
@@ -195,9 +208,6 @@ def services(settings: Settings, *, stream_runtime: str = "function") -> list[Co
                 ready=lambda: True,
             )
         )
-    if (REPO / "services/batch/main.py").exists():
-        # Cloud Scheduler's target; on the twin, POST to it (its GET only answers health).
-        found.append(_function(settings, "batch", "batch", "batch_http", ports.batch, "http"))
     if (REPO / "salesphere_tools/local/archiver.py").exists():
         found.append(
             Component(

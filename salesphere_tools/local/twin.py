@@ -79,10 +79,18 @@ class Twin:
 
     @staticmethod
     def prepare(components: list[Component], progress: Progress | None = None) -> None:
-        """Build what each component needs before it starts (bundles; cached, so cheap)."""
-        for comp in components:
-            if comp.prepare is not None:
-                comp.prepare(progress or (lambda _msg: None))
+        """Build what each component needs before it starts (bundles; cached, so cheap).
+
+        Builds run side by side: a cold install is mostly unpacking wheels, and the three
+        bundles' environments then take about as long as the largest alone.
+        """
+        say = progress or (lambda _msg: None)
+        work = [comp.prepare for comp in components if comp.prepare is not None]
+        if not work:
+            return
+        with ThreadPoolExecutor(max_workers=len(work)) as pool:
+            for _ in pool.map(lambda build: build(say), work):
+                pass
 
     def _after_provision(self, say: Progress) -> None:
         """Warehouse tables and serving views (every service and test expects them)."""
