@@ -278,7 +278,7 @@ def _install(env: FunctionEnv, say: Progress) -> None:
             f"{env.service} bundle: installing {len(wanted)} requirements with Python "
             f"{sources().runtime_version()} into {env.venv.name} (first time only)"
         )
-        with log_path.open("w") as log:
+        with log_path.open("a") as log:  # appended: every build of this env stays on record
             _run([str(env.interpreter), "-m", "venv", str(env.venv)], log, env, say)
             _run(
                 [
@@ -405,8 +405,9 @@ def smoke_start(
         )
         try:
             return processes.wait_until(
-                lambda: requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code
-                < 500,
+                lambda: (
+                    requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code < 500
+                ),
                 timeout=timeout,
                 what=f"{entry_point} from the {env.service} bundle",
                 record=record,
