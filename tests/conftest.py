@@ -3,6 +3,10 @@
 ``twin`` is one twin for the whole session (emulators + every service whose code exists),
 in a temporary directory, on ports nobody else uses, so the suite can run beside a
 developer's own twin. Tests that need a pristine world use ``fresh_twin`` instead.
+
+The twin's Cloud Functions run from their deployable bundles; ``function_bundles`` builds
+those (once per requirements change, cached under ``.cache/bundles``) before any twin
+starts, with a progress line on the terminal even while pytest captures output.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ import pytest
 
 from salesphere.settings import LOCAL_ENV, LOCAL_PROJECT, Ports, Settings
 from salesphere_tools import iam_record
-from salesphere_tools.local import iamhook
+from salesphere_tools.local import bundles, iamhook
+from salesphere_tools.local.components import services
 from salesphere_tools.local.prereqs import free_port
 from salesphere_tools.local.twin import Twin
 
@@ -83,7 +88,15 @@ def make_settings(twin_dir: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
+def function_bundles(request: pytest.FixtureRequest) -> None:
+    """Every function's bundle, unpacked and installed (a cold machine: a few minutes)."""
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled(), bundles.rich_progress("function bundles") as say:
+        Twin.prepare(services(Settings()), progress=say)
+
+
+@pytest.fixture(scope="session")
+def twin(tmp_path_factory: pytest.TempPathFactory, function_bundles: None) -> Iterator[Twin]:
     """A running twin (emulators and services) shared by the session."""
     settings = make_settings(tmp_path_factory.mktemp("twin"))
     saved = {k: os.environ.get(k) for k in settings.to_environ()}
@@ -119,7 +132,7 @@ def quiet_twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
 
 
 @pytest.fixture
-def fresh_twin(tmp_path: Path) -> Iterator[Callable[..., Twin]]:
+def fresh_twin(tmp_path: Path, function_bundles: None) -> Iterator[Callable[..., Twin]]:
     """Factory for a private twin (own ports, own data) torn down after the test."""
     started: list[Twin] = []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -134,7 +135,8 @@ def test_functions_bundle_their_service_and_the_library(
         env = fn.inputs["serviceConfig"]["environmentVariables"]
         assert env["SALESPHERE_ENV"] == stack
     source = run.by_name("source-ingest").inputs["source"]
-    shipped = set(source.assets)
+    with zipfile.ZipFile(source.path) as archive:
+        shipped = set(archive.namelist())
     assert "salesphere/model.py" in shipped and "salesphere/envelope.py" in shipped
 
 
