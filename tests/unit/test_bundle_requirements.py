@@ -32,6 +32,7 @@ DISTRIBUTIONS = {
     "google.auth": "google-auth",
     "google.oauth2": "google-auth",
     "google.cloud.bigquery": "google-cloud-bigquery",
+    "google.cloud.dataflow_v1beta3": "google-cloud-dataflow-client",
     "google.cloud.pubsub": "google-cloud-pubsub",
     "google.cloud.pubsub_v1": "google-cloud-pubsub",
     "google.cloud.storage": "google-cloud-storage",
