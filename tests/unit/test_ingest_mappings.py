@@ -318,3 +318,17 @@ def test_a_default_that_does_not_convert_is_a_mapping_error() -> None:
     broken = parse_mapping(yaml.safe_load(text.replace('default: "0,00"', 'default: "zero"')))
     with pytest.raises(ValueError, match="default 'zero' of discount"):
         Mapper(broken, REF.timezone_of)
+
+
+def test_missing_columns_are_named_once_each(tmp_path: Path) -> None:
+    """``order_id`` and ``source_ref`` both read ``Pedido``: a sheet without it misses one
+    column, and the message names it once (it used to say ``Pedido, Linha, Pedido``)."""
+    path = tmp_path / "vendas_SP01.csv"
+    header, *rows = SHEET.split("\r\n")
+    kept = [i for i, h in enumerate(header.split(";")) if h not in ("Pedido", "Linha")]
+    lines = [";".join(line.split(";")[i] for i in kept) for line in [header, *rows] if line]
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    with pytest.raises(readers.FileRejected) as info:
+        choose_mapping(path, "spreadsheet/" + path.name)
+    assert info.value.rule == "missing_columns"
+    assert "column(s) Pedido, Linha;" in str(info.value)
