@@ -88,6 +88,25 @@ def test_ecommerce_refund_is_a_return_per_item_and_bad_items_reject_the_order() 
     assert [(r.field, r.rule) for r in result.rejects] == [("items[1].quantity", "integer")]
 
 
+def test_a_paid_web_order_is_a_sale_when_placed_and_a_refund_a_return_when_updated() -> None:
+    """``created_at`` is when the customer bought and never changes; ``updated_at`` moves
+    with payment confirmation and every later change, and is when a refund happened."""
+    order = {
+        "order_id": "WEB-2",
+        "status": "paid",
+        "created_at": "2026-11-28T23:50:00-03:00",
+        "updated_at": "2026-11-29T00:20:00-03:00",
+        "items": [{"line": 1, "sku": "ELE-10001", "quantity": 1, "price": "5.00"}],
+    }
+    _, (sale,) = run("ecommerce", order)
+    assert (sale["event_type"], sale["occurred_at"]) == ("sale", "2026-11-29T02:50:00.000000Z")
+    _, (refund,) = run("ecommerce", {**order, "status": "refunded"})
+    assert (refund["event_type"], refund["occurred_at"]) == (
+        "return",
+        "2026-11-29T03:20:00.000000Z",
+    )
+
+
 def test_inventory_count_is_absolute_and_unknown_type_is_named() -> None:
     base = {
         "location": "SP01",
