@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from salesphere.ingest.formats import neutralise_formula, normalise_header
+from salesphere.exports import safe_row
+from salesphere.ingest.formats import normalise_header
 from salesphere.ingest.mapping import Mapper, SourceMapping, file_candidates
 from salesphere.ingest.readers import FileRejected, open_table, sniff_header
 from salesphere.ingest.results import BatchSummary, QuarantineRecord, RecordResult
@@ -133,30 +134,30 @@ def choose_mapping(path: Path, name: str) -> SourceMapping:
     )
 
 
-def report_csv(results: list[RecordResult], columns: dict[str, str], mapper: Mapper) -> bytes:
-    """``row, column, value, rule, reason`` per broken rule; every cell formula-neutralised."""
+REPORT_HEADER = ("row", "column", "field", "value", "rule", "reason")
+
+
+def report_bytes(rows: list[list[Any]]) -> bytes:
+    """A rejects report: UTF-8 with BOM (Excel opens it), every cell formula-neutralised."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["row", "column", "field", "value", "rule", "reason"])
+    writer.writerow(REPORT_HEADER)
+    writer.writerows(safe_row(row) for row in rows)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def report_csv(results: list[RecordResult], columns: dict[str, str], mapper: Mapper) -> bytes:
+    """``row, column, value, rule, reason`` per broken rule, in the file's own header names."""
+    rows: list[list[Any]] = []
     for result in results:
         for reject in result.rejects:
             field = reject.field.rsplit(".", 1)[-1]
             alias = mapper.column_of(field) or field
             column = columns.get(normalise_header(alias), alias)
-            writer.writerow(
-                [
-                    neutralise_formula(v)
-                    for v in (
-                        result.index,
-                        column,
-                        reject.field,
-                        reject.value,
-                        reject.rule,
-                        reject.message,
-                    )
-                ]
+            rows.append(
+                [result.index, column, reject.field, reject.value, reject.rule, reject.message]
             )
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return report_bytes(rows)
 
 
 class FileIngestor:
@@ -282,12 +283,8 @@ class FileIngestor:
             summary=BatchSummary(),
             object_name=f"gs://{ref.bucket}/{ref.name}",
         )
-        body = io.StringIO()
-        writer = csv.writer(body, lineterminator="\r\n")
-        writer.writerow(["row", "column", "field", "value", "rule", "reason"])
-        writer.writerow(["0", "", "", "", exc.rule, neutralise_formula(str(exc))])
         bucket.blob(home + REPORT_SUFFIX).upload_from_string(
-            ("\ufeff" + body.getvalue()).encode("utf-8"), content_type="text/csv"
+            report_bytes([[0, "", "", "", exc.rule, str(exc)]]), content_type="text/csv"
         )
         log.warning("rejected file %s: %s (%s)", ref.name, exc, exc.rule)
         return {
