@@ -247,7 +247,10 @@ def test_poison_files_are_quarantined_after_bounded_attempts(world: dict, tmp_pa
     files = {(r["source"], r["rule"]): r["files"] for r in reconcile(settings).facts["files"]}
     assert files[("spreadsheet", "ingest_failed")] >= 1
     assert files[("inventory", "json_too_deep")] >= 1
+    # The spreadsheets' rows may be new events (not in the senders' books): wait until
+    # the speed layer has written them all, then check the books.
     delivered(world)
+    wait_until(lambda: reconcile(settings).ok, timeout=DELIVERY_TIMEOUT, what="the books")
     assert_books_balance(settings, books)
 
 
