@@ -60,6 +60,13 @@ class Settings:
     #: Ingest limits: answer 413 / 400 beyond these.
     max_body_bytes: int = 5 * 1024 * 1024
     max_records_per_batch: int = 5_000
+    #: JSON nesting accepted anywhere (HTTP bodies, JSON files, NDJSON lines): a batch
+    #: needs 4 levels; deeper input is refused before any parser recurses (400 / reject).
+    max_json_depth: int = 32
+    #: JSON array files are parsed whole, so they are bounded; bigger exports are NDJSON.
+    max_json_file_bytes: int = 64 * 1024 * 1024
+    #: One NDJSON line (one record) at most; a longer line is a reject, the rest lands.
+    max_ndjson_line_bytes: int = 1024 * 1024
     #: Events per Pub/Sub envelope: Pub/Sub bills each message at >= 1 KB, so pack many.
     envelope_max_events: int = 500
     #: Ingest load shedding: POSTs processed at once per function instance; beyond it the

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
+from salesphere.exports import neutralise_formula
 from salesphere_tools.report.data import ReportData
 
 _CSS = """
@@ -60,9 +61,19 @@ def _figure_html(fig: go.Figure, element_id: str) -> str:
     )
 
 
+class Markup(str):
+    """A cell the page itself rendered as HTML (a status badge); inserted as it is."""
+
+
+def text(value: object) -> str:
+    """A value from the data as page text: HTML-escaped, and formula-neutralised because
+    Excel runs ``=...`` cells of an HTML table it opens (salesphere.exports)."""
+    return html.escape(neutralise_formula(value))
+
+
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[int]) -> str:
     head = "".join(
-        f'<th class="num">{html.escape(h)}</th>' if i in numeric else f"<th>{html.escape(h)}</th>"
+        f'<th class="num">{text(h)}</th>' if i in numeric else f"<th>{text(h)}</th>"
         for i, h in enumerate(headers)
     )
     body = []
@@ -70,9 +81,8 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[i
         cells = []
         for i, cell in enumerate(row):
             cls = ' class="num"' if i in numeric else ""
-            cells.append(
-                f"<td{cls}>{cell if str(cell).startswith('<') else html.escape(str(cell))}</td>"
-            )
+            # only the page's own badges are HTML; data is text, whatever it starts with
+            cells.append(f"<td{cls}>{cell if isinstance(cell, Markup) else text(cell)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -90,8 +100,8 @@ def render(data: ReportData) -> str:
     parts.append(
         '<div class="kpis">'
         + "".join(
-            f'<div class="kpi" id="{i}"><div class="v">{html.escape(v)}</div>'
-            f'<div class="l">{html.escape(label)}</div></div>'
+            f'<div class="kpi" id="{i}"><div class="v">{text(v)}</div>'
+            f'<div class="l">{text(label)}</div></div>'
             for label, v, i in kpis
         )
         + "</div>"
@@ -132,7 +142,7 @@ def render(data: ReportData) -> str:
     )
     intraday.update_xaxes(title="hour (store's local time)", dtick=1)
     parts.append(
-        f"<section><h2>Intraday sales, {html.escape(str(data.today))} (local hours)</h2>"
+        f"<section><h2>Intraday sales, {text(data.today)} (local hours)</h2>"
         f"{_figure_html(intraday, 'chart-intraday')}</section>"
     )
 
@@ -178,9 +188,9 @@ def render(data: ReportData) -> str:
             r["reorder_point"],
             "–" if r.get("days_of_cover") is None else f"{float(r['days_of_cover']):.1f}",
             r["lead_time_days"],
-            '<span class="bad">reorder now</span>'
+            Markup('<span class="bad">reorder now</span>')
             if r.get("at_risk")
-            else '<span class="ok">ok</span>',
+            else Markup('<span class="ok">ok</span>'),
         ]
         for r in data.alerts
     ]
@@ -232,6 +242,6 @@ def render(data: ReportData) -> str:
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<title>SalesSphere dashboard</title>"
         f"<style>{_CSS}</style><script>{get_plotlyjs()}</script></head><body>"
-        f"<header><h1>SalesSphere — sales and stock</h1><p>{html.escape(data.subtitle)}</p></header>"
+        f"<header><h1>SalesSphere — sales and stock</h1><p>{text(data.subtitle)}</p></header>"
         f"<main>{''.join(parts)}</main></body></html>"
     )

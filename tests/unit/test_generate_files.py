@@ -145,6 +145,8 @@ def _live_sales(out: Path, manifest: dict[str, Any]) -> dict[tuple[str, str, int
                 if (entry["path"], row) in bad:
                     continue
                 kind = "sale" if rec["status"] == "paid" else "return"
+                # a sale happens when the order is placed, a refund when it is updated
+                when = rec["created_at"] if kind == "sale" else rec["updated_at"]
                 for item in rec["items"]:
                     lines[(kind, rec["order_id"], item["line"])] = {
                         "store": "WEB",
@@ -152,7 +154,7 @@ def _live_sales(out: Path, manifest: dict[str, Any]) -> dict[tuple[str, str, int
                         "qty": item["quantity"],
                         "price": money_cents(item["price"]),
                         "discount": money_cents(item["discount"]),
-                        "ts": rec["updated_at"],
+                        "ts": when,
                     }
     return lines
 
@@ -244,6 +246,24 @@ def test_books_per_store_are_kept_per_local_business_day(
     utc = {r["date"]: r["net_revenue"] for r in manifest["expected"]["daily_utc"]}
     assert set(utc) - set(local), "late sales should spill into a UTC day after the last"
     assert local != utc
+
+
+def test_paid_web_orders_are_placed_before_their_payment_is_confirmed(
+    dataset: tuple[Path, dict[str, Any]],
+) -> None:
+    """``created_at`` (the sale) and ``updated_at`` (payment confirmed) differ in most paid
+    orders, so a mapping booking the sale at the wrong one shows in the totals above."""
+    out, manifest = dataset
+    gaps = Counter()
+    for entry in manifest["files"]:
+        if entry["source"] == "ecommerce":
+            for rec in read_records(out, entry):
+                if rec.get("status") == "paid" and "items" in rec:
+                    created = datetime.fromisoformat(rec["created_at"])
+                    gap = datetime.fromisoformat(rec["updated_at"]) - created
+                    assert gap.total_seconds() >= 0, rec["order_id"]
+                    gaps["later" if gap.total_seconds() else "same"] += 1
+    assert gaps["later"] > gaps["same"] > 0, gaps
 
 
 def test_inventory_export_carries_every_stock_event(dataset: tuple[Path, dict[str, Any]]) -> None:
