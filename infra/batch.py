@@ -83,6 +83,22 @@ class Batch(pulumi.ComponentResource):
                     "roles/dataflow.worker",
                     member,
                 ),
+                # The function launches each run's job and polls it until it finishes...
+                grants.grant(
+                    "batch-launches-dataflow-jobs",
+                    "project",
+                    settings.project,
+                    "roles/dataflow.developer",
+                    member,
+                ),
+                # ...and the job runs as the function's own account.
+                grants.grant(
+                    "batch-acts-as-itself-for-dataflow",
+                    "sa",
+                    self.account.name,
+                    "roles/iam.serviceAccountUser",
+                    member,
+                ),
             ]
         _, source = functions.upload_source("batch", base.artifacts, self)
         self.function = functions.deploy(

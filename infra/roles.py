@@ -124,6 +124,26 @@ ROLES: dict[str, frozenset[str]] = {
     ),
     # What a Dataflow worker VM's account needs to run work items (subset on this page:
     # https://cloud.google.com/dataflow/docs/concepts/access-control#roles).
+    # Launching a job (the batch function starts its flex template per run, then polls it).
+    "roles/dataflow.developer": frozenset(
+        {
+            "dataflow.jobs.cancel",
+            "dataflow.jobs.create",
+            "dataflow.jobs.get",
+            "dataflow.jobs.list",
+            "dataflow.jobs.snapshot",
+            "dataflow.jobs.updateContents",
+            "dataflow.messages.list",
+            "dataflow.metrics.get",
+            "dataflow.snapshots.delete",
+            "dataflow.snapshots.get",
+            "dataflow.snapshots.list",
+        }
+    ),
+    # Starting a job that runs as a service account requires acting as that account.
+    "roles/iam.serviceAccountUser": frozenset(
+        {"iam.serviceAccounts.actAs", "iam.serviceAccounts.get", "iam.serviceAccounts.list"}
+    ),
     "roles/dataflow.worker": frozenset(
         {
             "dataflow.jobs.get",

@@ -77,7 +77,8 @@ def services_of(run: ProgramRun) -> set[str]:
     names = {r.name for r in run.resources}
     found = {"ingest-http", "ingest-files", "batch"}
     found.add("speed" if "fn-speed" in names else "speed-pipeline")
-    if "dataflow-batch" in names:
+    batch_env = run.by_name("fn-batch").inputs["serviceConfig"]["environmentVariables"]
+    if batch_env.get("SALESPHERE_BATCH_RUNTIME") == "dataflow":
         found.add("batch-pipeline")
     return found
 
@@ -108,6 +109,10 @@ def resolve(logical: str, run: ProgramRun) -> list[Resource]:
         chain = [("table", name), ("dataset", name.split(".", 1)[0])]
     elif kind in {"dataset", "topic", "subscription", "secret"}:
         chain = [(kind, name)]
+    elif kind == "sa":
+        chain = [
+            ("sa", f"projects/{project}/serviceAccounts/{name}@{project}.iam.gserviceaccount.com")
+        ]
     else:
         raise ValueError(f"unknown logical resource {logical!r} in {RECORD.name}")
     return [*chain, ("project", project)]
