@@ -263,11 +263,17 @@ class FileIngestor:
             }
         if ref.generation and str(blob.generation) != str(ref.generation):
             return {"status": "ignored", "reason": "stale generation", "object": ref.name}
-        counter = self._attempts_blob(bucket, blob)
-        attempt, last_error = self._count_attempt(bucket, counter, blob)
+        from google.api_core.exceptions import NotFound
+
         with tempfile.TemporaryDirectory(prefix="ingest-") as tmp:
             path = Path(tmp) / "object"
-            blob.download_to_filename(str(path))
+            try:
+                blob.download_to_filename(str(path))
+            except NotFound:  # a concurrent delivery of the same object moved it first
+                return {"status": "ignored", "reason": "object gone (moved)", "object": ref.name}
+            # Counted before the file is read, so an attempt that kills the process counts.
+            counter = self._attempts_blob(bucket, blob)
+            attempt, last_error = self._count_attempt(bucket, counter, blob)
             digest = sha256_file(path)
             marker = bucket.blob(MARKER_PREFIX + digest)
             home = f"{INGESTED_PREFIX}{digest[:12]}/{ref.name}"
@@ -314,13 +320,13 @@ class FileIngestor:
         return bucket.blob(f"{ATTEMPTS_PREFIX}{key}")
 
     def _count_attempt(self, bucket: Any, counter: Any, blob: Any) -> tuple[int, str | None]:
-        """Count this delivery of ``blob`` (this generation) before touching the file.
+        """Count this delivery of ``blob`` (this generation) before reading the file.
 
-        Counted first, in the landing bucket, so that an attempt that kills the process
-        (out of memory, timeout) still counts; the push that functions-framework hands
-        over carries no delivery count. Returns the attempt number and the error the
-        previous attempt recorded. Concurrent deliveries each get their own number
-        (generation preconditions).
+        Counted in the landing bucket before anything can fail on the file's content, so
+        that an attempt that kills the process (out of memory, timeout) still counts; the
+        push that functions-framework hands over carries no delivery count. Returns the
+        attempt number and the error the previous attempt recorded. Concurrent deliveries
+        each get their own number (generation preconditions).
         """
         from google.api_core.exceptions import PreconditionFailed
 

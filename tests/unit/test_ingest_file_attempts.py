@@ -225,3 +225,19 @@ def test_a_reader_failing_mid_file_on_the_last_attempt_keeps_the_rows_before_it(
     (log,) = ingestor.service.ledger.logs
     assert log["summary"].accepted == 2 and log["request_id"] == outcome["request_id"]
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_an_object_moved_by_a_concurrent_delivery_is_ignored(
+    ingestor: FileIngestor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found, then gone before the download (the other delivery moved it): nothing to do,
+    and no attempt is counted against a file this delivery never read."""
+    ref = drop(ingestor, "inventory/estoque_1.ndjson", b'{"a": 1}\n')
+
+    def moved(self: Blob, path: str) -> None:
+        raise NotFound(self.name)
+
+    monkeypatch.setattr(Blob, "download_to_filename", moved)
+    assert ingestor.handle(ref)["status"] == "ignored"
+    landing = ingestor.gcs.bucket(LANDING).objects
+    assert not [n for n in landing if n.startswith(files_mod.ATTEMPTS_PREFIX)]
