@@ -288,6 +288,9 @@ def _install(env: FunctionEnv, say: Progress) -> None:
                     "install",
                     "--no-input",
                     "--disable-pip-version-check",
+                    # Bytecode is written on first import instead (the venv is writable):
+                    # compiling all of apache-beam up front doubled a cold install.
+                    "--no-compile",
                     "-r",
                     str(env.source_dir / "requirements.txt"),
                 ],

@@ -9,6 +9,7 @@ bundle lacking a dependency or a data file fails a test instead of a deploy.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import zipfile
@@ -21,7 +22,7 @@ import requests
 
 from infra.sources import bundle, runtime_version
 from salesphere.io import clients
-from salesphere_tools.local import bundles, components, processes
+from salesphere_tools.local import bundles, components, iamhook, processes
 from salesphere_tools.local.components import FUNCTIONS, FunctionTarget
 from salesphere_tools.local.prereqs import REPO_ROOT, free_port
 from salesphere_tools.local.twin import Twin
@@ -41,6 +42,17 @@ def _variant_repo(tmp_path: Path, service: str, edit: Callable[[Path], None]) ->
     shutil.copytree(REPO_ROOT / "services" / service, root / "services" / service, ignore=skip)
     edit(root)
     return root
+
+
+def _recorder_paths() -> set[Path]:
+    """The one folder a function may get on PYTHONPATH: the IAM recorder's hook (a copy of
+    ``iamhook.py`` and a ``sitecustomize.py``), present only while the session records."""
+    extra = iamhook.launch_environment("probe").get("PYTHONPATH", "")
+    paths = {Path(p).resolve() for p in extra.split(os.pathsep) if p}
+    for path in paths:
+        shipped = {p.name for p in path.iterdir()} - {"__pycache__"}
+        assert shipped == {"iamhook.py", "sitecustomize.py"}, shipped
+    return paths
 
 
 def _cutoffs(settings) -> list[dict]:
@@ -161,8 +173,12 @@ def test_the_twin_serves_each_function_from_its_unpacked_bundle(
     with zipfile.ZipFile(env.zip_path) as archive:
         assert (cwd / "main.py").read_bytes() == archive.read("main.py")
     assert env.zip_path.read_bytes() == source.zip_bytes()
-    environ = [v.split(b"=", 1)[0] for v in (proc / "environ").read_bytes().split(b"\0") if v]
-    assert b"PYTHONPATH" not in environ and b"VIRTUAL_ENV" not in environ
+    environ = dict(
+        v.decode().split("=", 1) for v in (proc / "environ").read_bytes().split(b"\0") if v
+    )
+    assert "VIRTUAL_ENV" not in environ
+    extra = {Path(p).resolve() for p in environ.get("PYTHONPATH", "").split(os.pathsep) if p}
+    assert extra <= _recorder_paths(), f"nothing of the checkout on PYTHONPATH: {extra}"
     argv = (proc / "cmdline").read_bytes().split(b"\0")
     assert Path(argv[1].decode()) == env.functions_framework
     exe = (proc / "exe").readlink()
@@ -207,7 +223,10 @@ def test_a_function_imports_the_library_from_its_bundle_only(twin: Twin) -> None
     assert seen["sql"] == str(env.source_dir / "salesphere" / "sql")
     assert seen["beam"].startswith(f"{env.venv}/")
     base = Path(env.interpreter).resolve().parents[1]
+    recorder = _recorder_paths()
     for entry in filter(None, seen["path"]):
         where = Path(entry).resolve()
-        assert where.is_relative_to(env.venv) or where.is_relative_to(base), entry
+        assert where.is_relative_to(env.venv) or where.is_relative_to(base) or where in recorder, (
+            entry
+        )
     assert str(REPO_ROOT) not in seen["path"]
