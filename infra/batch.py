@@ -1,7 +1,7 @@
 """Batch layer: master and batch tables, the batch trigger function and its schedule.
 
 Cloud Scheduler delivers at least once, so the target (``batch_http``) must be
-idempotent (issue 5). Its job is created only when the stack enables it: the three free
+idempotent. Its job is created only when the stack enables it: the three free
 jobs are per *billing account*, shared by every stack billed to it.
 """
 

@@ -1,6 +1,6 @@
 """Stream (speed) layer: speed tables, the speed runtime and the alerts audit subscription.
 
-Two runtimes, one logic (ARCHITECTURE.md). ``function`` (free tier, the default): the
+Two runtimes, one logic (docs/architecture.md). ``function`` (free tier, the default): the
 ``events-speed`` subscription pushes envelopes to the ``speed`` Cloud Function.
 ``dataflow`` (opt-in, billed): ``events-speed`` is a pull subscription read by a
 streaming flex-template job. Either way the subscription keeps its dead-letter policy.
