@@ -94,7 +94,9 @@ def run_forecast(
     config = ForecastConfig(
         horizon=settings.forecast_horizon_days,
         plan=BacktestPlan(
-            folds=settings.forecast_backtest_folds, horizon=settings.forecast_horizon_days
+            folds=settings.forecast_backtest_folds,
+            horizon=settings.forecast_horizon_days,
+            step=min(28, settings.forecast_horizon_days),
         ),
         workers=settings.forecast_workers,
     )
