@@ -268,6 +268,12 @@ def replace_script(forecast_staging: str, accuracy_staging: str | None) -> str:
     return "\n".join(statements)
 
 
+def swap(settings: Settings, forecast_staging: str, accuracy_staging: str | None) -> None:
+    """Run :func:`replace_script`; on any error BigQuery rolls it back and this raises."""
+    script = replace_script(forecast_staging, accuracy_staging)
+    clients.bigquery_client(settings).query(script).result()
+
+
 def write(
     settings: Settings,
     run_id: str,
@@ -280,8 +286,7 @@ def write(
         staged.append(_stage(settings, run_id, DEMAND_FORECAST, forecast_rows))
         if accuracy_rows is not None:
             staged.append(_stage(settings, run_id, FORECAST_ACCURACY, accuracy_rows))
-        script = replace_script(staged[0], staged[1] if len(staged) > 1 else None)
-        clients.bigquery_client(settings).query(script).result()
+        swap(settings, staged[0], staged[1] if len(staged) > 1 else None)
     finally:
         client = clients.bigquery_client(settings)
         for table in staged:
