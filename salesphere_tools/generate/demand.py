@@ -198,3 +198,37 @@ class DemandModel:
 def weekday_factor(day: date, *, online: bool) -> float:
     """The plain weekday rhythm (what :meth:`DemandModel.traffic` starts from)."""
     return (WEB_WEEKDAY if online else STORE_WEEKDAY)[day.weekday()]
+
+
+class DayDemand:
+    """:class:`DemandModel` as the event simulation asks for it: per store and day, how many
+    visitors and which SKUs their baskets hold (cumulative weights for ``random.choices``).
+
+    Visitors follow :meth:`DemandModel.traffic` times how much the day's SKU multipliers
+    lift the catalog as a whole (relative to a plain day), so a Dia das Crianças brings
+    more toy buyers, not the same buyers choosing toys instead of something else.
+    """
+
+    def __init__(self, products: list[ProductSpec], start: date, days: int, seed: int) -> None:
+        self.model = DemandModel(products, start, days, seed)
+        self.popularity = np.array([p.popularity for p in products])
+        self._plain = float((self.popularity * self.model.niche).sum())
+        self._day: int | None = None
+        self._weights: dict[bool, tuple[float, list[float]]] = {}
+
+    def for_store(
+        self, day: int, store: object, plan: object, is_promo: list[bool]
+    ) -> tuple[float, list[float]]:
+        """(ticket factor, cumulative SKU weights) for ``store`` on ``day``."""
+        online = bool(getattr(store, "online", False))
+        if self._day != day:
+            self._day, self._weights = day, {}
+        if online not in self._weights:
+            weights = self.popularity * self.model.sku_multipliers(day)
+            if getattr(plan, "promo_depth", (0, 0))[1] > 0:  # Black Friday offers
+                weights = weights * np.where(np.array(is_promo), 2.5, 1.0)
+            volume = float(weights.sum()) / self._plain
+            self._weights[online] = (volume, np.cumsum(weights).tolist())
+        volume, cumulative = self._weights[online]
+        size = 1.0 if online else float(getattr(store, "size", 1.0))
+        return self.model.traffic(day, online=online) * size * volume, cumulative
