@@ -28,7 +28,13 @@ from multiprocessing import get_context
 import numpy as np
 
 from salesphere.forecast import backtest as bt
-from salesphere.forecast.models import CANDIDATES, LEVELS, candidates_for, default_model
+from salesphere.forecast.models import (
+    CANDIDATES,
+    LEVELS,
+    candidates_for,
+    default_model,
+    usable,
+)
 from salesphere.forecast.series import Series, classify
 
 BACKTEST = "backtest"
@@ -74,6 +80,8 @@ def forecast_series(
         scores = bt.backtest(series, candidates_for(cls.name), config.plan)
         backtested = bool(scores)
         model_name = bt.choose(scores) or default_model(cls.name)
+    # The table names the model that really made the forecast (a short history falls back).
+    model_name = usable(model_name, series.y)
     prediction = CANDIDATES[model_name].predict(series.y, series.start, config.horizon)
     return SeriesForecast(
         series.store_id,

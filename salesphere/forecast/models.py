@@ -81,6 +81,9 @@ class Model:
     classes: tuple[str, ...] = (REGULAR, INTERMITTENT)
     #: Whether the model gives its own intervals (otherwise conformal ones are added).
     native_intervals = False
+    #: Observed days the model needs; with fewer, :func:`usable` names ``fallback``.
+    min_observed = 0
+    fallback = ""
 
     def point(self, y: np.ndarray, start: date, h: int) -> np.ndarray:
         raise NotImplementedError
@@ -158,6 +161,8 @@ class AutoEts(Model):
     name = "auto_ets"
     classes = (REGULAR,)
     native_intervals = True
+    min_observed = 2 * SEASON
+    fallback = TRAILING_AVG
     #: Additive season; error, trend (and damping) chosen by AICc.
     spec = "ANA"
 
@@ -185,6 +190,8 @@ class EtsCalendar(AutoEts):
     """Calendar regressors by least squares, AutoETS on the remainder (see module doc)."""
 
     name = "ets_calendar"
+    min_observed = 4 * SEASON
+    fallback = "auto_ets"
 
     def _design(self, start: date, n: int, h: int) -> tuple[np.ndarray, np.ndarray, int]:
         yearly = n >= YEARLY_MIN_DAYS
@@ -277,6 +284,15 @@ CANDIDATES: dict[str, Model] = {
         TrailingAverage(),
     )
 }
+
+
+def usable(name: str, y: np.ndarray) -> str:
+    """``name``, or the model it falls back to when the history is too short for it."""
+    observed = int(np.isfinite(y).sum())
+    model = CANDIDATES[name]
+    while model.fallback and observed < model.min_observed:
+        model = CANDIDATES[model.fallback]
+    return model.name
 
 
 def candidates_for(series_class: str) -> list[Model]:

@@ -218,3 +218,18 @@ def test_settings_switch_the_forecast_off() -> None:
     assert Settings.from_env({}).forecast_enabled is True
     with pytest.raises(ValueError, match="on or off"):
         Settings.from_env({"SALESPHERE_FORECAST": "maybe"})
+
+
+def test_a_short_history_names_the_model_that_really_forecast() -> None:
+    week = build_series(
+        {
+            "store_id": ["S1"] * 7,
+            "sku": ["A"] * 7,
+            "day": [D0 + timedelta(days=i) for i in range(7)],
+            "units": [3, 4, 2, 5, 6, 9, 7],
+        }
+    )
+    (result,) = forecast_all(week, ForecastConfig(horizon=7), mode=BACKTEST)
+    assert result.series_class == REGULAR and not result.backtested
+    assert result.model == TRAILING_AVG  # auto_ets needs two weeks
+    assert list(result.mean) == pytest.approx([36 / 7] * 7)
