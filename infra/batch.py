@@ -58,8 +58,15 @@ class Batch(pulumi.ComponentResource):
                 )
                 for ds in DATASETS
             ),
-            # No read of speed.* or reference.*: the batch SQL (salesphere/sql/batch) reads
-            # master.events only, as the recorded calls show (infra/iam_recorded.json).
+            # No read of speed.*. reference.stores gives each store's clock: the local-day
+            # views and the forecast's stock replay read it (infra/iam_recorded.json).
+            grants.grant(
+                "batch-reads-reference",
+                "dataset",
+                datasets[names.DATASET_REFERENCE].dataset_id,
+                "roles/bigquery.dataViewer",
+                member,
+            ),
             grants.grant(
                 "batch-runs-queries", "project", settings.project, "roles/bigquery.jobUser", member
             ),
