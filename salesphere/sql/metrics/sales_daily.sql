@@ -1,7 +1,8 @@
 -- view: batch.sales_daily
 -- description: Sales and returns per UTC day, store and SKU, over the events a batch run
---   absorbed (received before its cutoff). Every column is additive, so serving.sales_daily
---   adds the same aggregation over speed events received after the cutoff.
+--   absorbed (received before its cutoff). Every column but orders is additive, so
+--   serving.sales_daily adds the same aggregation over speed events received after the
+--   cutoff; orders is recounted there from the union of both halves' order_ids.
 -- grain: sale_date, store_id, sku
 -- column: sale_date: UTC date the sale or return happened (occurred_at), not when it arrived.
 -- column: store_id: Store or channel id (reference.stores).
@@ -12,8 +13,10 @@
 -- column: discounts: Sum of discounts on sale lines (BRL).
 -- column: returns_amount: Refunded value of return lines, unit_price * quantity - discount (BRL).
 -- column: net_sales: gross_sales - discounts - returns_amount (BRL).
--- column: orders: Distinct orders with a sale line for this SKU; see docs/batch-and-serving.md
---   for the one case where an order is counted on both sides of the cutoff.
+-- column: orders: Distinct orders with a sale line for this SKU, over this half only
+--   (serving.sales_daily counts from order_ids, not from this column).
+-- column: order_ids: The distinct order ids behind orders, so serving.sales_daily can count
+--   an order whose lines arrived on both sides of the cutoff once.
 -- column: sale_lines: Sale lines (events), the exactly-once check unit.
 SELECT
     DATE(occurred_at) AS sale_date,
@@ -32,6 +35,7 @@ SELECT
         END
     ) AS net_sales,
     COUNT(DISTINCT IF(event_type = 'sale', order_id, NULL)) AS orders,
+    ARRAY_AGG(DISTINCT IF(event_type = 'sale', order_id, NULL) IGNORE NULLS) AS order_ids,
     COUNTIF(event_type = 'sale') AS sale_lines
 FROM {{ source }}
 WHERE event_type IN ('sale', 'return')

@@ -2,7 +2,8 @@
 -- view: serving.sales_daily
 -- description: Sales by UTC day, store and SKU: batch.sales_daily (events received before
 --   the cutoff) plus the same aggregation over speed events received after it. Complete and
---   corrected up to the cutoff, seconds-fresh after it; every sale line counted once.
+--   corrected up to the cutoff, seconds-fresh after it; every sale line and every order
+--   counted once.
 -- grain: sale_date, store_id, sku
 -- column: sale_date: UTC date the sale or return happened.
 -- column: store_id: Store or channel id (reference.stores).
@@ -13,7 +14,8 @@
 -- column: discounts: Sum of discounts on sale lines (BRL).
 -- column: returns_amount: Refunded value of return lines (BRL).
 -- column: net_sales: gross_sales - discounts - returns_amount (BRL).
--- column: orders: Distinct orders with a sale line for this SKU.
+-- column: orders: Distinct orders with a sale line for this SKU and day, counted once even
+--   when the order's lines arrived on both sides of the cutoff (from both halves' order ids).
 -- column: sale_lines: Sale lines (events).
 SELECT
     sale_date,
@@ -25,7 +27,7 @@ SELECT
     SUM(discounts) AS discounts,
     SUM(returns_amount) AS returns_amount,
     SUM(net_sales) AS net_sales,
-    SUM(orders) AS orders,
+    (SELECT COUNT(DISTINCT o) FROM UNNEST(ARRAY_CONCAT_AGG(parts.order_ids)) AS o) AS orders,
     SUM(sale_lines) AS sale_lines
 FROM (
     SELECT * FROM batch.sales_daily
@@ -48,6 +50,7 @@ FROM (
                 END
             ) AS net_sales,
             COUNT(DISTINCT IF(event_type = 'sale', order_id, NULL)) AS orders,
+            ARRAY_AGG(DISTINCT IF(event_type = 'sale', order_id, NULL) IGNORE NULLS) AS order_ids,
             COUNTIF(event_type = 'sale') AS sale_lines
         FROM serving.events_since_cutoff
         WHERE event_type IN ('sale', 'return')
