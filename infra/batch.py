@@ -1,7 +1,7 @@
 """Batch layer: master and batch tables, the batch trigger function and its schedule.
 
 Cloud Scheduler delivers at least once, so the target (``batch_http``) must be
-idempotent (issue 5). Its job is created only when the stack enables it: the three free
+idempotent. Its job is created only when the stack enables it: the three free
 jobs are per *billing account*, shared by every stack billed to it.
 """
 
@@ -58,18 +58,20 @@ class Batch(pulumi.ComponentResource):
                 )
                 for ds in DATASETS
             ),
-            *(
-                grants.grant(
-                    f"batch-reads-{ds}",
-                    "dataset",
-                    datasets[ds].dataset_id,
-                    "roles/bigquery.dataViewer",
-                    member,
-                )
-                for ds in (names.DATASET_SPEED, names.DATASET_REFERENCE)
-            ),
+            # No read of speed.* or reference.*: the batch SQL (salesphere/sql/batch) reads
+            # master.events only, as the recorded calls show (infra/iam_recorded.json).
             grants.grant(
                 "batch-runs-queries", "project", settings.project, "roles/bigquery.jobUser", member
+            ),
+            # The run lock and the staged Parquet/Arrow parts live in the artifacts bucket
+            # on either runtime (salesphere/batch/lock.py, runner.py, transforms.py): create,
+            # read, list, delete; BigQuery load jobs read the parts as this account too.
+            grants.grant(
+                "batch-uses-artifacts",
+                "bucket",
+                base.artifacts.name,
+                "roles/storage.objectUser",
+                member,
             ),
         ]
         if settings.batch_runtime == "dataflow":
@@ -81,11 +83,20 @@ class Batch(pulumi.ComponentResource):
                     "roles/dataflow.worker",
                     member,
                 ),
+                # The function launches each run's job and polls it until it finishes...
                 grants.grant(
-                    "batch-stages-artifacts",
-                    "bucket",
-                    base.artifacts.name,
-                    "roles/storage.objectAdmin",
+                    "batch-launches-dataflow-jobs",
+                    "project",
+                    settings.project,
+                    "roles/dataflow.developer",
+                    member,
+                ),
+                # ...and the job runs as the function's own account.
+                grants.grant(
+                    "batch-acts-as-itself-for-dataflow",
+                    "sa",
+                    self.account.name,
+                    "roles/iam.serviceAccountUser",
                     member,
                 ),
             ]

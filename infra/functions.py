@@ -13,10 +13,8 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra.settings import StackSettings, repo_root
-from infra.sources import SourceBundle, bundle
+from infra.sources import RUNTIME, SourceBundle, build_dir, bundle
 from salesphere import limits
-
-RUNTIME = "python311"
 
 
 @dataclass(frozen=True)
@@ -56,16 +54,19 @@ ALL_FUNCTIONS = (INGEST_HTTP, INGEST_FILES, SPEED, BATCH)
 def upload_source(
     service: str, bucket: gcp.storage.Bucket, parent: pulumi.Resource
 ) -> tuple[SourceBundle, gcp.storage.BucketObject]:
-    """Zip ``services/<service>`` + ``salesphere/`` into the artifacts bucket, named by hash."""
+    """Upload the zip of ``services/<service>`` + ``salesphere/``, named by its content hash.
+
+    The zip is written by :meth:`SourceBundle.write_zip` (the builder the local twin unpacks
+    and installs) and uploaded as a plain file asset, so the object holds exactly those
+    bytes: an archive asset would be re-zipped by the engine and could differ.
+    """
     source = bundle(service, repo_root())
-    archive = pulumi.AssetArchive(
-        {name: pulumi.FileAsset(str(path)) for name, path in source.files}
-    )
+    zip_path = source.write_zip(build_dir(repo_root()) / "zips")
     obj = gcp.storage.BucketObject(
         f"source-{service}",
         bucket=bucket.name,
         name=source.object_name,
-        source=archive,
+        source=pulumi.FileAsset(str(zip_path)),
         content_type="application/zip",
         opts=pulumi.ResourceOptions(parent=parent),
     )

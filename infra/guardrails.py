@@ -40,6 +40,14 @@ LABELED_TYPES = frozenset(
 DATAFLOW_TYPES = frozenset({"gcp:dataflow/flexTemplateJob:FlexTemplateJob", "gcp:dataflow/job:Job"})
 SCHEDULER_JOB = "gcp:cloudscheduler/job:Job"
 BUCKET = "gcp:storage/bucket:Bucket"
+FUNCTION = "gcp:cloudfunctionsv2/function:Function"
+RUN_INVOKER_MEMBER = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"
+#: The one function reachable from the internet: POS systems that can only sign HMAC have
+#: no Google identity to pass Cloud Run's invoker check, so ingest-http takes every
+#: caller at the platform and authenticates each request in code (docs/infra.md). Every
+#: other function is private: internal ingress and named invokers only.
+PUBLIC_FUNCTION = "ingest-http"
+INTERNAL_INGRESS = "ALLOW_INTERNAL_ONLY"
 
 
 @dataclass(frozen=True)
@@ -175,10 +183,20 @@ def retention_is_bounded(resources: Sequence[Resource]) -> Iterator[Violation]:
             )
 
 
+def _is_the_public_ingest_invoker(r: Resource) -> bool:
+    """``allUsers`` may invoke ``ingest-http`` through Cloud Run, and nothing else."""
+    return (
+        r.type == RUN_INVOKER_MEMBER
+        and r.props.get("name") == PUBLIC_FUNCTION
+        and r.props.get("role") == "roles/run.invoker"
+        and r.props.get("member") == "allUsers"
+    )
+
+
 def no_public_access(resources: Sequence[Resource]) -> Iterator[Violation]:
     for r in resources:
         public = PUBLIC_MEMBERS.intersection(_members(r.props))
-        if public:
+        if public and not _is_the_public_ingest_invoker(r):
             yield Violation(
                 "no-public-members",
                 r.urn,
@@ -194,6 +212,23 @@ def no_public_access(resources: Sequence[Resource]) -> Iterator[Violation]:
                 r.urn,
                 f"bucket {r.props.get('name')} must have uniform bucket-level access and "
                 "public access prevention 'enforced'.",
+            )
+
+
+def functions_are_private(resources: Sequence[Resource]) -> Iterator[Violation]:
+    """Internal-only ingress for every function but ingest-http (which must stay open)."""
+    for r in resources:
+        if r.type != FUNCTION:
+            continue
+        name = r.props.get("name")
+        ingress = (r.props.get("serviceConfig") or {}).get("ingressSettings")
+        if name != PUBLIC_FUNCTION and ingress != INTERNAL_INGRESS:
+            yield Violation(
+                "private-functions",
+                r.urn,
+                f"function {name} has ingress {ingress or 'unset (ALLOW_ALL)'}; only "
+                f"{PUBLIC_FUNCTION} is reachable from outside, set {INTERNAL_INGRESS} "
+                "(Pub/Sub push and Cloud Scheduler count as internal).",
             )
 
 
@@ -243,8 +278,14 @@ POLICIES: tuple[Policy, ...] = (
     ),
     Policy(
         "no-public-members",
-        "No allUsers/allAuthenticatedUsers; buckets not public.",
+        "No allUsers/allAuthenticatedUsers (except allUsers invoking ingest-http, which "
+        "authenticates every request in code); buckets not public.",
         no_public_access,
+    ),
+    Policy(
+        "private-functions",
+        "Every function but ingest-http has internal-only ingress.",
+        functions_are_private,
     ),
     Policy("no-primitive-roles", "No roles/owner, roles/editor, roles/viewer.", no_primitive_roles),
     Policy(

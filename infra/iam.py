@@ -16,7 +16,9 @@ import pulumi
 import pulumi_gcp as gcp
 
 #: Roles that exist only at project level (running BigQuery jobs, being a Dataflow worker).
-PROJECT_LEVEL_ROLES = frozenset({"roles/bigquery.jobUser", "roles/dataflow.worker"})
+PROJECT_LEVEL_ROLES = frozenset(
+    {"roles/bigquery.jobUser", "roles/dataflow.worker", "roles/dataflow.developer"}
+)
 
 Scope = Literal["topic", "subscription", "bucket", "dataset", "secret", "run", "sa", "project"]
 

@@ -14,11 +14,32 @@ import pulumi_gcp as gcp
 from infra import functions
 from infra.foundation import Foundation, bucket, delete_after
 from infra.iam import Grants, sa_member
-from infra.settings import StackSettings
+from infra.settings import SettingsError, StackSettings
 from salesphere import names
 
 LAYER = "ingest"
 HMAC_SECRET_ID = "ingest-hmac-keys"
+PUBLIC_INVOKER_GRANT = "ingest-http-public-invoker"
+PUBLIC_MEMBER = "allUsers"
+
+
+def oidc_callers(members: tuple[str, ...]) -> list[str]:
+    """``salesphere:ingest_invokers`` -> the e-mails ingest-http accepts ID tokens from.
+
+    These are checked in code (the platform lets everyone reach ingest-http), so only
+    named identities make sense: a public member would let any Google account send.
+    """
+    emails = []
+    for member in members:
+        kind, _, email = member.partition(":")
+        if kind not in {"serviceAccount", "user"} or "@" not in email:
+            raise SettingsError(
+                f"salesphere:ingest_invokers entry {member!r} must be "
+                "'serviceAccount:<email>' or 'user:<email>' (public members are refused: "
+                "ingest-http authenticates every request itself, see docs/infra.md)"
+            )
+        emails.append(email)
+    return emails
 
 
 class Ingest(pulumi.ComponentResource):
@@ -84,6 +105,11 @@ class Ingest(pulumi.ComponentResource):
 
         self.account = functions.service_account("ingest-fn", "SalesSphere ingest", settings, self)
         member = sa_member(self.account)
+        # What ingest does (infra/iam_recorded.json): publish events and rejects;
+        # read a dropped file, write its marker and report, move it (copy + delete) in the
+        # landing bucket; write rejects to quarantine, where a retried request rewrites the
+        # same object (an overwrite needs storage.objects.delete too); log to ops; read the
+        # reference catalog with a query job; read the HMAC keys mounted from the secret.
         access = [
             grants.grant(
                 "ingest-publishes-events",
@@ -100,17 +126,17 @@ class Ingest(pulumi.ComponentResource):
                 member,
             ),
             grants.grant(
-                "ingest-reads-landing",
+                "ingest-uses-landing",
                 "bucket",
                 self.landing.name,
-                "roles/storage.objectViewer",
+                "roles/storage.objectUser",
                 member,
             ),
             grants.grant(
                 "ingest-writes-quarantine",
                 "bucket",
                 self.quarantine.name,
-                "roles/storage.objectCreator",
+                "roles/storage.objectUser",
                 member,
             ),
             grants.grant(
@@ -127,19 +153,39 @@ class Ingest(pulumi.ComponentResource):
                 "roles/bigquery.dataEditor",
                 member,
             ),
+            grants.grant(
+                "ingest-reads-reference",
+                "dataset",
+                base.datasets[names.DATASET_REFERENCE].dataset_id,
+                "roles/bigquery.dataViewer",
+                member,
+            ),
+            grants.grant(
+                "ingest-runs-queries",
+                "project",
+                settings.project,
+                "roles/bigquery.jobUser",
+                member,
+            ),
         ]
 
-        _, source = functions.upload_source("ingest", base.artifacts, self)
-        secret_env = []
-        if settings.hmac_secret_version:
-            secret_env.append(
-                gcp.cloudfunctionsv2.FunctionServiceConfigSecretEnvironmentVariableArgs(
-                    key="SALESPHERE_HMAC_KEYS",
-                    project_id=settings.project,
-                    secret=self.secret.secret_id,
-                    version=settings.hmac_secret_version,
-                )
+        if not settings.hmac_secret_version:
+            raise SettingsError(
+                "salesphere:hmac_secret_version is empty; ingest always mounts its HMAC keys "
+                "(use 'latest' or a version number, see docs/infra.md)"
             )
+        _, source = functions.upload_source("ingest", base.artifacts, self)
+        # Fail closed: both functions (one bundle, one start-up check) always mount the
+        # keys; without a secret version the deploy fails instead of starting open.
+        secret_env = [
+            gcp.cloudfunctionsv2.FunctionServiceConfigSecretEnvironmentVariableArgs(
+                key="SALESPHERE_HMAC_KEYS",
+                project_id=settings.project,
+                secret=self.secret.secret_id,
+                version=settings.hmac_secret_version,
+            )
+        ]
+        callers = oidc_callers(settings.ingest_invokers)
         self.http = functions.deploy(
             functions.INGEST_HTTP,
             settings,
@@ -147,6 +193,7 @@ class Ingest(pulumi.ComponentResource):
             source,
             self.account,
             self,
+            env={"SALESPHERE_INGEST_OIDC_CALLERS": ",".join(callers)},
             secret_env=secret_env,
             depends_on=access,
         )
@@ -157,12 +204,16 @@ class Ingest(pulumi.ComponentResource):
             source,
             self.account,
             self,
+            secret_env=secret_env,
             depends_on=access,
         )
-        for index, invoker in enumerate(settings.ingest_invokers):
-            grants.grant(
-                f"ingest-http-invoker-{index}", "run", self.http.name, "roles/run.invoker", invoker
-            )
+        # The one public endpoint: an HMAC-only POS has no Google identity, and Cloud Run's
+        # invoker check runs before any code, so ingest-http lets every caller through at
+        # the platform and authenticates each request in code (HMAC, or an ID token of one
+        # of ``callers``). Guardrails allow this binding and no other (infra/guardrails.py).
+        grants.grant(
+            PUBLIC_INVOKER_GRANT, "run", self.http.name, "roles/run.invoker", PUBLIC_MEMBER
+        )
         self.file_drops = base.push_subscription(
             names.SUB_FILE_DROPS_INGEST, self.files, LAYER, self
         )

@@ -4,7 +4,7 @@ Used by the tests, by ``salesphere infra preview`` and by the deploy workflow (t
 URNs of one layer for ``pulumi up --target``), so all three see exactly the resources a
 real ``pulumi up`` would declare, with no cloud credentials and no Pulumi CLI.
 
-Pitfalls handled here (FIELD_NOTES): inputs arrive camelCase with numbers as floats;
+Pitfalls of Pulumi's mocks handled here: inputs arrive camelCase with numbers as floats;
 computed outputs (emails, URLs, ids) must be mocked or inputs built from them vanish;
 ``preview=False`` so ``apply`` callbacks run; config is set *after* ``set_mocks``; and
 ``protect``/``parent``/dependencies are only visible to a custom monitor, below.

@@ -74,9 +74,10 @@ class StackSettings:
     function_max_instances: int
     #: Members allowed to call the ingest HTTP function (e.g. an integrator's service account).
     ingest_invokers: tuple[str, ...] = ()
-    #: Secret Manager version mounted as SALESPHERE_HMAC_KEYS ("" = not mounted yet: the
-    #: function cannot deploy against a secret with no version; see docs/infra.md).
-    hmac_secret_version: str = ""
+    #: Secret Manager version mounted as SALESPHERE_HMAC_KEYS in the ingest functions,
+    #: always: ingest refuses to start without keys (fail closed). Add a version before
+    #: the first full ``pulumi up`` (docs/infra.md, "HMAC keys").
+    hmac_secret_version: str = "latest"
     extra_labels: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -124,7 +125,7 @@ def _defaults(kind: str) -> dict[str, object]:
         "dataflow_opt_in": False,
         "function_max_instances": 2 if ephemeral else 5,
         "ingest_invokers": [],
-        "hmac_secret_version": "",
+        "hmac_secret_version": "latest",
         "extra_labels": {},
     }
 

@@ -1,6 +1,6 @@
 """Stream (speed) layer: speed tables, the speed runtime and the alerts audit subscription.
 
-Two runtimes, one logic (ARCHITECTURE.md). ``function`` (free tier, the default): the
+Two runtimes, one logic (docs/architecture.md). ``function`` (free tier, the default): the
 ``events-speed`` subscription pushes envelopes to the ``speed`` Cloud Function.
 ``dataflow`` (opt-in, billed): ``events-speed`` is a pull subscription read by a
 streaming flex-template job. Either way the subscription keeps its dead-letter policy.
@@ -65,6 +65,11 @@ class Stream(pulumi.ComponentResource):
                 "roles/pubsub.publisher",
                 member,
             ),
+            # Every push reads speed.events / reference.products with a query job
+            # (salesphere/speed/memory.py, reference.py): jobs run in the project.
+            grants.grant(
+                "speed-runs-queries", "project", settings.project, "roles/bigquery.jobUser", member
+            ),
         ]
         if settings.speed_runtime == "function":
             _, source = functions.upload_source("stream", base.artifacts, self)
@@ -89,11 +94,12 @@ class Stream(pulumi.ComponentResource):
                     "roles/dataflow.worker",
                     member,
                 ),
+                # Staging and temp files of the job: read, write, list, delete objects.
                 grants.grant(
                     "speed-stages-artifacts",
                     "bucket",
                     base.artifacts.name,
-                    "roles/storage.objectAdmin",
+                    "roles/storage.objectUser",
                     member,
                 ),
             ]

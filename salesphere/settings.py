@@ -18,6 +18,19 @@ from salesphere.names import BucketNames, bucket_names
 
 LOCAL_PROJECT = "salesphere"
 LOCAL_ENV = "local"
+#: The twin's HMAC key: valid only when ``env == "local"``, never anywhere else.
+LOCAL_HMAC_KEYS: tuple[tuple[str, str], ...] = (("pos-local", "local-dev-secret-change-me"),)
+#: Shortest HMAC secret accepted outside the twin (32 bytes of entropy as 64 hex digits is
+#: what docs/infra.md generates; 32 characters is the floor).
+MIN_HMAC_SECRET_CHARS = 32
+
+
+class SettingsError(ValueError):
+    """The environment cannot be used as given; the message says what to set."""
+
+
+class MissingHmacKeys(SettingsError):
+    """Ingest outside the twin without HMAC keys: it refuses to start (fails closed)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,13 @@ class Settings:
     #: Ingest limits: answer 413 / 400 beyond these.
     max_body_bytes: int = 5 * 1024 * 1024
     max_records_per_batch: int = 5_000
+    #: JSON nesting accepted anywhere (HTTP bodies, JSON files, NDJSON lines): a batch
+    #: needs 4 levels; deeper input is refused before any parser recurses (400 / reject).
+    max_json_depth: int = 32
+    #: JSON array files are parsed whole, so they are bounded; bigger exports are NDJSON.
+    max_json_file_bytes: int = 64 * 1024 * 1024
+    #: One NDJSON line (one record) at most; a longer line is a reject, the rest lands.
+    max_ndjson_line_bytes: int = 1024 * 1024
     #: Events per Pub/Sub envelope: Pub/Sub bills each message at >= 1 KB, so pack many.
     envelope_max_events: int = 500
     #: Ingest load shedding: POSTs processed at once per function instance; beyond it the
@@ -64,8 +84,38 @@ class Settings:
     #: Batch lock lease: a run renews it every quarter of this; a lock not renewed for this
     #: long belongs to a crashed run and the next run takes it over (salesphere.batch.lock).
     batch_lock_lease_seconds: float = 120.0
-    #: Local HMAC key for POS systems that cannot do OIDC (cloud: Secret Manager).
-    hmac_keys: tuple[tuple[str, str], ...] = (("pos-local", "local-dev-secret-change-me"),)
+    #: HMAC keys (id, secret) for POS systems that cannot do OIDC. In cloud they come only
+    #: from Secret Manager (``SALESPHERE_HMAC_KEYS``, mounted by infra/ingest.py); the
+    #: twin's :data:`LOCAL_HMAC_KEYS` are dropped for any other env (see __post_init__).
+    hmac_keys: tuple[tuple[str, str], ...] = LOCAL_HMAC_KEYS
+    #: Google identities (service-account e-mails) whose ID tokens ingest accepts. Cloud
+    #: Run lets anyone reach ingest-http (HMAC senders have no Google identity), so the
+    #: code, not the platform, decides which OIDC callers may send (docs/infra.md).
+    oidc_callers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.env != LOCAL_ENV and self.hmac_keys:
+            local = dict(LOCAL_HMAC_KEYS)
+            kept = tuple((k, v) for k, v in self.hmac_keys if local.get(k) != v)
+            object.__setattr__(self, "hmac_keys", kept)
+
+    def require_hmac_keys(self) -> None:
+        """Refuse to serve ingest outside the twin without real keys (fail closed)."""
+        if self.local:
+            return
+        if not self.hmac_keys:
+            raise MissingHmacKeys(
+                f"env {self.env!r} has no HMAC keys: SALESPHERE_HMAC_KEYS is empty. In cloud "
+                "it is mounted from the Secret Manager secret ingest-hmac-keys; add a version "
+                "('<key id>=<secret>,...', see docs/infra.md, 'HMAC keys') and redeploy. "
+                "There is no default key outside the local twin."
+            )
+        short = [k for k, v in self.hmac_keys if len(v) < MIN_HMAC_SECRET_CHARS]
+        if short:
+            raise MissingHmacKeys(
+                f"HMAC keys {short} are shorter than {MIN_HMAC_SECRET_CHARS} characters; "
+                "generate each with `openssl rand -hex 32` and add a new secret version"
+            )
 
     @property
     def local(self) -> bool:
@@ -105,20 +155,22 @@ class Settings:
                 for name in defaults.__dataclass_fields__
             }
         )
-        keys = tuple(
-            tuple(pair.split("=", 1))  # type: ignore[misc]
-            for pair in env.get("SALESPHERE_HMAC_KEYS", "").split(",")
-            if "=" in pair
-        )
+        keys = parse_hmac_keys(env.get("SALESPHERE_HMAC_KEYS", ""))
         base = cls()
+        env_name = env.get("SALESPHERE_ENV", base.env)
         return cls(
             project=env.get("SALESPHERE_PROJECT", base.project),
-            env=env.get("SALESPHERE_ENV", base.env),
+            env=env_name,
             region=env.get("SALESPHERE_REGION", base.region),
             host=env.get("SALESPHERE_HOST", base.host),
             ports=ports,
             twin_dir=Path(env.get("SALESPHERE_TWIN_DIR", str(base.twin_dir))),
-            hmac_keys=keys or base.hmac_keys,
+            hmac_keys=keys or (LOCAL_HMAC_KEYS if env_name == LOCAL_ENV else ()),
+            oidc_callers=tuple(
+                c.strip().removeprefix("serviceAccount:")
+                for c in env.get("SALESPHERE_INGEST_OIDC_CALLERS", "").split(",")
+                if c.strip()
+            ),
             max_inflight_requests=int(
                 env.get("SALESPHERE_MAX_INFLIGHT_REQUESTS", base.max_inflight_requests)
             ),
@@ -142,6 +194,7 @@ class Settings:
             "SALESPHERE_HOST": self.host,
             "SALESPHERE_TWIN_DIR": str(self.twin_dir.resolve()),
             "SALESPHERE_HMAC_KEYS": ",".join(f"{k}={v}" for k, v in self.hmac_keys),
+            "SALESPHERE_INGEST_OIDC_CALLERS": ",".join(self.oidc_callers),
             "SALESPHERE_MAX_INFLIGHT_REQUESTS": str(self.max_inflight_requests),
             "SALESPHERE_SPEED_SYNC_SECONDS": str(self.speed_sync_seconds),
             "SALESPHERE_SPEED_SYNC_WINDOW_SECONDS": str(self.speed_sync_window_seconds),
@@ -161,3 +214,23 @@ class Settings:
             "BIGQUERY_EMULATOR_HOST": self.bigquery_endpoint,
             "GOOGLE_CLOUD_PROJECT": self.project,
         }
+
+
+def parse_hmac_keys(text: str) -> tuple[tuple[str, str], ...]:
+    """``id=secret,id2=secret2`` (as stored in Secret Manager) -> pairs; refuses junk.
+
+    A malformed entry is an error, not skipped: a key silently dropped would turn away
+    a POS with no hint why. The message never echoes a secret.
+    """
+    pairs = []
+    for index, item in enumerate(p.strip() for p in text.strip().split(",")):
+        if not item:
+            continue
+        key_id, sep, secret = item.partition("=")
+        if not sep or not key_id.strip() or not secret.strip():
+            raise SettingsError(
+                f"SALESPHERE_HMAC_KEYS entry {index + 1} is not '<key id>=<secret>'; "
+                "fix the secret version (comma-separated id=secret pairs)"
+            )
+        pairs.append((key_id.strip(), secret.strip()))
+    return tuple(pairs)

@@ -92,6 +92,14 @@ def data_dictionary(docs: list[ViewDoc]) -> str:
         "`salesphere docs` — edit the SQL files, not this page. Query any view locally with",
         '`salesphere query "SELECT ..."`; in BigQuery the same text is on each view and column.',
         "",
+        "**Days and hours are the store's.** Raw timestamps (`occurred_at`, `received_at`,",
+        "`sale_hour`) are UTC instants. Every day or hour a view groups by is on the store's own",
+        "clock, from `reference.stores.timezone`: `sale_date` is the local business date (a",
+        "22:30 sale in São Paulo on 24/11 is on 24/11, not on 25/11 as in UTC), `sale_hour_local`",
+        "the local hour 0-23. The web shop `WEB` keeps the company's home timezone",
+        "(`America/Sao_Paulo`), which is also the fallback for a store missing from",
+        "`reference.stores` (`salesphere/sql/metrics/home_timezone.sql`).",
+        "",
     ]
     lines += [f"- [`{d.name}`](#{d.name.replace('.', '')})" for d in docs]
     for d in docs:

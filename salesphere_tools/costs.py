@@ -6,7 +6,7 @@ events with :mod:`salesphere.envelope` (so a schema change shows up here without
 editing a constant). Traffic assumptions live in :class:`Traffic`, named and documented,
 so a reader can disagree with one number instead of with the whole model.
 
-Billing rules used (public pricing pages, FIELD_NOTES): Pub/Sub bills every publish and
+Billing rules used (Google Cloud's public pricing pages): Pub/Sub bills every publish and
 every delivery to each subscription, each at least 1000 bytes; BigQuery storage is
 logical bytes; queries bill at least 10 MB per table read; Cloud Functions 2nd gen bill
 vCPU-seconds and GiB-seconds of instance time; Cloud Storage's free tier covers STANDARD

@@ -176,11 +176,17 @@ def _wait_until_stable(count: Callable[[], int], what: str, timeout: float) -> i
     return last
 
 
+#: Module constants so the BigQuery analyzer check (salesphere_tools.sqlcheck) reads them.
+SPEED_EVENTS_SQL = "SELECT COUNT(DISTINCT event_id) FROM speed.events"
+SINCE_CUTOFF_SQL = "SELECT COUNT(*) FROM serving.events_since_cutoff"
+
+
 def _wait_for_speed_layer(state: DemoState, timeout: float = 180) -> int:
     """speed.events stops growing once the push backlog is drained."""
-    sql = "SELECT COUNT(DISTINCT event_id) FROM speed.events"
     return _wait_until_stable(
-        lambda: int(_scalar(state, sql) or 0), "distinct events in speed.events", timeout
+        lambda: int(_scalar(state, SPEED_EVENTS_SQL) or 0),
+        "distinct events in speed.events",
+        timeout,
     )
 
 
@@ -197,8 +203,8 @@ def _serving_totals(state: DemoState) -> dict[str, object]:
     from salesphere.io import clients
 
     sql = (
-        "SELECT sale_date, SUM(units_sold) AS units, SUM(net_sales) AS net "
-        "FROM serving.sales_daily GROUP BY sale_date ORDER BY sale_date"
+        "SELECT d.sale_date, SUM(d.units_sold) AS units, SUM(d.net_sales) AS net "
+        "FROM serving.sales_daily AS d GROUP BY d.sale_date ORDER BY d.sale_date"
     )
     rows = clients.bigquery_client(state.settings).query(sql).result()
     return {str(r.sale_date): (int(r.units), r.net) for r in rows}
@@ -236,11 +242,11 @@ def _wait_for_archive(state: DemoState, timeout: float = 120) -> None:
 
 def step_today(state: DemoState) -> None:
     dates = state.facts["dates"]
-    before = int(_scalar(state, "SELECT COUNT(*) FROM serving.events_since_cutoff") or 0)
+    before = int(_scalar(state, SINCE_CUTOFF_SQL) or 0)
     _post_live(state, {dates[-1]}, "newest day's live batches")
     _drop_files(state, set(dates[-2:]), "late spreadsheets and exports")
     _wait_for_speed_layer(state)
-    after = int(_scalar(state, "SELECT COUNT(*) FROM serving.events_since_cutoff") or 0)
+    after = int(_scalar(state, SINCE_CUTOFF_SQL) or 0)
     console.print(
         f"Served from the speed layer (after the cutoff): {before:,} -> {after:,} events; "
         "visible in the serving views without waiting for a batch run."
@@ -265,11 +271,19 @@ def step_second_batch(state: DemoState) -> None:
 
 
 def step_check_against_generator(state: DemoState) -> None:
-    """The platform's totals against the generator's own bookkeeping (independent)."""
-    expected = {row["date"]: row for row in state.facts["manifest"].expected["daily_utc"]}
+    """The platform's totals against the generator's own bookkeeping (independent).
+
+    Both sides are per local business day (the store's clock): the generator's
+    ``daily_local`` and serving.sales_daily's ``sale_date``. A day served that the books do
+    not have (e.g. a UTC "day after" holding late-evening sales) is a mismatch too.
+    """
+    expected = {row["date"]: row for row in state.facts["manifest"].expected["daily_local"]}
     final = state.facts["totals_final"]
     table = Table("day", "expected net", "served net", "match")
     mismatches = 0
+    for day in sorted(set(final) - set(expected)):
+        mismatches += 1
+        table.add_row(day, "(no such business day)", f"{final[day][1]}", "[red]✗[/red]")
     for day, row in sorted(expected.items()):
         served = final.get(day, (0, 0))[1]
         ok = str(served) == str(row["net_revenue"]) or float(served) == float(row["net_revenue"])

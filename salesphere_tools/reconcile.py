@@ -2,7 +2,9 @@
 
 Three equations, each computed by the warehouse and compared here:
 
-1. per source, records received = accepted + rejected (``ops.ingest_log``);
+1. per source, records received = accepted + rejected (``ops.ingest_log``), and every
+   file quarantined as a whole (refused, or given up on after its attempts) has its
+   ``ops.ingest_log`` row (``facts["files"]`` counts them per source and rule);
 2. accepted (ingest) = distinct events in master ∪ speed (what the layers hold), and the
    events the serving layer counts = master before the cutoff + ``events_since_cutoff``;
 3. serving totals (units, net sales, sale lines, on hand) = the same totals recomputed
@@ -46,12 +48,21 @@ CHECKS: dict[str, str] = {
                SUM(records_rejected) AS rejected
         FROM ({LEDGER}) GROUP BY source ORDER BY source
     """,
+    # Whole files ingest refused or gave up on (one ops.rejects row at location 'file'):
+    # each must also have its ops.ingest_log row, or the file vanished from the books.
+    "files": f"""
+        SELECT q.source, q.rule, COUNT(*) AS files, COUNTIF(l.request_id IS NULL) AS unlogged
+        FROM (SELECT DISTINCT request_id, source, rule FROM ops.rejects
+              WHERE location = 'file') AS q
+        LEFT JOIN (SELECT request_id FROM ({LEDGER})) AS l ON l.request_id = q.request_id
+        GROUP BY q.source, q.rule ORDER BY q.source, q.rule
+    """,
     "layers": f"""
         SELECT
           (SELECT COUNT(*) FROM ({DISTINCT_ACCEPTED})) AS distinct_accepted,
           (SELECT COUNT(*) FROM master.events WHERE received_at <
-             (SELECT COALESCE(MAX(cutoff), TIMESTAMP '1970-01-01 00:00:00+00')
-              FROM batch.cutoff))
+             (SELECT COALESCE(MAX(b.cutoff), TIMESTAMP '1970-01-01 00:00:00+00')
+              FROM batch.cutoff AS b))
           + (SELECT COUNT(*) FROM serving.events_since_cutoff) AS served_events,
           (SELECT COALESCE(SUM(events_accepted), 0) FROM ({LEDGER})) AS ingest_accepted,
           (SELECT COUNT(*) FROM master.events) - (SELECT COUNT(DISTINCT event_id)
@@ -123,6 +134,16 @@ def reconcile(settings: Settings) -> Reconciliation:
                     row["received"],
                     row["accepted"] + row["rejected"],
                     "ingest lost or invented records; see ops.ingest_log for the request",
+                )
+            )
+    for row in facts["files"]:
+        if row["unlogged"]:
+            findings.append(
+                Finding(
+                    f"source {row['source']}: every quarantined file ({row['rule']}) is logged",
+                    0,
+                    row["unlogged"],
+                    "a file was quarantined but has no ops.ingest_log row; upload it again",
                 )
             )
     layers = facts["layers"][0]

@@ -20,6 +20,10 @@ PY311="${PY311:-$(find_python 3.11 || true)}"
 PY313="${PY313:-$(find_python 3.13 || true)}"
 [ -n "$PY311" ] || { echo "setup: Python 3.11 not found. Install it (e.g. 'pyenv install 3.11') or set PY311=/path/to/python3.11." >&2; exit 1; }
 [ -n "$PY313" ] || { echo "setup: Python 3.13 not found (the BigQuery emulator needs it). Install it (e.g. 'pyenv install 3.13') or set PY313=/path/to/python3.13." >&2; exit 1; }
+# The Cloud Functions deploy on python312 (infra/sources.py); the twin runs each one from its
+# bundle in a venv of that Python, built on first `salesphere local up` (.cache/bundles/).
+PY312="${SALESPHERE_FUNCTION_PYTHON:-$(find_python 3.12 || true)}"
+[ -n "$PY312" ] || { echo "setup: Python 3.12 not found (the Cloud Functions' runtime; the twin runs them on it). Install it (e.g. 'pyenv install 3.12') or set SALESPHERE_FUNCTION_PYTHON=/path/to/python3.12." >&2; exit 1; }
 
 stamp() { sha256sum "$@" | sha256sum | cut -c1-16; }
 

@@ -1,7 +1,7 @@
 """Archive file -> canonical rows, deduplicated, as Arrow tables (vectorised, no per-event Python).
 
 Why this shape: Beam's DirectRunner pays ~100 µs of Python per element, so one element
-per event caps the batch layer near 10k events/s (FIELD_NOTES). Here a Beam element is a
+per event caps the batch layer near 10k events/s (measured on the DirectRunner). Here a Beam element is a
 whole archive file or a hash bucket of rows, and the work inside an element is done by
 DuckDB over Arrow columns: parsing the envelopes, checking the canonical schema,
 deduplicating by ``event_id``.

@@ -6,6 +6,7 @@ Landing bucket layout (objects starting with ``_`` belong to ingest and are igno
     _processed/<sha256>                     marker: this content was ingested (JSON)
     _ingested/<sha256[:12]>/<source>/<file> the original, moved here once ingested
     _ingested/<sha256[:12]>/<source>/<file>.rejects.csv   row, column, value, rule, reason
+    _attempts/<hash of name#generation>     deliveries so far of a file not yet done (JSON)
 
 Idempotency, by file identity and content:
 
@@ -17,8 +18,16 @@ Idempotency, by file identity and content:
   which republishes the same event ids (derived from content), so nothing double counts.
 
 A file that cannot be read at all (malformed or bomb XLSX, undecodable text, unknown
-layout) is copied to the quarantine bucket under ``files/`` with a one-line report, and
-the function still answers success so Pub/Sub does not redeliver it forever.
+layout, JSON nested too deep) is copied to the quarantine bucket under ``files/`` with a
+one-line report, and the function still answers success so Pub/Sub does not redeliver it
+forever.
+
+Any other failure (one nobody foresaw: a reader that panics, a bug, an outage) answers
+500 so Pub/Sub redelivers, in case it was transient, but only ``limits.FILE_MAX_ATTEMPTS``
+times: each delivery is counted in ``_attempts/`` before the file is touched, and the
+last attempt quarantines the file with rule ``ingest_failed`` and the error instead of
+failing again (a delivery past the limit, after attempts that died without a word,
+quarantines at once). A poison file therefore ends in quarantine, never in a loop.
 """
 
 from __future__ import annotations
@@ -31,11 +40,15 @@ import io
 import json
 import logging
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from salesphere.ingest.formats import neutralise_formula, normalise_header
+from salesphere import limits
+from salesphere.exports import safe_row
+from salesphere.ingest import jsonparse
+from salesphere.ingest.formats import normalise_header
 from salesphere.ingest.mapping import Mapper, SourceMapping, file_candidates
 from salesphere.ingest.readers import FileRejected, open_table, sniff_header
 from salesphere.ingest.results import BatchSummary, QuarantineRecord, RecordResult
@@ -48,6 +61,13 @@ MARKER_PREFIX = "_processed/"
 INGESTED_PREFIX = "_ingested/"
 QUARANTINED_FILES_PREFIX = "files/"
 REPORT_SUFFIX = ".rejects.csv"
+#: Per-object delivery counters, so a file that keeps failing is quarantined, not retried.
+ATTEMPTS_PREFIX = "_attempts/"
+#: Rule and status of a file quarantined after failed attempts (any unforeseen error).
+INGEST_FAILED = "ingest_failed"
+QUARANTINED = "quarantined"
+#: A storage notification is a flat object with a few nested maps (metadata).
+NOTIFICATION_MAX_DEPTH = 8
 FINALIZE_TYPES = ("OBJECT_FINALIZE", "google.cloud.storage.object.v1.finalized")
 
 
@@ -68,9 +88,10 @@ def object_from_event(ce_type: str, data: Any) -> ObjectRef | None:
     that are not object finalizations.
     """
     if isinstance(data, (bytes, str)):
+        raw = data.encode() if isinstance(data, str) else data
         try:
-            data = json.loads(data)
-        except ValueError:
+            data = jsonparse.loads(raw, max_depth=NOTIFICATION_MAX_DEPTH)
+        except ValueError:  # malformed, too deep or not UTF-8: not a notification
             return None
     if not isinstance(data, dict):
         return None
@@ -82,7 +103,9 @@ def object_from_event(ce_type: str, data: Any) -> ObjectRef | None:
         if attrs.get("bucketId") and attrs.get("objectId"):
             return ObjectRef(attrs["bucketId"], attrs["objectId"], attrs.get("objectGeneration"))
         try:
-            inner = json.loads(base64.b64decode(message.get("data") or b""))
+            inner = jsonparse.loads(
+                base64.b64decode(message.get("data") or b""), max_depth=NOTIFICATION_MAX_DEPTH
+            )
         except ValueError:
             return None
         data = inner if isinstance(inner, dict) else {}
@@ -133,30 +156,75 @@ def choose_mapping(path: Path, name: str) -> SourceMapping:
     )
 
 
-def report_csv(results: list[RecordResult], columns: dict[str, str], mapper: Mapper) -> bytes:
-    """``row, column, value, rule, reason`` per broken rule; every cell formula-neutralised."""
+REPORT_HEADER = ("row", "column", "field", "value", "rule", "reason")
+
+
+def report_bytes(rows: list[list[Any]]) -> bytes:
+    """A rejects report: UTF-8 with BOM (Excel opens it), every cell formula-neutralised."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["row", "column", "field", "value", "rule", "reason"])
+    writer.writerow(REPORT_HEADER)
+    writer.writerows(safe_row(row) for row in rows)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def report_csv(results: list[RecordResult], columns: dict[str, str], mapper: Mapper) -> bytes:
+    """``row, column, value, rule, reason`` per broken rule, in the file's own header names."""
+    rows: list[list[Any]] = []
     for result in results:
         for reject in result.rejects:
             field = reject.field.rsplit(".", 1)[-1]
             alias = mapper.column_of(field) or field
             column = columns.get(normalise_header(alias), alias)
-            writer.writerow(
-                [
-                    neutralise_formula(v)
-                    for v in (
-                        result.index,
-                        column,
-                        reject.field,
-                        reject.value,
-                        reject.rule,
-                        reject.message,
-                    )
-                ]
+            rows.append(
+                [result.index, column, reject.field, reject.value, reject.rule, reject.message]
             )
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return report_bytes(rows)
+
+
+class AttemptFailed(RuntimeError):
+    """An attempt on a file failed and Pub/Sub should redeliver it (answer 500)."""
+
+
+class AttemptsExhausted(RuntimeError):
+    """Earlier attempts on a file ended without recording a result."""
+
+
+class _ReadGuard:
+    """A file's rows until its reader fails; remembers the failure and the last row."""
+
+    def __init__(self, rows: Iterator[tuple[int, dict[str, Any]]]) -> None:
+        self.rows = rows
+        self.error: BaseException | None = None
+        self.last_row = 1  # the header
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        try:
+            for number, record in self.rows:
+                self.last_row = number
+                yield number, record
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # see FileIngestor._ingest
+            self.error = exc
+
+
+class StoppedReading(RuntimeError):
+    """On the last attempt the reader failed mid-file; the rows before it were ingested."""
+
+    def __init__(self, guard: _ReadGuard, report: BatchReport, rejects_csv: bytes) -> None:
+        super().__init__(f"reading stopped after row {guard.last_row}: {describe(guard.error)}")
+        self.guard = guard
+        self.report = report
+        self.rejects_csv = rejects_csv
+
+
+def describe(exc: BaseException | None) -> str:
+    """An error as a reason a person can act on: its type and message, shortened."""
+    if exc is None:
+        return "unknown error"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
 class FileIngestor:
@@ -166,6 +234,8 @@ class FileIngestor:
         self.service = service
         self.settings = service.settings
         self._gcs: Any = None
+        #: Deliveries of one object before a failing file is quarantined (salesphere.limits).
+        self.max_attempts = limits.FILE_MAX_ATTEMPTS
 
     @property
     def gcs(self) -> Any:
@@ -193,43 +263,143 @@ class FileIngestor:
             }
         if ref.generation and str(blob.generation) != str(ref.generation):
             return {"status": "ignored", "reason": "stale generation", "object": ref.name}
+        from google.api_core.exceptions import NotFound
+
         with tempfile.TemporaryDirectory(prefix="ingest-") as tmp:
             path = Path(tmp) / "object"
-            blob.download_to_filename(str(path))
+            try:
+                blob.download_to_filename(str(path))
+            except NotFound:  # a concurrent delivery of the same object moved it first
+                return {"status": "ignored", "reason": "object gone (moved)", "object": ref.name}
+            # Counted before the file is read, so an attempt that kills the process counts.
+            counter = self._attempts_blob(bucket, blob)
+            attempt, last_error = self._count_attempt(bucket, counter, blob)
             digest = sha256_file(path)
             marker = bucket.blob(MARKER_PREFIX + digest)
             home = f"{INGESTED_PREFIX}{digest[:12]}/{ref.name}"
-            if marker.exists():
+            if self._already_ingested(marker):
                 self._move(bucket, blob, home)
+                self._forget_attempts(counter)
                 return {"status": "duplicate", "object": ref.name, "sha256": digest}
+            last = attempt >= self.max_attempts
             try:
-                outcome = self._ingest(path, ref, digest, bucket, home)
+                if attempt > self.max_attempts:  # earlier attempts died without a word
+                    raise AttemptsExhausted(
+                        last_error
+                        or "the function stopped before it could record an error "
+                        "(out of memory or past its timeout?)"
+                    )
+                outcome = self._ingest(path, ref, digest, bucket, home, last_attempt=last)
             except FileRejected as exc:
                 outcome = self._reject_file(path, ref, digest, bucket, home, exc)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # any failure a file causes
+                # (calamine panics with a BaseException): retry while it may be transient,
+                # then quarantine, so a poison file never loops
+                if not last:
+                    self._record_failure(counter, blob, attempt, exc)
+                    raise AttemptFailed(
+                        f"attempt {attempt} of {self.max_attempts} on {ref.name} failed: "
+                        f"{describe(exc)}; Pub/Sub redelivers it"
+                    ) from exc
+                outcome = self._give_up(path, ref, digest, bucket, home, exc, attempt)
         marker.upload_from_string(
             json.dumps({**outcome, "bucket": ref.bucket, "generation": str(blob.generation)}),
             content_type="application/json",
         )
         self._move(bucket, blob, home)
+        self._forget_attempts(counter)
         return outcome
 
+    # -- bounded attempts ------------------------------------------------------------------
+
+    @staticmethod
+    def _attempts_blob(bucket: Any, blob: Any) -> Any:
+        key = hashlib.sha256(f"{blob.name}#{blob.generation}".encode()).hexdigest()[:32]
+        return bucket.blob(f"{ATTEMPTS_PREFIX}{key}")
+
+    def _count_attempt(self, bucket: Any, counter: Any, blob: Any) -> tuple[int, str | None]:
+        """Count this delivery of ``blob`` (this generation) before reading the file.
+
+        Counted in the landing bucket before anything can fail on the file's content, so
+        that an attempt that kills the process (out of memory, timeout) still counts; the
+        push that functions-framework hands over carries no delivery count. Returns the
+        attempt number and the error the previous attempt recorded. Concurrent deliveries
+        each get their own number (generation preconditions).
+        """
+        from google.api_core.exceptions import PreconditionFailed
+
+        for _ in range(5):
+            current = bucket.get_blob(counter.name)
+            info = json.loads(current.download_as_bytes()) if current is not None else {}
+            attempt = int(info.get("attempts", 0)) + 1
+            body = {**info, "object": blob.name, "generation": str(blob.generation)}
+            try:
+                counter.upload_from_string(
+                    json.dumps({**body, "attempts": attempt}),
+                    content_type="application/json",
+                    if_generation_match=current.generation if current is not None else 0,
+                )
+            except PreconditionFailed:
+                continue  # another delivery counted at the same moment: count again
+            return attempt, info.get("last_error")
+        raise AttemptFailed(f"could not count the attempts on {blob.name}; retrying")
+
+    def _record_failure(self, counter: Any, blob: Any, attempt: int, exc: BaseException) -> None:
+        """Keep the error for the report of a later attempt (best effort: we are failing)."""
+        info = {
+            "object": blob.name,
+            "generation": str(blob.generation),
+            "attempts": attempt,
+            "last_error": describe(exc),
+        }
+        try:
+            counter.upload_from_string(json.dumps(info), content_type="application/json")
+        except Exception as write_error:
+            log.warning("could not record the failure of %s: %s", blob.name, write_error)
+
+    @staticmethod
+    def _forget_attempts(counter: Any) -> None:
+        try:
+            counter.delete()
+        except Exception:  # a hiccup: it is only a count, for an object now moved
+            log.debug("could not delete the attempt counter %s", counter.name)
+
+    @staticmethod
+    def _already_ingested(marker: Any) -> bool:
+        """A marker means these bytes were handled, unless ingest gave up on them: a file
+        quarantined after failed attempts is ingested again when it is uploaded again."""
+        if not marker.exists():
+            return False
+        try:
+            return json.loads(marker.download_as_bytes()).get("status") != QUARANTINED
+        except ValueError:
+            return True
+
     def _ingest(
-        self, path: Path, ref: ObjectRef, digest: str, bucket: Any, home: str
+        self, path: Path, ref: ObjectRef, digest: str, bucket: Any, home: str, last_attempt: bool
     ) -> dict[str, Any]:
         mapping = choose_mapping(path, ref.name)
-        table = open_table(path, ref.name, mapping.delimiter, mapping.encodings)
+        table = open_table(path, ref.name, mapping.delimiter, mapping.encodings, self.settings)
         columns = {normalise_header(h): h for h in table.header}
         request_id = f"file-{digest[:32]}"
         received = utcnow()
+        # On the last attempt a reader that fails mid-file ends the rows instead of the
+        # attempt: earlier attempts may have published the rows before it, so they are
+        # ingested and counted, and the file is quarantined with the row it stopped at.
+        guard = _ReadGuard(table.rows) if last_attempt else None
         report: BatchReport = self.service.run(
             mapping=mapping,
-            records=table.rows,
+            records=guard if guard is not None else table.rows,
             request_id=request_id,
             received_at=received,
             location="row",
             keep_results=False,
         )
         mapper = Mapper(mapping)
+        if guard is not None and guard.error is not None:
+            raise StoppedReading(guard, report, report_csv(report.results, columns, mapper))
         if report.results:
             bucket.blob(home + REPORT_SUFFIX).upload_from_string(
                 report_csv(report.results, columns, mapper), content_type="text/csv"
@@ -255,7 +425,74 @@ class FileIngestor:
     def _reject_file(
         self, path: Path, ref: ObjectRef, digest: str, bucket: Any, home: str, exc: FileRejected
     ) -> dict[str, Any]:
-        request_id = f"file-{digest[:32]}"
+        outcome = self._quarantine_file(
+            path, ref, digest, bucket, home, rule=exc.rule, reason=str(exc)
+        )
+        log.warning("rejected file %s: %s (%s)", ref.name, exc, exc.rule)
+        return {**outcome, "status": "rejected"}
+
+    def _give_up(
+        self,
+        path: Path,
+        ref: ObjectRef,
+        digest: str,
+        bucket: Any,
+        home: str,
+        exc: BaseException,
+        attempt: int,
+    ) -> dict[str, Any]:
+        """Quarantine a file that failed ``attempt`` times, with the reason, and stop.
+
+        Its ledger row has its own request id (``…-failed``): uploading the same bytes
+        again (once the cause is fixed) ingests them under the usual one and counts them
+        there.
+        """
+        summary, report = BatchSummary(), b""
+        if isinstance(exc, StoppedReading):  # the rows before the failure are ingested
+            summary, report = exc.report.summary, exc.rejects_csv
+            request_id = f"file-{digest[:32]}"
+            reason = (
+                f"reading stopped after row {exc.guard.last_row} on attempt {attempt}: "
+                f"{describe(exc.guard.error)}; the rows before it were ingested; fix the "
+                "file and upload it again"
+            )
+        else:
+            request_id = f"file-{digest[:32]}-failed"
+            reason = (
+                f"ingest failed {attempt} times: {describe(exc)}; the file is kept in "
+                "quarantine; fix it (or the cause) and upload it again"
+            )
+        outcome = self._quarantine_file(
+            path,
+            ref,
+            digest,
+            bucket,
+            home,
+            rule=INGEST_FAILED,
+            reason=reason,
+            request_id=request_id,
+            summary=summary,
+            report=report,
+        )
+        log.error("quarantined %s after %d attempts: %s", ref.name, attempt, reason)
+        return {**outcome, "status": QUARANTINED, "attempts": attempt, **summary.to_json()}
+
+    def _quarantine_file(
+        self,
+        path: Path,
+        ref: ObjectRef,
+        digest: str,
+        bucket: Any,
+        home: str,
+        *,
+        rule: str,
+        reason: str,
+        request_id: str | None = None,
+        summary: BatchSummary | None = None,
+        report: bytes = b"",
+    ) -> dict[str, Any]:
+        """Copy the file to quarantine, record why (``ops.rejects``, topic) and log it."""
+        request_id = request_id or f"file-{digest[:32]}"
         received = utcnow().strftime(TIME_FORMAT)
         source = ref.name.split("/", 1)[0] if "/" in ref.name else "unknown"
         record = QuarantineRecord(
@@ -263,8 +500,8 @@ class FileIngestor:
             source=source,
             location="file",
             field=None,
-            rule=exc.rule,
-            message=str(exc),
+            rule=rule,
+            message=reason,
             value=None,
             payload=f"gs://{ref.bucket}/{ref.name}",
             received_at=received,
@@ -279,22 +516,17 @@ class FileIngestor:
             source=source,
             channel="file",
             received_at=received,
-            summary=BatchSummary(),
+            summary=summary or BatchSummary(),
             object_name=f"gs://{ref.bucket}/{ref.name}",
         )
-        body = io.StringIO()
-        writer = csv.writer(body, lineterminator="\r\n")
-        writer.writerow(["row", "column", "field", "value", "rule", "reason"])
-        writer.writerow(["0", "", "", "", exc.rule, neutralise_formula(str(exc))])
-        bucket.blob(home + REPORT_SUFFIX).upload_from_string(
-            ("\ufeff" + body.getvalue()).encode("utf-8"), content_type="text/csv"
-        )
-        log.warning("rejected file %s: %s (%s)", ref.name, exc, exc.rule)
+        line = report_bytes([[0, "", "", "", rule, reason]])
+        if report:  # the rows' own rejects first, then the file's line (without its header)
+            line = report + line.split(b"\r\n", 1)[1]
+        bucket.blob(home + REPORT_SUFFIX).upload_from_string(line, content_type="text/csv")
         return {
-            "status": "rejected",
             "object": ref.name,
-            "rule": exc.rule,
-            "reason": str(exc),
+            "rule": rule,
+            "reason": reason,
             "request_id": request_id,
             "sha256": digest,
         }

@@ -28,9 +28,6 @@ _BR_NUMBER = re.compile(r"^[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?$")
 _INTL_NUMBER = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 
-#: Cell prefixes spreadsheet programs execute as formulas (CSV/formula injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
 
 class FormatError(ValueError):
     """A value that does not match its declared format; ``rule`` is the reject code."""
@@ -214,16 +211,6 @@ def normalise_header(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", plain).strip("_")
 
 
-def neutralise_formula(value: object) -> str:
-    """Text that is safe to put in a CSV a person will open in a spreadsheet program.
-
-    Cells starting with ``= + - @`` or a tab/CR would be executed as formulas
-    (``=cmd|' /C calc'!A0``); prefixing a quote makes them inert text. Numbers that
-    merely start with ``-`` are kept as they are, since they cannot execute anything.
-    """
-    text = "" if value is None else str(value)
-    if text.startswith(FORMULA_PREFIXES) and not (
-        _INTL_NUMBER.match(text) or _BR_NUMBER.match(text)
-    ):
-        return "'" + text
-    return text
+def is_plain_number(text: str) -> bool:
+    """Is ``text`` a number as written, in either style (``-12``, ``-1.234,56``, ``1,234.5``)?"""
+    return bool(_INTL_NUMBER.match(text) or _BR_NUMBER.match(text))

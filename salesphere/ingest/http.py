@@ -9,11 +9,12 @@ of records or ``{"records": [...]}``. Answers, in the order they are checked:
 401    no credentials (neither HMAC headers nor an OIDC bearer token)
 403    bad credentials (unknown key, bad signature, timestamp > 5 min off)
 413    body larger than ``Settings.max_body_bytes``
-400    invalid UTF-8, malformed JSON, not a list, empty, too many records,
-       unknown source
+400    invalid UTF-8, malformed JSON, JSON nested deeper than
+       ``Settings.max_json_depth``, not a list, empty, too many records, unknown source
 200    every record accepted (or a duplicate within the batch)
 207    some or all records rejected: per-record results say which and why
-503    Pub/Sub or the quarantine did not confirm: nothing is half-done; retry
+503    Pub/Sub or the quarantine did not confirm, or the reference tables could not be
+       read: nothing is half-done; retry
 =====  ==========================================================================
 
 Nothing is published unless authentication and the request-level checks pass.
@@ -23,17 +24,16 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
 
-from salesphere.ingest import signing
+from salesphere.ingest import jsonparse, signing
 from salesphere.ingest.mapping import live_mapping, live_sources
 from salesphere.ingest.results import REJECTED
-from salesphere.ingest.service import IngestService
+from salesphere.ingest.service import IngestService, ReferenceUnavailable
 from salesphere.io.publish import PublishError
 from salesphere.io.quarantine import LedgerError
 from salesphere.settings import Settings
@@ -85,7 +85,7 @@ def read_body(request: RequestLike, limit: int) -> bytes | None:
 
 
 def verify_oidc(token: str, host_url: str) -> str | None:
-    """The caller's e-mail for a Google-signed ID token whose audience is this service."""
+    """The verified e-mail of a Google-signed ID token whose audience is this service."""
     try:
         from google.auth.transport import requests as google_requests
         from google.oauth2 import id_token
@@ -97,11 +97,19 @@ def verify_oidc(token: str, host_url: str) -> str | None:
     audience = str(claims.get("aud", ""))
     if not audience.rstrip("/").startswith(host_url.rstrip("/")):
         return None
-    return str(claims.get("email") or claims.get("sub"))
+    if not claims.get("email") or claims.get("email_verified") is not True:
+        return None
+    return str(claims["email"])
 
 
 def authenticate(request: RequestLike, body: bytes, settings: Settings) -> Answer | str:
-    """The caller's identity, or the 401/403 answer."""
+    """The caller's identity, or the 401/403 answer.
+
+    Every request is authenticated here, because in cloud the platform lets anyone reach
+    ``ingest-http`` (a POS that can only sign HMAC has no Google identity to pass Cloud
+    Run's invoker check; docs/infra.md). So an ID token is not enough by itself: Google
+    signs tokens for any account, and only ``Settings.oidc_callers`` may send.
+    """
     headers = request.headers
     if signing.has_signature_headers(headers):
         key_id, failure = signing.verify(headers, body, dict(settings.hmac_keys))
@@ -114,6 +122,12 @@ def authenticate(request: RequestLike, body: bytes, settings: Settings) -> Answe
         if who is None:
             return error(
                 403, "bad_token", "the bearer token is not a valid ID token for this service"
+            )
+        if who not in settings.oidc_callers:
+            return error(
+                403,
+                "caller_not_allowed",
+                f"{who} may not send events; add it to salesphere:ingest_invokers and redeploy",
             )
         return f"oidc:{who}"
     return error(
@@ -131,31 +145,18 @@ def source_of(request: RequestLike) -> str | None:
     return name
 
 
-#: Digit runs this long may be integers beyond 64 bits, which orjson reads as floats.
-_LONG_NUMBER = re.compile(rb"\d{19}")
-
-
-def _loads(body: bytes) -> Any:
-    """orjson when it reads the body exactly as ``json.loads`` would; else ``None``.
-
-    orjson refuses what the standard library tolerates (NaN, lone surrogate escapes, a
-    BOM) and reads integers beyond 64 bits as floats: those bodies take the standard
-    path, so every body parses, or fails, exactly as before.
-    """
-    if _LONG_NUMBER.search(body):
-        return None
+def parse_records(
+    body: bytes, limit: int, max_depth: int = Settings.max_json_depth
+) -> list[Any] | Answer:
+    """The batch's records, or the 400 answer that says what is wrong with the body."""
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-
-
-def parse_records(body: bytes, limit: int) -> list[Any] | Answer:
-    data = _loads(body)
-    if data is None:
-        data = _parse_standard(body)
-        if isinstance(data, Answer):
-            return data
+        data = jsonparse.loads(body, max_depth=max_depth)
+    except jsonparse.JsonTooDeep as exc:
+        return error(400, "json_too_deep", f"body is {exc}; nothing was published")
+    except UnicodeDecodeError as exc:
+        return error(400, "invalid_utf8", f"body is not valid UTF-8 at byte {exc.start}")
+    except json.JSONDecodeError as exc:
+        return error(400, "malformed_json", f"body is not valid JSON: {exc}")
     records = data.get("records") if isinstance(data, dict) else data
     if not isinstance(records, list):
         return error(400, "not_a_batch", 'send a JSON array of records or {"records": [...]}')
@@ -166,19 +167,6 @@ def parse_records(body: bytes, limit: int) -> list[Any] | Answer:
             400, "too_many_records", f"{len(records)} records; send at most {limit} per request"
         )
     return records
-
-
-def _parse_standard(body: bytes) -> Any:
-    """The standard library's reading, with the error answers it leads to."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return error(400, "invalid_utf8", f"body is not valid UTF-8 at byte {exc.start}")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return error(400, "malformed_json", f"body is not valid JSON: {exc}")
-    return data
 
 
 def handle(request: RequestLike, service: IngestService) -> Answer:
@@ -225,12 +213,12 @@ def _handle_post(request: RequestLike, service: IngestService) -> Answer:
             "unknown_source",
             f"source {source!r} is not known; use ?source= one of {', '.join(live_sources())}",
         )
-    records = parse_records(body, settings.max_records_per_batch)
+    records = parse_records(body, settings.max_records_per_batch, settings.max_json_depth)
     if isinstance(records, Answer):
         return records
     try:
         report = service.ingest_batch(source, records, body)
-    except (PublishError, LedgerError) as exc:
+    except (PublishError, LedgerError, ReferenceUnavailable) as exc:
         log.error("batch not confirmed, asking the sender to retry: %s", exc)
         answer = error(503, "unavailable", f"{exc}; nothing was lost, retry the same request")
         answer.headers["Retry-After"] = RETRY_AFTER_SECONDS

@@ -93,11 +93,16 @@ class SourceMapping:
         )
 
     def required_headers(self) -> list[tuple[str, ...]]:
-        """Alias groups of which a file's header must contain one each (for layout choice)."""
+        """Alias groups of which a file's header must contain one each (for layout choice).
+
+        Each group once: two fields read from the same column (``order_id`` and
+        ``source_ref`` both from ``Pedido``) need that column once, and naming it twice in
+        a missing-columns message would read as two different problems.
+        """
         groups = [spec.sources for spec in self.fields if spec.sources and spec.default is None]
         if self.type_field and self.type_field.sources and self.type_field.default is None:
             groups.append(self.type_field.sources)
-        return groups
+        return list(dict.fromkeys(groups))
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
@@ -288,11 +293,11 @@ class Mapper:
     def resolve_headers(self, headers: Iterable[str]) -> list[str]:
         """Bind aliases to present headers; returns the missing required columns' names."""
         present = {normalise_header(h) for h in headers if h}
-        missing = []
+        missing: dict[str, None] = {}  # ordered and without repeats
         for group in self.mapping.required_headers():
             if not any(normalise_header(alias) in present for alias in group):
-                missing.append(group[0])
-        return missing
+                missing[group[0]] = None
+        return list(missing)
 
     def _key(self, aliases: tuple[str, ...], record: Mapping[str, Any]) -> str | None:
         for alias in aliases:

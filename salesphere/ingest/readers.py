@@ -24,14 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from salesphere.ingest import jsonparse
 from salesphere.ingest.formats import normalise_header
+from salesphere.settings import Settings
 
 #: Guards against decompression bombs disguised as XLSX (declared sizes, checked first).
 MAX_XLSX_UNCOMPRESSED = 512 * 1024 * 1024
 MAX_XLSX_RATIO = 200
 MAX_XLSX_ENTRIES = 10_000
-#: JSON arrays are parsed whole; bigger exports must use NDJSON (streamed line by line).
-MAX_JSON_ARRAY_BYTES = 64 * 1024 * 1024
+#: JSON limits (depth, file and line size) come from here unless a caller passes its own.
+_DEFAULT_LIMITS = Settings()
 _CHUNK = 1024 * 1024
 _DELIMITERS = (";", ",", "\t", "|")
 #: Key under which a record-level read problem is reported (the record is not a dict).
@@ -205,46 +207,67 @@ def _open_xlsx(path: Path) -> Table:
 # -- json ----------------------------------------------------------------------------
 
 
-def read_ndjson(path: Path) -> Table:
-    """One JSON object per line; a bad line is a record-level reject, not a file failure."""
+def read_ndjson(path: Path, limits: Settings = _DEFAULT_LIMITS) -> Table:
+    """One JSON object per line; a bad line is a record-level reject, not a file failure.
+
+    A line longer than ``limits.max_ndjson_line_bytes`` is never held in memory: it is
+    skipped to its end and rejected (``too_large``), and the next line is read as usual.
+    """
+    cap = limits.max_ndjson_line_bytes
 
     def rows() -> Iterator[tuple[int, dict[str, Any]]]:
         with path.open("rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                line = raw.strip()
-                if not line:
+            number = 0
+            while raw := handle.readline(cap + 1):
+                number += 1
+                if len(raw) > cap and not raw.endswith(b"\n"):
+                    head = raw[:200]
+                    while raw and not raw.endswith(b"\n"):  # the rest of this line
+                        raw = handle.readline(_CHUNK)
+                    yield number, {BAD_RECORD: ("too_large", _line_too_long(cap), head)}
                     continue
-                yield number, _parse_line(line)
+                line = raw.strip()
+                if line:
+                    yield number, _parse_line(line, limits.max_json_depth)
 
     return Table(header=[], rows=rows(), encoding="utf-8")
 
 
-def _parse_line(line: bytes) -> dict[str, Any]:
+def _line_too_long(cap: int) -> str:
+    return f"line is longer than {cap} bytes (the limit for one record); split the record"
+
+
+def _parse_line(line: bytes, max_depth: int = _DEFAULT_LIMITS.max_json_depth) -> dict[str, Any]:
     try:
-        text = line.decode("utf-8-sig")
+        value = jsonparse.loads(line, max_depth=max_depth, encoding="utf-8-sig")
+    except jsonparse.JsonTooDeep as exc:
+        return {BAD_RECORD: ("json_too_deep", f"line is {exc}", line[:200])}
     except UnicodeDecodeError as exc:
         return {BAD_RECORD: ("invalid_utf8", f"line is not valid UTF-8: {exc}", line[:200])}
-    try:
-        value = json.loads(text)
     except json.JSONDecodeError as exc:
-        return {BAD_RECORD: ("malformed_json", f"line is not valid JSON: {exc}", text[:200])}
+        text = line[:200].decode("utf-8", "replace")
+        return {BAD_RECORD: ("malformed_json", f"line is not valid JSON: {exc}", text)}
     if not isinstance(value, dict):
-        return {BAD_RECORD: ("type", "each line must be a JSON object", text[:200])}
+        text = line[:200].decode("utf-8", "replace")
+        return {BAD_RECORD: ("type", "each line must be a JSON object", text)}
     return value
 
 
-def read_json(path: Path) -> Table:
-    """A JSON array of records (or ``{"records": [...]}``); bounded in size."""
+def read_json(path: Path, limits: Settings = _DEFAULT_LIMITS) -> Table:
+    """A JSON array of records (or ``{"records": [...]}``); bounded in size and depth."""
     size = path.stat().st_size
-    if size > MAX_JSON_ARRAY_BYTES:
+    cap = limits.max_json_file_bytes
+    if size > cap:
         raise FileRejected(
             "too_large",
-            f"JSON array files are limited to {MAX_JSON_ARRAY_BYTES // 2**20} MiB; "
+            f"JSON array files are limited to {cap // 2**20} MiB; "
             "send NDJSON (one object per line) for bigger exports",
         )
     data = path.read_bytes()
     try:
-        body = json.loads(data.decode("utf-8-sig"))
+        body = jsonparse.loads(data, max_depth=limits.max_json_depth, encoding="utf-8-sig")
+    except jsonparse.JsonTooDeep as exc:
+        raise FileRejected("json_too_deep", f"file is {exc}") from exc
     except UnicodeDecodeError as exc:
         raise FileRejected("encoding", f"file is not valid UTF-8: {exc}") from exc
     except json.JSONDecodeError as exc:
@@ -264,17 +287,23 @@ def read_json(path: Path) -> Table:
     return Table(header=[], rows=rows(), encoding="utf-8")
 
 
-def open_table(path: Path, name: str, delimiter: str, encodings: tuple[str, ...]) -> Table:
-    """Pick the reader by the object's extension."""
+def open_table(
+    path: Path,
+    name: str,
+    delimiter: str,
+    encodings: tuple[str, ...],
+    limits: Settings = _DEFAULT_LIMITS,
+) -> Table:
+    """Pick the reader by the object's extension; JSON limits from ``limits``."""
     kind = file_format(name)
     if kind == "csv":
         return read_csv(path, delimiter, encodings)
     if kind == "xlsx":
         return read_xlsx(path)
     if kind == "ndjson":
-        return read_ndjson(path)
+        return read_ndjson(path, limits)
     if kind == "json":
-        return read_json(path)
+        return read_json(path, limits)
     raise FileRejected("unsupported_format", f"files ending in .{kind} are not supported")
 
 

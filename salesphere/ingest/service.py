@@ -73,12 +73,23 @@ class BatchReport:
         }
 
 
+class ReferenceUnavailable(RuntimeError):
+    """The reference tables could not be read: ingest refuses work instead of guessing.
+
+    Skipping the unknown-SKU/store checks would accept events nobody can join to the
+    catalog, and nobody would notice; a request is answered 503 (retry later) and a file
+    event is redelivered instead, while the log says what to fix.
+    """
+
+
 def load_reference(settings: Settings) -> Reference:
     """Known SKUs and stores from ``reference.products`` / ``reference.stores``.
 
-    If the tables are missing or empty (a fresh twin before the catalog is loaded), the
-    unknown-SKU/store check is skipped and a warning is logged: refusing every event
-    because the catalog was not loaded yet would quarantine the whole feed.
+    Tables that exist but are empty (a fresh twin before ``salesphere batch
+    load-reference``) skip the unknown-SKU/store check with a warning: refusing every
+    event because the catalog is not loaded yet would quarantine the whole feed. A read
+    that *fails* (no permission, missing table, warehouse down) raises
+    :class:`ReferenceUnavailable`: that is never a reason to switch the checks off.
     """
     from salesphere.io import clients
 
@@ -94,9 +105,13 @@ def load_reference(settings: Settings) -> Reference:
                 f"SELECT store_id, timezone FROM `{settings.project}.reference.stores`"
             )
         }
-    except Exception as exc:  # missing tables in a fresh twin
-        log.warning("reference data unavailable (%s); unknown SKU/store checks skipped", exc)
-        return Reference()
+    except Exception as exc:
+        raise ReferenceUnavailable(
+            f"cannot read reference.products/reference.stores ({exc}); ingest needs them to "
+            "check SKUs and stores. Check that the tables exist and that the ingest service "
+            "account has roles/bigquery.dataViewer on dataset reference and "
+            "roles/bigquery.jobUser (infra/ingest.py), then retry"
+        ) from exc
     if not skus or not stores:
         log.warning("reference tables are empty; unknown SKU/store checks skipped")
     return Reference(skus=skus, stores=frozenset(stores), timezones=stores)

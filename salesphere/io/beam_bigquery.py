@@ -10,7 +10,7 @@
 * ``STORAGE_WRITE_API`` needs a Java expansion service: not available offline.
 * ``WriteToBigQuery`` builds an apitools client whose URL is fixed to Google's and
   whose credentials come from ``google.auth.default``; against the emulator it hangs
-  in an interactive OAuth flow unless both are patched (FIELD_NOTES).
+  in an interactive OAuth flow unless both are patched.
 
 Should any step ever use Beam's BigQuery IO, :func:`configure_beam_bigquery` (called by
 the pipeline before it builds anything) points it at the twin with anonymous

@@ -6,7 +6,7 @@
   at-least-once: no ``insertId``, so every redelivery would be a duplicate row. Exactly
   once needs application-created committed streams with offsets tracked per writer,
   which a short-lived, horizontally scaled function cannot keep; Beam's Python SDK
-  reaches it only through a Java expansion service (not available offline, FIELD_NOTES).
+  reaches it only through a Java expansion service (not available offline).
 * *Why insertAll?* One HTTP call, rows visible to queries at once, per-row errors
   (poison rows can be dead-lettered while the rest land), and ``insertId`` collapses two
   writers racing on the same rows. BigQuery honours ``insertId`` best-effort for about a

@@ -101,5 +101,5 @@ class EnvelopePublisher:
         return self.wait(self.start(envelopes))
 
     def close(self) -> None:
-        """Flush what is pending and stop the client (wait on futures first: see FIELD_NOTES)."""
+        """Flush what is pending and stop the client (wait on futures first: stopping early cut ordered batches short)."""
         self.client.stop()

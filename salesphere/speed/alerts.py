@@ -19,7 +19,8 @@ current count is already reflected in that count and is ignored. Applying the sa
 event twice changes nothing (movements are remembered by ``event_id``, counts by their
 instant), so redeliveries cannot move stock.
 
-**Alerts.** Levels are ``ok`` (on hand ≥ reorder point), ``low`` (below it), ``out``
+**Alerts.** Levels are ``ok`` (on hand above the reorder point), ``low`` (at or below it,
+the point at which to reorder, as ``serving.stock_alerts`` flags it), ``out``
 (exactly 0) and ``count`` (below 0). Negative stock cannot exist on a shelf: it means the
 last count is wrong or movements are missing, so it raises its own kind, ``count_needed``
 (count the shelf), not ``out_of_stock`` (reorder), the same rule as
@@ -84,7 +85,7 @@ def level_of(on_hand: int, reorder_point: int) -> Level:
         return Level.COUNT
     if on_hand == 0:
         return Level.OUT
-    return Level.LOW if on_hand < reorder_point else Level.OK
+    return Level.LOW if on_hand <= reorder_point else Level.OK
 
 
 def alert_id(store_id: str, sku: str, kind: str, event_id: str) -> str:

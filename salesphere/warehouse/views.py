@@ -50,10 +50,17 @@ def load(dataset: str, sql_dir: Path = SQL_DIR, folder: str | None = None) -> li
 
     ``folder`` names the directory when it differs from the dataset (tests, copies).
     """
+    directory = sql_dir / (folder or dataset)
     found = {
         path.stem: SqlView(dataset, path.stem, path, path.read_text())
-        for path in sorted((sql_dir / (folder or dataset)).glob("*.sql"))
+        for path in sorted(directory.glob("*.sql"))
     }
+    if not found:
+        # Fail loudly: with no views a batch run would refill nothing yet move the cutoff.
+        raise FileNotFoundError(
+            f"no {dataset} SQL under {directory}: the warehouse SQL ships as package data in "
+            "salesphere/sql/; reinstall or rebuild the bundle so it carries it"
+        )
     graph = {
         name: {
             table

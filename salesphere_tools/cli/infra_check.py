@@ -75,9 +75,56 @@ def check_limits(_stacks: Sequence[str]) -> list[Check]:
     ]
 
 
+def check_sql(_stacks: Sequence[str]) -> list[Check]:
+    """Google's analyzer over every statement; one row per origin, failures named."""
+    from salesphere_tools.sqlcheck.check import run
+
+    summary = run()
+    by_origin: dict[str, list] = {}
+    for result in summary.results:
+        by_origin.setdefault(result.origin.split(":", 1)[0], []).append(result)
+    rows = []
+    for origin, results in sorted(by_origin.items()):
+        bad = [r for r in results if not r.ok]
+        rows.append(
+            Check(
+                "sql",
+                origin,
+                not bad,
+                f"{len(results)} texts, {sum(r.statements for r in results)} statements"
+                + (f"; rejected: {', '.join(r.name for r in bad[:3])}" if bad else ""),
+                bad[0].error.splitlines()[0] if bad else "",
+            )
+        )
+    return rows
+
+
+def check_iam(stacks: Sequence[str]) -> list[Check]:
+    """Each stack grants every recorded permission to its service's account, and no more."""
+    from infra.mocking import run_program
+    from salesphere_tools.iam_check import missing_grants, unused_grants
+
+    out = []
+    for stack in stacks:
+        run = run_program(stack)
+        missing, unused = missing_grants(run), unused_grants(run)
+        out.append(
+            Check(
+                "iam",
+                stack,
+                not missing and not unused,
+                f"{len(missing)} missing, {len(unused)} unused or oversized grants",
+                (missing or unused or [""])[0],
+            )
+        )
+    return out
+
+
 CHECKS: dict[str, CheckFn] = {
     "stacks": check_stacks,
     "limits": check_limits,
+    "sql": check_sql,
+    "iam": check_iam,
 }
 
 
@@ -102,4 +149,7 @@ def render(rows: Sequence[Check]) -> None:
     for row in rows:
         result = "[green]pass[/]" if row.ok else "[red]FAIL[/]"
         table.add_row(row.area, row.subject, result, row.detail, row.fix)
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # CI logs: wide enough that rows stay on one line
+        console = Console(width=160)
+    console.print(table)

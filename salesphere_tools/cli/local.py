@@ -119,5 +119,52 @@ def status(
         raise typer.Exit(1)
 
 
+@local_app.command()
+def bundles(
+    smoke: Annotated[
+        bool,
+        typer.Option(help="Also start each function once from its bundle (no emulators needed)."),
+    ] = True,
+) -> None:
+    """Build each Cloud Function's bundle and environment, as `up` does, and show them.
+
+    The twin serves every function from the zip `pulumi up` uploads, unpacked, with its
+    requirements.txt installed into a venv of the deployed Python. This builds what is
+    missing (the first time takes a few minutes) and prints sizes and timings.
+    """
+    import time
+
+    from salesphere_tools.local import bundles as bundle_envs
+    from salesphere_tools.local.components import FUNCTIONS
+
+    table = Table(title="Cloud Function bundles (as deployed, as the twin runs them)")
+    for col in ("function", "zip", "python", "venv MB", "first install s", "ready now s"):
+        table.add_column(col)
+    try:
+        with bundle_envs.rich_progress() as say:
+            for target in FUNCTIONS:
+                source = bundle_envs.sources().bundle(target.service, bundle_envs.REPO)
+                t0 = time.monotonic()
+                env = bundle_envs.prepare(source, progress=say)
+                ready = time.monotonic() - t0
+                if smoke:
+                    say(f"starting {target.name} from its bundle")
+                    ready += bundle_envs.smoke_start(env, target.entry_point, target.signature)
+                facts = env.facts()
+                table.add_row(
+                    target.name,
+                    f"{env.zip_path.name} ({env.zip_path.stat().st_size / 1024:.0f} KB)",
+                    facts.get("python", "?"),
+                    f"{facts.get('size_mb', 0):.0f}",
+                    f"{facts.get('install_seconds', 0):.0f}",
+                    f"{ready:.1f}",
+                )
+    except (PrerequisiteError, bundle_envs.BundleError) as exc:
+        console.print(f"[red]Bundle problem:[/red] {exc}")
+        raise typer.Exit(1) from None
+    Console().print(table)
+    console.print(f"Cache: {bundle_envs.cache_dir()} (SALESPHERE_BUNDLE_CACHE moves it).")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(local_app, name="local", help="Start, stop and inspect the local twin.")

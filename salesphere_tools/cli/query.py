@@ -10,6 +10,8 @@ from typing import Any
 
 import typer
 
+from salesphere.exports import safe_row
+
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
@@ -46,9 +48,10 @@ def query(
     if fmt == "json":
         typer.echo(json.dumps([dict(zip(columns, row, strict=True)) for row in rows], indent=2))
     elif fmt == "csv":
+        # for people: text that would run as a spreadsheet formula is neutralised
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(rows)
+        writer.writerow(safe_row(columns))
+        writer.writerows(safe_row(row) for row in rows)
     else:
         from rich.console import Console
         from rich.table import Table

@@ -23,6 +23,12 @@ def reconcile(
             f"distinct accepted events: {layers['distinct_accepted']}, "
             f"served: {layers['served_events']}"
         )
+        quarantined = sum(row["files"] for row in result.facts["files"])
+        if quarantined:
+            rules = ", ".join(
+                f"{r['source']}/{r['rule']}: {r['files']}" for r in result.facts["files"]
+            )
+            typer.echo(f"files quarantined whole: {quarantined} ({rules})")
         for finding in result.findings:
             typer.echo(
                 f"MISMATCH {finding.check}: expected {finding.expected}, "

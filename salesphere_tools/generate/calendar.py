@@ -16,8 +16,10 @@ from itertools import accumulate
 STORE_WEEKDAY = (0.85, 0.85, 0.9, 0.95, 1.1, 1.55, 1.3)
 WEB_WEEKDAY = (1.0, 0.95, 0.95, 1.0, 1.0, 1.15, 1.25)
 
-#: Opening hours (local, [open, close) in hours) by weekday for mall stores.
-STORE_HOURS = ((10, 22),) * 6 + ((12, 20),)
+#: Opening hours (local, [open, close) in hours) by weekday for mall stores. Friday and
+#: Saturday nights the malls stay open until 23:00, so the late-evening sales (22:00-23:00
+#: local, already the next day in UTC) are part of every week.
+STORE_HOURS = ((10, 22),) * 4 + ((10, 23),) * 2 + ((12, 20),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,8 @@ def store_minutes(weekday: int) -> list[float]:
         18: 1.4,
         19: 1.5,
         20: 1.2,
-        21: 0.7,
+        21: 0.9,
+        22: 0.7,
     }
     return _minute_table({h: shape.get(h, 0.6) for h in range(opens, closes)})
 

@@ -45,11 +45,14 @@ CITIES: dict[str, tuple[str, str, int, tuple[str, ...]]] = {
     "PA": ("Belém", "America/Belem", -3, ("Nazaré", "Umarizal", "Batista Campos")),
     "ES": ("Vitória", "America/Sao_Paulo", -3, ("Praia do Canto", "Jardim Camburi")),
 }
-#: Order in which the chain opened stores: big markets first, São Paulo most often.
+#: Order in which the chain opened stores: big markets first, São Paulo most often. Manaus
+#: (UTC-4) is fourth so that even a small run (the demo's 4 stores) has a store whose local
+#: business day is not São Paulo's: its 21:00 sale is 01:00 UTC on the next day.
 OPENING_ORDER = (
     "SP",
     "RJ",
     "MG",
+    "AM",
     "SP",
     "PR",
     "RS",
@@ -62,7 +65,6 @@ OPENING_ORDER = (
     "SC",
     "GO",
     "MG",
-    "AM",
     "SP",
     "PA",
     "ES",

@@ -150,7 +150,7 @@ def generate(config: GeneratorConfig, progress: Progress | None = None) -> Manif
         planner, by_type, spreadsheet_rows, totals, config, [s.store_id for s in stores]
     ) | {
         "end_of_day_stock": end_of_day_stock(
-            sent, start, [s.store_id for s in stores], [p.sku for p in products], stores
+            sent, start, [s.store_id for s in stores], [p.sku for p in products]
         )
     }
     manifest.simulation = {

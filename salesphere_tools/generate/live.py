@@ -218,6 +218,11 @@ class PosCorrupter:
 
 # -- e-commerce --------------------------------------------------------------------------
 
+#: Seconds between placing a web order (``created_at``, the sale) and the shop confirming
+#: its payment (``updated_at``): card orders at once, PIX within minutes. Cycled by order
+#: number so the data is reproducible and both timestamps differ in most paid orders.
+PAYMENT_DELAYS_SECONDS = (0, 45, 130, 600)
+
 
 def ecommerce_records(
     events: list[SimEvent], stores: list[StoreSpec], products: list[ProductSpec], start: date
@@ -254,11 +259,16 @@ def ecommerce_records(
         ]
         total = sum(e.price * e.qty - e.discount for e in group)
         number = int(str(head.order_id).rsplit("-", 1)[1])
+        if refunded:  # placed earlier; updated when the refund happened (the return)
+            created, updated = stamp(start, head.ref_day, head.ref_sod, offset), when
+        else:  # the sale happens when placed; the shop confirms payment a little later
+            delay = PAYMENT_DELAYS_SECONDS[number % len(PAYMENT_DELAYS_SECONDS)]
+            created, updated = when, stamp(start, head.day, head.sod + delay, offset)
         record = {
             "order_id": head.order_id,
             "status": "refunded" if refunded else "paid",
-            "created_at": stamp(start, head.ref_day, head.ref_sod, offset) if refunded else when,
-            "updated_at": when,
+            "created_at": created,
+            "updated_at": updated,
             "sales_channel": "app" if number % 3 == 0 else "site",
             "currency": "BRL",
             "total": cents(total),

@@ -135,26 +135,27 @@ def daily_totals(
 
 
 def end_of_day_stock(
-    events: list[SimEvent], start: date, store_ids: list[str], skus: list[str], stores: list
+    events: list[SimEvent], start: date, store_ids: list[str], skus: list[str]
 ) -> list[dict[str, Any]]:
-    """Closing stock per UTC day, store and SKU implied by the events sent.
+    """Closing stock per local business day, store and SKU implied by the events sent.
 
     The platform's rule, applied to the events the sources send (not to the simulation's
     true shelf, which also holds shrinkage nobody reported): the latest stock count that
-    happened by the end of the day, plus every movement that happened after it (all
-    movements when never counted). A position appears from the UTC day of its first event.
+    happened by the end of the store's local day, plus every movement that happened after
+    it (all movements when never counted). A position appears from the local day of its
+    first event. Within one store local seconds order events as UTC does (one offset).
     """
     by_position: dict[tuple[int, int], list[tuple[int, SimEvent]]] = {}
     for event in events:
         if event.kind == "stock_count" or event.kind in DIRECTION:
             by_position.setdefault((event.store, event.sku), []).append(
-                (event.utc_seconds(stores), event)
+                (event.day * 86400 + event.sod, event)
             )
-    last_day = max((t for rows in by_position.values() for t, _ in rows), default=0) // 86400
+    last_day = max((e.day for rows in by_position.values() for _, e in rows), default=0)
     out = []
     for (store, sku), rows in sorted(by_position.items()):
         rows.sort(key=lambda r: r[0])
-        for day in range(rows[0][0] // 86400, last_day + 1):
+        for day in range(rows[0][1].day, last_day + 1):
             until = (day + 1) * 86400
             seen = [(t, e) for t, e in rows if t < until]
             counts = [(t, e) for t, e in seen if e.kind == "stock_count"]

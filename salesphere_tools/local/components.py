@@ -3,6 +3,10 @@
 Each component says how to start it (argv + environment), where it listens, and how to
 tell that it is ready (a real protocol request, not a timer). Services are included
 only when their code exists, so the twin is useful while the platform is being built.
+
+The Cloud Functions (ingest-http, ingest-files, speed, batch) run from their deployable
+bundles (:mod:`salesphere_tools.local.bundles`), not from this checkout; the archiver and
+the Beam speed pipeline stand in for managed services and run from the checkout.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 import requests
 
 from salesphere.settings import Settings
-from salesphere_tools.local import prereqs
+from salesphere_tools.local import bundles, iamhook, prereqs
 
 REPO = prereqs.REPO_ROOT
 
@@ -30,6 +34,14 @@ class Component:
     env: dict[str, str] = field(default_factory=dict)
     endpoint: str = ""
     start_timeout: float = 60.0
+    #: Working directory (a function's unpacked bundle); None: the caller's.
+    cwd: Path | None = None
+    #: False: start from ``env`` alone, not the caller's environment (no PYTHONPATH).
+    inherit_env: bool = True
+    #: Builds what the process needs before it can start (a bundle's venv); idempotent.
+    prepare: Callable[[Callable[[str], None]], object] | None = None
+    #: Turns the log of a failed start into the fix, when the failure is recognised.
+    explain: Callable[[str], str | None] | None = None
 
 
 def _http_ok(url: str, accept: tuple[int, ...] = (200,)) -> Callable[[], bool]:
@@ -121,56 +133,83 @@ def emulators(settings: Settings) -> list[Component]:
     return [pubsub, gcs, bigquery]
 
 
-def _function(
-    settings: Settings, name: str, source: Path, target: str, port: int, signature: str
+def _recorded(service: str, env: dict[str, str]) -> dict[str, str]:
+    """``env`` plus, when the test session records IAM use, the recorder's launch hook."""
+    return {**env, **iamhook.launch_environment(service, env.get("PYTHONPATH"))}
+
+
+@dataclass(frozen=True)
+class FunctionTarget:
+    """One Cloud Function as the twin serves it (names match ``infra.functions``)."""
+
+    name: str
+    service: str
+    entry_point: str
+    signature: str
+    port_name: str
+
+
+#: Every Cloud Function of the platform; a test checks these against the Pulumi program.
+FUNCTIONS = (
+    FunctionTarget("ingest-http", "ingest", "ingest_http", "http", "ingest_http"),
+    FunctionTarget("ingest-files", "ingest", "ingest_file", "cloudevent", "ingest_files"),
+    FunctionTarget("speed", "stream", "speed_push", "cloudevent", "speed"),
+    # Cloud Scheduler's target; on the twin, POST to it (its GET only answers health).
+    FunctionTarget("batch", "batch", "batch_http", "http", "batch"),
+)
+
+
+def function(
+    settings: Settings,
+    target: FunctionTarget,
+    *,
+    source: object | None = None,
+    port: int | None = None,
+    name: str | None = None,
 ) -> Component:
-    """A Cloud Function served locally by functions-framework, as in cloud."""
-    ff = Path(sys.executable).with_name("functions-framework")
+    """A Cloud Function served by functions-framework from its own bundle, as in cloud.
+
+    ``source`` (an ``infra.sources.SourceBundle``) overrides the bundle built from this
+    checkout, and ``port``/``name`` the defaults: tests start broken variants with them.
+    """
+    built = source or bundles.sources().bundle(target.service, REPO)
+    env = bundles.plan(built)  # type: ignore[arg-type]
+    port = port or getattr(settings.ports, target.port_name)
     return Component(
-        name=name,
+        name=name or target.name,
         kind="service",
         port=port,
-        argv=[
-            str(ff),
-            f"--source={source}",
-            f"--target={target}",
-            f"--signature-type={signature}",
-            f"--host={settings.host}",
-            f"--port={port}",
-        ],
-        env={**settings.to_environ(), "PYTHONPATH": str(REPO)},
+        argv=env.argv(target.entry_point, target.signature, settings.host, port),
+        env=_recorded(name or target.name, env.environ(settings.to_environ())),
         ready=_http_ok(f"http://{settings.host}:{port}/healthz", accept=(200, 400, 404, 405)),
         endpoint=f"http://{settings.host}:{port}",
         start_timeout=60,
+        cwd=env.source_dir,
+        inherit_env=False,
+        prepare=lambda say: bundles.prepare(built, progress=say),  # type: ignore[arg-type]
+        explain=env.explain,
     )
 
 
 def services(settings: Settings, *, stream_runtime: str = "function") -> list[Component]:
     """The platform's services whose code exists in this checkout."""
     found: list[Component] = []
-    ports = settings.ports
-    ingest = REPO / "services/ingest/main.py"
-    if ingest.exists():
-        found.append(
-            _function(settings, "ingest-http", ingest, "ingest_http", ports.ingest_http, "http")
-        )
-        found.append(
-            _function(
-                settings, "ingest-files", ingest, "ingest_file", ports.ingest_files, "cloudevent"
-            )
-        )
-    stream = REPO / "services/stream/main.py"
+    present = {t.service for t in FUNCTIONS if (REPO / "services" / t.service / "main.py").exists()}
+    for target in FUNCTIONS:
+        if target.service not in present or (
+            target.name == "speed" and stream_runtime != "function"
+        ):
+            continue
+        found.append(function(settings, target))
     pipeline = REPO / "services/stream/pipeline.py"
-    if stream_runtime == "function" and stream.exists():
-        found.append(_function(settings, "speed", stream, "speed_push", ports.speed, "cloudevent"))
-    elif stream_runtime == "beam" and pipeline.exists():
+    if stream_runtime == "beam" and pipeline.exists():
         found.append(
             Component(
                 name="speed-beam",
                 kind="service",
                 port=None,
                 argv=[sys.executable, str(pipeline), "--local-twin"],
-                env={**settings.to_environ(), "PYTHONPATH": str(REPO)},
+                env=_recorded("speed-pipeline", {**settings.to_environ(), "PYTHONPATH": str(REPO)}),
                 ready=lambda: True,
             )
         )

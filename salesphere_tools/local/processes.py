@@ -56,8 +56,13 @@ def spawn(
     env: Mapping[str, str] | None = None,
     endpoint: str = "",
     cwd: Path | None = None,
+    inherit_env: bool = True,
 ) -> ProcessRecord:
-    """Start ``argv`` in a new session with output to ``<log_dir>/<name>.log``."""
+    """Start ``argv`` in a new session with output to ``<log_dir>/<name>.log``.
+
+    ``inherit_env=False`` gives the process ``env`` alone: a Cloud Function must not see
+    the caller's PYTHONPATH or virtual environment.
+    """
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     with log_path.open("ab") as log:
@@ -66,7 +71,7 @@ def spawn(
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
+            env={**(os.environ if inherit_env else {}), **(env or {})},
             cwd=cwd,
             start_new_session=True,
         )
@@ -131,6 +136,14 @@ def wait_until(
             raise TimeoutError(f"{what} was not ready after {timeout:.0f} s.{hint}")
         time.sleep(delay)
         delay = min(delay * 1.5, 0.25)
+
+
+def read_log(path: str) -> str:
+    """A process log's text ('' if it cannot be read)."""
+    try:
+        return Path(path).read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 def tail(path: str, lines: int = 15) -> str:

@@ -48,24 +48,27 @@ def fetch(settings: Any, *, top: int = 10) -> ReportData:
 
     daily = clients.query_rows(
         settings,
-        "SELECT sale_date AS day, SUM(net_sales) AS net, SUM(units_sold) AS units, "
-        "SUM(orders) AS orders FROM serving.sales_daily GROUP BY sale_date ORDER BY sale_date",
+        "SELECT d.sale_date AS day, SUM(d.net_sales) AS net, SUM(d.units_sold) AS units, "
+        "SUM(d.orders) AS orders FROM serving.sales_daily AS d "
+        "GROUP BY d.sale_date ORDER BY d.sale_date",
     )
     for row in daily:
         row["day"] = str(row["day"])
-    # The newest day with a full trading day of hours (the newest may have just begun).
+    # The newest business day with a full trading day of hours (the newest may have just
+    # begun). Days and hours are the stores' own (sale_date, sale_hour_local), so the chart
+    # reads like the till: a 22:30 sale in São Paulo is in the 22h bar of its own day.
     day = clients.query_rows(
         settings,
         "SELECT COALESCE(MAX(IF(hours >= 8, d, NULL)), MAX(d)) AS d FROM "
-        "(SELECT DATE(sale_hour) AS d, COUNT(DISTINCT sale_hour) AS hours "
-        "FROM serving.sales_intraday GROUP BY d)",
+        "(SELECT i.sale_date AS d, COUNT(DISTINCT i.sale_hour_local) AS hours "
+        "FROM serving.sales_intraday AS i GROUP BY d)",
     )
     today = day[0]["d"] if day else None
     intraday = (
         clients.query_rows(
             settings,
-            "SELECT EXTRACT(HOUR FROM sale_hour) AS hour, SUM(net_sales) AS net "
-            f"FROM serving.sales_intraday WHERE DATE(sale_hour) = DATE '{today}' "
+            "SELECT i.sale_hour_local AS hour, SUM(i.net_sales) AS net "
+            f"FROM serving.sales_intraday AS i WHERE i.sale_date = DATE '{today}' "
             "GROUP BY hour ORDER BY hour",
         )
         if today

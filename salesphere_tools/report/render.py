@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
+from salesphere.exports import neutralise_formula
 from salesphere_tools.report.data import ReportData
 
 _CSS = """
@@ -60,9 +61,19 @@ def _figure_html(fig: go.Figure, element_id: str) -> str:
     )
 
 
+class Markup(str):
+    """A cell the page itself rendered as HTML (a status badge); inserted as it is."""
+
+
+def text(value: object) -> str:
+    """A value from the data as page text: HTML-escaped, and formula-neutralised because
+    Excel runs ``=...`` cells of an HTML table it opens (salesphere.exports)."""
+    return html.escape(neutralise_formula(value))
+
+
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[int]) -> str:
     head = "".join(
-        f'<th class="num">{html.escape(h)}</th>' if i in numeric else f"<th>{html.escape(h)}</th>"
+        f'<th class="num">{text(h)}</th>' if i in numeric else f"<th>{text(h)}</th>"
         for i, h in enumerate(headers)
     )
     body = []
@@ -70,9 +81,8 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[i
         cells = []
         for i, cell in enumerate(row):
             cls = ' class="num"' if i in numeric else ""
-            cells.append(
-                f"<td{cls}>{cell if str(cell).startswith('<') else html.escape(str(cell))}</td>"
-            )
+            # only the page's own badges are HTML; data is text, whatever it starts with
+            cells.append(f"<td{cls}>{cell if isinstance(cell, Markup) else text(cell)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -88,14 +98,15 @@ ALERT_ACTIONS = {
 }
 
 
-def alert_action(row: dict[str, Any]) -> str:
-    """The status cell of one stock-alert row: the action its alert kind asks for."""
+def alert_action(row: dict[str, Any]) -> Markup:
+    """The status cell of one stock-alert row: the action its alert kind asks for, as
+    markup the table inserts unescaped (the action text itself is escaped here)."""
     action = ALERT_ACTIONS.get(str(row.get("alert") or ""))
     if action is None:
         action = "reorder now" if row.get("at_risk") else None
     if action is None:
-        return '<span class="ok">ok</span>'
-    return f'<span class="bad">{html.escape(action)}</span>'
+        return Markup('<span class="ok">ok</span>')
+    return Markup(f'<span class="bad">{html.escape(action)}</span>')
 
 
 def render(data: ReportData) -> str:
@@ -111,8 +122,8 @@ def render(data: ReportData) -> str:
     parts.append(
         '<div class="kpis">'
         + "".join(
-            f'<div class="kpi" id="{i}"><div class="v">{html.escape(v)}</div>'
-            f'<div class="l">{html.escape(label)}</div></div>'
+            f'<div class="kpi" id="{i}"><div class="v">{text(v)}</div>'
+            f'<div class="l">{text(label)}</div></div>'
             for label, v, i in kpis
         )
         + "</div>"
@@ -145,15 +156,15 @@ def render(data: ReportData) -> str:
         legend={"orientation": "h"},
     )
     parts.append(
-        f'<section class="wide"><h2>Daily sales</h2>{_figure_html(trend, "chart-daily")}</section>'
+        f'<section class="wide"><h2>Daily sales (local business days)</h2>{_figure_html(trend, "chart-daily")}</section>'
     )
 
     intraday = go.Figure(
         go.Bar(x=[r["hour"] for r in data.intraday], y=[float(r["net"]) for r in data.intraday])
     )
-    intraday.update_xaxes(title="hour (UTC)", dtick=1)
+    intraday.update_xaxes(title="hour (store's local time)", dtick=1)
     parts.append(
-        f"<section><h2>Intraday sales, {html.escape(str(data.today))}</h2>"
+        f"<section><h2>Intraday sales, {text(data.today)} (local hours)</h2>"
         f"{_figure_html(intraday, 'chart-intraday')}</section>"
     )
 
@@ -251,6 +262,6 @@ def render(data: ReportData) -> str:
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<title>SalesSphere dashboard</title>"
         f"<style>{_CSS}</style><script>{get_plotlyjs()}</script></head><body>"
-        f"<header><h1>SalesSphere — sales and stock</h1><p>{html.escape(data.subtitle)}</p></header>"
+        f"<header><h1>SalesSphere — sales and stock</h1><p>{text(data.subtitle)}</p></header>"
         f"<main>{''.join(parts)}</main></body></html>"
     )

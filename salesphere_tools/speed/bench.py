@@ -64,7 +64,7 @@ def bench_twin(runtime: str, with_ingest: bool = True) -> Iterator[Settings]:
         settings = replace(Settings(), ports=ports, twin_dir=Path(tmp))
         twin = Twin(settings)
         try:
-            # ingest-http too: freshness then starts at its 2xx, as issue 4 defines it
+            # ingest-http too: freshness then starts at its 2xx, as the platform defines it
             only = {RUNTIME_SERVICE[runtime]} | ({"ingest-http"} if with_ingest else set())
             twin.up(stream_runtime=runtime, only=only)
             yield settings
@@ -224,7 +224,7 @@ def measure_freshness(
 ) -> dict[str, Any]:
     """``events`` at ``rate``/s; freshness percentiles (seconds) and exact counts.
 
-    Issue 4 defines freshness from ingest's HTTP 2xx: when the twin runs ``ingest-http``
+    The platform defines freshness from ingest's HTTP 2xx: when the twin runs ``ingest-http``
     the events are POSTed to it (``envelope_events`` records per request) and the clock
     starts at each 2xx; otherwise envelopes are published straight to Pub/Sub and the
     clock starts at the publish acknowledgement (ingest answers after the same
@@ -381,7 +381,7 @@ def measure_freshness_from_ingest(
     batch_events: int = 50,
     timeout: float = 120.0,
 ) -> dict[str, Any]:
-    """Freshness as issue 4 defines it: ingest's HTTP 2xx → row queryable in ``speed.events``."""
+    """Freshness as the platform defines it: ingest's HTTP 2xx → row queryable in ``speed.events``."""
     from concurrent.futures import ThreadPoolExecutor
 
     run = uuid.uuid4().hex[:8]

@@ -80,7 +80,20 @@ def handle(body: dict[str, Any], headers: dict[str, str], settings: Settings) ->
 
 @functions_framework.http
 def batch_http(request):  # request: flask.Request
-    """HTTP entry point: POST {"mode": "incremental"|"full"|"backfill", "from", "to"}."""
+    """HTTP entry point: POST {"mode": "incremental"|"full"|"backfill", "from", "to"}.
+
+    Only POST runs the batch (Cloud Scheduler posts). ``GET /healthz`` answers without
+    running anything, so a readiness probe can never start a batch run; other methods
+    get 405.
+    """
+    if request.method == "GET" and request.path.rstrip("/").endswith("/healthz"):
+        return json.dumps({"status": "ok"}), 200, {"Content-Type": "application/json"}
+    if request.method != "POST":
+        return (
+            json.dumps({"error": "POST a JSON body to run the batch"}),
+            405,
+            {"Content-Type": "application/json", "Allow": "POST"},
+        )
     body = request.get_json(silent=True)
     if body is None:
         body = {}

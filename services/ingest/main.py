@@ -24,6 +24,9 @@ from salesphere.settings import Settings
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
 log = logging.getLogger("salesphere.ingest.main")
+# Fail closed: outside the twin, no HMAC keys (Secret Manager not mounted) means no start,
+# rather than an ingest that authenticates nobody or, worse, a default key.
+Settings.from_env().require_hmac_keys()
 
 
 @cache

@@ -181,6 +181,81 @@ def test_same_file_twice_and_a_corrupted_file(world: dict) -> None:
     assert_books_balance(settings, books)
 
 
+def test_poison_files_are_quarantined_after_bounded_attempts(world: dict, tmp_path: Path) -> None:
+    """Poison files (JSON nested 200,000 deep, an XLSX that makes the reader panic) end in
+    quarantine with a reason after at most FILE_MAX_ATTEMPTS deliveries; good files
+    dropped meanwhile land; the twin stays healthy and the books balance."""
+    import re
+
+    from salesphere import limits
+    from salesphere.ingest.files import ATTEMPTS_PREFIX
+    from salesphere_tools.cli.ingest import upload_files, wait_for_marker
+    from tests.unit.test_ingest_file_attempts import panicking_xlsx
+
+    settings, books, twin = world["settings"], world["books"], world["twin"]
+    deep = tmp_path / "estoque_deep.json"
+    deep.write_bytes(b"[" * 200_000 + b"]" * 200_000)
+    poison = tmp_path / "vendas_poison.xlsx"
+    poison.write_bytes(panicking_xlsx(tmp_path))
+    sheets = sorted(  # the generator's own sheets (an earlier scenario adds a corrupt one)
+        p for p in (world["data"] / "spreadsheets").rglob("vendas_*.csv") if "corrupt" not in p.name
+    )
+    dropped = upload_files(settings, [deep], source="inventory")
+    dropped += upload_files(settings, [poison, sheets[1]], source="spreadsheet")
+    deep_up, poison_up, good_up = dropped
+
+    rejected = wait_for_marker(settings, deep_up["sha256"], timeout=DELIVERY_TIMEOUT)
+    assert (rejected["status"], rejected["rule"]) == ("rejected", "json_too_deep")
+    landed = wait_for_marker(settings, good_up["sha256"], timeout=DELIVERY_TIMEOUT)
+    assert landed["status"] == "ingested" and landed["accepted"] > 0
+    # Pub/Sub redelivers the failing XLSX with back-off (10 s, 20 s, ...) until the last
+    # attempt quarantines it.
+    outcome = wait_for_marker(settings, poison_up["sha256"], timeout=4 * DELIVERY_TIMEOUT)
+    assert (outcome["status"], outcome["rule"], outcome["attempts"]) == (
+        "quarantined",
+        "ingest_failed",
+        limits.FILE_MAX_ATTEMPTS,
+    )
+    assert "PanicException" in outcome["reason"]
+
+    # It stops: a good file dropped after the quarantine lands, and by then no delivery
+    # of the poison file beyond the limit has happened (it is moved out of the way, its
+    # counter is gone; a late redelivery would find nothing to do).
+    late = upload_files(settings, [sheets[2]], source="spreadsheet")[0]
+    assert wait_for_marker(settings, late["sha256"], timeout=DELIVERY_TIMEOUT)["accepted"] > 0
+    log_text = Path(twin.state.load()["ingest-files"].log).read_text(errors="replace")
+    failed = re.findall(
+        rf"attempt (\d+) of \d+ on {re.escape(poison_up['object'])} failed", log_text
+    )
+    assert {int(n) for n in failed} == set(range(1, limits.FILE_MAX_ATTEMPTS))
+    assert log_text.count(f"quarantined {poison_up['object']} after") == 1
+    landing = clients.storage_client(settings).bucket(settings.buckets.landing)
+    assert landing.get_blob(poison_up["object"]) is None
+    assert not list(landing.list_blobs(prefix=ATTEMPTS_PREFIX))
+    quarantine = clients.storage_client(settings).bucket(settings.buckets.quarantine)
+    kept = f"files/{poison_up['sha256'][:12]}/{poison_up['object']}"
+    assert quarantine.blob(kept).download_as_bytes() == poison.read_bytes()
+    reasons = query_rows(
+        settings,
+        "SELECT rule, message FROM ops.rejects WHERE location = 'file' AND request_id IN "
+        f"('{outcome['request_id']}', '{rejected['request_id']}') ORDER BY rule",
+    )
+    assert [r["rule"] for r in reasons] == ["ingest_failed", "json_too_deep"]
+
+    status = twin.status()
+    assert all(c["running"] and c["healthy"] for c in status.values()), status
+    from salesphere_tools.reconcile import reconcile
+
+    files = {(r["source"], r["rule"]): r["files"] for r in reconcile(settings).facts["files"]}
+    assert files[("spreadsheet", "ingest_failed")] >= 1
+    assert files[("inventory", "json_too_deep")] >= 1
+    # The spreadsheets' rows may be new events (not in the senders' books): wait until
+    # the speed layer has written them all, then check the books.
+    delivered(world)
+    wait_until(lambda: reconcile(settings).ok, timeout=DELIVERY_TIMEOUT, what="the books")
+    assert_books_balance(settings, books)
+
+
 def test_events_days_late_and_out_of_order(world: dict) -> None:
     """Old events arrive shuffled after a batch run: served at once, counted once."""
     settings, books = world["settings"], world["books"]

@@ -46,14 +46,14 @@ def test_preview_fails_on_mandatory_violation() -> None:
             "--stack",
             "pr-7",
             "--set",
-            'salesphere:ingest_invokers=["allUsers"]',
+            "salesphere:speed_runtime=dataflow",
             "--format",
             "json",
         ],
     )
     assert result.exit_code == 1
     body = json.loads(result.output)
-    assert [v["policy"] for v in body["violations"]] == ["no-public-members"]
+    assert [v["policy"] for v in body["violations"]] == ["dataflow-opt-in"]
 
 
 def test_targets_lists_only_the_layer() -> None:

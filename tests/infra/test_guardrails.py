@@ -98,4 +98,60 @@ def test_policy_pack_wraps_the_same_functions() -> None:
     assert yaml.safe_load((pack / "PulumiPolicy.yaml").read_text())["runtime"]["name"] == "python"
     source = (pack / "__main__.py").read_text()
     assert "from infra.guardrails import" in source and "POLICIES" in source
-    assert len({p.name for p in POLICIES}) == len(POLICIES) == 7
+    assert len({p.name for p in POLICIES}) == len(POLICIES) == 8
+
+
+def _invoker(run: ProgramRun, function: str) -> Resource:
+    return next(
+        r
+        for r in policy_view(run)
+        if r.type == "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"
+        and r.props["name"] == function
+    )
+
+
+def test_only_ingest_http_may_be_invoked_by_all_users(runs: dict[str, ProgramRun]) -> None:
+    """The HMAC path needs exactly one public binding; any other one is refused."""
+    from infra import functions
+    from infra.guardrails import PUBLIC_FUNCTION
+
+    assert functions.INGEST_HTTP.name == PUBLIC_FUNCTION
+    public = _invoker(runs["prod"], "ingest-http")
+    assert public.props["member"] == "allUsers"
+    assert evaluate([public]) == []
+    speed = _invoker(runs["prod"], "speed")
+    bad = [
+        Resource("urn:speed-public", speed.type, "x", {**speed.props, "member": "allUsers"}),
+        Resource(
+            "urn:any-google", public.type, "y", {**public.props, "member": "allAuthenticatedUsers"}
+        ),
+        Resource("urn:admin", public.type, "z", {**public.props, "role": "roles/run.admin"}),
+    ]
+    assert [(v.policy, v.urn) for v in evaluate(bad)] == [
+        ("no-public-members", "urn:admin"),
+        ("no-public-members", "urn:any-google"),
+        ("no-public-members", "urn:speed-public"),
+    ]
+
+
+def test_every_function_but_ingest_http_is_internal_only(runs: dict[str, ProgramRun]) -> None:
+    graph = policy_view(runs["dev"])
+    fns = {r.props["name"]: r for r in graph if r.type == "gcp:cloudfunctionsv2/function:Function"}
+    assert fns["ingest-http"].props["serviceConfig"]["ingressSettings"] == "ALLOW_ALL"
+    for name in ("ingest-files", "speed", "batch"):
+        assert fns[name].props["serviceConfig"]["ingressSettings"] == "ALLOW_INTERNAL_ONLY"
+    opened = Resource(
+        "urn:open-batch",
+        fns["batch"].type,
+        "fn-batch",
+        {
+            **fns["batch"].props,
+            "serviceConfig": {
+                **fns["batch"].props["serviceConfig"],
+                "ingressSettings": "ALLOW_ALL",
+            },
+        },
+    )
+    assert [(v.policy, v.urn) for v in evaluate([opened])] == [
+        ("private-functions", "urn:open-batch")
+    ]

@@ -27,27 +27,31 @@ EXPECTED = {
     "ingest-fn": {
         ("roles/pubsub.publisher", "events"),
         ("roles/pubsub.publisher", "quarantine"),
-        ("roles/storage.objectViewer", "{p}-{e}-landing"),
-        ("roles/storage.objectCreator", "{p}-{e}-quarantine"),
+        ("roles/storage.objectUser", "{p}-{e}-landing"),
+        ("roles/storage.objectUser", "{p}-{e}-quarantine"),
         ("roles/secretmanager.secretAccessor", "ingest-hmac-keys"),
         ("roles/bigquery.dataEditor", "ops"),
+        ("roles/bigquery.dataViewer", "reference"),
+        ("roles/bigquery.jobUser", "{p}"),
     },
     "speed-fn": {
         ("roles/bigquery.dataEditor", "speed"),
         ("roles/bigquery.dataViewer", "reference"),
         ("roles/pubsub.publisher", "alerts"),
+        ("roles/bigquery.jobUser", "{p}"),
     },
     "batch-fn": {
         ("roles/storage.objectViewer", "{p}-{e}-archive"),
+        ("roles/storage.objectUser", "{p}-{e}-artifacts"),
         ("roles/bigquery.dataEditor", "master"),
         ("roles/bigquery.dataEditor", "batch"),
         ("roles/bigquery.dataEditor", "ops"),
-        ("roles/bigquery.dataViewer", "speed"),
-        ("roles/bigquery.dataViewer", "reference"),
         ("roles/bigquery.jobUser", "{p}"),
     },
     "pubsub-push": {("roles/run.invoker", "speed"), ("roles/run.invoker", "ingest-files")},
     "batch-scheduler": {("roles/run.invoker", "batch")},
+    # The one public binding: ingest-http authenticates every request in code.
+    "allUsers": {("roles/run.invoker", "ingest-http")},
 }
 
 
@@ -58,7 +62,7 @@ def _grants(run: ProgramRun) -> dict[str, set[tuple[str, str]]]:
         if not isinstance(member, str) or "role" not in r.inputs:
             continue
         target = next(r.inputs[k] for k in SCOPE_KEYS if k in r.inputs)
-        account = member.split(":", 1)[1].split("@", 1)[0]
+        account = member.split(":", 1)[-1].split("@", 1)[0]
         found[account].add((r.inputs["role"], target))
     return found
 
@@ -93,19 +97,57 @@ def test_project_level_grants_are_only_job_runner_roles(
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_no_public_member_and_no_primitive_role(runs: dict[str, ProgramRun], stack: str) -> None:
+    public = [
+        (r.type, r.inputs.get("name"), r.inputs["role"])
+        for r in runs[stack].resources
+        if r.inputs.get("member") in {"allUsers", "allAuthenticatedUsers"}
+    ]
+    assert public == [
+        ("gcp:cloudrunv2/serviceIamMember:ServiceIamMember", "ingest-http", "roles/run.invoker")
+    ]
     for r in runs[stack].resources:
-        assert r.inputs.get("member") not in {"allUsers", "allAuthenticatedUsers"}
         assert r.inputs.get("role") not in {"roles/owner", "roles/editor", "roles/viewer"}
     assert [v for v in evaluate(policy_view(runs[stack])) if v.enforcement == "mandatory"] == []
 
 
-def test_policy_fails_when_config_makes_ingest_public() -> None:
-    run = run_program("dev", {"salesphere:ingest_invokers": ["allUsers"]})
-    violations = evaluate(policy_view(run))
-    public = [v for v in violations if v.policy == "no-public-members"]
-    assert len(public) == 1
-    assert public[0].urn.endswith("::ingest-http-invoker-0")
-    assert "allUsers" in public[0].message
+def test_public_ingest_invokers_are_refused_by_the_program() -> None:
+    """ingest_invokers are OIDC callers checked in code: a public member makes no sense."""
+    with pytest.raises(Exception, match="public members are refused"):
+        run_program("dev", {"salesphere:ingest_invokers": ["allUsers"]})
+
+
+def test_ingest_invokers_become_the_functions_oidc_allowlist() -> None:
+    member = "serviceAccount:pos-gateway@salesphere-dev.iam.gserviceaccount.com"
+    run = run_program("dev", {"salesphere:ingest_invokers": [member]})
+    env = run.by_name("fn-ingest-http").inputs["serviceConfig"]["environmentVariables"]
+    assert env["SALESPHERE_INGEST_OIDC_CALLERS"] == member.split(":", 1)[1]
+    invokers = [
+        r.inputs["member"]
+        for r in run.of_type("gcp:cloudrunv2/serviceIamMember:ServiceIamMember")
+        if r.inputs["name"] == "ingest-http"
+    ]
+    assert invokers == ["allUsers"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_both_ingest_functions_always_mount_the_hmac_secret(
+    runs: dict[str, ProgramRun], stack: str
+) -> None:
+    for fn in ("fn-ingest-http", "fn-ingest-files"):
+        config = runs[stack].by_name(fn).inputs["serviceConfig"]
+        (mounted,) = config["secretEnvironmentVariables"]
+        assert (mounted["key"], mounted["secret"], mounted["version"]) == (
+            "SALESPHERE_HMAC_KEYS",
+            "ingest-hmac-keys",
+            "latest",
+        )
+    accessors = {
+        r.inputs["member"]
+        for r in runs[stack].of_type("gcp:secretmanager/secretIamMember:SecretIamMember")
+    }
+    assert accessors == {
+        f"serviceAccount:ingest-fn@{runs[stack].by_name('dataset-master').inputs['project']}.iam.gserviceaccount.com"
+    }
 
 
 def test_policy_fails_when_a_primitive_role_is_injected(runs: dict[str, ProgramRun]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -134,7 +135,8 @@ def test_functions_bundle_their_service_and_the_library(
         env = fn.inputs["serviceConfig"]["environmentVariables"]
         assert env["SALESPHERE_ENV"] == stack
     source = run.by_name("source-ingest").inputs["source"]
-    shipped = set(source.assets)
+    with zipfile.ZipFile(source.path) as archive:
+        shipped = set(archive.namelist())
     assert "salesphere/model.py" in shipped and "salesphere/envelope.py" in shipped
 
 
@@ -145,23 +147,31 @@ def test_serving_views_match_the_sql_files(runs: dict[str, ProgramRun]) -> None:
         assert views == files
 
 
-def test_hmac_secret_mounted_only_once_a_version_is_configured(runs: dict[str, ProgramRun]) -> None:
-    from infra.mocking import run_program
+def test_hmac_secret_is_always_mounted_in_both_ingest_functions(
+    runs: dict[str, ProgramRun],
+) -> None:
+    """Fail closed: ingest never deploys without its keys (it refuses to start then)."""
+    import pytest
 
-    plain = runs["dev"].by_name("fn-ingest-http").inputs["serviceConfig"]
-    assert "secretEnvironmentVariables" not in plain
-    mounted = run_program("dev", {"salesphere:hmac_secret_version": "latest"})
-    secret_env = mounted.by_name("fn-ingest-http").inputs["serviceConfig"][
-        "secretEnvironmentVariables"
-    ]
-    assert secret_env == [
-        {
-            "key": "SALESPHERE_HMAC_KEYS",
-            "projectId": "salesphere-dev",
-            "secret": "ingest-hmac-keys",
-            "version": "latest",
-        }
-    ]
+    from infra.mocking import run_program
+    from infra.settings import SettingsError
+
+    expected = {
+        "key": "SALESPHERE_HMAC_KEYS",
+        "projectId": "salesphere-dev",
+        "secret": "ingest-hmac-keys",
+        "version": "latest",
+    }
+    for fn in ("fn-ingest-http", "fn-ingest-files"):
+        config = runs["dev"].by_name(fn).inputs["serviceConfig"]
+        assert config["secretEnvironmentVariables"] == [expected]
+    pinned = run_program("dev", {"salesphere:hmac_secret_version": "3"})
+    config = pinned.by_name("fn-ingest-http").inputs["serviceConfig"]
+    assert config["secretEnvironmentVariables"] == [{**expected, "version": "3"}]
+    for fn in ("fn-speed", "fn-batch"):  # only ingest reads the keys
+        assert not runs["dev"].by_name(fn).inputs["serviceConfig"].get("secretEnvironmentVariables")
+    with pytest.raises(SettingsError, match="hmac_secret_version is empty"):
+        run_program("dev", {"salesphere:hmac_secret_version": ""})
 
 
 def test_stack_files_exist_for_long_lived_stacks_only() -> None:

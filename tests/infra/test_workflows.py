@@ -1,7 +1,7 @@
 """Offline lint of the delivery workflows.
 
 The issue names actionlint, which cannot be installed here (its PyPI package downloads a
-binary at install time). What runs offline instead (FIELD_NOTES): the GitHub workflow
+binary at install time). What runs offline instead: the GitHub workflow
 JSON schema bundled with check-jsonschema, and zizmor's offline security audits
 (unpinned actions, credential persistence, template injection, excessive permissions).
 """

@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from salesphere.envelope import pack
 from salesphere.io import clients
 from salesphere.model import CanonicalEvent, finalize
 from salesphere.settings import Settings
+
+#: The business clock of a store without a reference.stores row (metrics/home_timezone.sql).
+HOME_TIMEZONE = "America/Sao_Paulo"
 
 RESET = [
     "DELETE FROM master.events WHERE TRUE",
@@ -33,14 +37,22 @@ def reset(settings: Settings) -> None:
 
 
 def sale(
-    order: int, received: datetime, *, sku: str = "K1", qty: int = 1, day: int = 27, line: int = 1
+    order: int,
+    received: datetime,
+    *,
+    sku: str = "K1",
+    qty: int = 1,
+    day: int = 27,
+    hour: int = 10,
+    store: str = "S1",
+    line: int = 1,
 ):
     return finalize(
         {
             "event_type": "sale",
-            "occurred_at": datetime(2026, 11, day, 10, order % 60, tzinfo=UTC),
+            "occurred_at": datetime(2026, 11, day, hour, order % 60, tzinfo=UTC),
             "source": "pos",
-            "store_id": "S1",
+            "store_id": store,
             "sku": sku,
             "quantity": qty,
             "unit_price": "10.00",
@@ -90,10 +102,14 @@ def land_speed(settings: Settings, events: list[CanonicalEvent]) -> None:
     assert not errors, errors
 
 
-def sales_daily_expected(events: list[CanonicalEvent]) -> dict[tuple, tuple]:
-    """Independent recomputation: earliest copy of each event, summed in Python; the last
-    value is the distinct orders of the group (so an order whose lines straddle the cutoff
-    must count once)."""
+def sales_daily_expected(
+    events: list[CanonicalEvent], zones: dict[str, str] | None = None
+) -> dict[tuple, tuple]:
+    """Independent recomputation: earliest copy of each event, summed in Python per local
+    business day: the store's timezone from ``zones`` (what reference.stores holds), else the
+    company's home timezone, as the views fall back to. The last value is the distinct orders
+    of the group, so an order whose lines straddle the cutoff must count once."""
+    zones = zones or {}
     first: dict[str, CanonicalEvent] = {}
     for event in sorted(events, key=lambda e: e.received_at):
         first.setdefault(event.event_id, event)
@@ -101,7 +117,8 @@ def sales_daily_expected(events: list[CanonicalEvent]) -> dict[tuple, tuple]:
     for event in first.values():
         if event.event_type.value != "sale":
             continue
-        key = (event.occurred_at.date(), event.store_id, event.sku)
+        zone = ZoneInfo(zones.get(event.store_id, HOME_TIMEZONE))
+        key = (event.occurred_at.astimezone(zone).date(), event.store_id, event.sku)
         out[key][0] += event.quantity
         out[key][1] += event.unit_price * event.quantity - event.discount
         out[key][2] += 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
@@ -19,7 +19,7 @@ from tests.integration import batch_helpers as h
 pytestmark = pytest.mark.twin
 
 STEP = st.sampled_from(
-    ["new", "duplicate", "late", "reupload", "count", "batch", "order_line", "order_line"]
+    ["new", "duplicate", "late", "reupload", "count", "batch", "midnight", "order_line"]
 )
 #: The SKU of the one multi-line order a history builds up, step by step, so its lines
 #: straddle every batch run in between (its group holds that order only).
@@ -58,6 +58,8 @@ def _on_hand_actual(settings) -> dict[tuple, int]:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(steps=st.lists(STEP, min_size=4, max_size=7), seed=st.integers(0, 1000))
+# Always once: sales around local midnight on both sides of a batch run and redelivered.
+@example(steps=["midnight", "batch", "midnight", "duplicate"], seed=7)
 def test_every_checkpoint_matches_recomputation(quiet_twin, steps, seed) -> None:
     _replay(quiet_twin.settings, steps, seed)
 
@@ -90,6 +92,12 @@ def _replay(settings, steps: list[str], seed: int) -> None:
             order += 4
         elif step == "duplicate":  # POS retry / redelivery of the newest events
             batch = [e.model_copy(update={"received_at": received}) for e in accepted[-3:]]
+        elif step == "midnight":  # 23:30 and 00:30 São Paulo: either side of the local day
+            batch = [
+                h.sale(order, received, sku="K0", day=25, hour=2),
+                h.sale(order + 1, received, sku="K1", day=25, hour=3),
+            ]
+            order += 2
         elif step == "late":  # a sale from days ago, received now
             batch = [h.sale(order, received, sku="K0", day=20)]
             order += 1

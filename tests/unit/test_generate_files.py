@@ -8,7 +8,7 @@ defect kind appears; the files are then read back with the independent readers i
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +133,7 @@ def _live_sales(out: Path, manifest: dict[str, Any]) -> dict[tuple[str, str, int
                 if (entry["path"], row) in bad:
                     continue
                 lines[(rec["type"], rec["ticket"], rec["line"])] = {
+                    "store": rec["store"],
                     "sku": rec["sku"],
                     "qty": rec["qty"],
                     "price": money_cents(rec["unit_price"]),
@@ -144,13 +145,16 @@ def _live_sales(out: Path, manifest: dict[str, Any]) -> dict[tuple[str, str, int
                 if (entry["path"], row) in bad:
                     continue
                 kind = "sale" if rec["status"] == "paid" else "return"
+                # a sale happens when the order is placed, a refund when it is updated
+                when = rec["created_at"] if kind == "sale" else rec["updated_at"]
                 for item in rec["items"]:
                     lines[(kind, rec["order_id"], item["line"])] = {
+                        "store": "WEB",
                         "sku": item["sku"],
                         "qty": item["quantity"],
                         "price": money_cents(item["price"]),
                         "discount": money_cents(item["discount"]),
-                        "ts": rec["updated_at"],
+                        "ts": when,
                     }
     return lines
 
@@ -209,6 +213,59 @@ def test_live_records_reproduce_the_expected_daily_totals(
     assert len(live) == money_events
 
 
+def test_books_per_store_are_kept_per_local_business_day(
+    dataset: tuple[Path, dict[str, Any]],
+) -> None:
+    """The raw records' local timestamps (ts carries the store's own offset) give each
+    line's business day; the books' daily_by_store must agree. The Manaus store (UTC-4)
+    and the late Friday/Saturday hours put sales on the next UTC date, so a UTC grouping
+    could not pass this."""
+    import csv
+
+    out, manifest = dataset
+    with (out / "reference" / "stores.csv").open(encoding="utf-8") as handle:
+        zones = {row["store_id"]: row["timezone"] for row in csv.DictReader(handle)}
+    assert zones["AM01"] == "America/Manaus"
+    by_store_day: dict[tuple[str, str], Counter[str]] = {}
+    crossing: Counter[str] = Counter()
+    for (kind, _order, _line), rec in _live_sales(out, manifest).items():
+        at = datetime.fromisoformat(rec["ts"])
+        day = at.date().isoformat()
+        crossing[rec["store"]] += at.astimezone(UTC).date() != at.date()
+        acc = by_store_day.setdefault((day, rec["store"]), Counter())
+        amount = rec["price"] * rec["qty"] - rec["discount"]
+        acc["net"] += amount if kind == "sale" else -amount
+    assert crossing["AM01"] > 0 and crossing["SP01"] > 0, crossing
+    books = manifest["expected"]["daily_by_store"]
+    assert {(r["date"], r["store_id"]) for r in books} == set(by_store_day)
+    for row in books:
+        assert by_store_day[(row["date"], row["store_id"])]["net"] == money_cents(
+            row["net_revenue"]
+        ), row
+    local = {r["date"]: r["net_revenue"] for r in manifest["expected"]["daily_local"]}
+    utc = {r["date"]: r["net_revenue"] for r in manifest["expected"]["daily_utc"]}
+    assert set(utc) - set(local), "late sales should spill into a UTC day after the last"
+    assert local != utc
+
+
+def test_paid_web_orders_are_placed_before_their_payment_is_confirmed(
+    dataset: tuple[Path, dict[str, Any]],
+) -> None:
+    """``created_at`` (the sale) and ``updated_at`` (payment confirmed) differ in most paid
+    orders, so a mapping booking the sale at the wrong one shows in the totals above."""
+    out, manifest = dataset
+    gaps = Counter()
+    for entry in manifest["files"]:
+        if entry["source"] == "ecommerce":
+            for rec in read_records(out, entry):
+                if rec.get("status") == "paid" and "items" in rec:
+                    created = datetime.fromisoformat(rec["created_at"])
+                    gap = datetime.fromisoformat(rec["updated_at"]) - created
+                    assert gap.total_seconds() >= 0, rec["order_id"]
+                    gaps["later" if gap.total_seconds() else "same"] += 1
+    assert gaps["later"] > gaps["same"] > 0, gaps
+
+
 def test_inventory_export_carries_every_stock_event(dataset: tuple[Path, dict[str, Any]]) -> None:
     out, manifest = dataset
     bad = {(d["file"], d["row"]) for d in manifest["defects"] if d["kind"] == "malformed"}
@@ -251,7 +308,7 @@ def test_reference_files_load_into_the_reference_models(
     with (out / "reference" / "stores.csv").open(encoding="utf-8") as handle:
         stores = [Store.model_validate(row) for row in csv.DictReader(handle)]
     assert len(products) == 60 and len({p.sku for p in products}) == 60
-    assert [s.store_id for s in stores] == ["SP01", "RJ01", "MG01", "SP02", "WEB"]
+    assert [s.store_id for s in stores] == ["SP01", "RJ01", "MG01", "AM01", "WEB"]
     assert stores[-1].channel.value == "online"
     assert all(p.list_price > p.unit_cost > 0 for p in products)
 

@@ -77,21 +77,6 @@ def test_impossible_dates_and_missing_timezones() -> None:
     assert tz.value.rule == "timezone_required"
 
 
-@pytest.mark.parametrize(
-    ("cell", "safe"),
-    [
-        ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
-        ("@SUM(A1)", "'@SUM(A1)"),
-        ("+1+1", "'+1+1"),
-        ("-12,50", "-12,50"),
-        ("SP01", "SP01"),
-        (None, ""),
-    ],
-)
-def test_formula_cells_are_neutralised(cell: object, safe: str) -> None:
-    assert formats.neutralise_formula(cell) == safe
-
-
 def test_header_normalisation_folds_accents_case_and_spacing() -> None:
     assert {
         formats.normalise_header(h)

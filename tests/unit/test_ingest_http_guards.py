@@ -125,3 +125,32 @@ def test_beyond_the_inflight_limit_a_post_is_shed_before_anything_else() -> None
 def test_max_inflight_requests_travels_through_the_environment() -> None:
     settings = dc_replace(Settings(), max_inflight_requests=7)
     assert Settings.from_env(settings.to_environ()).max_inflight_requests == 7
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 200_000 + b"]" * 200_000,  # beyond every parser's recursion limit
+        b"[" * 200_000,  # unbalanced: a recursive parser goes just as deep before failing
+        b'[{"qty": NaN, "x": ' + b"[" * 40 + b"]" * 40 + b"}]",  # the standard-library path
+        b'[{"x": ' + b"[" * 40 + b"]" * 40 + b"}]",  # orjson reads it; still too deep
+    ],
+)
+def test_deeply_nested_json_is_a_clear_400_not_a_crash(body: bytes) -> None:
+    """Before: RecursionError, a 500, and a sender that retries forever."""
+    service = IngestService(dc_replace(SETTINGS, max_body_bytes=5 * 1024 * 1024))
+    got = http.handle(FakeRequest(body, signing.sign(KEY_ID, SECRET, body)), service)
+    assert (got.status, got.body["error"]) == (400, "json_too_deep")
+    assert f"more than {SETTINGS.max_json_depth} levels" in got.body["message"]
+
+
+def test_nesting_up_to_the_limit_is_read_and_brackets_in_strings_do_not_count() -> None:
+    from salesphere.ingest.http import parse_records
+
+    limit = SETTINGS.max_json_depth
+    inner = b"[" * (limit - 2) + b"]" * (limit - 2)
+    assert parse_records(b'[{"x": ' + inner + b"}]", 10) == [{"x": json.loads(inner)}]
+    brackets = b'[{"name": "' + b"[{" * 500 + b'", "qty": NaN}]'
+    assert isinstance(parse_records(brackets, 10), list)
+    (record,) = parse_records(b'[{"a": "\\"[[["}]', 10)
+    assert record == {"a": '"[[['}

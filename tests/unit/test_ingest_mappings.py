@@ -88,6 +88,25 @@ def test_ecommerce_refund_is_a_return_per_item_and_bad_items_reject_the_order() 
     assert [(r.field, r.rule) for r in result.rejects] == [("items[1].quantity", "integer")]
 
 
+def test_a_paid_web_order_is_a_sale_when_placed_and_a_refund_a_return_when_updated() -> None:
+    """``created_at`` is when the customer bought and never changes; ``updated_at`` moves
+    with payment confirmation and every later change, and is when a refund happened."""
+    order = {
+        "order_id": "WEB-2",
+        "status": "paid",
+        "created_at": "2026-11-28T23:50:00-03:00",
+        "updated_at": "2026-11-29T00:20:00-03:00",
+        "items": [{"line": 1, "sku": "ELE-10001", "quantity": 1, "price": "5.00"}],
+    }
+    _, (sale,) = run("ecommerce", order)
+    assert (sale["event_type"], sale["occurred_at"]) == ("sale", "2026-11-29T02:50:00.000000Z")
+    _, (refund,) = run("ecommerce", {**order, "status": "refunded"})
+    assert (refund["event_type"], refund["occurred_at"]) == (
+        "return",
+        "2026-11-29T03:20:00.000000Z",
+    )
+
+
 def test_inventory_count_is_absolute_and_unknown_type_is_named() -> None:
     base = {
         "location": "SP01",
@@ -318,3 +337,17 @@ def test_a_default_that_does_not_convert_is_a_mapping_error() -> None:
     broken = parse_mapping(yaml.safe_load(text.replace('default: "0,00"', 'default: "zero"')))
     with pytest.raises(ValueError, match="default 'zero' of discount"):
         Mapper(broken, REF.timezone_of)
+
+
+def test_missing_columns_are_named_once_each(tmp_path: Path) -> None:
+    """``order_id`` and ``source_ref`` both read ``Pedido``: a sheet without it misses one
+    column, and the message names it once (it used to say ``Pedido, Linha, Pedido``)."""
+    path = tmp_path / "vendas_SP01.csv"
+    header, *rows = SHEET.split("\r\n")
+    kept = [i for i, h in enumerate(header.split(";")) if h not in ("Pedido", "Linha")]
+    lines = [";".join(line.split(";")[i] for i in kept) for line in [header, *rows] if line]
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    with pytest.raises(readers.FileRejected) as info:
+        choose_mapping(path, "spreadsheet/" + path.name)
+    assert info.value.rule == "missing_columns"
+    assert "column(s) Pedido, Linha;" in str(info.value)

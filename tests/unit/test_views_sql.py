@@ -1,5 +1,6 @@
 """The SQL under sql/: generated files are current, views are documented, sqlfluff passes."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,10 @@ def test_batch_and_speed_renderings_share_the_metric_text() -> None:
     rendered = render_all()
     batch = rendered[SQL_DIR / "batch" / "sales_daily.sql"]
     serving = rendered[SQL_DIR / "serving" / "sales_daily.sql"]
-    for line in ("COUNTIF(event_type = 'sale') AS sale_lines", "DATE(occurred_at) AS sale_date"):
+    for line in (
+        "COUNTIF(src.event_type = 'sale') AS sale_lines",
+        "DATE(src.occurred_at, COALESCE(st.timezone, ('America/Sao_Paulo'))) AS sale_date",
+    ):
         assert line in batch and line in serving
     assert "@cutoff" in batch and "serving.events_since_cutoff" in serving
 
@@ -65,3 +69,22 @@ def test_sqlfluff_bigquery_lint_passes() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+#: A day or hour taken from occurred_at without a timezone argument is a UTC day or hour.
+UTC_DAY_OR_HOUR = re.compile(
+    r"DATE\(\s*(\w+\.)?occurred_at\s*\)"
+    r"|TIMESTAMP_TRUNC\(\s*(\w+\.)?occurred_at\s*,\s*(HOUR|DAY)\s*\)"
+    r"|EXTRACT\(\s*(HOUR|DATE)\s+FROM\s+(\w+\.)?occurred_at\s*\)",
+    re.IGNORECASE,
+)
+
+
+def test_no_view_takes_a_utc_day_or_hour() -> None:
+    """Business days and hours are the store's: a bare DATE(occurred_at) would book a
+    22:30 São Paulo sale (01:30 UTC) on the next day."""
+    assert UTC_DAY_OR_HOUR.search("DATE(e.occurred_at)")  # the pattern itself can fail
+    assert not UTC_DAY_OR_HOUR.search("DATE(e.occurred_at, st.timezone)")
+    for dataset in ("batch", "serving"):
+        for view in load(dataset):
+            assert not UTC_DAY_OR_HOUR.search(view.query), view.path

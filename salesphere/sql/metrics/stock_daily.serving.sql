@@ -1,9 +1,9 @@
 -- view: serving.stock_daily
--- description: Stock movements per UTC day, store and SKU: batch.stock_daily plus the same
---   aggregation over speed events received after the cutoff (every movement counted once).
---   serving.stock_alerts reads it to tell days a position was out of stock.
+-- description: Stock movements per local business day, store and SKU: batch.stock_daily
+--   plus the same aggregation over speed events received after the cutoff (every movement
+--   counted once). serving.stock_alerts reads it to tell days a position was out of stock.
 -- grain: stock_date, store_id, sku
--- column: stock_date: UTC date the movement happened.
+-- column: stock_date: Local business date the movement happened (store's timezone).
 -- column: store_id: Store id (reference.stores).
 -- column: sku: Product SKU (reference.products).
 -- column: units_sold: Units on sale lines (demand).

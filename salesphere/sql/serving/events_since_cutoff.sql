@@ -24,8 +24,9 @@
 -- column: counterpart_store_id: The other store of a transfer.
 -- column: schema_version: Canonical event schema version.
 WITH cutoff AS (
-    SELECT COALESCE(MAX(cutoff), TIMESTAMP '1970-01-01 00:00:00+00') AS cutoff
-    FROM batch.cutoff
+    -- Aliased: in BigQuery the bare table name `cutoff` would mean the whole row.
+    SELECT COALESCE(MAX(b.cutoff), TIMESTAMP '1970-01-01 00:00:00+00') AS cutoff
+    FROM batch.cutoff AS b
 ),
 
 recent_ids AS (

@@ -12,11 +12,12 @@
 -- column: events_since_cutoff: Distinct events served from the speed layer.
 WITH c AS (
     SELECT
+        -- Aliased: in BigQuery the bare table name `cutoff` would mean the whole row.
         ARRAY_AGG(
-            STRUCT(cutoff AS cutoff, committed_at AS committed_at, run_id AS run_id)
-            ORDER BY committed_at DESC LIMIT 1
+            STRUCT(b.cutoff AS cutoff, b.committed_at AS committed_at, b.run_id AS run_id)
+            ORDER BY b.committed_at DESC LIMIT 1
         )[SAFE_OFFSET(0)] AS latest
-    FROM batch.cutoff
+    FROM batch.cutoff AS b
 ),
 
 s AS (

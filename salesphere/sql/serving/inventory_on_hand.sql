@@ -12,8 +12,9 @@
 -- column: last_count_quantity: Units counted then.
 -- column: last_event_at: When the latest stock-relevant event happened.
 WITH cutoff AS (
-    SELECT COALESCE(MAX(cutoff), TIMESTAMP '1970-01-01 00:00:00+00') AS cutoff
-    FROM batch.cutoff
+    -- Aliased: in BigQuery the bare table name `cutoff` would mean the whole row.
+    SELECT COALESCE(MAX(b.cutoff), TIMESTAMP '1970-01-01 00:00:00+00') AS cutoff
+    FROM batch.cutoff AS b
 ),
 
 speed AS (

@@ -1,0 +1,43 @@
+"""`salesphere infra check`: a table of what holds, and a failing exit when something does not."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from typer.testing import CliRunner
+
+from salesphere import limits, names
+from salesphere_tools.cli.infra_check import check_limits, check_stacks, run_checks
+from salesphere_tools.cli.main import app
+
+
+def test_stacks_and_limits_pass_for_every_stack_kind() -> None:
+    rows = run_checks(["stacks", "limits"], ["dev", "staging", "prod", "pr-3"])
+    assert [r.subject for r in rows if r.area == "stacks"] == ["dev", "staging", "prod", "pr-3"]
+    assert all(r.ok for r in rows), [r for r in rows if not r.ok]
+
+
+def test_a_broken_limit_fails_with_its_fix(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    short = replace(limits.SUBSCRIPTIONS[names.SUB_FILE_DROPS_INGEST], ack_deadline_s=10)
+    monkeypatch.setitem(limits.SUBSCRIPTIONS, names.SUB_FILE_DROPS_INGEST, short)
+    (row,) = check_limits([])
+    assert not row.ok
+    assert "shorter than ingest-files's timeout" in row.fix
+
+
+def test_an_unknown_stack_is_a_failed_row_not_a_crash() -> None:
+    (row,) = check_stacks(["qa"])
+    assert not row.ok and "unknown stack" in row.detail
+
+
+def test_the_command_exits_1_when_a_check_fails(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(limits, "FILE_MAX_ATTEMPTS", 99)
+    result = CliRunner().invoke(app, ["infra", "check", "--only", "limits"])
+    assert result.exit_code == 1
+    assert "FAIL" in result.output
+
+
+def test_the_command_exits_0_when_all_pass() -> None:
+    result = CliRunner().invoke(app, ["infra", "check", "--only", "limits", "--stack", "dev"])
+    assert result.exit_code == 0, result.output
+    assert "pass" in result.output
