@@ -355,6 +355,15 @@ def step_reconcile(state: DemoState) -> None:
         "Layers: "
         + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in layers.items() if isinstance(v, int))
     )
+    days = result.facts.get("archive_days")
+    if days:
+        console.print(
+            f"Local business days recomputed in Python from the raw archive files: "
+            f"{days['store_days']:,} store-days, {days['differ']:,} differ from "
+            f"serving.sales_daily "
+            + ("[green]✓[/green]" if days["complete"] and not days["differ"] else "[red]✗[/red]")
+            + ("" if days["complete"] else " (archive still behind serving; run again)")
+        )
     for finding in result.findings:
         console.print(
             f"[red]MISMATCH[/red] {finding.check}: expected {finding.expected}, got {finding.actual}"

@@ -272,7 +272,26 @@ def ingest_reads() -> list[Statement]:
 def reconcile_checks() -> list[Statement]:
     from salesphere_tools import reconcile
 
-    return _run("reconcile", reconcile.reconcile, settings(), answer=_reconcile_rows)
+    # archive=False: equation 4 reads the bucket; its queries are collected by
+    # recompute_queries below
+    return _run("reconcile", reconcile.reconcile, settings(), archive=False, answer=_reconcile_rows)
+
+
+def recompute_queries() -> list[Statement]:
+    """The warehouse reads of the archive recomputation (the archive itself is a bucket)."""
+    from salesphere_tools import recompute
+
+    def answer(sql: str) -> list[dict[str, Any]]:
+        return [{"n": 0}] if sql.rstrip().endswith(" AS n") else []
+
+    out: list[Statement] = []
+    for name, function in (
+        ("recompute: store zones", recompute.store_zones),
+        ("recompute: served totals", recompute.served_totals),
+        ("recompute: served events", recompute.served_events),
+    ):
+        out += _run(name, function, settings(), answer=answer)
+    return out
 
 
 def _reconcile_rows(sql: str) -> list[dict[str, Any]]:
@@ -341,6 +360,9 @@ def demo_queries() -> list[Statement]:
         ("demo: events since cutoff", demo.SINCE_CUTOFF_SQL),
     ):
         out += _run(name, demo._scalar, state, sql)
+    books = type("Manifest", (), {"expected": {"end_of_day_stock": []}})()
+    stock_state = type("State", (), {"settings": settings(), "facts": {"manifest": books}})()
+    out += _run("demo: stock on hand", demo._check_stock_against_generator, stock_state)
     return out
 
 
@@ -397,6 +419,7 @@ COLLECTORS: tuple[Callable[[], list[Statement]], ...] = (
     speed_reads,
     ingest_reads,
     reconcile_checks,
+    recompute_queries,
     report_queries,
     cli_queries,
     demo_queries,
