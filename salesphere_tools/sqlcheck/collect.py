@@ -297,6 +297,16 @@ def report_queries() -> list[Statement]:
     return _run("report", data.fetch, settings(), answer=answer)
 
 
+def purchasing_queries() -> list[Statement]:
+    """``salesphere replenishment export``: the store's suggestion and the store list."""
+    from salesphere_tools import purchasing
+
+    return [
+        *_run("purchasing: replenishment rows", purchasing.fetch_rows, settings(), "SP01"),
+        *_run("purchasing: known stores", purchasing.known_stores, settings()),
+    ]
+
+
 def cli_queries() -> list[Statement]:
     """``salesphere speed tail`` for each table, summary and all columns."""
     from salesphere_tools.cli import speed
@@ -398,6 +408,7 @@ COLLECTORS: tuple[Callable[[], list[Statement]], ...] = (
     ingest_reads,
     reconcile_checks,
     report_queries,
+    purchasing_queries,
     cli_queries,
     demo_queries,
     probe_queries,

@@ -8,6 +8,7 @@ sales and counts relative to now.
 
 from __future__ import annotations
 
+import csv
 import math
 from datetime import UTC, date, datetime, timedelta
 from itertools import count
@@ -18,6 +19,7 @@ import pytest
 from salesphere.batch.runner import run_batch
 from salesphere.io import clients
 from salesphere.model import finalize
+from salesphere_tools import purchasing
 from tests.integration import batch_helpers as h
 
 pytestmark = pytest.mark.twin
@@ -295,7 +297,7 @@ def _rounded(expected: dict[tuple[str, str], dict]) -> dict[tuple[str, str], dic
 
 
 def test_replenishment_matches_hand_computed_cases_on_both_sides_of_the_cutoff(
-    quiet_twin,
+    quiet_twin, tmp_path
 ) -> None:
     settings = quiet_twin.settings
     h.reset(settings)
@@ -313,3 +315,17 @@ def test_replenishment_matches_hand_computed_cases_on_both_sides_of_the_cutoff(
     assert _actual(settings) == expected  # stock and sales in the speed half
     run_batch(settings, archive_lag=datetime.now(UTC) - received - timedelta(seconds=1))
     assert _actual(settings) == expected  # ...and in the batch half
+
+    # The purchasing export of the same view: what to order, urgent first, then by the day
+    # stock runs out, in pt-BR cells.
+    out = purchasing.export(settings, "S1", tmp_path / "s1.csv").path
+    with out.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter=";"))
+    assert [r["SKU"] for r in rows] == ["MOQ", "NEG", "FULL", "TRAIL"]
+    by_sku = {r["SKU"]: r for r in rows}
+    assert by_sku["FULL"]["Sugestão de compra (un.)"] == "18"
+    assert by_sku["FULL"]["Sugestão de compra (caixas)"] == "3"
+    assert by_sku["FULL"]["Ruptura prevista em"] == f"{today + timedelta(days=2):%d/%m/%Y}"
+    assert by_sku["TRAIL"]["Estoque de segurança (un.)"] == f"{Z * math.sqrt(72):.1f}".replace(
+        ".", ","
+    )
