@@ -20,6 +20,7 @@ from salesphere.batch.runner import run_batch
 from salesphere.io import clients
 from salesphere.model import finalize
 from salesphere_tools import purchasing
+from salesphere_tools.report import data
 from tests.integration import batch_helpers as h
 
 pytestmark = pytest.mark.twin
@@ -226,12 +227,61 @@ def _expected(today: date, manaus_today: date) -> dict[tuple[str, str], dict]:
     }
 
 
+def _backtest() -> list[dict]:
+    """Two series of the newest run (and an older run the dashboard must ignore)."""
+
+    def row(sku: str, cls: str, model: str, wape: float, chosen: bool, run: str) -> dict:
+        return {
+            "store_id": "S1",
+            "sku": sku,
+            "series_class": cls,
+            "model": model,
+            "chosen": chosen,
+            "wape": wape,
+            "mase": 1.0,
+            "bias": 0.0,
+            "folds": 3,
+            "horizon_days": 28,
+            "run_id": run,
+            "computed_at": ("2026-11-01T00:00:00Z" if run == "old" else "2026-11-30T00:00:00Z"),
+        }
+
+    return [
+        row("FULL", "regular", "AutoETS", 0.3, True, "new"),
+        row("FULL", "regular", "seasonal_naive", 0.4, False, "new"),
+        row("FULL", "regular", "trailing_avg_28", 0.5, False, "new"),
+        row("PART", "intermittent", "CrostonSBA", 0.75, True, "new"),
+        row("PART", "intermittent", "seasonal_naive", 0.8, False, "new"),
+        row("PART", "intermittent", "trailing_avg_28", 0.7, False, "new"),
+        row("FULL", "regular", "AutoETS", 9.9, True, "old"),
+    ]
+
+
+#: (class, model) -> (series, mean WAPE) of the newest run, by hand.
+BACKTEST_EXPECTED = {
+    ("all", "AutoETS"): (1, 0.3),
+    ("all", "CrostonSBA"): (1, 0.75),
+    ("all", "chosen per series"): (2, 0.525),
+    ("all", "seasonal_naive"): (2, 0.6),
+    ("all", "trailing_avg_28"): (2, 0.6),
+    ("regular", "AutoETS"): (1, 0.3),
+    ("regular", "chosen per series"): (1, 0.3),
+    ("regular", "seasonal_naive"): (1, 0.4),
+    ("regular", "trailing_avg_28"): (1, 0.5),
+    ("intermittent", "CrostonSBA"): (1, 0.75),
+    ("intermittent", "chosen per series"): (1, 0.75),
+    ("intermittent", "seasonal_naive"): (1, 0.8),
+    ("intermittent", "trailing_avg_28"): (1, 0.7),
+}
+
+
 def _load_reference(settings) -> None:
     bq = clients.bigquery_client(settings)
     for sql in (
         "DELETE FROM reference.products WHERE TRUE",
         "DELETE FROM reference.stores WHERE TRUE",
         "DELETE FROM batch.demand_forecast WHERE TRUE",
+        "DELETE FROM batch.forecast_accuracy WHERE TRUE",
     ):
         bq.query_and_wait(sql)
     products = [
@@ -329,3 +379,17 @@ def test_replenishment_matches_hand_computed_cases_on_both_sides_of_the_cutoff(
     assert by_sku["TRAIL"]["Estoque de segurança (un.)"] == f"{Z * math.sqrt(72):.1f}".replace(
         ".", ","
     )
+
+    # The dashboard's reads of the same data, as the emulator runs them.
+    assert bq.insert_rows_json(f"{settings.project}.batch.forecast_accuracy", _backtest()) == []
+    report = data.fetch(settings)
+    assert report.has_forecast
+    assert [r["sku"] for r in report.suggestions] == ["MOQ", "NEG", "FULL", "TRAIL"]
+    charted = {s["sku"]: s for s in report.forecast_series}
+    assert list(charted) == ["TRAIL", "NEG"]  # by revenue: 128 units sold vs 5
+    assert [h["units"] for h in charted["TRAIL"]["history"]] == [100, 7, 7, 7, 7]
+    assert charted["TRAIL"]["forecast"] == [] and charted["NEG"]["stockout_date"] == today
+    scores = {
+        (r["series_class"], r["model"]): (r["series"], round(r["wape"], 6)) for r in report.accuracy
+    }
+    assert scores == BACKTEST_EXPECTED
