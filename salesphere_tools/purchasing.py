@@ -50,7 +50,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("urgent", "Urgente", "bool"),
     ("demand_source", "Base da demanda", "source"),
 )
-SOURCES = {"forecast": "previsão", "trailing_average": "média dos últimos 28 dias"}
+SOURCES = {"forecast": "previsão", "trailing_average": "média observada (dias com estoque)"}
 
 _ROWS_SQL = (
     "SELECT r.* FROM serving.replenishment AS r WHERE r.store_id = @store "

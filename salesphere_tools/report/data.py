@@ -80,7 +80,7 @@ def stockout_days(
 ) -> list[date]:
     """Days in ``first..last`` a position closed with nothing on hand and sold nothing.
 
-    The rule serving.stock_alerts censors demand with: closing stock of a day is today's
+    The rule serving.replenishment (and so serving.stock_alerts) censors demand with: closing stock of a day is today's
     on hand minus the net movement of every later day; a day before the position's first
     stock event is not observed, so never marked. ``moves``: stock_daily rows (day, units,
     net) of the position, all of them.

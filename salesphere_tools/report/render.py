@@ -436,7 +436,7 @@ def render(data: ReportData) -> str:
             "–" if r.get("stockout_date") is None else str(r["stockout_date"]),
             r["suggested_order_quantity"],
             int(r["suggested_order_quantity"]) // max(int(r.get("pack_size") or 1), 1),
-            "forecast" if r.get("demand_source") == "forecast" else "28-day average",
+            "forecast" if r.get("demand_source") == "forecast" else "observed average",
             suggestion_status(r),
         ]
         for r in data.suggestions

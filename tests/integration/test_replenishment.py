@@ -38,6 +38,7 @@ PRODUCTS: dict[str, tuple[int, int | None, int | None, int | None]] = {
     "TRAIL": (5, 7, 1, 0),
     "NEG": (3, None, None, None),
     "NOSALE": (4, 7, 1, 0),
+    "PEAK": (3, 7, 1, 0),
 }
 
 
@@ -72,7 +73,10 @@ def _events(today: date, now: datetime, received: datetime) -> list:
         h.count("S1", "MOQ", 0, counted, received),
         h.count("S1", "TRAIL", 20, counted, received),
         h.count("AM01", "NOSALE", 10, counted, received),
+        h.count("S1", "PEAK", 20, counted, received),
     ]
+    # PEAK: 1 sold on each of the 28 days up to yesterday (a quiet history).
+    events += [_sale("S1", "PEAK", 1, ago(d), received) for d in range(1, 29)]
     # TRAIL: 7 sold on each of 4 days within the 28 up to the newest sale day (yesterday);
     # 100 sold 29 days ago fall outside the window.
     events += [_sale("S1", "TRAIL", 7, ago(d), received) for d in (1, 8, 15, 22)]
@@ -104,12 +108,12 @@ def _forecasts(today: date) -> list[dict]:
     rows += [row("PART", d, 2.0, hi_80=2.0 + Z80 * 1) for d in range(5)]  # sigma 1, 5 days
     rows.append(row("PART", -1, 100.0))  # yesterday: before the window, ignored
     rows += [row("MOQ", d, 1.0) for d in range(14)]  # no interval: sigma 0
+    rows += [row("PEAK", d, 10.0) for d in range(10)]  # a peak the history never saw
     return rows
 
 
 def _expected(today: date, manaus_today: date) -> dict[tuple[str, str], dict]:
     d = lambda n: today + timedelta(days=n)  # noqa: E731
-    neg_var = 25 / 28 - (5 / 28) ** 2  # 5 sold on one day of 28
     return {
         # FULL: L 2 + R 3 = 5 days of 4 units, sigma 2 a day. Lead 8, window 20,
         # sigma sqrt(5 * 4) = sqrt(20). On hand 10: cumulative 4, 8, 12 > 10 on day 2.
@@ -119,6 +123,7 @@ def _expected(today: date, manaus_today: date) -> dict[tuple[str, str], dict]:
             on_hand=10,
             demand_source="forecast",
             forecast_days=5,
+            demand_days=0,
             daily_demand=4.0,
             demand_lead_time=8.0,
             demand_lead_review=20.0,
@@ -139,6 +144,7 @@ def _expected(today: date, manaus_today: date) -> dict[tuple[str, str], dict]:
             on_hand=100,
             demand_source="forecast",
             forecast_days=5,
+            demand_days=0,
             daily_demand=2.0,
             demand_lead_time=6.0,
             demand_lead_review=20.0,
@@ -157,6 +163,7 @@ def _expected(today: date, manaus_today: date) -> dict[tuple[str, str], dict]:
             on_hand=0,
             demand_source="forecast",
             forecast_days=7,
+            demand_days=0,
             daily_demand=1.0,
             demand_lead_time=0.0,
             demand_lead_review=7.0,
@@ -168,7 +175,8 @@ def _expected(today: date, manaus_today: date) -> dict[tuple[str, str], dict]:
             suggested_order_quantity=12,
             urgent=True,
         ),
-        # TRAIL: no forecast. 28 sold in 28 days: 1 a day; daily variance 4 * 49 / 28 - 1
+        # TRAIL: no forecast; observed since 29 days ago and never empty, so all 28 days of
+        # the window count. 28 sold in them: 1 a day; daily variance 4 * 49 / 28 - 1
         # = 6. L 5 + R 7 = 12: window 12, sigma sqrt(6 * 12) = sqrt(72). Order up to
         # 12 + Z sqrt(72) = 25.96 - 20 = 5.96 -> 6. Reorder point 5 + 13.96 < 20: not
         # urgent. 20 on hand at 1 a day: cumulative exceeds 20 on day 20.
@@ -177,6 +185,7 @@ def _expected(today: date, manaus_today: date) -> dict[tuple[str, str], dict]:
             on_hand=20,
             demand_source="trailing_average",
             forecast_days=0,
+            demand_days=28,
             daily_demand=1.0,
             demand_lead_time=5.0,
             demand_lead_review=12.0,
@@ -189,22 +198,43 @@ def _expected(today: date, manaus_today: date) -> dict[tuple[str, str], dict]:
             urgent=False,
         ),
         # NEG: blank terms take the defaults (R 7, pack 1, no minimum). On hand -3 counts as
-        # 0: out today. 5 sold in 28 days; L 3 + R 7 = 10: window 50/28 = 1.79, sigma
-        # sqrt(10 * neg_var); order up to 1.79 + Z * 2.93 = 6.61 -> 7.
+        # 0: out today. Observed from its first stock event, yesterday: 1 day, 5 sold (not
+        # 5 / 28: a new SKU). L 3 + R 7 = 10: window 50, no spread in one day: order 50.
         ("S1", "NEG"): dict(
             as_of_date=today,
             on_hand=-3,
             demand_source="trailing_average",
             forecast_days=0,
-            daily_demand=5 / 28,
-            demand_lead_time=15 / 28,
-            demand_lead_review=50 / 28,
-            sigma_lead_review=math.sqrt(10 * neg_var),
-            safety_stock=Z * math.sqrt(10 * neg_var),
-            computed_reorder_point=15 / 28 + Z * math.sqrt(10 * neg_var),
-            order_up_to=50 / 28 + Z * math.sqrt(10 * neg_var),
+            demand_days=1,
+            daily_demand=5.0,
+            demand_lead_time=15.0,
+            demand_lead_review=50.0,
+            sigma_lead_review=0.0,
+            safety_stock=0.0,
+            computed_reorder_point=15.0,
+            order_up_to=50.0,
             stockout_date=today,
-            suggested_order_quantity=7,
+            suggested_order_quantity=50,
+            urgent=True,
+        ),
+        # PEAK: the history says 1 a day, the forecast 10 a day for L 3 + R 7 = 10 days, no
+        # interval. Lead 30, window 100; 20 on hand: cumulative 10, 20, 30 > 20 on day 2.
+        # Order 100 - 20 = 80, urgent (20 <= 30).
+        ("S1", "PEAK"): dict(
+            as_of_date=today,
+            on_hand=20,
+            demand_source="forecast",
+            forecast_days=10,
+            demand_days=28,
+            daily_demand=10.0,
+            demand_lead_time=30.0,
+            demand_lead_review=100.0,
+            sigma_lead_review=0.0,
+            safety_stock=0.0,
+            computed_reorder_point=30.0,
+            order_up_to=100.0,
+            stockout_date=d(2),
+            suggested_order_quantity=80,
             urgent=True,
         ),
         # NOSALE in Manaus: its own today; nothing sold, nothing expected, nothing to order.
@@ -213,6 +243,7 @@ def _expected(today: date, manaus_today: date) -> dict[tuple[str, str], dict]:
             on_hand=10,
             demand_source="trailing_average",
             forecast_days=0,
+            demand_days=0,
             daily_demand=0.0,
             demand_lead_time=0.0,
             demand_lead_review=0.0,
@@ -308,6 +339,35 @@ def _load_reference(settings) -> None:
     assert bq.insert_rows_json(f"{settings.project}.reference.stores", stores) == []
 
 
+#: serving.stock_alerts over the same data: sku -> (on_hand, avg_daily_units, demand_days,
+#: demand_source, days_of_cover, alert). PEAK alerts only because of its forecast: 10 a day
+#: over the 3-day lead time covers 20 on hand for 2 days; its history (1 a day) says 20.
+#: FULL (4 a day over its 2-day lead time: 2.5 days), PART, TRAIL, NOSALE: no alert.
+ALERTS = {
+    "MOQ": (0, 1.0, 0, "forecast", 0.0, "out_of_stock"),  # lead time 0: the window's average
+    "NEG": (-3, 5.0, 1, "observed", None, "count_needed"),
+    "PEAK": (20, 10.0, 28, "forecast", 2.0, "cover_below_lead_time"),
+}
+
+
+def _alerts(settings) -> dict[str, tuple]:
+    rows = clients.bigquery_client(settings).query_and_wait(
+        "SELECT sku, on_hand, avg_daily_units, demand_days, demand_source, days_of_cover, alert "
+        "FROM serving.stock_alerts"
+    )
+    return {
+        r["sku"]: (
+            r["on_hand"],
+            round(r["avg_daily_units"], 6),
+            r["demand_days"],
+            r["demand_source"],
+            None if r["days_of_cover"] is None else round(r["days_of_cover"], 6),
+            r["alert"],
+        )
+        for r in rows
+    }
+
+
 FLOATS = (
     "daily_demand",
     "demand_lead_time",
@@ -322,7 +382,7 @@ FLOATS = (
 def _actual(settings) -> dict[tuple[str, str], dict]:
     columns = ", ".join(
         (
-            "store_id, sku, as_of_date, on_hand, demand_source, forecast_days",
+            "store_id, sku, as_of_date, on_hand, demand_source, forecast_days, demand_days",
             *FLOATS,
             "stockout_date, suggested_order_quantity, urgent",
         )
@@ -365,13 +425,14 @@ def test_replenishment_matches_hand_computed_cases_on_both_sides_of_the_cutoff(
     assert _actual(settings) == expected  # stock and sales in the speed half
     run_batch(settings, archive_lag=datetime.now(UTC) - received - timedelta(seconds=1))
     assert _actual(settings) == expected  # ...and in the batch half
+    assert _alerts(settings) == ALERTS
 
     # The purchasing export of the same view: what to order, urgent first, then by the day
     # stock runs out, in pt-BR cells.
     out = purchasing.export(settings, "S1", tmp_path / "s1.csv").path
     with out.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter=";"))
-    assert [r["SKU"] for r in rows] == ["MOQ", "NEG", "FULL", "TRAIL"]
+    assert [r["SKU"] for r in rows] == ["MOQ", "NEG", "FULL", "PEAK", "TRAIL"]
     by_sku = {r["SKU"]: r for r in rows}
     assert by_sku["FULL"]["Sugestão de compra (un.)"] == "18"
     assert by_sku["FULL"]["Sugestão de compra (caixas)"] == "3"
@@ -384,9 +445,9 @@ def test_replenishment_matches_hand_computed_cases_on_both_sides_of_the_cutoff(
     assert bq.insert_rows_json(f"{settings.project}.batch.forecast_accuracy", _backtest()) == []
     report = data.fetch(settings)
     assert report.has_forecast
-    assert [r["sku"] for r in report.suggestions] == ["MOQ", "NEG", "FULL", "TRAIL"]
+    assert [r["sku"] for r in report.suggestions] == ["MOQ", "NEG", "FULL", "PEAK", "TRAIL"]
     charted = {s["sku"]: s for s in report.forecast_series}
-    assert list(charted) == ["TRAIL", "NEG"]  # by revenue: 128 units sold vs 5
+    assert list(charted) == ["TRAIL", "PEAK", "NEG"]  # by revenue: 128, 28 and 5 units
     assert [h["units"] for h in charted["TRAIL"]["history"]] == [100, 7, 7, 7, 7]
     assert charted["TRAIL"]["forecast"] == [] and charted["NEG"]["stockout_date"] == today
     scores = {

@@ -129,7 +129,10 @@ def test_export_opens_with_brazilian_conventions(warehouse: _Warehouse, tmp_path
     assert int(second["Estoque atual (un.)"]) == -3
     assert second["Demanda média diária (un.)"] == "1234,6"  # no thousands mark
     assert second["Ruptura prevista em"] == ""
-    assert (second["Urgente"], second["Base da demanda"]) == ("Não", "média dos últimos 28 dias")
+    assert (second["Urgente"], second["Base da demanda"]) == (
+        "Não",
+        "média observada (dias com estoque)",
+    )
 
 
 def test_latin1_option_writes_latin1_without_bom(warehouse: _Warehouse, tmp_path: Path) -> None:

@@ -143,7 +143,7 @@ def test_suggestions_table_escapes_and_neutralises_data() -> None:
     assert "Café em Grãos" in first and ">18<" in first and ">3<" in first  # 3 cases of 6
     assert '<span class="bad">order today</span>' in first
     assert "15.4" in first and "2026-12-01" in first
-    assert '<span class="ok">top up</span>' in second and "28-day average" in second
+    assert '<span class="ok">top up</span>' in second and "observed average" in second
     assert "&#x27;=HYPERLINK(&quot;http://x&quot;)&lt;img src=x" in second
     assert "<img" not in table and "<script" not in table
 

@@ -4,9 +4,10 @@
 --   the review period R (the days until the next chance to order) starting today on the
 --   store's clock, a safety stock for the service level, and the order that brings stock
 --   up to cover L + R, in whole cases and at least the supplier's minimum. Demand is the
---   newest forecast (batch.demand_forecast) where one covers the window, else the average
---   units sold per day over the 28 days up to the newest sale date (demand_source says
---   which). The forecast's daily error is read from its 95% interval (80% when that is
+--   newest forecast (batch.demand_forecast) where one covers the window, else the observed
+--   average: units sold per day over the days the position was observed and in stock
+--   within the 28 days up to the newest sale date (days it closed empty without a sale are
+--   censored, not zero demand; demand_source says which). The forecast's daily error is read from its 95% interval (80% when that is
 --   missing): sigma = (upper bound - forecast) / z of the interval; days are taken as
 --   independent, so the window's sigma is the square root of the summed daily variances.
 --   Days of the window past the forecast horizon take the window's average forecast day.
@@ -26,9 +27,11 @@
 -- column: review_period_days: R, days until this SKU is reviewed again (reference.products,
 --   7 when blank).
 -- column: demand_source: forecast (batch.demand_forecast) or trailing_average (no forecast
---   for the window: the last 28 days' average).
+--   for the window: the observed average over the in-stock days of the last 28).
 -- column: forecast_days: Days of the L + R window the forecast covers (0 on the trailing
 --   average).
+-- column: demand_days: Days of the last 28 (up to the newest sale date) the position was
+--   observed and in stock: what the trailing average divides by (0..28).
 -- column: daily_demand: Average units expected per day over the window.
 -- column: demand_lead_time: Units expected over the lead time (today and the next L - 1
 --   days).
@@ -133,23 +136,95 @@ forecast AS (
     GROUP BY ps.store_id, ps.sku
 ),
 
-anchor AS (
+-- Observed demand, the fallback: units sold per day over the days the position was
+-- observed and in stock, within the 28 days up to the newest sale date (a fixed anchor).
+-- A position is observed from the day of its first stock event; a day closed with nothing
+-- on hand and no sale was out of stock (censored demand, excluded). Closing stock of a day
+-- = on hand now minus the net movement of the later days (serving.stock_daily).
+-- serving.stock_alerts reads its demand from here, so the rule lives in one place.
+observed_anchor AS (
     SELECT MAX(sd.sale_date) AS last_day FROM serving.sales_daily AS sd
+),
+
+observed_history AS (
+    SELECT
+        st.store_id,
+        st.sku,
+        MIN(st.stock_date) AS first_day
+    FROM serving.stock_daily AS st
+    GROUP BY st.store_id, st.sku
+),
+
+observed_window AS (
+    SELECT
+        ps.store_id,
+        ps.sku,
+        ps.on_hand,
+        d AS day
+    FROM positions AS ps
+    INNER JOIN observed_history AS oh ON ps.store_id = oh.store_id AND ps.sku = oh.sku
+    CROSS JOIN observed_anchor AS oa
+    CROSS JOIN
+        UNNEST(
+            GENERATE_DATE_ARRAY(
+                GREATEST(oh.first_day, DATE_SUB(oa.last_day, INTERVAL 27 DAY)),
+                oa.last_day
+            )
+        ) AS d
+),
+
+observed_recent AS (
+    SELECT
+        st.store_id,
+        st.sku,
+        st.stock_date,
+        st.units_sold,
+        st.net_movement
+    FROM serving.stock_daily AS st
+    CROSS JOIN observed_anchor AS oa
+    WHERE st.stock_date > DATE_SUB(oa.last_day, INTERVAL 28 DAY)
+),
+
+observed_days AS (
+    SELECT
+        w.store_id,
+        w.sku,
+        w.day,
+        SUM(IF(r.stock_date = w.day, r.units_sold, 0)) AS units_sold,
+        w.on_hand - SUM(IF(r.stock_date > w.day, r.net_movement, 0)) AS closing
+    FROM observed_window AS w
+    LEFT JOIN observed_recent AS r ON w.store_id = r.store_id AND w.sku = r.sku
+    GROUP BY w.store_id, w.sku, w.day, w.on_hand
+),
+
+observed AS (
+    -- Censored days sold nothing, so summing every day sums the in-stock days.
+    SELECT
+        od.store_id,
+        od.sku,
+        SUM(od.units_sold) AS units_sold,
+        SUM(od.units_sold * od.units_sold) AS units_squared,
+        COUNTIF(od.closing > 0 OR od.units_sold > 0) AS demand_days
+    FROM observed_days AS od
+    GROUP BY od.store_id, od.sku
 ),
 
 trailing AS (
     SELECT
-        d.store_id,
-        d.sku,
-        SUM(d.units_sold) / 28 AS daily_units,
-        -- Population variance over the 28 days, days without a sale counting as 0.
+        ob.store_id,
+        ob.sku,
+        ob.demand_days,
+        COALESCE(SAFE_DIVIDE(ob.units_sold, ob.demand_days), 0) AS daily_units,
+        -- Population variance over the in-stock days.
         GREATEST(
-            SUM(d.units_sold * d.units_sold) / 28 - POW(SUM(d.units_sold) / 28, 2), 0
+            COALESCE(
+                SAFE_DIVIDE(ob.units_squared, ob.demand_days)
+                - POW(SAFE_DIVIDE(ob.units_sold, ob.demand_days), 2),
+                0
+            ),
+            0
         ) AS daily_variance
-    FROM serving.sales_daily AS d
-    CROSS JOIN anchor
-    WHERE d.sale_date > DATE_SUB(anchor.last_day, INTERVAL 28 DAY)
-    GROUP BY d.store_id, d.sku
+    FROM observed AS ob
 ),
 
 demand AS (
@@ -164,7 +239,8 @@ demand AS (
         fc.window_variance,
         fc.stockout_date AS forecast_stockout_date,
         COALESCE(tr.daily_units, 0) AS trailing_daily_units,
-        COALESCE(tr.daily_variance, 0) AS trailing_daily_variance
+        COALESCE(tr.daily_variance, 0) AS trailing_daily_variance,
+        COALESCE(tr.demand_days, 0) AS demand_days
     FROM positions AS ps
     LEFT JOIN forecast AS fc ON ps.store_id = fc.store_id AND ps.sku = fc.sku
     LEFT JOIN trailing AS tr ON ps.store_id = tr.store_id AND ps.sku = tr.sku
@@ -241,6 +317,7 @@ SELECT
     n.review_period_days,
     IF(n.has_forecast, 'forecast', 'trailing_average') AS demand_source,
     n.forecast_days,
+    n.demand_days,
     n.daily_demand,
     n.demand_lead_time,
     n.demand_lead_review,
