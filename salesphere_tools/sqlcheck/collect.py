@@ -309,11 +309,37 @@ def _reconcile_rows(sql: str) -> list[dict[str, Any]]:
 def report_queries() -> list[Statement]:
     from salesphere_tools.report import data
 
+    series = {
+        "store_id": "SP01",
+        "sku": "SKU-1",
+        "revenue": 1,
+        "name": "x",
+        "on_hand": 1,
+        "stockout_date": None,
+        "demand_source": "forecast",
+        "last_day": date(2026, 11, 30),
+    }
+
     def answer(sql: str) -> list[dict[str, Any]]:
-        # The newest full day, so the intraday query (sent only when there is one) runs too.
-        return [{"d": date(2026, 11, 30)}] if "AS d FROM" in sql else []
+        # The newest full day, so the intraday query (sent only when there is one) runs too;
+        # one charted series, so the forecast chart's history/forecast/stock reads run too.
+        if "AS d FROM" in sql:
+            return [{"d": date(2026, 11, 30)}]
+        if "LEFT JOIN serving.replenishment" in sql:
+            return [series]
+        return []
 
     return _run("report", data.fetch, settings(), answer=answer)
+
+
+def purchasing_queries() -> list[Statement]:
+    """``salesphere replenishment export``: the store's suggestion and the store list."""
+    from salesphere_tools import purchasing
+
+    return [
+        *_run("purchasing: replenishment rows", purchasing.fetch_rows, settings(), "SP01"),
+        *_run("purchasing: known stores", purchasing.known_stores, settings()),
+    ]
 
 
 def cli_queries() -> list[Statement]:
@@ -421,6 +447,7 @@ COLLECTORS: tuple[Callable[[], list[Statement]], ...] = (
     reconcile_checks,
     recompute_queries,
     report_queries,
+    purchasing_queries,
     cli_queries,
     demo_queries,
     probe_queries,
