@@ -388,7 +388,11 @@ def demo_queries() -> list[Statement]:
         out += _run(name, demo._scalar, state, sql)
     books = type("Manifest", (), {"expected": {"end_of_day_stock": []}})()
     stock_state = type("State", (), {"settings": settings(), "facts": {"manifest": books}})()
-    out += _run("demo: stock on hand", demo._check_stock_against_generator, stock_state)
+    quiet, demo.console.quiet = demo.console.quiet, True  # the check prints its table
+    try:
+        out += _run("demo: stock on hand", demo._check_stock_against_generator, stock_state)
+    finally:
+        demo.console.quiet = quiet
     return out
 
 
