@@ -83,13 +83,13 @@ def handle(handler: EnvelopeHandler, env: Envelope) -> Any:
 def test_warm_process_writes_without_asking_the_warehouse(quiet_twin: Twin) -> None:
     s = quiet_twin.settings
     store, sku = unique("S"), unique("P")
-    probe.add_product(s, sku, reorder_point=3)
+    probe.add_product(s, sku, reorder_point=2)
     handler = make_handler(quiet_twin)
     handle(handler, envelope([count(store, sku, 5, ago(10))], source="inventory"))  # cold
     handler.warehouse.queries.clear()
 
     sales = envelope([sale(store, sku, 1, ago(9 - i), unique("o")) for i in range(2)])
-    outcome = handle(handler, sales)  # 5 → 3: not below the point of 3
+    outcome = handle(handler, sales)  # 5 → 3: above the reorder point of 2
 
     assert handler.warehouse.queries == []  # ids, stock and reorder points all in memory
     assert (outcome.written, outcome.alerts) == (2, 0)
