@@ -48,7 +48,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from salesphere.io.bq_sink import SpeedWarehouse
 from salesphere.model import utcnow
 from salesphere.speed import alerts as stock
 from salesphere.speed.dedup import unseen
@@ -62,6 +61,7 @@ from salesphere.speed.memory import (
 from salesphere.speed.publish import AlertPublisher
 from salesphere.speed.reference import ReorderPoints
 from salesphere.speed.rows import Unpacked, dead_letter, timestamp, unpack_message
+from salesphere.speed.sink import SpeedWarehouse
 
 #: How long a planner waits for more messages right after a group was written.
 LINGER_SECONDS = 0.025

@@ -43,8 +43,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from salesphere.io.bq_sink import SpeedWarehouse
 from salesphere.speed import alerts as stock
+from salesphere.speed.sink import SpeedWarehouse
 
 #: UTC receive days whose ids are held: today, yesterday and the day before, so a row
 #: received yesterday still sees the whole day before its own (the old check's reach).

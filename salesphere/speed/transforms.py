@@ -2,7 +2,7 @@
 
 The pipeline (``services/stream/pipeline.py``) is thin wiring around these; the tests
 drive them with ``TestStream``. I/O (BigQuery, Pub/Sub) stays outside, in
-``salesphere.io.beam_bigquery``.
+``salesphere.speed.beam_sink``.
 
 **Event time and lateness.** Rows carry ``occurred_at`` as their Beam timestamp. The
 write path has *no* windows: every event is written whatever its lateness (the batch

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from salesphere.envelope import Envelope
-from salesphere.io.bq_sink import InsertReport, SpeedWarehouse
 from salesphere.speed.handler import EnvelopeHandler
 from salesphere.speed.publish import pubsub_alert_publisher
+from salesphere.speed.sink import InsertReport, SpeedWarehouse
 from salesphere_tools.local.twin import Twin
 from salesphere_tools.speed import probe
 from salesphere_tools.speed.samples import count, envelope, sale

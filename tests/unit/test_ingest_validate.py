@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from salesphere.envelope import pack
+from salesphere.ingest.publish import pack_rows
 from salesphere.ingest.validate import fast_row, validate
-from salesphere.io.publish import pack_rows
 from salesphere.model import CanonicalEvent, finalize
 
 RECEIVED = datetime(2026, 11, 28, 18, 0, tzinfo=UTC)
@@ -151,7 +151,7 @@ def test_envelope_bytes_equal_the_standard_serialisation(
     rows: list[dict[str, Any]], source: str
 ) -> None:
     from salesphere.envelope import Envelope
-    from salesphere.io.publish import envelope_bytes
+    from salesphere.ingest.publish import envelope_bytes
 
     envelope = Envelope(envelope_id="e", source=source, received_at="r", events=tuple(rows))
     try:

@@ -1,6 +1,6 @@
 """How the Beam runtime talks to BigQuery: through the speed sink, never unconfigured.
 
-**Decision: write with DoFns around** :class:`salesphere.io.bq_sink.SpeedWarehouse`
+**Decision: write with DoFns around** :class:`salesphere.speed.sink.SpeedWarehouse`
 **(google-cloud-bigquery), not Beam's** ``WriteToBigQuery``.
 
 * Parity: the function runtime writes through the same sink, so both runtimes produce
@@ -12,7 +12,8 @@
   whose credentials come from ``google.auth.default``; against the emulator it hangs
   in an interactive OAuth flow unless both are patched.
 
-Should any step ever use Beam's BigQuery IO, :func:`configure_beam_bigquery` (called by
+Should any step ever use Beam's BigQuery IO,
+:func:`salesphere.io.beam.configure_beam_bigquery` (called by
 the pipeline before it builds anything) points it at the twin with anonymous
 credentials, so it can never run unconfigured. In cloud it changes nothing.
 
@@ -26,40 +27,24 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import apache_beam as beam
 
-from salesphere.io.bq_sink import SpeedWarehouse
+from salesphere.io.beam import configure_beam_bigquery
 from salesphere.model import utcnow
 from salesphere.settings import Settings
+from salesphere.speed.publish import pubsub_alert_publisher
 from salesphere.speed.rows import dead_letter
+from salesphere.speed.sink import SpeedWarehouse
 
 log = logging.getLogger("salesphere.speed")
 T = TypeVar("T")
 
 RETRY_DELAYS_SECONDS = (0.5, 1, 2, 4, 8, 15, 30)
 MAX_BUFFER = 500
-
-
-def configure_beam_bigquery(settings: Settings) -> None:
-    """Point Beam's own BigQuery clients at the twin (local only); idempotent."""
-    if not settings.local:
-        return
-    import google.auth
-    from apache_beam.io.gcp.internal.clients.bigquery import bigquery_v2_client
-    from google.auth.credentials import AnonymousCredentials
-
-    os.environ.update(settings.emulator_environ())
-    bigquery_v2_client.BigqueryV2.BASE_URL = f"{settings.bigquery_endpoint}/bigquery/v2/"
-
-    def anonymous_default(*_args: Any, **_kwargs: Any) -> tuple[Any, str]:
-        return AnonymousCredentials(), settings.project
-
-    google.auth.default = anonymous_default  # type: ignore[assignment]
 
 
 def with_retries(action: Callable[[], T], what: str) -> T:
@@ -150,8 +135,6 @@ class RecordAlerts(_BufferedSinkFn):
     """Publish new alerts to ``alerts`` (at-least-once), then record them."""
 
     def setup(self) -> None:
-        from salesphere.speed.publish import pubsub_alert_publisher
-
         super().setup()
         self.publish = pubsub_alert_publisher(self.settings)
 
