@@ -49,7 +49,8 @@ from salesphere import limits
 from salesphere.exports import safe_row
 from salesphere.ingest import jsonparse
 from salesphere.ingest.formats import normalise_header
-from salesphere.ingest.mapping import Mapper, SourceMapping, file_candidates
+from salesphere.ingest.mapper import Mapper
+from salesphere.ingest.mapping import SourceMapping, file_candidates
 from salesphere.ingest.readers import FileRejected, open_table, sniff_header
 from salesphere.ingest.results import BatchSummary, QuarantineRecord, RecordResult
 from salesphere.ingest.service import BatchReport, IngestService

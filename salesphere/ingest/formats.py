@@ -25,6 +25,12 @@ CENT = Decimal("0.01")
 MONEY_LIMIT = Decimal(10) ** 15
 
 _INTEGER = re.compile(r"^[+-]?\d+$")
+#: Money already written with exactly two places and at most 15 integer digits, per style:
+#: the shape :func:`parse_money` returns unchanged, so ``Decimal`` can take it as is.
+PLAIN_MONEY = {
+    "br": re.compile(r"(?:\d{1,3}(?:\.\d{3}){1,4}|\d{1,15}),\d{2}"),
+    "intl": re.compile(r"(?:\d{1,3}(?:,\d{3}){1,4}|\d{1,15})\.\d{2}"),
+}
 
 
 class FormatError(ValueError):

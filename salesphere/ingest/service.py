@@ -31,9 +31,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from salesphere.ingest.catalog import Reference
 from salesphere.ingest.ledger import IngestLedger
-from salesphere.ingest.mapping import Mapper, SourceMapping, live_mapping
-from salesphere.ingest.processing import RecordProcessor, Reference
+from salesphere.ingest.mapper import Mapper
+from salesphere.ingest.mapping import SourceMapping, live_mapping
+from salesphere.ingest.processing import RecordProcessor
 from salesphere.ingest.publish import EnvelopePublisher, pack_rows
 from salesphere.ingest.results import (
     REJECTED,
