@@ -162,7 +162,6 @@ def run_batch(
     buckets: int | None = None,
     full_validation: bool = False,
     beam_args: list[str] | None = None,
-    fail_before_commit: bool = False,
     launcher: TemplateLauncher | None = None,
 ) -> RunReport:
     """Rebuild what changed in master, refill the batch views, move the cutoff; atomically.
@@ -221,7 +220,6 @@ def run_batch(
                 cutoff=cutoff,
                 dates=list(plan.dates),
                 full=plan.mode == "full",
-                fail_before_commit=fail_before_commit,
             )
             timings["commit"] = time.monotonic() - t3
         except Exception as exc:
