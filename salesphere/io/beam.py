@@ -12,7 +12,6 @@ nothing. Kept apart from :mod:`salesphere.io.clients` so a deployable without Be
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from salesphere.settings import Settings
@@ -26,7 +25,7 @@ def configure_beam_bigquery(settings: Settings) -> None:
     from apache_beam.io.gcp.internal.clients.bigquery import bigquery_v2_client
     from google.auth.credentials import AnonymousCredentials
 
-    os.environ.update(settings.emulator_environ())
+    settings.export_emulator_environ()
     bigquery_v2_client.BigqueryV2.BASE_URL = f"{settings.bigquery_endpoint}/bigquery/v2/"
 
     def anonymous_default(*_args: Any, **_kwargs: Any) -> tuple[Any, str]:

@@ -49,13 +49,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from salesphere.model import utcnow
+from salesphere.settings import Settings
 from salesphere.speed import alerts as stock
 from salesphere.speed.dedup import unseen
 from salesphere.speed.memory import (
     MAX_HOT_IDS,
     MAX_STATES,
-    SYNC_SECONDS,
-    SYNC_WINDOW_SECONDS,
     SpeedMemory,
 )
 from salesphere.speed.publish import AlertPublisher
@@ -143,8 +142,8 @@ class EnvelopeHandler:
         reorder: ReorderPoints | None = None,
         clock: Callable[[], datetime] = utcnow,
         max_group_events: int = MAX_GROUP_EVENTS,
-        sync_seconds: float = SYNC_SECONDS,
-        sync_window: float = SYNC_WINDOW_SECONDS,
+        sync_seconds: float = Settings.speed_sync_seconds,
+        sync_window: float = Settings.speed_sync_window_seconds,
         linger: float = LINGER_SECONDS,
         max_hot_ids: int = MAX_HOT_IDS,
     ) -> None:
