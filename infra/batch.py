@@ -58,8 +58,16 @@ class Batch(pulumi.ComponentResource):
                 )
                 for ds in DATASETS
             ),
-            # No read of speed.* or reference.*: the batch SQL (salesphere/sql/batch) reads
-            # master.events only, as the recorded calls show (infra/iam_recorded.json).
+            # The batch SQL (salesphere/sql/batch) reads master.events and, to book each
+            # sale on the store's local business day, reference.stores; nothing in speed.*
+            # (infra/iam_recorded.json lists the calls).
+            grants.grant(
+                "batch-reads-reference",
+                "dataset",
+                base.datasets[names.DATASET_REFERENCE].dataset_id,
+                "roles/bigquery.dataViewer",
+                member,
+            ),
             grants.grant(
                 "batch-runs-queries", "project", settings.project, "roles/bigquery.jobUser", member
             ),

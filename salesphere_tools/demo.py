@@ -295,6 +295,44 @@ def step_check_against_generator(state: DemoState) -> None:
     state.facts["generator_mismatches"] = mismatches
     if mismatches:
         raise RuntimeError(f"{mismatches} day(s) differ from the generator's expected totals")
+    _check_stock_against_generator(state)
+
+
+def _check_stock_against_generator(state: DemoState) -> None:
+    """serving.inventory_on_hand against the books' closing stock of the last day.
+
+    The books apply the platform's stock rule (latest count plus later movements) to the
+    events the generator sent, so every store x SKU must agree exactly; a difference means
+    a movement was lost, doubled or signed the wrong way somewhere between ingest and serving.
+    """
+    from salesphere.io import clients
+
+    books = state.facts["manifest"].expected.get("end_of_day_stock", [])
+    last = max((row["date"] for row in books), default=None)
+    expected = {(r["store_id"], r["sku"]): r["on_hand"] for r in books if r["date"] == last}
+    rows = (
+        clients.bigquery_client(state.settings)
+        .query("SELECT store_id, sku, on_hand FROM serving.inventory_on_hand")
+        .result()
+    )
+    served = {(r.store_id, r.sku): int(r.on_hand) for r in rows}
+    wrong = sorted(k for k in expected.keys() | served.keys() if expected.get(k) != served.get(k))
+    table = Table("positions", "expected units", "served units", "differ", "match")
+    table.add_row(
+        f"{len(expected):,}",
+        f"{sum(expected.values()):,}",
+        f"{sum(served.values()):,}",
+        f"{len(wrong):,}",
+        "[red]✗[/red]" if wrong else "[green]✓[/green]",
+    )
+    console.print(f"Stock on hand per store x SKU at the end of {last} vs. the generator's books:")
+    console.print(table)
+    state.facts["stock_mismatches"] = len(wrong)
+    if wrong:
+        sample = ", ".join(
+            f"{s}/{k}: {expected.get((s, k))} vs {served.get((s, k))}" for s, k in wrong[:5]
+        )
+        raise RuntimeError(f"{len(wrong)} store x SKU positions differ from the books: {sample}")
 
 
 def step_reconcile(state: DemoState) -> None:

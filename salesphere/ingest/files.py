@@ -533,9 +533,15 @@ class FileIngestor:
 
     @staticmethod
     def _move(bucket: Any, blob: Any, target: str) -> None:
+        """Copy the object to ``target`` and delete it from where it landed.
+
+        Pub/Sub may deliver one notification twice at once, and a re-upload's own
+        notification races a direct call: when the source is already gone (copy or delete
+        answers 404), the other delivery moved the same bytes to the same content-addressed
+        ``target``, so there is nothing left to do.
+        """
         from google.api_core.exceptions import NotFound
 
-        bucket.copy_blob(blob, bucket, target)
-        # a concurrent delivery of the same object may have moved it first
         with contextlib.suppress(NotFound):
+            bucket.copy_blob(blob, bucket, target)
             bucket.delete_blob(blob.name, generation=blob.generation)

@@ -97,7 +97,12 @@ STOCK_ALERTS = TableDef(
         Column("alert_id", "STRING", "REQUIRED", "Deterministic: store, SKU, crossing event."),
         Column("store_id", "STRING", "REQUIRED"),
         Column("sku", "STRING", "REQUIRED"),
-        Column("kind", "STRING", "REQUIRED", "below_reorder_point or out_of_stock."),
+        Column(
+            "kind",
+            "STRING",
+            "REQUIRED",
+            "below_reorder_point, out_of_stock or count_needed (negative on hand).",
+        ),
         Column("on_hand", "INT64", "REQUIRED", "Running units on hand after the event."),
         Column("reorder_point", "INT64"),
         Column("event_id", "STRING", description="The event that crossed the threshold."),

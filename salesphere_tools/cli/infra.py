@@ -211,18 +211,35 @@ def register(app: typer.Typer) -> None:
 
     @infra_app.command("targets")
     def targets(
-        layer: Annotated[list[str], typer.Option(help=f"one or more of {', '.join(LAYERS)}")],
+        layer: Annotated[
+            list[str] | None, typer.Option(help=f"one or more of {', '.join(LAYERS)}")
+        ] = None,
+        resource: Annotated[
+            list[str] | None,
+            typer.Option(help="logical resource name(s), e.g. secret-hmac-keys"),
+        ] = None,
         stack: Annotated[str, typer.Option(help="dev, staging, prod or pr-<n>")] = "dev",
     ) -> None:
-        """Print `--target <urn>` for every resource of the layer(s), for `pulumi up`."""
-        unknown = sorted(set(layer) - set(LAYERS))
+        """Print `--target <urn>` for every resource of the layer(s) or of the named
+        resources, for `pulumi up`: the URNs come from the program itself, so a moved or
+        renamed resource cannot leave a deploy script pointing at nothing."""
+        layers, named = set(layer or []), set(resource or [])
+        if not layers and not named:
+            raise typer.BadParameter("give --layer or --resource")
+        unknown = sorted(layers - set(LAYERS))
         if unknown:
             raise typer.BadParameter(f"unknown layer(s) {unknown}; choose from {LAYERS}")
         from salesphere_tools.cli.infra_check import run_preview
 
         run, _ = run_preview(stack, {})
+        missing = sorted(named - {r.name for r in run.resources})
+        if missing:
+            raise typer.BadParameter(
+                f"stack {stack} declares no resource named {missing}; "
+                "see `salesphere infra preview --stack " + stack + "`"
+            )
         for r in run.resources:
-            if r.layer in layer:
+            if r.layer in layers or r.name in named:
                 typer.echo(f"--target={r.urn}")
 
     @infra_app.command("check")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from salesphere import names
 from salesphere_tools.speed.tail import TABLES
 
 speed_app = typer.Typer(help="Inspect the speed layer (speed.events, stock alerts, dead letters).")
@@ -57,17 +58,29 @@ def tail(
 @speed_app.command("replay-dead-letters")
 def replay_dead_letters_command(
     limit: int | None = typer.Option(None, help="Replay at most this many messages."),
+    parked_on: str = typer.Option(
+        names.TOPIC_EVENTS_DEAD_LETTER,
+        "--from",
+        help=f"dead-letter topic: {' or '.join(sorted(names.DEAD_LETTERS))}",
+    ),
 ) -> None:
-    """Republish envelopes parked on events-dead-letter (after a speed-layer outage).
+    """Republish messages parked on a dead-letter topic to the topic they came from:
+    envelopes (events-dead-letter -> events, after a speed-layer outage) or file
+    notifications (file-drops-dead-letter -> file-drops, after a file-ingest outage).
 
-    Safe to repeat: every layer deduplicates by event_id. Run it once the speed layer is
-    healthy again (`salesphere local status`); see docs/runbook.md.
+    Safe to repeat: every layer deduplicates by event_id and the file ledger by file. Run
+    it once the consumer is healthy again (`salesphere local status`); see docs/runbook.md.
     """
     from salesphere.settings import Settings
     from salesphere_tools.speed.replay import replay_dead_letters
 
-    report = replay_dead_letters(Settings.from_env(), limit=limit)
-    typer.echo(f"replayed {report.replayed} parked envelope(s) carrying {report.events} event(s)")
+    if parked_on not in names.DEAD_LETTERS:
+        raise typer.BadParameter(f"choose --from {' or '.join(sorted(names.DEAD_LETTERS))}")
+    report = replay_dead_letters(Settings.from_env(), parked_on=parked_on, limit=limit)
+    typer.echo(
+        f"replayed {report.replayed} message(s) from {parked_on}"
+        + (f" carrying {report.events} event(s)" if report.events else "")
+    )
 
 
 def register(app: typer.Typer) -> None:

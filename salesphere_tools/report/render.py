@@ -87,6 +87,28 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[i
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+#: What a store manager should do per serving.stock_alerts kind. Negative on hand is not a
+#: purchasing problem: the record is wrong (a missed movement or a bad count), and ordering
+#: more would not fix it, so it gets its own action.
+ALERT_ACTIONS = {
+    "count_needed": "count the shelf",
+    "out_of_stock": "reorder now",
+    "below_reorder_point": "reorder now",
+    "cover_below_lead_time": "reorder now",
+}
+
+
+def alert_action(row: dict[str, Any]) -> Markup:
+    """The status cell of one stock-alert row: the action its alert kind asks for, as
+    markup the table inserts unescaped (the action text itself is escaped here)."""
+    action = ALERT_ACTIONS.get(str(row.get("alert") or ""))
+    if action is None:
+        action = "reorder now" if row.get("at_risk") else None
+    if action is None:
+        return Markup('<span class="ok">ok</span>')
+    return Markup(f'<span class="bad">{html.escape(action)}</span>')
+
+
 def render(data: ReportData) -> str:
     """The complete HTML page for ``data``."""
     parts: list[str] = []
@@ -188,9 +210,7 @@ def render(data: ReportData) -> str:
             r["reorder_point"],
             "–" if r.get("days_of_cover") is None else f"{float(r['days_of_cover']):.1f}",
             r["lead_time_days"],
-            Markup('<span class="bad">reorder now</span>')
-            if r.get("at_risk")
-            else Markup('<span class="ok">ok</span>'),
+            alert_action(r),
         ]
         for r in data.alerts
     ]

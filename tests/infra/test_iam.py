@@ -46,6 +46,7 @@ EXPECTED = {
         ("roles/bigquery.dataEditor", "master"),
         ("roles/bigquery.dataEditor", "batch"),
         ("roles/bigquery.dataEditor", "ops"),
+        ("roles/bigquery.dataViewer", "reference"),
         ("roles/bigquery.jobUser", "{p}"),
     },
     "pubsub-push": {("roles/run.invoker", "speed"), ("roles/run.invoker", "ingest-files")},

@@ -58,13 +58,18 @@ def test_subscriptions_have_dead_letters_and_bounded_retention(
         inputs = sub.inputs
         assert inputs["messageRetentionDuration"].endswith("s")
         assert 0 < int(inputs["messageRetentionDuration"][:-1]) <= 7 * 86400
-        if inputs["name"] in (names.SUB_DEAD_LETTER_AUDIT, names.SUB_ALERTS_AUDIT):
+        audits = {audit for audit, _ in names.DEAD_LETTERS.values()} | {names.SUB_ALERTS_AUDIT}
+        if inputs["name"] in audits:
             # Read by people and tools: nothing fails on a message, nothing to park.
             assert "deadLetterPolicy" not in inputs
         else:
-            assert inputs["deadLetterPolicy"]["deadLetterTopic"].endswith(
-                f"/topics/{names.TOPIC_EVENTS_DEAD_LETTER}"
+            # File notifications park apart from envelopes: each replays to its own topic.
+            parked = (
+                names.TOPIC_FILE_DROPS_DEAD_LETTER
+                if inputs["name"] == names.SUB_FILE_DROPS_INGEST
+                else names.TOPIC_EVENTS_DEAD_LETTER
             )
+            assert inputs["deadLetterPolicy"]["deadLetterTopic"].endswith(f"/topics/{parked}")
 
 
 def test_archive_subscription_writes_the_master_dataset(runs: dict[str, ProgramRun]) -> None:
