@@ -355,6 +355,15 @@ def step_reconcile(state: DemoState) -> None:
         "Layers: "
         + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in layers.items() if isinstance(v, int))
     )
+    days = result.facts.get("archive_days")
+    if days:
+        console.print(
+            f"Local business days recomputed in Python from the raw archive files: "
+            f"{days['store_days']:,} store-days, {days['differ']:,} differ from "
+            f"serving.sales_daily "
+            + ("[green]✓[/green]" if days["complete"] and not days["differ"] else "[red]✗[/red]")
+            + ("" if days["complete"] else " (archive still behind serving; run again)")
+        )
     for finding in result.findings:
         console.print(
             f"[red]MISMATCH[/red] {finding.check}: expected {finding.expected}, got {finding.actual}"
@@ -370,6 +379,43 @@ def step_report(state: DemoState) -> None:
     path, _ = build_report(state.options.out / "salesphere-dashboard.html", settings=state.settings)
     state.facts["report"] = path.resolve()
     console.print(f"Dashboard: [bold]{path.resolve()}[/bold] (open it in a browser; works offline)")
+
+
+def step_purchasing(state: DemoState) -> None:
+    """What the first store should order, as the purchasing team's spreadsheet."""
+    from salesphere_tools import purchasing
+
+    store = "SP01"
+    out = state.options.out / f"sugestao_compra_{store}.csv"
+    try:
+        result = purchasing.export(state.settings, store, out)
+    except purchasing.ExportError as exc:
+        console.print(f"[yellow]no purchase suggestion:[/yellow] {exc}")
+        return
+    state.facts["purchasing"] = result.path.resolve()
+    rows = purchasing.fetch_rows(state.settings, store)
+    sources = {r["demand_source"] for r in rows}
+    console.print(
+        f"{store}: {result.to_order} of {len(rows)} SKUs to order, demand from "
+        f"{' and '.join(sorted(sources))}; written to [bold]{result.path.resolve()}[/bold] "
+        "(; separated, decimal comma, UTF-8 with BOM)"
+    )
+    if "forecast" not in sources:
+        console.print(
+            "no forecast yet for these SKUs: the suggestion uses the observed average until "
+            "a batch run has enough history to forecast"
+        )
+    table = Table("SKU", "product", "on hand", "order", "stock-out", "urgent")
+    for row in [r for r in rows if r["suggested_order_quantity"] > 0][:5]:
+        table.add_row(
+            row["sku"],
+            str(row["product_name"]),
+            str(row["on_hand"]),
+            str(row["suggested_order_quantity"]),
+            str(row["stockout_date"] or "–"),
+            "yes" if row["urgent"] else "",
+        )
+    console.print(table)
 
 
 def run_demo(options: DemoOptions) -> bool:
@@ -393,6 +439,7 @@ def run_demo(options: DemoOptions) -> bool:
         ("8. Serving totals vs. the generator's own bookkeeping", step_check_against_generator),
         ("9. Reconcile: nothing lost, nothing doubled", step_reconcile),
         ("10. Dashboard", step_report),
+        ("11. Purchase suggestion (serving.replenishment)", step_purchasing),
     ]
     ok = True
     try:
@@ -416,7 +463,8 @@ def run_demo(options: DemoOptions) -> bool:
                 f"({exp['duplicate_events']:,} duplicates absorbed, "
                 f"{exp['rejected_events']:,} rejects quarantined with reasons).\n"
                 f"Serving totals match the generator's own books; reconcile passed.\n"
-                f"Dashboard: {state.facts.get('report')}",
+                f"Dashboard: {state.facts.get('report')}\n"
+                f"Purchase suggestion: {state.facts.get('purchasing', '–')}",
                 title="[green]SalesSphere demo: done",
             )
         )

@@ -270,7 +270,26 @@ def ingest_reads() -> list[Statement]:
 def reconcile_checks() -> list[Statement]:
     from salesphere_tools import reconcile
 
-    return _run("reconcile", reconcile.reconcile, settings(), answer=_reconcile_rows)
+    # archive=False: equation 4 reads the bucket; its queries are collected by
+    # recompute_queries below
+    return _run("reconcile", reconcile.reconcile, settings(), archive=False, answer=_reconcile_rows)
+
+
+def recompute_queries() -> list[Statement]:
+    """The warehouse reads of the archive recomputation (the archive itself is a bucket)."""
+    from salesphere_tools import recompute
+
+    def answer(sql: str) -> list[dict[str, Any]]:
+        return [{"n": 0}] if sql.rstrip().endswith(" AS n") else []
+
+    out: list[Statement] = []
+    for name, function in (
+        ("recompute: store zones", recompute.store_zones),
+        ("recompute: served totals", recompute.served_totals),
+        ("recompute: served events", recompute.served_events),
+    ):
+        out += _run(name, function, settings(), answer=answer)
+    return out
 
 
 def _reconcile_rows(sql: str) -> list[dict[str, Any]]:
@@ -288,11 +307,37 @@ def _reconcile_rows(sql: str) -> list[dict[str, Any]]:
 def report_queries() -> list[Statement]:
     from salesphere_tools.report import data
 
+    series = {
+        "store_id": "SP01",
+        "sku": "SKU-1",
+        "revenue": 1,
+        "name": "x",
+        "on_hand": 1,
+        "stockout_date": None,
+        "demand_source": "forecast",
+        "last_day": date(2026, 11, 30),
+    }
+
     def answer(sql: str) -> list[dict[str, Any]]:
-        # The newest full day, so the intraday query (sent only when there is one) runs too.
-        return [{"d": date(2026, 11, 30)}] if "AS d FROM" in sql else []
+        # The newest full day, so the intraday query (sent only when there is one) runs too;
+        # one charted series, so the forecast chart's history/forecast/stock reads run too.
+        if "AS d FROM" in sql:
+            return [{"d": date(2026, 11, 30)}]
+        if "LEFT JOIN serving.replenishment" in sql:
+            return [series]
+        return []
 
     return _run("report", data.fetch, settings(), answer=answer)
+
+
+def purchasing_queries() -> list[Statement]:
+    """``salesphere replenishment export``: the store's suggestion and the store list."""
+    from salesphere_tools import purchasing
+
+    return [
+        *_run("purchasing: replenishment rows", purchasing.fetch_rows, settings(), "SP01"),
+        *_run("purchasing: known stores", purchasing.known_stores, settings()),
+    ]
 
 
 def cli_queries() -> list[Statement]:
@@ -324,6 +369,9 @@ def demo_queries() -> list[Statement]:
         ("demo: events since cutoff", demo.SINCE_CUTOFF_SQL),
     ):
         out += _run(name, demo._scalar, state, sql)
+    books = type("Manifest", (), {"expected": {"end_of_day_stock": []}})()
+    stock_state = type("State", (), {"settings": settings(), "facts": {"manifest": books}})()
+    out += _run("demo: stock on hand", demo._check_stock_against_generator, stock_state)
     return out
 
 
@@ -380,7 +428,9 @@ COLLECTORS: tuple[Callable[[], list[Statement]], ...] = (
     speed_reads,
     ingest_reads,
     reconcile_checks,
+    recompute_queries,
     report_queries,
+    purchasing_queries,
     cli_queries,
     demo_queries,
     probe_queries,

@@ -1,13 +1,15 @@
 -- view: serving.stock_alerts
 -- description: Store and SKU positions that need attention: negative on hand (the count is
 --   wrong or movements are missing: count the shelf), out of stock, at or below the reorder
---   point, or fewer days of cover than the supplier needs to deliver. Demand is the average
---   units sold per day over the days the position was observed and in stock, within the 28
---   days up to the newest sale date in serving.sales_daily (a fixed anchor, so the view is
---   reproducible). A position is observed from the day of its first stock event; a day is
---   out of stock (censored, excluded) when it closed with nothing on hand and sold nothing.
---   Closing stock per day is today's on hand minus the net movement of the later days
---   (serving.stock_daily).
+--   point, or fewer days of cover than the supplier needs to deliver. Demand is the
+--   forecast where one exists (batch.demand_forecast: the average forecast day over the
+--   supplier's lead time from today on the store's clock, so a peak coming within the lead
+--   time raises the alert before it empties the shelf); else the average units sold per day
+--   over the days the position was observed and in stock, within the 28 days up to the
+--   newest sale date in serving.sales_daily (a fixed anchor, so the view is reproducible).
+--   A position is observed from the day of its first stock event; a day is out of stock
+--   (censored, excluded) when it closed with nothing on hand and sold nothing. Both
+--   demands are serving.replenishment's, so alerts and purchase suggestions agree.
 -- grain: store_id, sku
 -- column: store_id: Store id.
 -- column: sku: Product SKU.
@@ -15,96 +17,32 @@
 -- column: on_hand: Units on hand (serving.inventory_on_hand); negative means the stock
 --   record is wrong.
 -- column: reorder_point: Units below which to reorder (reference.products).
--- column: avg_daily_units: Units sold in the window / demand_days (0 when no demand day).
+-- column: avg_daily_units: Units expected per day: the forecast's average over the lead time
+--   (over lead time plus review period when the lead time is 0 days), or units sold in the
+--   window / demand_days (0 when no demand day).
 -- column: demand_days: Days in the window the position was observed and in stock (0..28).
+-- column: demand_source: forecast or observed (the in-stock days' average).
 -- column: days_of_cover: on_hand / avg_daily_units; never negative: NULL when on hand is
---   negative (unknown until counted) or when nothing sold.
+--   negative (unknown until counted) or when nothing is expected to sell.
 -- column: supplier_lead_time_days: Days the supplier needs to deliver.
 -- column: alert: count_needed (on hand below zero), out_of_stock (zero),
 --   below_reorder_point or cover_below_lead_time.
-WITH anchor AS (
-    SELECT MAX(sd.sale_date) AS last_day FROM serving.sales_daily AS sd
-),
-
-history AS (
+WITH cover AS (
     SELECT
-        st.store_id,
-        st.sku,
-        MIN(st.stock_date) AS first_day
-    FROM serving.stock_daily AS st
-    GROUP BY st.store_id, st.sku
-),
-
-window_days AS (
-    SELECT
-        i.store_id,
-        i.sku,
-        i.on_hand,
-        d AS day
-    FROM serving.inventory_on_hand AS i
-    INNER JOIN history AS h ON i.store_id = h.store_id AND i.sku = h.sku
-    CROSS JOIN anchor
-    CROSS JOIN
-        UNNEST(
-            GENERATE_DATE_ARRAY(
-                GREATEST(h.first_day, DATE_SUB(anchor.last_day, INTERVAL 27 DAY)),
-                anchor.last_day
-            )
-        ) AS d
-),
-
-recent AS (
-    SELECT
-        st.store_id,
-        st.sku,
-        st.stock_date,
-        st.units_sold,
-        st.net_movement
-    FROM serving.stock_daily AS st
-    CROSS JOIN anchor
-    WHERE st.stock_date > DATE_SUB(anchor.last_day, INTERVAL 28 DAY)
-),
-
-days AS (
-    SELECT
-        w.store_id,
-        w.sku,
-        w.day,
-        SUM(IF(r.stock_date = w.day, r.units_sold, 0)) AS units_sold,
-        w.on_hand - SUM(IF(r.stock_date > w.day, r.net_movement, 0)) AS closing
-    FROM window_days AS w
-    LEFT JOIN recent AS r ON w.store_id = r.store_id AND w.sku = r.sku
-    GROUP BY w.store_id, w.sku, w.day, w.on_hand
-),
-
-demand AS (
-    SELECT
-        dy.store_id,
-        dy.sku,
-        SUM(dy.units_sold) AS units_sold,
-        COUNTIF(dy.closing > 0 OR dy.units_sold > 0) AS demand_days
-    FROM days AS dy
-    GROUP BY dy.store_id, dy.sku
-),
-
-cover AS (
-    SELECT
-        i.store_id,
-        i.sku,
-        p.name AS product_name,
-        i.on_hand,
-        p.reorder_point,
-        COALESCE(SAFE_DIVIDE(dm.units_sold, dm.demand_days), 0) AS avg_daily_units,
-        COALESCE(dm.demand_days, 0) AS demand_days,
+        r.store_id,
+        r.sku,
+        r.product_name,
+        r.on_hand,
+        r.catalogue_reorder_point AS reorder_point,
         IF(
-            i.on_hand < 0,
-            NULL,
-            SAFE_DIVIDE(i.on_hand, SAFE_DIVIDE(dm.units_sold, dm.demand_days))
-        ) AS days_of_cover,
-        p.supplier_lead_time_days
-    FROM serving.inventory_on_hand AS i
-    INNER JOIN reference.products AS p ON i.sku = p.sku
-    LEFT JOIN demand AS dm ON i.store_id = dm.store_id AND i.sku = dm.sku
+            r.demand_source = 'forecast' AND r.lead_time_days > 0,
+            r.demand_lead_time / r.lead_time_days,
+            r.daily_demand
+        ) AS avg_daily_units,
+        r.demand_days,
+        IF(r.demand_source = 'forecast', 'forecast', 'observed') AS demand_source,
+        r.lead_time_days AS supplier_lead_time_days
+    FROM serving.replenishment AS r
 )
 
 SELECT
@@ -115,7 +53,9 @@ SELECT
     c.reorder_point,
     c.avg_daily_units,
     c.demand_days,
-    c.days_of_cover,
+    c.demand_source,
+    IF(c.on_hand < 0, NULL, SAFE_DIVIDE(c.on_hand, NULLIF(c.avg_daily_units, 0)))
+        AS days_of_cover,
     c.supplier_lead_time_days,
     CASE
         WHEN c.on_hand < 0 THEN 'count_needed'
@@ -126,4 +66,7 @@ SELECT
 FROM cover AS c
 WHERE
     c.on_hand <= c.reorder_point
-    OR c.days_of_cover < c.supplier_lead_time_days
+    OR (
+        c.on_hand >= 0
+        AND SAFE_DIVIDE(c.on_hand, NULLIF(c.avg_daily_units, 0)) < c.supplier_lead_time_days
+    )
