@@ -112,7 +112,7 @@ def _files(state: DemoState, *, sources: set[str], dates: set[str]) -> list[Path
 
 
 def _post_live(state: DemoState, dates: set[str], label: str) -> None:
-    from salesphere_tools.cli.ingest import post_batch
+    from salesphere_tools.ingest.send import post_batch
 
     files = _files(state, sources={"pos", "ecommerce"}, dates=dates)
     accepted = rejected = 0
@@ -133,7 +133,7 @@ def _post_live(state: DemoState, dates: set[str], label: str) -> None:
 
 
 def _drop_files(state: DemoState, dates: set[str], label: str) -> None:
-    from salesphere_tools.cli.ingest import upload_files, wait_for_marker
+    from salesphere_tools.ingest.send import upload_files, wait_for_marker
 
     files = _files(state, sources={"spreadsheet", "inventory"}, dates=dates)
     uploaded = upload_files(state.settings, files)

@@ -49,11 +49,13 @@ from salesphere import limits
 from salesphere.exports import safe_row
 from salesphere.ingest import jsonparse
 from salesphere.ingest.formats import normalise_header
-from salesphere.ingest.mapping import Mapper, SourceMapping, file_candidates
+from salesphere.ingest.mapper import Mapper
+from salesphere.ingest.mapping import SourceMapping, file_candidates
 from salesphere.ingest.readers import FileRejected, open_table, sniff_header
 from salesphere.ingest.results import BatchSummary, QuarantineRecord, RecordResult
 from salesphere.ingest.service import BatchReport, IngestService
 from salesphere.ingest.validate import TIME_FORMAT
+from salesphere.io import clients
 from salesphere.model import utcnow
 
 log = logging.getLogger("salesphere.ingest.files")
@@ -240,8 +242,6 @@ class FileIngestor:
     @property
     def gcs(self) -> Any:
         if self._gcs is None:
-            from salesphere.io import clients
-
             self._gcs = clients.storage_client(self.settings)
         return self._gcs
 

@@ -16,6 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from infra.mocking import ProgramRun
 
 DEFAULT_STACKS = ("dev", "staging", "prod", "pr-1")
 
@@ -34,10 +40,22 @@ class Check:
 CheckFn = Callable[[Sequence[str]], list[Check]]
 
 
+def run_preview(stack: str, overrides: dict[str, str]) -> tuple[ProgramRun, list[Any]]:
+    """Run the program and the guardrails; shared by ``preview``, ``targets`` and the checks."""
+    from infra.guardrails import Resource, evaluate
+    from infra.mocking import run_program
+    from infra.settings import SettingsError
+
+    try:
+        run = run_program(stack, overrides)
+    except SettingsError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--stack/--set") from exc
+    violations = evaluate([Resource(r.urn, r.type, r.name, r.inputs) for r in run.resources])
+    return run, violations
+
+
 def check_stacks(stacks: Sequence[str]) -> list[Check]:
     """Run the program for each stack; mandatory guardrail violations fail it."""
-    from salesphere_tools.cli.infra import run_preview
-
     out = []
     for stack in stacks:
         try:

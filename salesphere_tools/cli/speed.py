@@ -5,22 +5,9 @@ from __future__ import annotations
 import typer
 
 from salesphere import names
+from salesphere_tools.speed.tail import TABLES
 
 speed_app = typer.Typer(help="Inspect the speed layer (speed.events, stock alerts, dead letters).")
-
-TABLES = {
-    "events": ("events", "written_at"),
-    "alerts": ("stock_alerts", "raised_at"),
-    "dead-letters": ("dead_letters", "failed_at"),
-}
-
-#: What a person reads first; `--all-columns` shows everything.
-SHORT_COLUMNS = {
-    "events": "written_at, received_at, event_type, store_id, sku, quantity, unit_price, "
-    "order_id, source",
-    "alerts": "raised_at, store_id, sku, kind, on_hand, reorder_point, occurred_at",
-    "dead-letters": "failed_at, envelope_id, error",
-}
 
 
 def _cell(value: object) -> str:
@@ -44,20 +31,15 @@ def tail(
     from rich.console import Console
     from rich.table import Table
 
-    from salesphere.io import clients
     from salesphere.settings import Settings
+    from salesphere_tools.speed.tail import newest_rows
 
     if what not in TABLES:
         raise typer.BadParameter(f"choose one of: {', '.join(TABLES)}")
     settings = Settings.from_env()
-    table, order = TABLES[what]
-    columns = "*" if all_columns else SHORT_COLUMNS[what]
-    sql = (
-        f"SELECT {columns} FROM `{settings.project}.speed.{table}` "
-        f"ORDER BY {order} DESC LIMIT {limit}"
-    )
+    table = TABLES[what][0]
     try:
-        rows = list(clients.bigquery_client(settings).query(sql).result(timeout=30))
+        rows = newest_rows(settings, what, limit, all_columns=all_columns)
     except (gexc.GoogleAPIError, OSError) as exc:
         typer.echo(
             f"Could not read speed.{table}: {exc}\n"

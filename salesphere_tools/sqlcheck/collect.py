@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import io
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -237,7 +235,7 @@ def batch_runner() -> list[Statement]:
 
 def speed_reads() -> list[Statement]:
     """``SpeedWarehouse``: the speed layer's reads (existence checks, history, sync)."""
-    from salesphere.io.bq_sink import SpeedWarehouse
+    from salesphere.speed.sink import SpeedWarehouse
 
     row = {"event_id": "e1", "received_at": "2026-11-30T12:00:00Z"}
     with recording() as recorder:
@@ -344,36 +342,21 @@ def purchasing_queries() -> list[Statement]:
 
 def cli_queries() -> list[Statement]:
     """``salesphere speed tail`` for each table, summary and all columns."""
-    from salesphere_tools.cli import speed
+    from salesphere_tools.speed import tail
 
     out = []
-    for what in speed.TABLES:
+    for what in tail.TABLES:
         for all_columns in (False, True):
             label = "all columns" if all_columns else "summary"
-            with _project_env(), contextlib.redirect_stdout(io.StringIO()):
-                out += _run(
-                    f"cli: speed tail {what} ({label})",
-                    speed.tail,
-                    what,
-                    limit=20,
-                    all_columns=all_columns,
-                )
+            out += _run(
+                f"cli: speed tail {what} ({label})",
+                tail.newest_rows,
+                settings(),
+                what,
+                limit=20,
+                all_columns=all_columns,
+            )
     return out
-
-
-@contextlib.contextmanager
-def _project_env() -> Iterator[None]:
-    """CLI commands read ``Settings.from_env()``: point them at :data:`PROJECT`."""
-    saved = {"SALESPHERE_PROJECT": os.environ.get("SALESPHERE_PROJECT")}
-    os.environ["SALESPHERE_PROJECT"] = PROJECT
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def demo_queries() -> list[Statement]:

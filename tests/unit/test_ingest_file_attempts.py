@@ -17,8 +17,8 @@ import pytest
 from google.api_core.exceptions import NotFound, PreconditionFailed
 
 from salesphere.ingest import files as files_mod
+from salesphere.ingest.catalog import Reference
 from salesphere.ingest.files import AttemptFailed, FileIngestor, ObjectRef
-from salesphere.ingest.processing import Reference
 from salesphere.ingest.service import IngestService
 from salesphere.settings import Settings
 
