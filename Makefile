@@ -18,11 +18,13 @@ demo: setup  ## run the whole platform locally on generated data and show the re
 test: setup  ## lint and run the full test suite (starts its own emulators)
 	@bash scripts/setup-browser.sh
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
-lint: setup  ## ruff + sqlfluff + workflow checks
+lint: setup  ## ruff + import layers + sqlfluff + workflow checks
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/sqlfluff lint salesphere/sql
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(BIN)/zizmor --offline .github/workflows

@@ -58,12 +58,13 @@ class Batch(pulumi.ComponentResource):
                 )
                 for ds in DATASETS
             ),
-            # No read of speed.*. reference.stores gives each store's clock: the local-day
-            # views and the forecast's stock replay read it (infra/iam_recorded.json).
+            # The batch SQL (salesphere/sql/batch) reads master.events and, to book each
+            # sale on the store's local business day, reference.stores (as does the
+            # forecast's stock replay); nothing in speed.* (infra/iam_recorded.json).
             grants.grant(
                 "batch-reads-reference",
                 "dataset",
-                datasets[names.DATASET_REFERENCE].dataset_id,
+                base.datasets[names.DATASET_REFERENCE].dataset_id,
                 "roles/bigquery.dataViewer",
                 member,
             ),

@@ -120,15 +120,17 @@ class Foundation(pulumi.ComponentResource):
             )
             for topic in names.TOPICS
         }
-        dead_letter = self.topics[names.TOPIC_EVENTS_DEAD_LETTER]
         # Pub/Sub forwards undeliverable messages as its own service agent.
-        self.grants.grant(
-            "pubsub-agent-publishes-dead-letters",
-            "topic",
-            dead_letter.name,
-            "roles/pubsub.publisher",
-            self.pubsub_agent,
-        )
+        for topic in names.DEAD_LETTERS:
+            self.grants.grant(
+                "pubsub-agent-publishes-dead-letters"
+                if topic == names.TOPIC_EVENTS_DEAD_LETTER
+                else f"pubsub-agent-publishes-{topic}",
+                "topic",
+                self.topics[topic].name,
+                "roles/pubsub.publisher",
+                self.pubsub_agent,
+            )
 
         self.datasets = {
             dataset: gcp.bigquery.Dataset(
@@ -214,9 +216,8 @@ class Foundation(pulumi.ComponentResource):
             ),
             depends_on=writer_grants,
         )
-        self.subscriptions[names.SUB_DEAD_LETTER_AUDIT] = self.subscription(
-            names.SUB_DEAD_LETTER_AUDIT, LAYER, self
-        )
+        for audit, _replay_to in names.DEAD_LETTERS.values():
+            self.subscriptions[audit] = self.subscription(audit, LAYER, self)
         self.register_outputs(
             {
                 "topics": {k: v.id for k, v in self.topics.items()},

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from salesphere.ingest.formats import is_plain_number
+from salesphere.numbers import is_plain_number
 
 #: Cell prefixes spreadsheet programs execute as formulas (OWASP, CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

@@ -95,20 +95,20 @@ MAX_DELIVERY_ATTEMPTS = 5
 FILE_MAX_ATTEMPTS = 3
 
 
-def _push(function: str) -> DeliveryPolicy:
+def _push(function: str, dead_letter_topic: str) -> DeliveryPolicy:
     return DeliveryPolicy(
         ack_deadline_s=min(
             PUBSUB_MAX_ACK_DEADLINE_S, FUNCTIONS[function].timeout_s + PUSH_MARGIN_S
         ),
         max_delivery_attempts=MAX_DELIVERY_ATTEMPTS,
-        dead_letter_topic=names.TOPIC_EVENTS_DEAD_LETTER,
+        dead_letter_topic=dead_letter_topic,
         pushes_to=function,
     )
 
 
 SUBSCRIPTIONS: dict[str, DeliveryPolicy] = {
-    names.SUB_EVENTS_SPEED: _push(SPEED),
-    names.SUB_FILE_DROPS_INGEST: _push(INGEST_FILES),
+    names.SUB_EVENTS_SPEED: _push(SPEED, names.TOPIC_EVENTS_DEAD_LETTER),
+    names.SUB_FILE_DROPS_INGEST: _push(INGEST_FILES, names.TOPIC_FILE_DROPS_DEAD_LETTER),
     # Written by Pub/Sub itself (Cloud Storage subscription) in cloud, by the archiver in
     # the twin; an envelope it cannot write is parked with the other undelivered envelopes.
     names.SUB_EVENTS_ARCHIVE: DeliveryPolicy(
@@ -119,6 +119,7 @@ SUBSCRIPTIONS: dict[str, DeliveryPolicy] = {
     # Read by people and tools; nothing to fail on, so nothing to dead-letter.
     names.SUB_DEAD_LETTER_AUDIT: DeliveryPolicy(ack_deadline_s=60),
     names.SUB_ALERTS_AUDIT: DeliveryPolicy(ack_deadline_s=60),
+    names.SUB_FILE_DROPS_DEAD_LETTER_AUDIT: DeliveryPolicy(ack_deadline_s=60),
 }
 
 

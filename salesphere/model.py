@@ -10,6 +10,8 @@ UTC: the warehouse stores NUMERIC and TIMESTAMP, never floats or local times.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -155,6 +157,43 @@ class CanonicalEvent(BaseModel):
     def from_row(cls, row: dict[str, Any]) -> CanonicalEvent:
         """Inverse of :meth:`to_row`; trusts the stored id (already derived at ingest)."""
         return cls.model_validate(row)
+
+
+@dataclass(frozen=True)
+class FieldLimit:
+    """One field's limits exactly as :class:`CanonicalEvent` declares them.
+
+    For code that checks values without pydantic (the ingest fast paths): they read their
+    bounds from :data:`FIELD_LIMITS`, so changing a ``Field(...)`` above changes them too.
+    ``pattern`` is compiled for ``fullmatch`` (the model's ``^...$`` anchors dropped).
+    """
+
+    min_length: int = 0
+    max_length: int | None = None
+    pattern: re.Pattern[str] | None = None
+    ge: Any = None
+    le: Any = None
+
+
+def _field_limits(model: type[BaseModel]) -> dict[str, FieldLimit]:
+    """Every constrained field of ``model`` with its length, pattern and range limits."""
+    out = {}
+    for name, info in model.model_fields.items():
+        found: dict[str, Any] = {}
+        for item in info.metadata:
+            for key in ("min_length", "max_length", "ge", "le"):
+                if getattr(item, key, None) is not None:
+                    found[key] = getattr(item, key)
+            pattern = getattr(item, "pattern", None)
+            if pattern is not None:
+                found["pattern"] = re.compile(pattern.removeprefix("^").removesuffix("$"))
+        if found:
+            out[name] = FieldLimit(**found)
+    return out
+
+
+#: Field name -> its limits, read from the model (see :class:`FieldLimit`).
+FIELD_LIMITS: dict[str, FieldLimit] = _field_limits(CanonicalEvent)
 
 
 class EventDraft(BaseModel):

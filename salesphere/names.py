@@ -16,6 +16,9 @@ TOPIC_ALERTS = "alerts"  # stock alerts from the speed layer
 TOPIC_EVENTS_DEAD_LETTER = "events-dead-letter"  # envelopes the speed layer could not take
 TOPIC_QUARANTINE = "quarantine"  # rejects, with reasons (also written to the quarantine bucket)
 TOPIC_FILE_DROPS = "file-drops"  # object-finalize notifications from the landing bucket
+# file notifications the file ingest could not take: parked apart from envelopes, because
+# replaying one means notifying ingest of the file again, not republishing events
+TOPIC_FILE_DROPS_DEAD_LETTER = "file-drops-dead-letter"
 
 # Pub/Sub subscriptions: name -> topic
 SUB_EVENTS_SPEED = "events-speed"  # speed layer (function push or Beam pull)
@@ -23,6 +26,7 @@ SUB_EVENTS_ARCHIVE = "events-archive"  # writes the master dataset (GCS archive)
 SUB_FILE_DROPS_INGEST = "file-drops-ingest"  # file-drop ingest function
 SUB_DEAD_LETTER_AUDIT = "events-dead-letter-audit"  # keeps dead letters for inspection
 SUB_ALERTS_AUDIT = "alerts-audit"  # lets tests, the demo and managers read alerts
+SUB_FILE_DROPS_DEAD_LETTER_AUDIT = "file-drops-dead-letter-audit"  # parked file notifications
 
 SUBSCRIPTIONS: dict[str, str] = {
     SUB_EVENTS_SPEED: TOPIC_EVENTS,
@@ -30,8 +34,21 @@ SUBSCRIPTIONS: dict[str, str] = {
     SUB_FILE_DROPS_INGEST: TOPIC_FILE_DROPS,
     SUB_DEAD_LETTER_AUDIT: TOPIC_EVENTS_DEAD_LETTER,
     SUB_ALERTS_AUDIT: TOPIC_ALERTS,
+    SUB_FILE_DROPS_DEAD_LETTER_AUDIT: TOPIC_FILE_DROPS_DEAD_LETTER,
 }
-TOPICS = (TOPIC_EVENTS, TOPIC_ALERTS, TOPIC_EVENTS_DEAD_LETTER, TOPIC_QUARANTINE, TOPIC_FILE_DROPS)
+TOPICS = (
+    TOPIC_EVENTS,
+    TOPIC_ALERTS,
+    TOPIC_EVENTS_DEAD_LETTER,
+    TOPIC_QUARANTINE,
+    TOPIC_FILE_DROPS,
+    TOPIC_FILE_DROPS_DEAD_LETTER,
+)
+#: Dead-letter topic -> (its audit subscription, the topic a replay republishes to).
+DEAD_LETTERS: dict[str, tuple[str, str]] = {
+    TOPIC_EVENTS_DEAD_LETTER: (SUB_DEAD_LETTER_AUDIT, TOPIC_EVENTS),
+    TOPIC_FILE_DROPS_DEAD_LETTER: (SUB_FILE_DROPS_DEAD_LETTER_AUDIT, TOPIC_FILE_DROPS),
+}
 
 # BigQuery datasets
 DATASET_MASTER = "master"  # master.events: deduplicated, rebuilt from the archive

@@ -99,6 +99,10 @@ class Settings:
     forecast_history_days: int = 730
     #: Worker processes for the models (the batch function has one vCPU).
     forecast_workers: int = 1
+    #: How long the archive may lag ingest; a batch run's cutoff is its start minus this
+    #: (the cloud archive subscription flushes every 5 minutes at most). The demo, after
+    #: draining the local archiver, passes 0.
+    batch_archive_lag_seconds: float = 600.0
     #: HMAC keys (id, secret) for POS systems that cannot do OIDC. In cloud they come only
     #: from Secret Manager (``SALESPHERE_HMAC_KEYS``, mounted by infra/ingest.py); the
     #: twin's :data:`LOCAL_HMAC_KEYS` are dropped for any other env (see __post_init__).
@@ -253,6 +257,16 @@ class Settings:
             "BIGQUERY_EMULATOR_HOST": self.bigquery_endpoint,
             "GOOGLE_CLOUD_PROJECT": self.project,
         }
+
+    def export_emulator_environ(self, *names: str) -> None:
+        """Put this twin's emulator variables (all, or only ``names``) in the process environment.
+
+        Google's Pub/Sub client and Beam's BigQuery IO read the emulator's address from the
+        environment, not from arguments. This is the one place the runtime library writes
+        the environment, and outside the twin it writes nothing.
+        """
+        wanted = self.emulator_environ()
+        os.environ.update({k: v for k, v in wanted.items() if not names or k in names})
 
 
 def parse_switch(text: str, default: bool, name: str) -> bool:

@@ -83,8 +83,21 @@ def parse_dir(directory: Path) -> list[ViewDoc]:
     return [parse(p) for p in sorted(directory.glob("*.sql"))]
 
 
-def data_dictionary(docs: list[ViewDoc]) -> str:
-    """Markdown: one section per view, its columns in a table, an example query."""
+@dataclass(frozen=True)
+class TableDoc:
+    """A loaded (not queried) table documented beside the views: the reference data."""
+
+    name: str
+    description: str
+    columns: tuple[tuple[str, str, str], ...]  # (column, type, meaning)
+
+
+def data_dictionary(docs: list[ViewDoc], tables: tuple[TableDoc, ...] = ()) -> str:
+    """Markdown: one section per view, its columns in a table, an example query.
+
+    ``tables`` (the reference tables the views join) follow the views, with their types,
+    so the catalogue's terms are read in the same place as the views built on them.
+    """
     lines = [
         "# Data dictionary: serving views",
         "",
@@ -110,4 +123,16 @@ def data_dictionary(docs: list[ViewDoc]) -> str:
         lines += [f"| `{c}` | {text} |" for c, text in d.columns.items()]
         example = d.examples[0] if d.examples else f"SELECT * FROM {d.name} LIMIT 20"
         lines += ["", "```sql", example, "```"]
+    if tables:
+        lines += [
+            "",
+            "# Reference tables",
+            "",
+            "Loaded from the reference files (`salesphere batch load-reference`), validated by",
+            "`salesphere.reference`; defined in `salesphere/warehouse/schemas.py`.",
+        ]
+    for t in tables:
+        lines += ["", f"## {t.name}", "", t.description, ""]
+        lines += ["| column | type | meaning |", "|---|---|---|"]
+        lines += [f"| `{c}` | {kind} | {text} |" for c, kind, text in t.columns]
     return "\n".join(lines) + "\n"

@@ -112,7 +112,7 @@ def _files(state: DemoState, *, sources: set[str], dates: set[str]) -> list[Path
 
 
 def _post_live(state: DemoState, dates: set[str], label: str) -> None:
-    from salesphere_tools.cli.ingest import post_batch
+    from salesphere_tools.ingest.send import post_batch
 
     files = _files(state, sources={"pos", "ecommerce"}, dates=dates)
     accepted = rejected = 0
@@ -133,7 +133,7 @@ def _post_live(state: DemoState, dates: set[str], label: str) -> None:
 
 
 def _drop_files(state: DemoState, dates: set[str], label: str) -> None:
-    from salesphere_tools.cli.ingest import upload_files, wait_for_marker
+    from salesphere_tools.ingest.send import upload_files, wait_for_marker
 
     files = _files(state, sources={"spreadsheet", "inventory"}, dates=dates)
     uploaded = upload_files(state.settings, files)
@@ -295,6 +295,44 @@ def step_check_against_generator(state: DemoState) -> None:
     state.facts["generator_mismatches"] = mismatches
     if mismatches:
         raise RuntimeError(f"{mismatches} day(s) differ from the generator's expected totals")
+    _check_stock_against_generator(state)
+
+
+def _check_stock_against_generator(state: DemoState) -> None:
+    """serving.inventory_on_hand against the books' closing stock of the last day.
+
+    The books apply the platform's stock rule (latest count plus later movements) to the
+    events the generator sent, so every store x SKU must agree exactly; a difference means
+    a movement was lost, doubled or signed the wrong way somewhere between ingest and serving.
+    """
+    from salesphere.io import clients
+
+    books = state.facts["manifest"].expected.get("end_of_day_stock", [])
+    last = max((row["date"] for row in books), default=None)
+    expected = {(r["store_id"], r["sku"]): r["on_hand"] for r in books if r["date"] == last}
+    rows = (
+        clients.bigquery_client(state.settings)
+        .query("SELECT store_id, sku, on_hand FROM serving.inventory_on_hand")
+        .result()
+    )
+    served = {(r.store_id, r.sku): int(r.on_hand) for r in rows}
+    wrong = sorted(k for k in expected.keys() | served.keys() if expected.get(k) != served.get(k))
+    table = Table("positions", "expected units", "served units", "differ", "match")
+    table.add_row(
+        f"{len(expected):,}",
+        f"{sum(expected.values()):,}",
+        f"{sum(served.values()):,}",
+        f"{len(wrong):,}",
+        "[red]✗[/red]" if wrong else "[green]✓[/green]",
+    )
+    console.print(f"Stock on hand per store x SKU at the end of {last} vs. the generator's books:")
+    console.print(table)
+    state.facts["stock_mismatches"] = len(wrong)
+    if wrong:
+        sample = ", ".join(
+            f"{s}/{k}: {expected.get((s, k))} vs {served.get((s, k))}" for s, k in wrong[:5]
+        )
+        raise RuntimeError(f"{len(wrong)} store x SKU positions differ from the books: {sample}")
 
 
 def step_reconcile(state: DemoState) -> None:
@@ -317,6 +355,15 @@ def step_reconcile(state: DemoState) -> None:
         "Layers: "
         + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in layers.items() if isinstance(v, int))
     )
+    days = result.facts.get("archive_days")
+    if days:
+        console.print(
+            f"Local business days recomputed in Python from the raw archive files: "
+            f"{days['store_days']:,} store-days, {days['differ']:,} differ from "
+            f"serving.sales_daily "
+            + ("[green]✓[/green]" if days["complete"] and not days["differ"] else "[red]✗[/red]")
+            + ("" if days["complete"] else " (archive still behind serving; run again)")
+        )
     for finding in result.findings:
         console.print(
             f"[red]MISMATCH[/red] {finding.check}: expected {finding.expected}, got {finding.actual}"
@@ -372,6 +419,43 @@ def step_report(state: DemoState) -> None:
     console.print(f"Dashboard: [bold]{path.resolve()}[/bold] (open it in a browser; works offline)")
 
 
+def step_purchasing(state: DemoState) -> None:
+    """What the first store should order, as the purchasing team's spreadsheet."""
+    from salesphere_tools import purchasing
+
+    store = "SP01"
+    out = state.options.out / f"sugestao_compra_{store}.csv"
+    try:
+        result = purchasing.export(state.settings, store, out)
+    except purchasing.ExportError as exc:
+        console.print(f"[yellow]no purchase suggestion:[/yellow] {exc}")
+        return
+    state.facts["purchasing"] = result.path.resolve()
+    rows = purchasing.fetch_rows(state.settings, store)
+    sources = {r["demand_source"] for r in rows}
+    console.print(
+        f"{store}: {result.to_order} of {len(rows)} SKUs to order, demand from "
+        f"{' and '.join(sorted(sources))}; written to [bold]{result.path.resolve()}[/bold] "
+        "(; separated, decimal comma, UTF-8 with BOM)"
+    )
+    if "forecast" not in sources:
+        console.print(
+            "no forecast yet for these SKUs: the suggestion uses the observed average until "
+            "a batch run has enough history to forecast"
+        )
+    table = Table("SKU", "product", "on hand", "order", "stock-out", "urgent")
+    for row in [r for r in rows if r["suggested_order_quantity"] > 0][:5]:
+        table.add_row(
+            row["sku"],
+            str(row["product_name"]),
+            str(row["on_hand"]),
+            str(row["suggested_order_quantity"]),
+            str(row["stockout_date"] or "–"),
+            "yes" if row["urgent"] else "",
+        )
+    console.print(table)
+
+
 def run_demo(options: DemoOptions) -> bool:
     """Run every step; return True if all succeeded."""
     # The demo gets its own twin directory, emptied first: its totals are checked against
@@ -393,7 +477,8 @@ def run_demo(options: DemoOptions) -> bool:
         ("8. Serving totals vs. the generator's own bookkeeping", step_check_against_generator),
         ("9. Reconcile: nothing lost, nothing doubled", step_reconcile),
         ("10. Demand forecast per store and SKU (batch layer)", step_forecast),
-        ("11. Dashboard", step_report),
+        ("11. Purchase suggestion (serving.replenishment)", step_purchasing),
+        ("12. Dashboard", step_report),
     ]
     ok = True
     try:
@@ -417,7 +502,8 @@ def run_demo(options: DemoOptions) -> bool:
                 f"({exp['duplicate_events']:,} duplicates absorbed, "
                 f"{exp['rejected_events']:,} rejects quarantined with reasons).\n"
                 f"Serving totals match the generator's own books; reconcile passed.\n"
-                f"Dashboard: {state.facts.get('report')}",
+                f"Dashboard: {state.facts.get('report')}\n"
+                f"Purchase suggestion: {state.facts.get('purchasing', '–')}",
                 title="[green]SalesSphere demo: done",
             )
         )

@@ -66,7 +66,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             )
             merged[service].sort(key=lambda o: (o["resource"], o["permission"]))
         document["recorded"] = dict(sorted(merged.items()))
-        IAM_RECORDED.write_text(json.dumps(document, indent=2) + "\n")
+        IAM_RECORDED.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
         print(f"\n{IAM_RECORDED} updated with {new}: review the diff")
         return
     lines = [f"  {service}: {perm} on {res}" for service, ops in new.items() for perm, res in ops]

@@ -65,12 +65,8 @@ def drop_staging(settings: Settings, run_id: str) -> None:
     )
 
 
-def commit_script(staging: str, *, full: bool, fail_before_commit: bool = False) -> str:
-    """The transaction: replace partitions, drop later copies, refill views, set cutoff.
-
-    ``fail_before_commit`` raises inside the transaction after every statement ran; the
-    crash-midway test uses it to prove the rollback leaves the previous state serving.
-    """
+def commit_script(staging: str, *, full: bool) -> str:
+    """The transaction: replace partitions, drop later copies, refill views, set cutoff."""
     replace = (
         f"DELETE FROM {MASTER} WHERE TRUE;"
         if full
@@ -102,8 +98,6 @@ def commit_script(staging: str, *, full: bool, fail_before_commit: bool = False)
         "cutoff = @cutoff, partitions_rebuilt = @partitions, "
         f"events_in_master = (SELECT COUNT(*) FROM {MASTER}) WHERE run_id = @run_id;",
     ]
-    if fail_before_commit:
-        statements.append("SELECT ERROR('injected failure before COMMIT (test)');")
     statements.append("COMMIT TRANSACTION;")
     return "\n".join(statements)
 
@@ -116,7 +110,6 @@ def commit(
     cutoff: datetime,
     dates: list[str],
     full: bool,
-    fail_before_commit: bool = False,
 ) -> None:
     """Run the transaction; on any error BigQuery rolls everything back and this raises."""
     from google.cloud import bigquery
@@ -129,5 +122,5 @@ def commit(
             bigquery.ArrayQueryParameter("dates", "DATE", [date.fromisoformat(d) for d in dates]),
         ]
     )
-    script = commit_script(staging, full=full, fail_before_commit=fail_before_commit)
+    script = commit_script(staging, full=full)
     clients.bigquery_client(settings).query(script, job_config=config).result()

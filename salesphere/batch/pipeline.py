@@ -34,6 +34,7 @@ from salesphere.batch.transforms import (
     ParseArchiveFiles,
     StageParquet,
 )
+from salesphere.io import clients
 from salesphere.settings import Settings
 
 DEFAULT_BUCKETS = 8
@@ -100,8 +101,6 @@ class StageSpec:
 
 def write_spec(settings: Settings, spec: StageSpec) -> str:
     """Store ``spec`` under the run's staging prefix; return its ``gs://`` URI."""
-    from salesphere.io import clients
-
     bucket = settings.buckets.artifacts
     name = spec_name(spec.run_id)
     blob = clients.storage_client(settings).bucket(bucket).blob(name)
@@ -111,8 +110,6 @@ def write_spec(settings: Settings, spec: StageSpec) -> str:
 
 def read_spec(settings: Settings, uri: str) -> StageSpec:
     """Read a spec written by :func:`write_spec` (it must be in this stack's artifacts bucket)."""
-    from salesphere.io import clients
-
     prefix = f"gs://{settings.buckets.artifacts}/"
     if not uri.startswith(prefix):
         raise ValueError(

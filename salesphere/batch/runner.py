@@ -36,9 +36,6 @@ from salesphere.names import ARCHIVE_PREFIX
 from salesphere.settings import Settings
 from salesphere.warehouse.schemas import BATCH_RUNS
 
-#: Default wait for the archive to catch up (the cloud archive subscription flushes every
-#: 5 minutes at most); the demo, after draining the local archiver, passes 0.
-DEFAULT_ARCHIVE_LAG = timedelta(minutes=10)
 log = logging.getLogger("salesphere.batch")
 
 
@@ -183,18 +180,18 @@ def run_batch(
     full: bool = False,
     date_from: date | None = None,
     date_to: date | None = None,
-    archive_lag: timedelta = DEFAULT_ARCHIVE_LAG,
+    archive_lag: timedelta | None = None,
     run_id: str | None = None,
     buckets: int | None = None,
     full_validation: bool = False,
     beam_args: list[str] | None = None,
-    fail_before_commit: bool = False,
     launcher: TemplateLauncher | None = None,
     forecast_mode: str | None = None,
 ) -> RunReport:
     """Rebuild what changed in master, refill the batch views, move the cutoff; atomically.
 
-    ``run_id`` makes a retried request idempotent: a run id that already succeeded
+    ``archive_lag`` defaults to ``settings.batch_archive_lag_seconds``. ``run_id`` makes a
+    retried request idempotent: a run id that already succeeded
     returns ``already_done`` without touching anything. Raises
     :class:`~salesphere.batch.lock.RunInProgress` when another run holds the lock, and
     :class:`~salesphere.batch.lock.LockLost` (before committing anything) when this run
@@ -227,6 +224,8 @@ def run_batch(
         report = RunReport(run_id=run_id, status="nothing_new", mode=plan.mode)
         if plan.empty and plan.mode != "full":
             return report
+        if archive_lag is None:
+            archive_lag = timedelta(seconds=settings.batch_archive_lag_seconds)
         cutoff = started - archive_lag
         _record_start(settings, run_id, started)
         try:
@@ -253,7 +252,6 @@ def run_batch(
                 cutoff=cutoff,
                 dates=list(plan.dates),
                 full=plan.mode == "full",
-                fail_before_commit=fail_before_commit,
             )
             timings["commit"] = time.monotonic() - t3
         except Exception as exc:

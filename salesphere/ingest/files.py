@@ -49,11 +49,13 @@ from salesphere import limits
 from salesphere.exports import safe_row
 from salesphere.ingest import jsonparse
 from salesphere.ingest.formats import normalise_header
-from salesphere.ingest.mapping import Mapper, SourceMapping, file_candidates
+from salesphere.ingest.mapper import Mapper
+from salesphere.ingest.mapping import SourceMapping, file_candidates
 from salesphere.ingest.readers import FileRejected, open_table, sniff_header
 from salesphere.ingest.results import BatchSummary, QuarantineRecord, RecordResult
 from salesphere.ingest.service import BatchReport, IngestService
 from salesphere.ingest.validate import TIME_FORMAT
+from salesphere.io import clients
 from salesphere.model import utcnow
 
 log = logging.getLogger("salesphere.ingest.files")
@@ -240,8 +242,6 @@ class FileIngestor:
     @property
     def gcs(self) -> Any:
         if self._gcs is None:
-            from salesphere.io import clients
-
             self._gcs = clients.storage_client(self.settings)
         return self._gcs
 
@@ -533,9 +533,15 @@ class FileIngestor:
 
     @staticmethod
     def _move(bucket: Any, blob: Any, target: str) -> None:
+        """Copy the object to ``target`` and delete it from where it landed.
+
+        Pub/Sub may deliver one notification twice at once, and a re-upload's own
+        notification races a direct call: when the source is already gone (copy or delete
+        answers 404), the other delivery moved the same bytes to the same content-addressed
+        ``target``, so there is nothing left to do.
+        """
         from google.api_core.exceptions import NotFound
 
-        bucket.copy_blob(blob, bucket, target)
-        # a concurrent delivery of the same object may have moved it first
         with contextlib.suppress(NotFound):
+            bucket.copy_blob(blob, bucket, target)
             bucket.delete_blob(blob.name, generation=blob.generation)

@@ -18,15 +18,19 @@ import unicodedata
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
+from salesphere.numbers import BR_NUMBER, INTL_NUMBER
+
 CENT = Decimal("0.01")
 #: Larger amounts cannot be money (NUMERIC holds 18 digits here); refused before rounding.
 MONEY_LIMIT = Decimal(10) ** 15
 
-#: ``1.234,56`` / ``1234,56`` / ``-12`` (Brazilian: dot groups thousands, comma decimals).
-_BR_NUMBER = re.compile(r"^[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?$")
-#: ``1,234.56`` / ``1234.56`` / ``-12`` (international).
-_INTL_NUMBER = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
+#: Money already written with exactly two places and at most 15 integer digits, per style:
+#: the shape :func:`parse_money` returns unchanged, so ``Decimal`` can take it as is.
+PLAIN_MONEY = {
+    "br": re.compile(r"(?:\d{1,3}(?:\.\d{3}){1,4}|\d{1,15}),\d{2}"),
+    "intl": re.compile(r"(?:\d{1,3}(?:,\d{3}){1,4}|\d{1,15})\.\d{2}"),
+}
 
 
 class FormatError(ValueError):
@@ -64,14 +68,14 @@ def parse_decimal(value: object, style: str = "br") -> Decimal:
         raise FormatError("decimal", f"expected a number, got {type(value).__name__}")
     text = _clean(value)
     if style == "br":
-        if not _BR_NUMBER.match(text):
+        if not BR_NUMBER.match(text):
             raise FormatError(
                 "decimal",
                 f"{value!r} is not a Brazilian number (expected e.g. 1.234,56 or 12,5)",
             )
         text = text.replace(".", "").replace(",", ".")
     else:
-        if not _INTL_NUMBER.match(text):
+        if not INTL_NUMBER.match(text):
             raise FormatError("decimal", f"{value!r} is not a number (expected e.g. 1234.56)")
         text = text.replace(",", "")
     try:
@@ -209,8 +213,3 @@ def normalise_header(text: str) -> str:
     folded = unicodedata.normalize("NFKD", text.strip().lstrip("\ufeff"))
     plain = "".join(ch for ch in folded if not unicodedata.combining(ch)).lower()
     return re.sub(r"[^a-z0-9]+", "_", plain).strip("_")
-
-
-def is_plain_number(text: str) -> bool:
-    """Is ``text`` a number as written, in either style (``-12``, ``-1.234,56``, ``1,234.5``)?"""
-    return bool(_INTL_NUMBER.match(text) or _BR_NUMBER.match(text))

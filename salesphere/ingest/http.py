@@ -31,11 +31,11 @@ from typing import Any, Protocol
 import orjson
 
 from salesphere.ingest import jsonparse, signing
+from salesphere.ingest.ledger import LedgerError
 from salesphere.ingest.mapping import live_mapping, live_sources
+from salesphere.ingest.publish import PublishError
 from salesphere.ingest.results import REJECTED
 from salesphere.ingest.service import IngestService, ReferenceUnavailable
-from salesphere.io.publish import PublishError
-from salesphere.io.quarantine import LedgerError
 from salesphere.settings import Settings
 
 log = logging.getLogger("salesphere.ingest.http")

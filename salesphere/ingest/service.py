@@ -31,8 +31,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from salesphere.ingest.mapping import Mapper, SourceMapping, live_mapping
-from salesphere.ingest.processing import RecordProcessor, Reference
+from salesphere.ingest.catalog import Reference
+from salesphere.ingest.ledger import IngestLedger
+from salesphere.ingest.mapper import Mapper
+from salesphere.ingest.mapping import SourceMapping, live_mapping
+from salesphere.ingest.processing import RecordProcessor
+from salesphere.ingest.publish import EnvelopePublisher, pack_rows
 from salesphere.ingest.results import (
     REJECTED,
     BatchSummary,
@@ -42,8 +46,7 @@ from salesphere.ingest.results import (
     quarantine_rows,
 )
 from salesphere.ingest.validate import TIME_FORMAT
-from salesphere.io.publish import EnvelopePublisher, pack_rows
-from salesphere.io.quarantine import IngestLedger
+from salesphere.io import clients
 from salesphere.model import utcnow
 from salesphere.settings import Settings
 
@@ -91,8 +94,6 @@ def load_reference(settings: Settings) -> Reference:
     that *fails* (no permission, missing table, warehouse down) raises
     :class:`ReferenceUnavailable`: that is never a reason to switch the checks off.
     """
-    from salesphere.io import clients
-
     client = clients.bigquery_client(settings)
     try:
         skus = frozenset(

@@ -12,7 +12,6 @@ accepts a record pydantic refuses.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -20,29 +19,40 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from salesphere.identity import EVENT_NAMESPACE
+from salesphere.identity import event_id_of, key_text
 from salesphere.model import (
     DEFAULT_CURRENCY,
+    FIELD_LIMITS,
     MAX_CLOCK_SKEW,
-    MAX_QUANTITY,
-    MAX_UNIT_PRICE,
     MONEY_EVENTS,
     SCHEMA_VERSION,
+    TRANSFER_EVENTS,
     Channel,
     EventType,
     finalize,
 )
 from salesphere.validation import Reject, rejects_from_error
 
-_STORE = re.compile(r"[A-Za-z0-9_-]+")
-_SKU = re.compile(r"[A-Za-z0-9_.-]+")
-_CURRENCY = re.compile(r"[A-Z]{3}")
-_EVENT_TYPES = frozenset(t.value for t in EventType)
-_MONEY = frozenset(t.value for t in MONEY_EVENTS)
-_TRANSFERS = frozenset(("transfer_out", "transfer_in"))
-_CHANNELS = frozenset(c.value for c in Channel)
+#: Allowed values and limits, all read from the model (``FIELD_LIMITS``), bound to module
+#: names because :func:`fast_row` runs for every record.
+EVENT_TYPES = frozenset(t.value for t in EventType)
+MONEY_TYPES = frozenset(t.value for t in MONEY_EVENTS)
+TRANSFER_TYPES = frozenset(t.value for t in TRANSFER_EVENTS)
+CHANNELS = frozenset(c.value for c in Channel)
+STORE_PATTERN = FIELD_LIMITS["store_id"].pattern
+SKU_PATTERN = FIELD_LIMITS["sku"].pattern
+CURRENCY_PATTERN = FIELD_LIMITS["currency"].pattern
+_SOURCE_MIN, _SOURCE_MAX = FIELD_LIMITS["source"].min_length, FIELD_LIMITS["source"].max_length
+_STORE_MAX = FIELD_LIMITS["store_id"].max_length
+_SKU_MAX = FIELD_LIMITS["sku"].max_length
+_QTY_MIN, _QTY_MAX = FIELD_LIMITS["quantity"].ge, FIELD_LIMITS["quantity"].le
+_PRICE_MAX = FIELD_LIMITS["unit_price"].le
+_ORDER_MAX = FIELD_LIMITS["order_id"].max_length
+_LINE_MIN, _LINE_MAX = FIELD_LIMITS["line_number"].ge, FIELD_LIMITS["line_number"].le
+_REF_MAX = FIELD_LIMITS["source_ref"].max_length
+_COUNT_MIN, _COUNT_MAX = FIELD_LIMITS["counted_quantity"].ge, FIELD_LIMITS["counted_quantity"].le
+_COUNTERPART_MAX = FIELD_LIMITS["counterpart_store_id"].max_length
 _ZERO = Decimal("0.00")
-_MAX_MONEY_DIGITS = 18
 _DRAFT_FIELDS = frozenset(
     (
         "event_type",
@@ -63,41 +73,6 @@ _DRAFT_FIELDS = frozenset(
     )
 )
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-_NAMESPACE = EVENT_NAMESPACE.bytes
-
-
-def event_id_of(natural_key: str) -> str:
-    """``identity.derive_event_id`` for a natural key, without building a ``UUID`` object.
-
-    UUIDv5 is SHA-1 of namespace + name with the version and variant bits set; doing it
-    on bytes costs a fraction of ``uuid.uuid5``. A unit test checks it against
-    ``derive_event_id`` for every event type.
-    """
-    raw = bytearray(hashlib.sha1(_NAMESPACE + natural_key.encode()).digest()[:16])
-    raw[6] = (raw[6] & 0x0F) | 0x50
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-def _natural_key(
-    event_type: str,
-    store_id: str,
-    sku: str,
-    occurred_text: str,
-    order_id: object,
-    line_number: object,
-    source_ref: object,
-    counterpart: object,
-) -> str:
-    """``salesphere.identity.natural_key`` spelled out per event type (same strings)."""
-    if event_type in _MONEY:
-        return f"{event_type}|{order_id}|{line_number}"
-    if event_type == "stock_count":
-        return f"{event_type}|{store_id}|{sku}|{occurred_text[:19]}Z"
-    if event_type in _TRANSFERS:
-        return f"{event_type}|{source_ref}|{sku}|{store_id}|{counterpart}"
-    return f"{event_type}|{store_id}|{sku}|{source_ref}"
 
 
 #: ``str()`` of a Decimal with exponent -2, no sign and at most 18 digits, and nothing
@@ -142,32 +117,38 @@ def fast_row(
     counterpart = get("counterpart_store_id")
     if not (
         type(event_type) is str
-        and event_type in _EVENT_TYPES
+        and event_type in EVENT_TYPES
         and type(occurred) is datetime
         and occurred.tzinfo is not None
         and type(source) is str
-        and 1 <= len(source) <= 64
+        and _SOURCE_MIN <= len(source) <= _SOURCE_MAX
         and type(store_id) is str
-        and len(store_id) <= 32
-        and _STORE.fullmatch(store_id)
+        and len(store_id) <= _STORE_MAX
+        and STORE_PATTERN.fullmatch(store_id)
         and type(sku) is str
-        and len(sku) <= 64
-        and _SKU.fullmatch(sku)
+        and len(sku) <= _SKU_MAX
+        and SKU_PATTERN.fullmatch(sku)
         and type(quantity) is int
-        and 0 <= quantity <= MAX_QUANTITY
+        and _QTY_MIN <= quantity <= _QTY_MAX
         and (unit_price is None or (price_text := _money_text(unit_price)) is not None)
-        and (unit_price is None or unit_price <= MAX_UNIT_PRICE)
+        and (unit_price is None or unit_price <= _PRICE_MAX)
         and (discount_text := _money_text(discount)) is not None
         and type(currency) is str
-        and _CURRENCY.fullmatch(currency)
+        and CURRENCY_PATTERN.fullmatch(currency)
         and type(channel) is str
-        and channel in _CHANNELS
-        # the optional fields, inlined (_opt_str / _opt_int): calls cost more than checks
-        and (order_id is None or (type(order_id) is str and len(order_id) <= 64))
-        and (line_number is None or (type(line_number) is int and 1 <= line_number <= 10_000))
-        and (source_ref is None or (type(source_ref) is str and len(source_ref) <= 256))
-        and (counted is None or (type(counted) is int and 0 <= counted <= 10_000_000))
-        and (counterpart is None or (type(counterpart) is str and len(counterpart) <= 32))
+        and channel in CHANNELS
+        # the optional fields, inlined: calls cost more than checks
+        and (order_id is None or (type(order_id) is str and len(order_id) <= _ORDER_MAX))
+        and (
+            line_number is None
+            or (type(line_number) is int and _LINE_MIN <= line_number <= _LINE_MAX)
+        )
+        and (source_ref is None or (type(source_ref) is str and len(source_ref) <= _REF_MAX))
+        and (counted is None or (type(counted) is int and _COUNT_MIN <= counted <= _COUNT_MAX))
+        and (
+            counterpart is None
+            or (type(counterpart) is str and len(counterpart) <= _COUNTERPART_MAX)
+        )
     ):
         return None
     offset = occurred.utcoffset()
@@ -176,24 +157,30 @@ def fast_row(
     occurred_utc = occurred.astimezone(UTC)
     if occurred_utc > received_at + MAX_CLOCK_SKEW:
         return None
-    if event_type in _MONEY:
+    if event_type in MONEY_TYPES:
         if unit_price is None or not order_id or line_number is None or quantity == 0:
             return None
         if discount > unit_price * quantity:
             return None
     if (event_type == "stock_count") != (counted is not None):
         return None
-    if event_type in _TRANSFERS and not counterpart:
+    if event_type in TRANSFER_TYPES and not counterpart:
         return None
     if occurred_utc.year < 1000:  # strftime and isoformat disagree on padding there
         return None
     # isoformat is what strftime(TIME_FORMAT) writes for years >= 1000, at C speed
     occurred_text = occurred_utc.isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00"
-    event_id = event_id_of(
-        _natural_key(
-            event_type, store_id, sku, occurred_text, order_id, line_number, source_ref, counterpart
-        )
+    key = key_text(
+        event_type,
+        store_id,
+        sku,
+        occurred_text[:19] + "Z",
+        order_id,
+        line_number,
+        source_ref,
+        counterpart,
     )
+    event_id = event_id_of(key)
     return {
         "event_id": event_id,
         "event_type": event_type,

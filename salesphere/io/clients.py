@@ -7,7 +7,6 @@ service-account credentials.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 from salesphere.settings import Settings
@@ -29,7 +28,7 @@ def publisher(settings: Settings, *, batch_max_messages: int = 100) -> pubsub_v1
     batch = pubsub_v1.types.BatchSettings(max_messages=batch_max_messages, max_latency=0.01)
     if settings.local:
         # The client reads PUBSUB_EMULATOR_HOST; make sure it is this twin's.
-        os.environ["PUBSUB_EMULATOR_HOST"] = settings.pubsub_endpoint
+        settings.export_emulator_environ("PUBSUB_EMULATOR_HOST")
         return pubsub_v1.PublisherClient(
             batch_settings=batch,
             credentials=_anonymous(),
@@ -43,7 +42,7 @@ def subscriber(settings: Settings) -> pubsub_v1.SubscriberClient:
     from google.cloud import pubsub_v1
 
     if settings.local:
-        os.environ["PUBSUB_EMULATOR_HOST"] = settings.pubsub_endpoint
+        settings.export_emulator_environ("PUBSUB_EMULATOR_HOST")
         return pubsub_v1.SubscriberClient(
             credentials=_anonymous(),
             client_options=ClientOptions(api_endpoint=settings.pubsub_endpoint),

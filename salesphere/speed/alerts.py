@@ -19,10 +19,14 @@ current count is already reflected in that count and is ignored. Applying the sa
 event twice changes nothing (movements are remembered by ``event_id``, counts by their
 instant), so redeliveries cannot move stock.
 
-**Alerts.** Levels are ``ok`` (on hand ≥ reorder point), ``low`` (below it) and ``out``
-(≤ 0). An alert is raised when the level becomes worse than anything alerted since the
-last recovery: once per crossing, not on every sale. When a single event jumps two levels
-only the most severe alert (``out_of_stock``) is raised. Recovery to ``ok`` re-arms both.
+**Alerts.** Levels are ``ok`` (on hand above the reorder point), ``low`` (at or below it,
+the point at which to reorder, as ``serving.stock_alerts`` flags it), ``out``
+(exactly 0) and ``count`` (below 0). Negative stock cannot exist on a shelf: it means the
+last count is wrong or movements are missing, so it raises its own kind, ``count_needed``
+(count the shelf), not ``out_of_stock`` (reorder), the same rule as
+``serving.stock_alerts``. An alert is raised when the level becomes worse than anything
+alerted since the last recovery: once per crossing, not on every sale. When a single
+event jumps levels only the most severe alert is raised. Recovery to ``ok`` re-arms all.
 Until the first count is seen on hand is unknown and no alert is raised (guessing zero
 would page every store manager on day one).
 
@@ -60,9 +64,10 @@ class Level(IntEnum):
     OK = 0
     LOW = 1
     OUT = 2
+    COUNT = 3
 
 
-KIND = {Level.LOW: "below_reorder_point", Level.OUT: "out_of_stock"}
+KIND = {Level.LOW: "below_reorder_point", Level.OUT: "out_of_stock", Level.COUNT: "count_needed"}
 
 
 def stock_key(row: dict[str, Any]) -> str:
@@ -76,9 +81,11 @@ def _ts(value: str | datetime) -> str:
 
 
 def level_of(on_hand: int, reorder_point: int) -> Level:
-    if on_hand <= 0:
+    if on_hand < 0:
+        return Level.COUNT
+    if on_hand == 0:
         return Level.OUT
-    return Level.LOW if on_hand < reorder_point else Level.OK
+    return Level.LOW if on_hand <= reorder_point else Level.OK
 
 
 def alert_id(store_id: str, sku: str, kind: str, event_id: str) -> str:

@@ -13,7 +13,7 @@ event twice. The speed layer defends in depth:
    event). It only ever *drops* ids it has seen; an id it does not hold is never
    assumed new;
 3. before inserting, the question "which ids already exist?" is answered exactly: by
-   the sink (``salesphere.io.bq_sink``) asking BigQuery (Beam), or by the function's
+   the sink (``salesphere.speed.sink``) asking BigQuery (Beam), or by the function's
    process memory, which holds every id received in the last days and reloads itself
    after any failed write (``salesphere.speed.memory``). Inserts pass
    ``insertId=event_id`` so two racing writers collapse too.

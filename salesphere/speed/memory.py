@@ -43,8 +43,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from salesphere.io.bq_sink import SpeedWarehouse
+from salesphere.settings import Settings
 from salesphere.speed import alerts as stock
+from salesphere.speed.sink import SpeedWarehouse
 
 #: UTC receive days whose ids are held: today, yesterday and the day before, so a row
 #: received yesterday still sees the whole day before its own (the old check's reach).
@@ -52,11 +53,6 @@ HOT_DAYS = 3
 #: Rows are stamped (``written_at``) before their insert returns, and an insert may take up
 #: to the sink's 20 s deadline; re-reading this much before the last sync catches them.
 SYNC_MARGIN = timedelta(seconds=60)
-#: Default interval between syncs with other writers (see module doc)...
-SYNC_SECONDS = 30.0
-#: ...during this long after a load: another writer exists only while a rollout
-#: overlaps a fresh instance with the old one (every stack runs one speed instance).
-SYNC_WINDOW_SECONDS = 300.0
 #: Store/SKU states kept (a few hundred bytes each without a long tail of movements).
 MAX_STATES = 100_000
 #: Beyond this many hot ids the process holds none and asks the warehouse before every
@@ -93,8 +89,8 @@ class SpeedMemory:
         warehouse: SpeedWarehouse,
         reorder_point: Callable[[str], int | None],
         clock: Callable[[], datetime],
-        sync_seconds: float = SYNC_SECONDS,
-        sync_window: float = SYNC_WINDOW_SECONDS,
+        sync_seconds: float = Settings.speed_sync_seconds,
+        sync_window: float = Settings.speed_sync_window_seconds,
         max_states: int = MAX_STATES,
         max_hot_ids: int = MAX_HOT_IDS,
     ) -> None:

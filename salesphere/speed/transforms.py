@@ -2,7 +2,7 @@
 
 The pipeline (``services/stream/pipeline.py``) is thin wiring around these; the tests
 drive them with ``TestStream``. I/O (BigQuery, Pub/Sub) stays outside, in
-``salesphere.io.beam_bigquery``.
+``salesphere.speed.beam_sink``.
 
 **Event time and lateness.** Rows carry ``occurred_at`` as their Beam timestamp. The
 write path has *no* windows: every event is written whatever its lateness (the batch
@@ -35,6 +35,7 @@ from apache_beam.utils.timestamp import Duration
 from salesphere.model import utcnow
 from salesphere.speed import alerts as stock
 from salesphere.speed.dedup import DEDUP_TTL_SECONDS
+from salesphere.speed.grouping import by_pair
 from salesphere.speed.reference import Loader, ReorderPoints, shared
 from salesphere.speed.rows import unpack_message
 
@@ -78,10 +79,7 @@ class UnpackEnvelopes(beam.DoFn):
             self.points.prefetch(r["sku"] for r in unpacked.rows)
         for row in unpacked.rows:
             yield window.TimestampedValue(row, _epoch(row["occurred_at"]))
-        batches: dict[str, list[dict[str, Any]]] = {}
-        for row in unpacked.rows:
-            batches.setdefault(stock.stock_key(row), []).append(row)
-        for key, batch in batches.items():
+        for key, batch in by_pair(unpacked.rows).items():
             yield pvalue.TaggedOutput(STOCK, (key, stock.arrival_order(batch)))
         for dead in unpacked.dead_letters:
             yield pvalue.TaggedOutput(DEAD_LETTERS, dead)

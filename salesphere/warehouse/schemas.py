@@ -97,7 +97,12 @@ STOCK_ALERTS = TableDef(
         Column("alert_id", "STRING", "REQUIRED", "Deterministic: store, SKU, crossing event."),
         Column("store_id", "STRING", "REQUIRED"),
         Column("sku", "STRING", "REQUIRED"),
-        Column("kind", "STRING", "REQUIRED", "below_reorder_point or out_of_stock."),
+        Column(
+            "kind",
+            "STRING",
+            "REQUIRED",
+            "below_reorder_point, out_of_stock or count_needed (negative on hand).",
+        ),
         Column("on_hand", "INT64", "REQUIRED", "Running units on hand after the event."),
         Column("reorder_point", "INT64"),
         Column("event_id", "STRING", description="The event that crossed the threshold."),
@@ -186,28 +191,61 @@ PRODUCTS = TableDef(
     names.DATASET_REFERENCE,
     "products",
     (
-        Column("sku", "STRING", "REQUIRED"),
-        Column("name", "STRING", "REQUIRED"),
-        Column("category", "STRING", "REQUIRED"),
-        Column("unit_cost", "NUMERIC", "REQUIRED"),
-        Column("list_price", "NUMERIC", "REQUIRED"),
-        Column("reorder_point", "INT64", "REQUIRED"),
-        Column("supplier_lead_time_days", "INT64", "REQUIRED"),
-        Column("supplier", "STRING"),
+        Column("sku", "STRING", "REQUIRED", "Product SKU."),
+        Column("name", "STRING", "REQUIRED", "Product name."),
+        Column("category", "STRING", "REQUIRED", "Category (Portuguese name)."),
+        Column("unit_cost", "NUMERIC", "REQUIRED", "What one unit costs the company (BRL)."),
+        Column("list_price", "NUMERIC", "REQUIRED", "Shelf price of one unit (BRL)."),
+        Column(
+            "reorder_point",
+            "INT64",
+            "REQUIRED",
+            "Static reorder point: units on hand below which to reorder (the speed layer's "
+            "alerts).",
+        ),
+        Column(
+            "supplier_lead_time_days",
+            "INT64",
+            "REQUIRED",
+            "Days from placing an order to the goods on the shelf (0-365).",
+        ),
+        Column("supplier", "STRING", description="Supplier the SKU is bought from."),
+        # Nullable: a catalogue loaded before these terms existed keeps working, and
+        # serving.replenishment reads NULL as the catalogue default (salesphere.reference).
+        Column(
+            "review_period_days",
+            "INT64",
+            description="Days between two purchase reviews of the SKU (1-365; blank: 7).",
+        ),
+        Column(
+            "pack_size",
+            "INT64",
+            description="Units per case; orders are whole cases (1-10000; blank: 1).",
+        ),
+        Column(
+            "min_order_quantity",
+            "INT64",
+            description="Smallest order the supplier accepts, in units (blank or 0: none).",
+        ),
     ),
-    "The catalog.",
+    "The catalog: prices, the static reorder point and the supplier's ordering terms.",
 )
 
 STORES = TableDef(
     names.DATASET_REFERENCE,
     "stores",
     (
-        Column("store_id", "STRING", "REQUIRED"),
-        Column("name", "STRING", "REQUIRED"),
-        Column("city", "STRING", "REQUIRED"),
-        Column("state", "STRING", "REQUIRED"),
-        Column("channel", "STRING", "REQUIRED"),
-        Column("timezone", "STRING", "REQUIRED"),
+        Column("store_id", "STRING", "REQUIRED", "Store id (SP01; WEB for the web shop)."),
+        Column("name", "STRING", "REQUIRED", "Store name."),
+        Column("city", "STRING", "REQUIRED", "City."),
+        Column("state", "STRING", "REQUIRED", "State (UF), two letters."),
+        Column("channel", "STRING", "REQUIRED", "store or online."),
+        Column(
+            "timezone",
+            "STRING",
+            "REQUIRED",
+            "IANA timezone of the store's clock: its business day (America/Sao_Paulo).",
+        ),
     ),
     "Stores and the online channel.",
 )

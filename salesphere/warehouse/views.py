@@ -16,9 +16,9 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 from salesphere import names, sqlrefs
-from salesphere.batch.sqlrender import SQL_DIR
 from salesphere.io import clients
 from salesphere.settings import Settings
+from salesphere.sql import SQL_DIR
 
 #: The cutoff the serving views read; one row per committed batch run (newest wins).
 CUTOFF_TABLE = f"{names.DATASET_BATCH}.cutoff"

@@ -21,7 +21,7 @@ from salesphere.batch.runner import run_batch
 from salesphere.io import clients
 from salesphere.settings import Settings
 from salesphere.warehouse.views import load
-from salesphere_tools.batch.memory import PeakTreeMemory
+from salesphere_tools.batch.rss import PeakTreeMemory
 
 FILE_EVENTS = 100_000
 ENVELOPE_EVENTS = 500

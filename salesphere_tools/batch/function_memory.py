@@ -25,7 +25,7 @@ from pathlib import Path
 from salesphere.io import clients
 from salesphere.settings import Settings
 from salesphere_tools.batch.bench import synthesize_archive
-from salesphere_tools.batch.memory import tree_rss_mib
+from salesphere_tools.batch.rss import tree_rss_mib
 
 #: Lines per order in the busy-day case (the generator's web and store orders average 2-3).
 LINES_PER_ORDER = 3

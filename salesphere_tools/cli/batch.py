@@ -26,8 +26,10 @@ def run(
     date_from: str | None = typer.Option(None, "--from", help="Backfill from this receive date."),
     date_to: str | None = typer.Option(None, "--to", help="Backfill up to this receive date."),
     full: bool = typer.Option(False, "--full", help="Rebuild every partition."),
-    archive_lag: float = typer.Option(
-        600, help="Seconds the archive may lag ingest; the cutoff is run start minus this."
+    archive_lag: float | None = typer.Option(
+        None,
+        help="Seconds the archive may lag ingest; the cutoff is run start minus this "
+        "(default: Settings.batch_archive_lag_seconds, 600).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the run report as JSON."),
 ) -> None:
@@ -42,7 +44,7 @@ def run(
             full=full,
             date_from=_date(date_from, "--from"),
             date_to=_date(date_to, "--to"),
-            archive_lag=timedelta(seconds=archive_lag),
+            archive_lag=None if archive_lag is None else timedelta(seconds=archive_lag),
         )
     except RunInProgress as exc:
         typer.echo(str(exc), err=True)

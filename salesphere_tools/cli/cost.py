@@ -14,13 +14,10 @@ import typer
 
 
 def _profile(stack: str):  # type: ignore[no-untyped-def]  # -> StackProfile (lazy import)
+    from infra.settings import SettingsError, settings_for_stack
     from salesphere import limits
     from salesphere.settings import Settings
-    from salesphere_tools.cli.infra import import_infra
     from salesphere_tools.costs import StackProfile, runs_per_day
-
-    import_infra()
-    from infra.settings import SettingsError, settings_for_stack
 
     try:
         s = settings_for_stack(stack)

@@ -15,9 +15,14 @@ SERVING_SQL = SQL_DIR / "serving"
 
 
 def render_dictionary() -> str:
-    from salesphere.sqldocs import data_dictionary, parse_dir
+    from salesphere.sqldocs import TableDoc, data_dictionary, parse_dir
+    from salesphere.warehouse.schemas import PRODUCTS, STORES
 
-    return data_dictionary(parse_dir(SERVING_SQL))
+    tables = tuple(
+        TableDoc(t.ref, t.description, tuple((c.name, c.type, c.description) for c in t.columns))
+        for t in (PRODUCTS, STORES)
+    )
+    return data_dictionary(parse_dir(SERVING_SQL), tables)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,8 +9,6 @@ free-tier guardrails, without cloud credentials or the Pulumi CLI. ``targets`` p
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -19,23 +17,6 @@ if TYPE_CHECKING:
     from infra.mocking import ProgramRun, Recorded
 
 LAYERS = ("foundation", "ingest", "stream", "batch", "serving")
-
-
-def import_infra() -> Path:
-    """Make the repository's ``infra`` package importable; return the repo root.
-
-    ``infra/`` is not part of the installed ``salesphere`` package (Pulumi runs it from the
-    checkout), so the CLI finds it next to the editable install.
-    """
-    root = Path(__file__).resolve().parents[2]
-    if not (root / "infra" / "program.py").exists():
-        raise typer.BadParameter(
-            f"no Pulumi program at {root / 'infra'}; run this from a SalesSphere checkout "
-            "installed with `pip install -e .` (make setup)"
-        )
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    return root
 
 
 def parse_sets(values: list[str]) -> dict[str, str]:
@@ -151,21 +132,6 @@ def _jsonable(value: Any) -> Any:
     return f"<{type(value).__name__}>"
 
 
-def run_preview(stack: str, overrides: dict[str, str]) -> tuple[ProgramRun, list[Any]]:
-    """Run the program and the guardrails; shared by ``preview`` and ``targets``."""
-    import_infra()
-    from infra.guardrails import Resource, evaluate
-    from infra.mocking import run_program
-    from infra.settings import SettingsError
-
-    try:
-        run = run_program(stack, overrides)
-    except SettingsError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--stack/--set") from exc
-    violations = evaluate([Resource(r.urn, r.type, r.name, r.inputs) for r in run.resources])
-    return run, violations
-
-
 def _print_tree(run: ProgramRun, violations: list[Any]) -> None:
     from collections import Counter
 
@@ -215,6 +181,8 @@ def register(app: typer.Typer) -> None:
         """
         if format not in ("tree", "json"):
             raise typer.BadParameter("use --format tree or --format json")
+        from salesphere_tools.cli.infra_check import run_preview
+
         run, violations = run_preview(stack, parse_sets(set_ or []))
         if format == "json":
             body = {
@@ -243,16 +211,35 @@ def register(app: typer.Typer) -> None:
 
     @infra_app.command("targets")
     def targets(
-        layer: Annotated[list[str], typer.Option(help=f"one or more of {', '.join(LAYERS)}")],
+        layer: Annotated[
+            list[str] | None, typer.Option(help=f"one or more of {', '.join(LAYERS)}")
+        ] = None,
+        resource: Annotated[
+            list[str] | None,
+            typer.Option(help="logical resource name(s), e.g. secret-hmac-keys"),
+        ] = None,
         stack: Annotated[str, typer.Option(help="dev, staging, prod or pr-<n>")] = "dev",
     ) -> None:
-        """Print `--target <urn>` for every resource of the layer(s), for `pulumi up`."""
-        unknown = sorted(set(layer) - set(LAYERS))
+        """Print `--target <urn>` for every resource of the layer(s) or of the named
+        resources, for `pulumi up`: the URNs come from the program itself, so a moved or
+        renamed resource cannot leave a deploy script pointing at nothing."""
+        layers, named = set(layer or []), set(resource or [])
+        if not layers and not named:
+            raise typer.BadParameter("give --layer or --resource")
+        unknown = sorted(layers - set(LAYERS))
         if unknown:
             raise typer.BadParameter(f"unknown layer(s) {unknown}; choose from {LAYERS}")
+        from salesphere_tools.cli.infra_check import run_preview
+
         run, _ = run_preview(stack, {})
+        missing = sorted(named - {r.name for r in run.resources})
+        if missing:
+            raise typer.BadParameter(
+                f"stack {stack} declares no resource named {missing}; "
+                "see `salesphere infra preview --stack " + stack + "`"
+            )
         for r in run.resources:
-            if r.layer in layer:
+            if r.layer in layers or r.name in named:
                 typer.echo(f"--target={r.urn}")
 
     @infra_app.command("check")
@@ -273,7 +260,6 @@ def register(app: typer.Typer) -> None:
         """
         from salesphere_tools.cli.infra_check import CHECKS, DEFAULT_STACKS, render, run_checks
 
-        import_infra()
         names = list(only or CHECKS)
         unknown = sorted(set(names) - set(CHECKS))
         if unknown:

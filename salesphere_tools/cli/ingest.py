@@ -1,138 +1,91 @@
 """`salesphere ingest`: drop files into the landing bucket, or POST a live batch.
 
-    salesphere ingest FILE... [--source NAME] [--wait]
-    salesphere ingest post FILE.json --source pos [--url URL]
+    salesphere ingest FILE... [--source NAME] [--wait]       (same as `ingest drop`)
+    salesphere ingest post FILE.json... --source pos [--url URL]
 
 Files go to ``gs://<landing>/<source>/<filename>``; the landing bucket's finalize
 notification then triggers the file-drop function, exactly as in cloud. Without
 ``--source`` the source folder is taken from the mapping whose file-name pattern fits
-(``vendas_*`` -> spreadsheet, ``estoque_*`` -> inventory).
+(``vendas_*`` -> spreadsheet, ``estoque_*`` -> inventory). The sending itself lives in
+:mod:`salesphere_tools.ingest.send`, shared with the demo and the tests.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from salesphere.settings import Settings
 
-WAIT_SECONDS = 120.0
+
+class DropUnlessSubcommand(TyperGroup):
+    """``salesphere ingest FILE...`` means ``ingest drop FILE...``: dropping files is the
+    common case, and it keeps the command people already type."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["drop", *args]
+        return super().parse_args(ctx, args)
 
 
-def guess_source(path: Path) -> str:
-    """The landing folder for a file, from the first mapping whose pattern fits its name."""
-    from salesphere.ingest.mapping import builtin_mappings
-
-    for mapping in builtin_mappings():
-        if (
-            mapping.filenames
-            and mapping.folders
-            and mapping.matches_object(mapping.folders[0], path.name)
-        ):
-            return mapping.folders[0]
-    raise typer.BadParameter(
-        f"cannot tell which source {path.name} belongs to; pass --source "
-        "(e.g. spreadsheet, inventory, pos, ecommerce)"
-    )
+ingest_app = typer.Typer(
+    cls=DropUnlessSubcommand,
+    help="Drop files into the landing bucket (default), or `post` a live batch to the HTTP API.",
+    no_args_is_help=True,
+)
 
 
-def upload_files(
-    settings: Settings, paths: list[Path], source: str | None = None
-) -> list[dict[str, str]]:
-    """Upload each file to ``<source>/<name>`` in the landing bucket; returns what went where."""
-    from salesphere.io import clients
+@ingest_app.command("drop")
+def drop(
+    files: Annotated[list[Path], typer.Argument(help="Files to drop into the landing bucket.")],
+    source: Annotated[
+        str | None, typer.Option(help="Landing folder (default: from the file name).")
+    ] = None,
+    wait: Annotated[bool, typer.Option(help="Wait for each file's outcome.")] = False,
+) -> None:
+    """Drop FILEs into the landing bucket, where the file-drop function picks them up."""
+    from salesphere_tools.ingest.send import UnknownSource, upload_files, wait_for_marker
 
-    bucket = clients.storage_client(settings).bucket(settings.buckets.landing)
-    out = []
-    for path in paths:
-        folder = source or guess_source(path)
-        name = f"{folder}/{path.name}"
-        bucket.blob(name).upload_from_filename(str(path))
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        out.append({"file": str(path), "object": name, "sha256": digest})
-    return out
-
-
-def wait_for_marker(
-    settings: Settings, digest: str, timeout: float = WAIT_SECONDS
-) -> dict[str, Any]:
-    """The file-drop function's outcome for content ``digest`` once it has been processed."""
-    from salesphere.ingest.files import MARKER_PREFIX
-    from salesphere.io import clients
-
-    blob = (
-        clients.storage_client(settings)
-        .bucket(settings.buckets.landing)
-        .blob(MARKER_PREFIX + digest)
-    )
-    deadline = time.monotonic() + timeout
-    while not blob.exists():
-        if time.monotonic() > deadline:
-            raise TimeoutError(
-                f"no outcome for {digest[:12]} after {timeout:.0f} s; is the twin up with "
-                "ingest-files (`salesphere local status`)? See its log in .twin/logs/"
-            )
-        time.sleep(0.25)
-    return json.loads(blob.download_as_bytes())
-
-
-def post_batch(
-    settings: Settings, path: Path, source: str, url: str | None = None
-) -> tuple[int, dict[str, Any]]:
-    """POST a live batch file, HMAC-signed with the first configured key."""
-    import requests
-
-    from salesphere.ingest import signing
-
-    body = path.read_bytes()
-    key_id, secret = settings.hmac_keys[0]
-    headers = {"Content-Type": "application/json", **signing.sign(key_id, secret, body)}
-    target = f"{(url or settings.ingest_url).rstrip('/')}/?source={source}"
-    response = requests.post(target, data=body, headers=headers, timeout=120)
+    settings = Settings.from_env()
+    missing = [str(p) for p in files if not p.is_file()]
+    if missing:
+        raise typer.BadParameter(f"not a file: {', '.join(missing)}")
     try:
-        return response.status_code, response.json()
-    except ValueError:
-        return response.status_code, {"error": response.text[:500]}
+        uploaded = upload_files(settings, files, source)
+    except UnknownSource as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    for item in uploaded:
+        typer.echo(f"{item['file']} -> gs://{settings.buckets.landing}/{item['object']}")
+        if wait:
+            outcome = wait_for_marker(settings, item["sha256"])
+            typer.echo(f"  {json.dumps(outcome)}")
+
+
+@ingest_app.command("post")
+def post(
+    files: Annotated[list[Path], typer.Argument(help="JSON batch files to POST.")],
+    source: Annotated[str, typer.Option(help="Live source name (pos, ecommerce, inventory).")],
+    url: Annotated[str | None, typer.Option(help="Ingest URL (default: the twin's).")] = None,
+) -> None:
+    """POST each JSON batch to the HTTP API, HMAC-signed; exits 1 if any was refused."""
+    from salesphere_tools.ingest.send import post_batch
+
+    settings = Settings.from_env()
+    worst = 0
+    for path in files:
+        status, body = post_batch(settings, path, source, url)
+        worst = max(worst, status)
+        summary = body.get("summary") or body.get("message")
+        typer.echo(f"{path}: HTTP {status} {json.dumps(summary)}")
+    if worst >= 400:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
     """Attach ``salesphere ingest`` to the main app."""
-
-    @app.command("ingest")
-    def ingest(
-        files: Annotated[list[Path], typer.Argument(help="Files to drop; or `post FILE.json`.")],
-        source: Annotated[
-            str | None, typer.Option(help="Source folder / live source name.")
-        ] = None,
-        wait: Annotated[bool, typer.Option(help="Wait for each file's outcome.")] = False,
-        url: Annotated[
-            str | None, typer.Option(help="Ingest URL for `post` (default: twin).")
-        ] = None,
-    ) -> None:
-        """Drop FILEs into the landing bucket, or `post FILE.json --source pos` to the HTTP API."""
-        settings = Settings.from_env()
-        if files and str(files[0]) == "post":
-            if not source:
-                raise typer.BadParameter("`ingest post` needs --source (pos, ecommerce, inventory)")
-            worst = 0
-            for path in files[1:]:
-                status, body = post_batch(settings, path, source, url)
-                worst = max(worst, status)
-                summary = body.get("summary") or body.get("message")
-                typer.echo(f"{path}: HTTP {status} {json.dumps(summary)}")
-            if worst >= 400:
-                raise typer.Exit(1)
-            return
-        missing = [str(p) for p in files if not p.is_file()]
-        if missing:
-            raise typer.BadParameter(f"not a file: {', '.join(missing)}")
-        for item in upload_files(settings, files, source):
-            typer.echo(f"{item['file']} -> gs://{settings.buckets.landing}/{item['object']}")
-            if wait:
-                outcome = wait_for_marker(settings, item["sha256"])
-                typer.echo(f"  {json.dumps(outcome)}")
+    app.add_typer(ingest_app, name="ingest")

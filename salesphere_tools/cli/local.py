@@ -134,6 +134,7 @@ def bundles(
     """
     import time
 
+    from infra import sources
     from salesphere_tools.local import bundles as bundle_envs
     from salesphere_tools.local.components import FUNCTIONS
 
@@ -143,7 +144,7 @@ def bundles(
     try:
         with bundle_envs.rich_progress() as say:
             for target in FUNCTIONS:
-                source = bundle_envs.sources().bundle(target.service, bundle_envs.REPO)
+                source = sources.bundle(target.service, bundle_envs.REPO)
                 t0 = time.monotonic()
                 env = bundle_envs.prepare(source, progress=say)
                 ready = time.monotonic() - t0

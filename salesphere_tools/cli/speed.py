@@ -4,21 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from salesphere import names
+from salesphere_tools.speed.tail import TABLES
+
 speed_app = typer.Typer(help="Inspect the speed layer (speed.events, stock alerts, dead letters).")
-
-TABLES = {
-    "events": ("events", "written_at"),
-    "alerts": ("stock_alerts", "raised_at"),
-    "dead-letters": ("dead_letters", "failed_at"),
-}
-
-#: What a person reads first; `--all-columns` shows everything.
-SHORT_COLUMNS = {
-    "events": "written_at, received_at, event_type, store_id, sku, quantity, unit_price, "
-    "order_id, source",
-    "alerts": "raised_at, store_id, sku, kind, on_hand, reorder_point, occurred_at",
-    "dead-letters": "failed_at, envelope_id, error",
-}
 
 
 def _cell(value: object) -> str:
@@ -42,20 +31,15 @@ def tail(
     from rich.console import Console
     from rich.table import Table
 
-    from salesphere.io import clients
     from salesphere.settings import Settings
+    from salesphere_tools.speed.tail import newest_rows
 
     if what not in TABLES:
         raise typer.BadParameter(f"choose one of: {', '.join(TABLES)}")
     settings = Settings.from_env()
-    table, order = TABLES[what]
-    columns = "*" if all_columns else SHORT_COLUMNS[what]
-    sql = (
-        f"SELECT {columns} FROM `{settings.project}.speed.{table}` "
-        f"ORDER BY {order} DESC LIMIT {limit}"
-    )
+    table = TABLES[what][0]
     try:
-        rows = list(clients.bigquery_client(settings).query(sql).result(timeout=30))
+        rows = newest_rows(settings, what, limit, all_columns=all_columns)
     except (gexc.GoogleAPIError, OSError) as exc:
         typer.echo(
             f"Could not read speed.{table}: {exc}\n"
@@ -74,17 +58,29 @@ def tail(
 @speed_app.command("replay-dead-letters")
 def replay_dead_letters_command(
     limit: int | None = typer.Option(None, help="Replay at most this many messages."),
+    parked_on: str = typer.Option(
+        names.TOPIC_EVENTS_DEAD_LETTER,
+        "--from",
+        help=f"dead-letter topic: {' or '.join(sorted(names.DEAD_LETTERS))}",
+    ),
 ) -> None:
-    """Republish envelopes parked on events-dead-letter (after a speed-layer outage).
+    """Republish messages parked on a dead-letter topic to the topic they came from:
+    envelopes (events-dead-letter -> events, after a speed-layer outage) or file
+    notifications (file-drops-dead-letter -> file-drops, after a file-ingest outage).
 
-    Safe to repeat: every layer deduplicates by event_id. Run it once the speed layer is
-    healthy again (`salesphere local status`); see docs/runbook.md.
+    Safe to repeat: every layer deduplicates by event_id and the file ledger by file. Run
+    it once the consumer is healthy again (`salesphere local status`); see docs/runbook.md.
     """
     from salesphere.settings import Settings
     from salesphere_tools.speed.replay import replay_dead_letters
 
-    report = replay_dead_letters(Settings.from_env(), limit=limit)
-    typer.echo(f"replayed {report.replayed} parked envelope(s) carrying {report.events} event(s)")
+    if parked_on not in names.DEAD_LETTERS:
+        raise typer.BadParameter(f"choose --from {' or '.join(sorted(names.DEAD_LETTERS))}")
+    report = replay_dead_letters(Settings.from_env(), parked_on=parked_on, limit=limit)
+    typer.echo(
+        f"replayed {report.replayed} message(s) from {parked_on}"
+        + (f" carrying {report.events} event(s)" if report.events else "")
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -107,6 +107,9 @@ class ProductSpec:
     supplier: str
     popularity: float
     promo: bool  # part of the Black Friday offer
+    review_period_days: int = 7
+    pack_size: int = 1
+    min_order_quantity: int = 0
 
 
 _OFFSETS = {hours: f"{'-' if hours < 0 else '+'}{abs(hours):02d}:00" for hours in range(-12, 15)}
@@ -324,6 +327,46 @@ SUPPLIERS: tuple[tuple[str, int], ...] = (
     ("Papelaria Central Atacado", 3),
 )
 
+#: Supplier -> (days between purchase reviews, minimum order in cases). Importers are
+#: ordered every other week and want full pallets' worth; local distributors take a weekly
+#: order of any size; food comes twice a week.
+SUPPLIER_TERMS: dict[str, tuple[int, int]] = {
+    "Distribuidora Paulista Ltda": (7, 0),
+    "Comercial Carioca S.A.": (7, 1),
+    "Importadora Santos Ltda": (14, 4),
+    "Atacado Mineiro Ltda": (7, 2),
+    "Indústria Gaúcha de Utilidades": (14, 2),
+    "Nordeste Suprimentos Ltda": (14, 2),
+    "Manaus Eletro Industrial": (14, 3),
+    "Tecelagem Catarinense S.A.": (14, 2),
+    "Alimentos do Vale Ltda": (3, 1),
+    "Papelaria Central Atacado": (7, 1),
+}
+#: Units per case by category code; anything above R$ 500 ships one per box.
+CATEGORY_PACK_SIZES = {
+    "ELE": 1,
+    "CAS": 4,
+    "MOD": 6,
+    "BEL": 12,
+    "ESP": 2,
+    "BRI": 3,
+    "PAP": 12,
+    "MER": 12,
+}
+SINGLE_UNIT_PRICE_CENTS = 500_00
+
+
+def order_terms(code: str, supplier: str, price_cents: int) -> tuple[int, int, int]:
+    """(review period days, pack size, minimum order units) of one SKU.
+
+    Derived from the category, supplier and price alone (no draw from the RNG), so adding
+    these terms left every other generated value of a seed unchanged.
+    """
+    review, min_cases = SUPPLIER_TERMS.get(supplier, (7, 0))
+    pack = 1 if price_cents > SINGLE_UNIT_PRICE_CENTS else CATEGORY_PACK_SIZES.get(code, 1)
+    return review, pack, min_cases * pack
+
+
 #: Lines per ticket and units per line: most baskets are small.
 AVG_LINES_PER_TICKET = 1.95
 AVG_UNITS_PER_LINE = 1.45
@@ -378,6 +421,9 @@ def build_products(count: int, rng: random.Random, tickets_per_store_day: int) -
         popularity = product.popularity / per_category[product.category] * shares[product.category]
         demand = daily_units * popularity
         reorder_point = max(3, math.ceil(demand * (product.lead_time_days + 4)))
+        review, pack, min_order = order_terms(
+            product.sku.split("-", 1)[0], product.supplier, product.list_price_cents
+        )
         result.append(
             ProductSpec(
                 sku=product.sku,
@@ -390,6 +436,9 @@ def build_products(count: int, rng: random.Random, tickets_per_store_day: int) -
                 supplier=product.supplier,
                 popularity=popularity,
                 promo=product.promo,
+                review_period_days=review,
+                pack_size=pack,
+                min_order_quantity=min_order,
             )
         )
     return result

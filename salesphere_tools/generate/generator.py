@@ -23,7 +23,7 @@ from salesphere_tools.generate.live import (
     ecommerce_records,
     pos_records,
 )
-from salesphere_tools.generate.manifest import Manifest, daily_totals
+from salesphere_tools.generate.manifest import Manifest, daily_totals, end_of_day_stock
 from salesphere_tools.generate.reference_files import write_reference
 from salesphere_tools.generate.simulate import Simulation
 from salesphere_tools.generate.spreadsheets import SpreadsheetWriter, store_rows
@@ -103,7 +103,9 @@ def generate(config: GeneratorConfig, progress: Progress | None = None) -> Manif
     totals: dict[tuple[int, int, int], list[int]] = {}
     by_type: dict[str, int] = {}
     lost = shrinkage = oversells = spreadsheet_rows = 0
+    sent: list[SimEvent] = []
     for result in sim.days():
+        sent.extend(result.events)
         day_date = start + timedelta(days=result.day)
         per_store: list[list[SimEvent]] = [[] for _ in stores]
         stock_events: list[SimEvent] = []
@@ -146,7 +148,11 @@ def generate(config: GeneratorConfig, progress: Progress | None = None) -> Manif
     manifest.defects = planner.defects
     manifest.expected = _expected(
         planner, by_type, spreadsheet_rows, totals, config, [s.store_id for s in stores]
-    )
+    ) | {
+        "end_of_day_stock": end_of_day_stock(
+            sent, start, [s.store_id for s in stores], [p.sku for p in products]
+        )
+    }
     manifest.simulation = {
         "lost_sale_lines_stockout": lost,
         "hidden_shrinkage_units": shrinkage,

@@ -19,8 +19,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from salesphere.speed.alerts import DIRECTION
 from salesphere_tools.generate.defects import Defect
-from salesphere_tools.generate.events import cents
+from salesphere_tools.generate.events import SimEvent, cents
 from salesphere_tools.generate.simulate import TOTAL_FIELDS
 
 MANIFEST_VERSION = 1
@@ -131,3 +132,45 @@ def daily_totals(
             for (d, s), v in sorted(by_store.items())
         ],
     }
+
+
+def end_of_day_stock(
+    events: list[SimEvent], start: date, store_ids: list[str], skus: list[str]
+) -> list[dict[str, Any]]:
+    """Closing stock per local business day, store and SKU implied by the events sent.
+
+    The platform's rule, applied to the events the sources send (not to the simulation's
+    true shelf, which also holds shrinkage nobody reported): the latest stock count that
+    happened by the end of the store's local day, plus every movement that happened after
+    it (all movements when never counted). A position appears from the local day of its
+    first event. Within one store local seconds order events as UTC does (one offset).
+    """
+    by_position: dict[tuple[int, int], list[tuple[int, SimEvent]]] = {}
+    for event in events:
+        if event.kind == "stock_count" or event.kind in DIRECTION:
+            by_position.setdefault((event.store, event.sku), []).append(
+                (event.day * 86400 + event.sod, event)
+            )
+    last_day = max((e.day for rows in by_position.values() for _, e in rows), default=0)
+    out = []
+    for (store, sku), rows in sorted(by_position.items()):
+        rows.sort(key=lambda r: r[0])
+        for day in range(rows[0][1].day, last_day + 1):
+            until = (day + 1) * 86400
+            seen = [(t, e) for t, e in rows if t < until]
+            counts = [(t, e) for t, e in seen if e.kind == "stock_count"]
+            count_at, base = (counts[-1][0], counts[-1][1].counted or 0) if counts else (-1, 0)
+            moved = sum(
+                DIRECTION.get(e.kind, 0) * e.qty
+                for t, e in seen
+                if e.kind != "stock_count" and t > count_at
+            )
+            out.append(
+                {
+                    "date": (start + timedelta(days=day)).isoformat(),
+                    "store_id": store_ids[store],
+                    "sku": skus[sku],
+                    "on_hand": base + moved,
+                }
+            )
+    return out

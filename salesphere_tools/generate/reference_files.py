@@ -23,6 +23,9 @@ PRODUCT_FIELDS = (
     "reorder_point",
     "supplier_lead_time_days",
     "supplier",
+    "review_period_days",
+    "pack_size",
+    "min_order_quantity",
 )
 STORE_FIELDS = ("store_id", "name", "city", "state", "channel", "timezone")
 
@@ -38,6 +41,9 @@ def product_rows(products: list[ProductSpec]) -> list[dict[str, str | int]]:
             "reorder_point": p.reorder_point,
             "supplier_lead_time_days": p.lead_time_days,
             "supplier": p.supplier,
+            "review_period_days": p.review_period_days,
+            "pack_size": p.pack_size,
+            "min_order_quantity": p.min_order_quantity,
         }
         for p in products
     ]

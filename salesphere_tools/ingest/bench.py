@@ -30,11 +30,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from salesphere.ingest.catalog import Reference
 from salesphere.ingest.files import choose_mapping
-from salesphere.ingest.mapping import Mapper
-from salesphere.ingest.processing import RecordProcessor, Reference
+from salesphere.ingest.mapper import Mapper
+from salesphere.ingest.processing import RecordProcessor
+from salesphere.ingest.publish import envelope_bytes, pack_rows
 from salesphere.ingest.readers import open_table
-from salesphere.io.publish import envelope_bytes, pack_rows
 from salesphere.settings import Settings
 from salesphere_tools.generate.spreadsheets import HEADERS  # the generator's store export
 

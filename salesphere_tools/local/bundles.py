@@ -32,7 +32,6 @@ import platform
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import zipfile
@@ -42,6 +41,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from infra import sources
 from salesphere_tools.local import prereqs
 
 if TYPE_CHECKING:
@@ -62,15 +62,6 @@ class BundleError(RuntimeError):
     """A bundle could not be built, installed or started; the message says what to fix."""
 
 
-def sources() -> Any:
-    """``infra.sources``, the builder the Pulumi program uses (``infra/`` is not installed)."""
-    if str(REPO) not in sys.path:
-        sys.path.append(str(REPO))
-    from infra import sources as module
-
-    return module
-
-
 @cache
 def function_python() -> Path:
     """The interpreter of the deployed runtime (``python312`` -> a Python 3.12).
@@ -78,7 +69,7 @@ def function_python() -> Path:
     ``SALESPHERE_FUNCTION_PYTHON`` names one explicitly; otherwise PATH, pyenv and the
     usual system locations are searched.
     """
-    version = sources().runtime_version()
+    version = sources.runtime_version()
     explicit = os.environ.get("SALESPHERE_FUNCTION_PYTHON")
     candidates = [Path(explicit)] if explicit else []
     on_path = shutil.which(f"python{version}")
@@ -101,7 +92,7 @@ def function_python() -> Path:
             break
     raise prereqs.PrerequisiteError(
         f"Python {version} was not found; the twin runs every Cloud Function on the Python "
-        f"it is deployed with ({sources().RUNTIME}). Install it (e.g. `pyenv install "
+        f"it is deployed with ({sources.RUNTIME}). Install it (e.g. `pyenv install "
         f"{version}`) or point SALESPHERE_FUNCTION_PYTHON at a python{version}, then retry."
     )
 
@@ -172,7 +163,7 @@ class FunctionEnv:
 
 
 def cache_dir() -> Path:
-    return sources().build_dir(REPO)
+    return sources.build_dir(REPO)
 
 
 def plan(source: SourceBundle, cache: Path | None = None) -> FunctionEnv:
@@ -195,7 +186,7 @@ def plan(source: SourceBundle, cache: Path | None = None) -> FunctionEnv:
             [
                 requirements,
                 str(interpreter).encode(),
-                sources().RUNTIME.encode(),
+                sources.RUNTIME.encode(),
                 platform.machine().encode(),
             ]
         )
@@ -205,7 +196,7 @@ def plan(source: SourceBundle, cache: Path | None = None) -> FunctionEnv:
         zip_path=root / "zips" / source.zip_name,
         zip_sha256=zip_sha,
         source_dir=root / "src" / f"{source.service}-{zip_sha[:16]}",
-        venv=root / "venvs" / f"py{sources().runtime_version()}-{key[:16]}",
+        venv=root / "venvs" / f"py{sources.runtime_version()}-{key[:16]}",
         requirements=requirements,
         interpreter=interpreter,
     )
@@ -276,7 +267,7 @@ def _install(env: FunctionEnv, say: Progress) -> None:
         ]
         say(
             f"{env.service} bundle: installing {len(wanted)} requirements with Python "
-            f"{sources().runtime_version()} into {env.venv.name} (first time only)"
+            f"{sources.runtime_version()} into {env.venv.name} (first time only)"
         )
         with log_path.open("a") as log:  # appended: every build of this env stays on record
             _run([str(env.interpreter), "-m", "venv", str(env.venv)], log, env, say)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import requests
 
+from infra import sources
 from salesphere.settings import Settings
 from salesphere_tools.local import bundles, iamhook, prereqs
 
@@ -172,7 +173,7 @@ def function(
     ``source`` (an ``infra.sources.SourceBundle``) overrides the bundle built from this
     checkout, and ``port``/``name`` the defaults: tests start broken variants with them.
     """
-    built = source or bundles.sources().bundle(target.service, REPO)
+    built = source or sources.bundle(target.service, REPO)
     env = bundles.plan(built)  # type: ignore[arg-type]
     port = port or getattr(settings.ports, target.port_name)
     return Component(

@@ -8,7 +8,7 @@ from salesphere.settings import Settings
 from salesphere_tools.report.data import ReportData, fetch
 from salesphere_tools.report.render import render
 
-CHART_IDS = ("chart-daily", "chart-intraday", "chart-stores", "chart-quality")
+CHART_IDS = ("chart-daily", "chart-intraday", "chart-stores", "chart-forecast", "chart-quality")
 
 
 def check_rendered(page: Path, data: ReportData) -> list[str]:

@@ -1,15 +1,23 @@
-"""What the dashboard shows, fetched from the serving views (and only from them).
+"""What the dashboard shows, fetched from the serving views and the forecast tables.
 
 The dashboard reads the same views analysts query, so a number on the page is always a
-number an analyst can reproduce with ``salesphere query``.
+number an analyst can reproduce with ``salesphere query``. The forecast and its backtest
+are read from the batch tables the forecast step writes (``batch.demand_forecast``,
+``batch.forecast_accuracy``): they are complete as written, no serving view adds to them.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
+
+#: Days of sales history the forecast chart shows before the forecast starts.
+HISTORY_DAYS = 56
+#: The top store x SKU series by revenue over those days get a forecast chart each.
+FORECAST_SERIES = 10
 
 
 @dataclass
@@ -28,6 +36,16 @@ class ReportData:
         default_factory=dict
     )  # cutoff, newest_speed_event, lag_seconds
     quality: list[dict[str, Any]] = field(default_factory=list)  # source, rule, rejects
+    #: One per charted store x SKU: store_id, sku, name, revenue, history [{day, units}],
+    #: forecast [{day, units, lo_80, hi_80, lo_95, hi_95}], stockout_days [day] (closed
+    #: with nothing on hand and sold nothing), stockout_date (projected), demand_source.
+    forecast_series: list[dict[str, Any]] = field(default_factory=list)
+    #: serving.replenishment rows with something to order, urgent first.
+    suggestions: list[dict[str, Any]] = field(default_factory=list)
+    #: Backtest per model and series class (and "all"): model, series_class, series,
+    #: wape, mase, bias (means over series), baseline (seasonal_naive / trailing_avg_28).
+    accuracy: list[dict[str, Any]] = field(default_factory=list)
+    has_forecast: bool = False  # batch.demand_forecast holds any row
 
     @property
     def total_net(self) -> Decimal:
@@ -40,6 +58,164 @@ class ReportData:
     @property
     def total_orders(self) -> int:
         return sum(int(r.get("orders") or 0) for r in self.daily)
+
+
+#: The baselines every forecast model is compared against in the backtest.
+BASELINE_MODELS = ("seasonal_naive", "trailing_avg_28")
+#: Label of the rows aggregating the model each series' backtest chose.
+CHOSEN = "chosen per series"
+
+#: The charted series: the top store x SKU pairs by net revenue over the history window.
+_TOP_SERIES = (
+    "WITH anchor AS (SELECT MAX(d.sale_date) AS last_day FROM serving.sales_daily AS d), "
+    "top_series AS (SELECT d.store_id, d.sku, SUM(d.net_sales) AS revenue "
+    "FROM serving.sales_daily AS d CROSS JOIN anchor "
+    f"WHERE d.sale_date > DATE_SUB(anchor.last_day, INTERVAL {HISTORY_DAYS} DAY) "
+    "GROUP BY d.store_id, d.sku ORDER BY revenue DESC, d.store_id, d.sku LIMIT {top}) "
+)
+
+
+def stockout_days(
+    on_hand: int | None, moves: list[dict[str, Any]], first: date, last: date
+) -> list[date]:
+    """Days in ``first..last`` a position closed with nothing on hand and sold nothing.
+
+    The rule serving.replenishment (and so serving.stock_alerts) censors demand with: closing stock of a day is today's
+    on hand minus the net movement of every later day; a day before the position's first
+    stock event is not observed, so never marked. ``moves``: stock_daily rows (day, units,
+    net) of the position, all of them.
+    """
+    if on_hand is None or not moves:
+        return []
+    by_day = {m["day"]: m for m in moves}
+    start = max(first, min(by_day))
+    later = sum(int(m["net"]) for m in moves if m["day"] > last)
+    out = []
+    day = last
+    while day >= start:
+        closing = on_hand - later
+        sold = int(by_day[day]["units"]) if day in by_day else 0
+        if closing <= 0 and sold == 0:
+            out.append(day)
+        later += int(by_day[day]["net"]) if day in by_day else 0
+        day -= timedelta(days=1)
+    return sorted(out)
+
+
+def fetch_forecasts(settings: Any, top: int = FORECAST_SERIES) -> list[dict[str, Any]]:
+    """History, forecast band and stock-outs of the top ``top`` series by revenue."""
+    from salesphere.io import clients
+
+    head = _TOP_SERIES.format(top=int(top))
+    series = clients.query_rows(
+        settings,
+        head + "SELECT t.store_id, t.sku, t.revenue, r.product_name AS name, r.on_hand, "
+        "r.stockout_date, r.demand_source, anchor.last_day FROM top_series AS t "
+        "CROSS JOIN anchor LEFT JOIN serving.replenishment AS r "
+        "ON t.store_id = r.store_id AND t.sku = r.sku ORDER BY t.revenue DESC, t.store_id, t.sku",
+    )
+    if not series:
+        return []
+    history = clients.query_rows(
+        settings,
+        head + "SELECT t.store_id, t.sku, d.sale_date AS day, d.units_sold AS units "
+        "FROM top_series AS t INNER JOIN serving.sales_daily AS d "
+        "ON t.store_id = d.store_id AND t.sku = d.sku CROSS JOIN anchor "
+        f"WHERE d.sale_date > DATE_SUB(anchor.last_day, INTERVAL {HISTORY_DAYS} DAY) "
+        "ORDER BY d.sale_date",
+    )
+    forecast = clients.query_rows(
+        settings,
+        head + "SELECT t.store_id, t.sku, f.forecast_date AS day, f.units, "
+        "f.units_lo_80 AS lo_80, f.units_hi_80 AS hi_80, f.units_lo_95 AS lo_95, "
+        "f.units_hi_95 AS hi_95, f.model FROM top_series AS t "
+        "INNER JOIN batch.demand_forecast AS f ON t.store_id = f.store_id AND t.sku = f.sku "
+        "ORDER BY f.forecast_date",
+    )
+    moves = clients.query_rows(
+        settings,
+        head + "SELECT t.store_id, t.sku, s.stock_date AS day, s.units_sold AS units, "
+        "s.net_movement AS net FROM top_series AS t INNER JOIN serving.stock_daily AS s "
+        "ON t.store_id = s.store_id AND t.sku = s.sku ORDER BY s.stock_date",
+    )
+    grouped: dict[str, dict[tuple[str, str], list[dict[str, Any]]]] = {
+        "history": defaultdict(list),
+        "forecast": defaultdict(list),
+        "moves": defaultdict(list),
+    }
+    for name, rows in (("history", history), ("forecast", forecast), ("moves", moves)):
+        for row in rows:
+            grouped[name][(row["store_id"], row["sku"])].append(row)
+    out = []
+    for row in series:
+        key = (row["store_id"], row["sku"])
+        last = row["last_day"]
+        first = last - timedelta(days=HISTORY_DAYS - 1)
+        out.append(
+            {
+                "store_id": row["store_id"],
+                "sku": row["sku"],
+                "name": row.get("name") or row["sku"],
+                "revenue": row["revenue"],
+                "history": [
+                    {"day": h["day"], "units": int(h["units"])} for h in grouped["history"][key]
+                ],
+                "forecast": [
+                    {k: f[k] for k in ("day", "units", "lo_80", "hi_80", "lo_95", "hi_95")}
+                    for f in grouped["forecast"][key]
+                ],
+                "models": sorted({f["model"] for f in grouped["forecast"][key]}),
+                "stockout_days": stockout_days(
+                    row.get("on_hand"), grouped["moves"][key], first, last
+                ),
+                "stockout_date": row.get("stockout_date"),
+                "demand_source": row.get("demand_source"),
+            }
+        )
+    return out
+
+
+def fetch_suggestions(settings: Any, limit: int = 40) -> list[dict[str, Any]]:
+    """What to order (serving.replenishment), urgent first, then by stock-out date."""
+    from salesphere.io import clients
+
+    return clients.query_rows(
+        settings,
+        "SELECT r.store_id, r.sku, r.product_name, r.on_hand, r.demand_lead_review, "
+        "r.safety_stock, r.computed_reorder_point, r.stockout_date, "
+        "r.suggested_order_quantity, r.pack_size, r.urgent, r.demand_source "
+        "FROM serving.replenishment AS r WHERE r.suggested_order_quantity > 0 "
+        "ORDER BY r.urgent DESC, r.stockout_date IS NULL, r.stockout_date, r.store_id, r.sku "
+        f"LIMIT {int(limit)}",
+    )
+
+
+def fetch_accuracy(settings: Any) -> list[dict[str, Any]]:
+    """The newest backtest: mean WAPE, MASE and bias per model and series class.
+
+    Means over series (each series weighs the same, slow movers included); the rows for
+    :data:`CHOSEN` average the model each series' backtest picked, which is what the
+    forecast uses.
+    """
+    from salesphere.io import clients
+
+    rows = clients.query_rows(
+        settings,
+        "WITH newest AS (SELECT ARRAY_AGG(b.run_id ORDER BY b.computed_at DESC LIMIT 1)"
+        "[SAFE_OFFSET(0)] AS run_id FROM batch.forecast_accuracy AS b), "
+        "scored AS (SELECT a.model, a.series_class, a.wape, a.mase, a.bias "
+        "FROM batch.forecast_accuracy AS a INNER JOIN newest ON a.run_id = newest.run_id "
+        f"UNION ALL SELECT '{CHOSEN}' AS model, a.series_class, a.wape, a.mase, a.bias "
+        "FROM batch.forecast_accuracy AS a INNER JOIN newest ON a.run_id = newest.run_id "
+        "WHERE a.chosen) "
+        "SELECT s.model, c AS series_class, COUNT(*) AS series, AVG(s.wape) AS wape, "
+        "AVG(s.mase) AS mase, AVG(s.bias) AS bias "
+        "FROM scored AS s CROSS JOIN UNNEST([s.series_class, 'all']) AS c "
+        "GROUP BY s.model, c ORDER BY c, s.model",
+    )
+    for row in rows:
+        row["baseline"] = row["model"] in BASELINE_MODELS
+    return rows
 
 
 def fetch(settings: Any, *, top: int = 10) -> ReportData:
@@ -107,7 +283,14 @@ def fetch(settings: Any, *, top: int = 10) -> ReportData:
         "SELECT source, rule, rejects FROM serving.data_quality "
         "WHERE rule IS NOT NULL ORDER BY rejects DESC LIMIT 20",
     )
+    has_forecast = bool(
+        clients.query_rows(settings, "SELECT 1 AS x FROM batch.demand_forecast AS f LIMIT 1")
+    )
     return ReportData(
+        forecast_series=fetch_forecasts(settings),
+        suggestions=fetch_suggestions(settings),
+        accuracy=fetch_accuracy(settings),
+        has_forecast=has_forecast,
         subtitle=f"project {settings.project} · env {settings.env} · "
         f"batch complete up to {freshness['cutoff']}",
         today=today,

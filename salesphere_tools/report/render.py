@@ -17,7 +17,7 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from salesphere.exports import neutralise_formula
-from salesphere_tools.report.data import ReportData
+from salesphere_tools.report.data import CHOSEN, ReportData
 
 _CSS = """
 body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 0; background: #f6f7f9;
@@ -48,9 +48,9 @@ def brl(value: Decimal | float | int | None) -> str:
     return "R$ " + text.replace(",", "_").replace(".", ",").replace("_", ".")
 
 
-def _figure_html(fig: go.Figure, element_id: str) -> str:
+def _figure_html(fig: go.Figure, element_id: str, height: int = 300) -> str:
     fig.update_layout(
-        margin={"l": 40, "r": 10, "t": 10, "b": 40}, height=300, template="plotly_white"
+        margin={"l": 40, "r": 10, "t": 10, "b": 40}, height=height, template="plotly_white"
     )
     return pio.to_html(
         fig,
@@ -85,6 +85,212 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[i
             cells.append(f"<td{cls}>{cell if isinstance(cell, Markup) else text(cell)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+#: What a store manager should do per serving.stock_alerts kind. Negative on hand is not a
+#: purchasing problem: the record is wrong (a missed movement or a bad count), and ordering
+#: more would not fix it, so it gets its own action.
+ALERT_ACTIONS = {
+    "count_needed": "count the shelf",
+    "out_of_stock": "reorder now",
+    "below_reorder_point": "reorder now",
+    "cover_below_lead_time": "reorder now",
+}
+
+
+def alert_action(row: dict[str, Any]) -> Markup:
+    """The status cell of one stock-alert row: the action its alert kind asks for, as
+    markup the table inserts unescaped (the action text itself is escaped here)."""
+    action = ALERT_ACTIONS.get(str(row.get("alert") or ""))
+    if action is None:
+        action = "reorder now" if row.get("at_risk") else None
+    if action is None:
+        return Markup('<span class="ok">ok</span>')
+    return Markup(f'<span class="bad">{html.escape(action)}</span>')
+
+
+#: Shown wherever the forecast tables are still empty.
+NO_FORECAST = "no forecast yet — run `salesphere batch run`"
+#: Traces drawn per charted series, in this order (the selector shows one series' set).
+SERIES_TRACES = (
+    "95% low",
+    "95% interval",
+    "80% low",
+    "80% interval",
+    "units sold",
+    "forecast",
+    "out of stock",
+    "projected stock-out",
+)
+
+
+def series_label(series: dict[str, Any]) -> str:
+    """The selector's entry for one series. Escaped: plotly draws labels as markup."""
+    return html.escape(f"{series['store_id']} · {series['sku']} · {series['name']}")
+
+
+def forecast_figure(series: list[dict[str, Any]]) -> go.Figure:
+    """Daily sales, forecast and its 80/95% bands per series, one series shown at a time.
+
+    Days the position was out of stock are marked on the x axis (their zero sales are
+    censored demand, which the forecast does not learn from); the projected stock-out day
+    from serving.replenishment is marked too. A dropdown switches between the series.
+    """
+    fig = go.Figure()
+    per = len(SERIES_TRACES)
+    for index, s in enumerate(series):
+        visible = index == 0
+        fc = s["forecast"]
+        days = [f["day"] for f in fc]
+
+        def bound(key: str, rows: list[dict[str, Any]] = fc) -> list[float | None]:
+            return [None if f.get(key) is None else float(f[key]) for f in rows]
+
+        line = {"width": 0}
+        fig.add_trace(
+            go.Scatter(
+                x=days,
+                y=bound("lo_95"),
+                line=line,
+                showlegend=False,
+                hoverinfo="skip",
+                visible=visible,
+                name="95% low",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=days,
+                y=bound("hi_95"),
+                line=line,
+                fill="tonexty",
+                fillcolor="rgba(22,58,95,0.12)",
+                name="95% interval",
+                visible=visible,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=days,
+                y=bound("lo_80"),
+                line=line,
+                showlegend=False,
+                hoverinfo="skip",
+                visible=visible,
+                name="80% low",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=days,
+                y=bound("hi_80"),
+                line=line,
+                fill="tonexty",
+                fillcolor="rgba(22,58,95,0.25)",
+                name="80% interval",
+                visible=visible,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=[h["day"] for h in s["history"]],
+                y=[h["units"] for h in s["history"]],
+                mode="lines+markers",
+                name="units sold",
+                line={"color": "#1d2330"},
+                marker={"size": 4},
+                visible=visible,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=days,
+                y=bound("units"),
+                mode="lines",
+                name="forecast",
+                line={"color": "#163a5f", "dash": "dash"},
+                visible=visible,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=s["stockout_days"],
+                y=[0] * len(s["stockout_days"]),
+                mode="markers",
+                name="out of stock",
+                marker={"symbol": "x", "color": "#b42318", "size": 9},
+                visible=visible,
+            )
+        )
+        projected = [s["stockout_date"]] if s.get("stockout_date") else []
+        fig.add_trace(
+            go.Scatter(
+                x=projected,
+                y=[0] * len(projected),
+                mode="markers",
+                name="projected stock-out",
+                marker={"symbol": "triangle-up", "color": "#b42318", "size": 13},
+                visible=visible,
+            )
+        )
+    buttons = [
+        {
+            "label": series_label(s),
+            "method": "update",
+            "args": [{"visible": [i // per == index for i in range(per * len(series))]}],
+        }
+        for index, s in enumerate(series)
+    ]
+    fig.update_layout(
+        xaxis={"type": "date"},
+        yaxis={"title": "units per day", "rangemode": "tozero"},
+        legend={"orientation": "h", "y": -0.15},
+        updatemenus=[
+            {
+                "buttons": buttons,
+                "x": 0,
+                "xanchor": "left",
+                "y": 1.18,
+                "yanchor": "top",
+                "showactive": True,
+            }
+        ]
+        if buttons
+        else [],
+    )
+    return fig
+
+
+def suggestion_status(row: dict[str, Any]) -> Markup:
+    """Urgent orders stand out; the rest top stock up at this review."""
+    if row.get("urgent"):
+        return Markup('<span class="bad">order today</span>')
+    return Markup('<span class="ok">top up</span>')
+
+
+def _units(value: Any) -> str:
+    return "–" if value is None else f"{float(value):.1f}"
+
+
+def _percent(value: Any) -> str:
+    return "–" if value is None else f"{100 * float(value):.1f}%"
+
+
+def accuracy_summary(rows: list[dict[str, Any]]) -> list[str]:
+    """One sentence per series class: the chosen models' WAPE against seasonal naive."""
+    by = {(r["series_class"], r["model"]): r for r in rows}
+    lines = []
+    for cls in ("all", "regular", "intermittent"):
+        chosen, naive = by.get((cls, CHOSEN)), by.get((cls, "seasonal_naive"))
+        if not chosen or not naive or not naive.get("wape") or chosen.get("wape") is None:
+            continue
+        gain = 1 - float(chosen["wape"]) / float(naive["wape"])
+        word = "better" if gain >= 0 else "worse"
+        lines.append(
+            f"{cls}: WAPE {_percent(chosen['wape'])} for the chosen models vs "
+            f"{_percent(naive['wape'])} seasonal naive ({abs(gain) * 100:.1f}% {word})"
+        )
+    return lines
 
 
 def render(data: ReportData) -> str:
@@ -188,9 +394,7 @@ def render(data: ReportData) -> str:
             r["reorder_point"],
             "–" if r.get("days_of_cover") is None else f"{float(r['days_of_cover']):.1f}",
             r["lead_time_days"],
-            Markup('<span class="bad">reorder now</span>')
-            if r.get("at_risk")
-            else Markup('<span class="ok">ok</span>'),
+            alert_action(r),
         ]
         for r in data.alerts
     ]
@@ -209,6 +413,90 @@ def render(data: ReportData) -> str:
             alert_rows,
             {2, 3, 4, 5},
         )
+        + "</section>"
+    )
+
+    note = "" if data.has_forecast else f'<p class="bad">{text(NO_FORECAST)}</p>'
+    parts.append(
+        '<section class="wide" id="forecast"><h2>Demand forecast: top series by revenue</h2>'
+        + note
+        + _figure_html(forecast_figure(data.forecast_series), "chart-forecast", height=380)
+        + "</section>"
+    )
+
+    suggestion_rows = [
+        [
+            r["store_id"],
+            r["sku"],
+            r.get("product_name") or "",
+            r["on_hand"],
+            _units(r.get("demand_lead_review")),
+            _units(r.get("safety_stock")),
+            _units(r.get("computed_reorder_point")),
+            "–" if r.get("stockout_date") is None else str(r["stockout_date"]),
+            r["suggested_order_quantity"],
+            int(r["suggested_order_quantity"]) // max(int(r.get("pack_size") or 1), 1),
+            "forecast" if r.get("demand_source") == "forecast" else "observed average",
+            suggestion_status(r),
+        ]
+        for r in data.suggestions
+    ]
+    suggestions = (
+        _table(
+            [
+                "store",
+                "SKU",
+                "product",
+                "on hand",
+                "demand lead+review",
+                "safety stock",
+                "reorder point (calc.)",
+                "stock-out",
+                "order (units)",
+                "cases",
+                "demand from",
+                "status",
+            ],
+            suggestion_rows,
+            {3, 4, 5, 6, 8, 9},
+        )
+        if suggestion_rows
+        else "<p>nothing to order at this review.</p>"
+    )
+    parts.append(
+        '<section class="wide" id="suggestions"><h2>Purchase suggestions '
+        "(serving.replenishment)</h2>" + note + suggestions + "</section>"
+    )
+
+    accuracy_rows = [
+        [
+            r["series_class"],
+            r["model"],
+            "baseline" if r.get("baseline") else ("chosen" if r["model"] == CHOSEN else "model"),
+            r["series"],
+            _percent(r.get("wape")),
+            "–" if r.get("mase") is None else f"{float(r['mase']):.2f}",
+            _percent(r.get("bias")),
+        ]
+        for r in data.accuracy
+    ]
+    if accuracy_rows:
+        summary = "".join(f"<li>{text(line)}</li>" for line in accuracy_summary(data.accuracy))
+        accuracy = (
+            (f"<ul>{summary}</ul>" if summary else "")
+            + _table(
+                ["series", "model", "kind", "series count", "WAPE", "MASE", "bias"],
+                accuracy_rows,
+                {3, 4, 5, 6},
+            )
+            + "<p>Means over series of the newest rolling-origin backtest; bias above 0 is "
+            "over-forecasting.</p>"
+        )
+    else:
+        accuracy = f'<p class="bad">{text(NO_FORECAST)}</p>'
+    parts.append(
+        '<section class="wide" id="accuracy"><h2>Forecast accuracy (backtest)</h2>'
+        + accuracy
         + "</section>"
     )
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import io
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -260,7 +258,7 @@ def forecast_queries() -> list[Statement]:
 
 def speed_reads() -> list[Statement]:
     """``SpeedWarehouse``: the speed layer's reads (existence checks, history, sync)."""
-    from salesphere.io.bq_sink import SpeedWarehouse
+    from salesphere.speed.sink import SpeedWarehouse
 
     row = {"event_id": "e1", "received_at": "2026-11-30T12:00:00Z"}
     with recording() as recorder:
@@ -295,7 +293,26 @@ def ingest_reads() -> list[Statement]:
 def reconcile_checks() -> list[Statement]:
     from salesphere_tools import reconcile
 
-    return _run("reconcile", reconcile.reconcile, settings(), answer=_reconcile_rows)
+    # archive=False: equation 4 reads the bucket; its queries are collected by
+    # recompute_queries below
+    return _run("reconcile", reconcile.reconcile, settings(), archive=False, answer=_reconcile_rows)
+
+
+def recompute_queries() -> list[Statement]:
+    """The warehouse reads of the archive recomputation (the archive itself is a bucket)."""
+    from salesphere_tools import recompute
+
+    def answer(sql: str) -> list[dict[str, Any]]:
+        return [{"n": 0}] if sql.rstrip().endswith(" AS n") else []
+
+    out: list[Statement] = []
+    for name, function in (
+        ("recompute: store zones", recompute.store_zones),
+        ("recompute: served totals", recompute.served_totals),
+        ("recompute: served events", recompute.served_events),
+    ):
+        out += _run(name, function, settings(), answer=answer)
+    return out
 
 
 def _reconcile_rows(sql: str) -> list[dict[str, Any]]:
@@ -313,45 +330,56 @@ def _reconcile_rows(sql: str) -> list[dict[str, Any]]:
 def report_queries() -> list[Statement]:
     from salesphere_tools.report import data
 
+    series = {
+        "store_id": "SP01",
+        "sku": "SKU-1",
+        "revenue": 1,
+        "name": "x",
+        "on_hand": 1,
+        "stockout_date": None,
+        "demand_source": "forecast",
+        "last_day": date(2026, 11, 30),
+    }
+
     def answer(sql: str) -> list[dict[str, Any]]:
-        # The newest full day, so the intraday query (sent only when there is one) runs too.
-        return [{"d": date(2026, 11, 30)}] if "AS d FROM" in sql else []
+        # The newest full day, so the intraday query (sent only when there is one) runs too;
+        # one charted series, so the forecast chart's history/forecast/stock reads run too.
+        if "AS d FROM" in sql:
+            return [{"d": date(2026, 11, 30)}]
+        if "LEFT JOIN serving.replenishment" in sql:
+            return [series]
+        return []
 
     return _run("report", data.fetch, settings(), answer=answer)
 
 
+def purchasing_queries() -> list[Statement]:
+    """``salesphere replenishment export``: the store's suggestion and the store list."""
+    from salesphere_tools import purchasing
+
+    return [
+        *_run("purchasing: replenishment rows", purchasing.fetch_rows, settings(), "SP01"),
+        *_run("purchasing: known stores", purchasing.known_stores, settings()),
+    ]
+
+
 def cli_queries() -> list[Statement]:
     """``salesphere speed tail`` for each table, summary and all columns."""
-    from salesphere_tools.cli import speed
+    from salesphere_tools.speed import tail
 
     out = []
-    for what in speed.TABLES:
+    for what in tail.TABLES:
         for all_columns in (False, True):
             label = "all columns" if all_columns else "summary"
-            with _project_env(), contextlib.redirect_stdout(io.StringIO()):
-                out += _run(
-                    f"cli: speed tail {what} ({label})",
-                    speed.tail,
-                    what,
-                    limit=20,
-                    all_columns=all_columns,
-                )
+            out += _run(
+                f"cli: speed tail {what} ({label})",
+                tail.newest_rows,
+                settings(),
+                what,
+                limit=20,
+                all_columns=all_columns,
+            )
     return out
-
-
-@contextlib.contextmanager
-def _project_env() -> Iterator[None]:
-    """CLI commands read ``Settings.from_env()``: point them at :data:`PROJECT`."""
-    saved = {"SALESPHERE_PROJECT": os.environ.get("SALESPHERE_PROJECT")}
-    os.environ["SALESPHERE_PROJECT"] = PROJECT
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def demo_queries() -> list[Statement]:
@@ -365,6 +393,13 @@ def demo_queries() -> list[Statement]:
         ("demo: events since cutoff", demo.SINCE_CUTOFF_SQL),
     ):
         out += _run(name, demo._scalar, state, sql)
+    books = type("Manifest", (), {"expected": {"end_of_day_stock": []}})()
+    stock_state = type("State", (), {"settings": settings(), "facts": {"manifest": books}})()
+    quiet, demo.console.quiet = demo.console.quiet, True  # the check prints its table
+    try:
+        out += _run("demo: stock on hand", demo._check_stock_against_generator, stock_state)
+    finally:
+        demo.console.quiet = quiet
     return out
 
 
@@ -422,7 +457,9 @@ COLLECTORS: tuple[Callable[[], list[Statement]], ...] = (
     speed_reads,
     ingest_reads,
     reconcile_checks,
+    recompute_queries,
     report_queries,
+    purchasing_queries,
     cli_queries,
     demo_queries,
     probe_queries,

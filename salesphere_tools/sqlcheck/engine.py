@@ -47,15 +47,21 @@ def cache_dir() -> Path:
     return Path(base) / "salesphere"
 
 
+@cache
 def cache_file() -> Path:
-    """The cache file for the installed zetasql and wasmtime (and this WASM build)."""
+    """The cache file for the installed zetasql and wasmtime (and this WASM build).
+
+    Keyed by the WASM file's content, not its modification time: a fresh install of the
+    same wheel (every CI run) must find the module its previous run compiled, so CI can
+    keep the cache folder between runs."""
+    import hashlib
+
     from zetasql.wasi import get_wasm_path
 
-    wasm = Path(get_wasm_path())
-    stat = wasm.stat()
+    digest = hashlib.sha256(Path(get_wasm_path()).read_bytes()).hexdigest()[:16]
     name = (
         f"zetasql-{metadata.version(ZETASQL_DIST)}-wasmtime-{metadata.version('wasmtime')}"
-        f"-{stat.st_size}-{int(stat.st_mtime)}.cwasm"
+        f"-{digest}.cwasm"
     )
     return cache_dir() / name
 

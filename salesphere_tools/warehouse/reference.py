@@ -27,13 +27,27 @@ FILES: tuple[tuple[str, type[BaseModel], TableDef], ...] = (
 )
 
 
+def _present(record: dict[str, str], model: type[BaseModel]) -> dict[str, str]:
+    """The row without blank cells of optional columns, so a blank takes the default.
+
+    Purchasing leaves the replenishment terms (review period, pack size, minimum order)
+    empty for SKUs nobody negotiated them for; a blank required cell still fails.
+    """
+    fields = model.model_fields
+    return {
+        key: value
+        for key, value in record.items()
+        if not (value == "" and key in fields and not fields[key].is_required())
+    }
+
+
 def read_rows(path: Path, model: type[BaseModel]) -> list[dict]:
     """Validated JSON-ready rows of one CSV; raises ValueError naming the bad row."""
     rows = []
     with path.open(encoding="utf-8", newline="") as handle:
         for number, record in enumerate(csv.DictReader(handle), start=2):
             try:
-                rows.append(model.model_validate(record).model_dump(mode="json"))
+                rows.append(model.model_validate(_present(record, model)).model_dump(mode="json"))
             except ValidationError as exc:
                 raise ValueError(
                     f"{path}:{number}: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']}; "

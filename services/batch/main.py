@@ -23,7 +23,7 @@ import functions_framework
 
 from salesphere.batch.dataflow import launcher_for
 from salesphere.batch.lock import RunInProgress
-from salesphere.batch.runner import DEFAULT_ARCHIVE_LAG, new_run_id, run_batch
+from salesphere.batch.runner import new_run_id, run_batch
 from salesphere.settings import Settings
 
 log = logging.getLogger("salesphere.batch")
@@ -51,7 +51,7 @@ def handle(body: dict[str, Any], headers: dict[str, str], settings: Settings) ->
         date_to = date.fromisoformat(body["to"]) if body.get("to") else None
     except (TypeError, ValueError) as exc:
         return {"error": f"from/to must be YYYY-MM-DD dates: {exc}"}, 400
-    raw_lag = body.get("archive_lag_seconds", DEFAULT_ARCHIVE_LAG.total_seconds())
+    raw_lag = body.get("archive_lag_seconds", settings.batch_archive_lag_seconds)
     try:
         lag_seconds = float(raw_lag)
     except (TypeError, ValueError):

@@ -34,7 +34,7 @@ import sys
 from datetime import date, timedelta
 
 from salesphere.batch.pipeline import read_spec, run_stage
-from salesphere.batch.runner import DEFAULT_ARCHIVE_LAG, run_batch
+from salesphere.batch.runner import run_batch
 from salesphere.settings import Settings
 
 #: Flags of a whole in-process run; the template runs stages only, so they are not
@@ -56,7 +56,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--archive-lag",
         type=float,
-        default=DEFAULT_ARCHIVE_LAG.total_seconds(),
+        default=Settings.batch_archive_lag_seconds,
         help="seconds the archive may lag ingest (cutoff = start - lag)",
     )
     p.add_argument(

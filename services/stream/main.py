@@ -24,12 +24,12 @@ from typing import Any
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from salesphere.io.bq_sink import SpeedWarehouse
 from salesphere.model import utcnow
 from salesphere.settings import Settings
 from salesphere.speed.handler import EnvelopeHandler
 from salesphere.speed.publish import pubsub_alert_publisher
 from salesphere.speed.rows import dead_letter
+from salesphere.speed.sink import SpeedWarehouse
 
 log = logging.getLogger("salesphere.speed")
 logging.basicConfig(level=logging.INFO, format="%(message)s")

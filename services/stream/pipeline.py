@@ -31,14 +31,10 @@ from apache_beam.options.pipeline_options import (
 
 from salesphere import names
 from salesphere.io import clients
-from salesphere.io.beam_bigquery import (
-    RecordAlerts,
-    WriteDeadLetters,
-    WriteEventRows,
-    configure_beam_bigquery,
-)
-from salesphere.io.bq_sink import SpeedWarehouse
+from salesphere.io.beam import configure_beam_bigquery
 from salesphere.settings import Settings
+from salesphere.speed.beam_sink import RecordAlerts, WriteDeadLetters, WriteEventRows
+from salesphere.speed.sink import SpeedWarehouse
 from salesphere.speed.transforms import SpeedLogic, log_count
 
 log = logging.getLogger("salesphere.speed")

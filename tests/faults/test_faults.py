@@ -163,7 +163,7 @@ def test_redelivered_messages_add_nothing(world: dict) -> None:
 
 def test_same_file_twice_and_a_corrupted_file(world: dict) -> None:
     """A spreadsheet uploaded twice ingests once; a corrupted one is quarantined."""
-    from salesphere_tools.cli.ingest import upload_files, wait_for_marker
+    from salesphere_tools.ingest.send import upload_files, wait_for_marker
 
     settings, books = world["settings"], world["books"]
     sheets = sorted((world["data"] / "spreadsheets").rglob("vendas_*.csv"))
@@ -189,7 +189,7 @@ def test_poison_files_are_quarantined_after_bounded_attempts(world: dict, tmp_pa
 
     from salesphere import limits
     from salesphere.ingest.files import ATTEMPTS_PREFIX
-    from salesphere_tools.cli.ingest import upload_files, wait_for_marker
+    from salesphere_tools.ingest.send import upload_files, wait_for_marker
     from tests.unit.test_ingest_file_attempts import panicking_xlsx
 
     settings, books, twin = world["settings"], world["books"], world["twin"]

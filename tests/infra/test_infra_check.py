@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 from typer.testing import CliRunner
 
@@ -41,3 +42,22 @@ def test_the_command_exits_0_when_all_pass() -> None:
     result = CliRunner().invoke(app, ["infra", "check", "--only", "limits", "--stack", "dev"])
     assert result.exit_code == 0, result.output
     assert "pass" in result.output
+
+
+def test_a_bundle_that_does_not_start_fails_its_row_with_the_fix(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from salesphere_tools.cli.infra_check import check_bundles
+    from salesphere_tools.local import bundles
+
+    def broken(source, **_kwargs):  # type: ignore[no-untyped-def]
+        if source.service == "stream":
+            raise bundles.BundleError(
+                "add google-cloud-bigquery to services/stream/requirements.txt"
+            )
+        return SimpleNamespace(facts=lambda: {"python": "3.12.0"})
+
+    monkeypatch.setattr(bundles, "prepare", broken)
+    monkeypatch.setattr(bundles, "smoke_start", lambda *_a, **_k: 1.0)
+    rows = {r.subject: r for r in check_bundles([])}
+    assert rows["ingest-http"].ok and "Python 3.12.0" in rows["ingest-http"].detail
+    assert not rows["speed"].ok
+    assert "services/stream/requirements.txt" in rows["speed"].fix

@@ -58,13 +58,18 @@ def test_subscriptions_have_dead_letters_and_bounded_retention(
         inputs = sub.inputs
         assert inputs["messageRetentionDuration"].endswith("s")
         assert 0 < int(inputs["messageRetentionDuration"][:-1]) <= 7 * 86400
-        if inputs["name"] in (names.SUB_DEAD_LETTER_AUDIT, names.SUB_ALERTS_AUDIT):
+        audits = {audit for audit, _ in names.DEAD_LETTERS.values()} | {names.SUB_ALERTS_AUDIT}
+        if inputs["name"] in audits:
             # Read by people and tools: nothing fails on a message, nothing to park.
             assert "deadLetterPolicy" not in inputs
         else:
-            assert inputs["deadLetterPolicy"]["deadLetterTopic"].endswith(
-                f"/topics/{names.TOPIC_EVENTS_DEAD_LETTER}"
+            # File notifications park apart from envelopes: each replays to its own topic.
+            parked = (
+                names.TOPIC_FILE_DROPS_DEAD_LETTER
+                if inputs["name"] == names.SUB_FILE_DROPS_INGEST
+                else names.TOPIC_EVENTS_DEAD_LETTER
             )
+            assert inputs["deadLetterPolicy"]["deadLetterTopic"].endswith(f"/topics/{parked}")
 
 
 def test_archive_subscription_writes_the_master_dataset(runs: dict[str, ProgramRun]) -> None:
@@ -192,3 +197,24 @@ def test_speed_function_runs_one_instance_the_others_scale(runs: dict[str, Progr
     }
     assert count.pop("fn-speed") == 1
     assert set(count.values()) == {10}  # Pulumi.prod.yaml's function_max_instances
+
+
+def test_the_resource_counts_in_the_docs_are_the_programs(runs: dict[str, ProgramRun]) -> None:
+    """docs/infra.md tells an engineer what `pulumi up` will create; it must stay true."""
+    import re
+    from pathlib import Path
+
+    text = " ".join((Path(__file__).parents[2] / "docs/infra.md").read_text().split())
+    found = re.search(
+        r"with the (\d+) serving views .*?: dev (\d+) resources, staging (\d+), "
+        r"prod (\d+) \((\d+) protected\), pr-7 (\d+)",
+        text,
+    )
+    assert found, "docs/infra.md lost its resource-count sentence"
+    views, dev, staging, prod, protected, pr = map(int, found.groups())
+    serving = Path(__file__).parents[2] / "salesphere/sql/serving"
+    assert views == len(list(serving.glob("*.sql")))
+    assert (dev, staging, prod, pr) == tuple(
+        len(runs[s].resources) for s in ("dev", "staging", "prod", "pr-7")
+    )
+    assert protected == sum(r.protect for r in runs["prod"].resources)

@@ -223,3 +223,46 @@ def test_pr_stack_always_destroys() -> None:
     destroy = steps[-1]
     assert destroy["if"] == "always()" and "pulumi destroy" in destroy["run"]
     assert body["jobs"]["pr-stack"]["env"]["STACK"].startswith("pr-")
+
+
+def test_pr_stack_gives_the_hmac_secret_a_version_before_the_full_up() -> None:
+    """Ingest cannot deploy against a secret with no version: the secret comes up alone,
+    gets a key if it has none, and only then does the whole stack come up."""
+    body = yaml.safe_load((ROOT / ".github/workflows/pr-stack.yml").read_text())
+    up = next(
+        s
+        for s in body["jobs"]["pr-stack"]["steps"]
+        if s.get("name") == "pulumi up (ephemeral stack)"
+    )
+    lines = [line.strip() for line in up["run"].splitlines()]
+    targeted = next(
+        i
+        for i, line in enumerate(lines)
+        if line.startswith("pulumi up") and "$secret_target" in line
+    )
+    version = next(
+        i for i, line in enumerate(lines) if "gcloud secrets versions add ingest-hmac-keys" in line
+    )
+    full = max(
+        i for i, line in enumerate(lines) if line == "pulumi up --yes --policy-pack infra/policy"
+    )
+    assert targeted < version < full
+    assert any(
+        'infra targets --stack "$STACK" --resource secret-hmac-keys' in line for line in lines
+    )
+
+
+def test_infra_targets_names_the_secret_by_its_program_urn() -> None:
+    from typer.testing import CliRunner
+
+    from salesphere_tools.cli.main import app
+
+    result = CliRunner().invoke(
+        app, ["infra", "targets", "--stack", "pr-7", "--resource", "secret-hmac-keys"]
+    )
+    assert result.exit_code == 0, result.output
+    (line,) = result.output.split()
+    assert line.startswith("--target=urn:pulumi:pr-7::salesphere::")
+    assert line.endswith("gcp:secretmanager/secret:Secret::secret-hmac-keys")
+    unknown = CliRunner().invoke(app, ["infra", "targets", "--stack", "pr-7", "--resource", "nope"])
+    assert unknown.exit_code != 0 and "declares no resource named" in unknown.output

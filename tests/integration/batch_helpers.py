@@ -47,6 +47,7 @@ def sale(
     day: int = 27,
     hour: int = 10,
     store: str = "S1",
+    line: int = 1,
 ):
     return finalize(
         {
@@ -59,7 +60,7 @@ def sale(
             "unit_price": "10.00",
             "discount": "1.00",
             "order_id": f"o{order}",
-            "line_number": 1,
+            "line_number": line,
         },
         received,
     )
@@ -108,12 +109,13 @@ def sales_daily_expected(
 ) -> dict[tuple, tuple]:
     """Independent recomputation: earliest copy of each event, summed in Python per local
     business day: the store's timezone from ``zones`` (what reference.stores holds), else the
-    company's home timezone, as the views fall back to."""
+    company's home timezone, as the views fall back to. The last value is the distinct orders
+    of the group, so an order whose lines straddle the cutoff must count once."""
     zones = zones or {}
     first: dict[str, CanonicalEvent] = {}
     for event in sorted(events, key=lambda e: e.received_at):
         first.setdefault(event.event_id, event)
-    out: dict[tuple, list] = defaultdict(lambda: [0, Decimal(0), 0])
+    out: dict[tuple, list] = defaultdict(lambda: [0, Decimal(0), 0, set()])
     for event in first.values():
         if event.event_type.value != "sale":
             continue
@@ -122,12 +124,13 @@ def sales_daily_expected(
         out[key][0] += event.quantity
         out[key][1] += event.unit_price * event.quantity - event.discount
         out[key][2] += 1
-    return {k: (v[0], v[1], v[2]) for k, v in out.items()}
+        out[key][3].add(event.order_id)
+    return {k: (v[0], v[1], v[2], len(v[3])) for k, v in out.items()}
 
 
 def sales_daily_actual(settings: Settings) -> dict[tuple, tuple]:
     rows = clients.bigquery_client(settings).query_and_wait(
-        "SELECT sale_date, store_id, sku, units_sold, net_sales, sale_lines "
+        "SELECT sale_date, store_id, sku, units_sold, net_sales, sale_lines, orders "
         "FROM serving.sales_daily"
     )
     return {
@@ -135,6 +138,7 @@ def sales_daily_actual(settings: Settings) -> dict[tuple, tuple]:
             r["units_sold"],
             Decimal(str(r["net_sales"])),
             r["sale_lines"],
+            r["orders"],
         )
         for r in rows
     }

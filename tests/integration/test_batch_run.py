@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from salesphere.batch import commit
 from salesphere.batch.lock import RunInProgress, run_lock
 from salesphere.batch.runner import run_batch
 from salesphere.io import clients
@@ -51,14 +52,28 @@ def test_full_run_dedups_across_files_and_reruns_change_nothing(settings) -> Non
     assert _q(settings, "SELECT COUNT(*) AS n FROM master.events")[0]["n"] == 40
 
 
-def test_failed_commit_leaves_previous_views_and_cutoff_serving(settings) -> None:
+def _failing_before_commit(real):
+    """``commit_script`` whose transaction raises after its last statement, before COMMIT."""
+
+    def failing(staging: str, *, full: bool) -> str:
+        script = real(staging, full=full)
+        assert script.endswith("COMMIT TRANSACTION;")
+        injected = "SELECT ERROR('injected failure before COMMIT (test)');\nCOMMIT TRANSACTION;"
+        return script.removesuffix("COMMIT TRANSACTION;") + injected
+
+    return failing
+
+
+def test_failed_commit_leaves_previous_views_and_cutoff_serving(settings, monkeypatch) -> None:
     h.archive(settings, [h.sale(i, NOW() - timedelta(hours=1)) for i in range(10)], "a")
     first = run_batch(settings, full=True, archive_lag=timedelta(0))
     before = h.sales_daily_actual(settings)
     cutoff_before = _q(settings, "SELECT cutoff, run_id FROM batch.cutoff")
     h.archive(settings, [h.sale(i, NOW() - timedelta(minutes=30)) for i in range(10, 25)], "b")
-    with pytest.raises(Exception, match="injected failure"):
-        run_batch(settings, full=True, archive_lag=timedelta(0), fail_before_commit=True)
+    # The fault is injected from the test side: the runner sends a script that fails.
+    with monkeypatch.context() as patch, pytest.raises(Exception, match="injected failure"):
+        patch.setattr(commit, "commit_script", _failing_before_commit(commit.commit_script))
+        run_batch(settings, full=True, archive_lag=timedelta(0))
     assert h.sales_daily_actual(settings) == before
     assert _q(settings, "SELECT cutoff, run_id FROM batch.cutoff") == cutoff_before
     assert cutoff_before[0]["run_id"] == first.run_id

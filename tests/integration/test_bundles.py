@@ -77,6 +77,16 @@ def test_every_function_starts_from_its_bundle(target: FunctionTarget, function_
     assert bundles.smoke_start(env, target.entry_point, target.signature) < 60
 
 
+def test_infra_check_starts_every_function_from_its_bundle(function_bundles) -> None:
+    """`salesphere infra check --only bundles`: one passing row per deployed function."""
+    from salesphere_tools.cli.infra_check import check_bundles
+
+    rows = check_bundles([])
+    assert [r.subject for r in rows] == [t.name for t in FUNCTIONS]
+    assert all(r.ok for r in rows), [r for r in rows if not r.ok]
+    assert all(f"Python {runtime_version()}." in r.detail for r in rows)
+
+
 def test_a_missing_dependency_fails_the_smoke_start_naming_the_module(tmp_path: Path) -> None:
     """The defect ingest shipped with: orjson imported at load time, not in requirements."""
 

@@ -15,9 +15,9 @@ import requests
 from salesphere.ingest.files import FileIngestor, ObjectRef
 from salesphere.ingest.service import IngestService
 from salesphere.io import clients
-from salesphere_tools.cli.ingest import upload_files, wait_for_marker
 from salesphere_tools.generate.config import GeneratorConfig
 from salesphere_tools.generate.generator import generate
+from salesphere_tools.ingest.send import upload_files, wait_for_marker
 from salesphere_tools.local.twin import Twin
 from tests.integration.ingest_support import eventually, load_reference
 

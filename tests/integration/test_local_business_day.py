@@ -68,3 +68,57 @@ def test_late_evening_sales_stay_on_the_stores_local_day(quiet_twin) -> None:
     zones = {"SP01": "America/Sao_Paulo", "AM01": "America/Manaus"}
     recomputed = h.sales_daily_expected(events, zones)
     assert {(k[0], k[1]) for k in recomputed} == set(expected)
+
+
+def test_local_days_recomputed_from_the_raw_archive_files_agree_with_serving(quiet_twin) -> None:
+    """An independent derivation (plain Python over the archive objects, zoneinfo, Decimal)
+    agrees with serving.sales_daily per store-day on both sides of the cutoff, and flags an
+    event the warehouse never counted."""
+    from salesphere_tools.recompute import DayTotals, compare
+
+    settings = quiet_twin.settings
+    h.reset(settings)
+    load_reference(settings)
+    received = datetime.now(UTC) - timedelta(hours=1)
+    late_sp = h.sale(31, received, store="SP01", day=25, hour=1, qty=2)  # 22:31 on 24/11
+    late_am = h.sale(91, received, store="AM01", day=25, hour=3, qty=3)  # 23:31 on 24/11
+    early = h.sale(6, received, store="SP01", day=25, hour=3, qty=1)  # 00:06 on 25/11
+    resent = late_sp.model_copy(update={"received_at": received + timedelta(minutes=1)})
+    refund = h.finalize(
+        {
+            "event_type": "return",
+            "occurred_at": datetime(2026, 11, 25, 3, 40, tzinfo=UTC),  # 23:40 Manaus, 24/11
+            "source": "pos",
+            "store_id": "AM01",
+            "sku": "K1",
+            "quantity": 1,
+            "unit_price": "10.00",
+            "discount": "0.00",
+            "order_id": "o91",
+            "line_number": 1,
+        },
+        received,
+    )
+    first = [late_sp, late_am, early, resent, refund]
+    h.archive(settings, first, "before-cutoff")
+    h.land_speed(settings, first)
+    run_batch(settings, archive_lag=datetime.now(UTC) - resent.received_at - timedelta(seconds=1))
+    after = [h.sale(92, datetime.now(UTC), store="AM01", day=25, hour=2, qty=1)]  # 22:32, 24/11
+    h.archive(settings, after, "after-cutoff")
+    h.land_speed(settings, after)
+
+    result = compare(settings)
+
+    nov24, nov25 = date(2026, 11, 24), date(2026, 11, 25)
+    assert result.recomputed == {
+        (nov24, "SP01"): DayTotals(2, Decimal("19.00"), 1),
+        # 29.00 + 9.00 sold, 10.00 refunded, all before midnight on the Manaus clock
+        (nov24, "AM01"): DayTotals(4, Decimal("28.00"), 2),
+        (nov25, "SP01"): DayTotals(1, Decimal("9.00"), 1),
+    }
+    assert result.ok and result.archived_events == result.served_events == 5
+    # An archived sale no layer counted (a lost write): the check names its store-day.
+    lost = h.sale(7, datetime.now(UTC), store="SP01", day=26, hour=15)
+    h.archive(settings, [lost], "lost-write")
+    flagged = compare(settings)
+    assert not flagged.ok and flagged.differences == [(date(2026, 11, 26), "SP01")]

@@ -18,7 +18,12 @@ from tests.integration import batch_helpers as h
 
 pytestmark = pytest.mark.twin
 
-STEP = st.sampled_from(["new", "duplicate", "late", "reupload", "count", "batch", "midnight"])
+STEP = st.sampled_from(
+    ["new", "duplicate", "late", "reupload", "count", "batch", "midnight", "order_line"]
+)
+#: The SKU of the one multi-line order a history builds up, step by step, so its lines
+#: straddle every batch run in between (its group holds that order only).
+STRADDLE_SKU = "K9"
 
 
 def _on_hand_expected(events) -> dict[tuple, int]:
@@ -56,12 +61,30 @@ def _on_hand_actual(settings) -> dict[tuple, int]:
 # Always once: sales around local midnight on both sides of a batch run and redelivered.
 @example(steps=["midnight", "batch", "midnight", "duplicate"], seed=7)
 def test_every_checkpoint_matches_recomputation(quiet_twin, steps, seed) -> None:
+    _replay(quiet_twin.settings, steps, seed)
+
+
+def test_an_order_whose_lines_straddle_the_cutoff_counts_once(quiet_twin) -> None:
+    """Lines of one order (same day, store, SKU) on both sides of two cutoffs: one order."""
+    steps = ["order_line", "batch", "order_line", "order_line", "batch", "order_line"]
     settings = quiet_twin.settings
+    _replay(settings, steps, seed=7)
+    rows = clients.bigquery_client(settings).query_and_wait(
+        "SELECT SUM(orders) AS orders, SUM(sale_lines) AS lines FROM serving.sales_daily "
+        f"WHERE sku = '{STRADDLE_SKU}'"
+    )
+    assert [(r["orders"], r["lines"]) for r in rows] == [(1, 4)]
+
+
+def _replay(settings, steps: list[str], seed: int) -> None:
+    """Play ``steps``, comparing serving with the recomputation after each one."""
     h.reset(settings)
     base = datetime.now(UTC) - timedelta(hours=3)
     clock = iter(base + timedelta(minutes=5 * i) for i in range(100))
     accepted = []
     order = seed * 100
+    straddling = seed * 100 + 99  # the multi-line order; `new` steps never reach this id
+    lines = 0
     for n, step in enumerate(steps):
         received = next(clock)
         if step == "new" or (step in {"duplicate", "reupload"} and not accepted):
@@ -80,6 +103,9 @@ def test_every_checkpoint_matches_recomputation(quiet_twin, steps, seed) -> None
             order += 1
         elif step == "reupload":  # the end-of-day spreadsheet again
             batch = [e.model_copy(update={"received_at": received}) for e in accepted[:4]]
+        elif step == "order_line":  # the next line of the one order that straddles runs
+            lines += 1
+            batch = [h.sale(straddling, received, sku=STRADDLE_SKU, line=lines)]
         elif step == "count":
             at = received - timedelta(minutes=1)
             batch = [h.count("S1", "K1", 50 + n, at, received)]

@@ -45,7 +45,7 @@ def test_events_land_once_and_alert_fires_once(twin: Twin) -> None:
     sales = envelope(
         [
             sale(store, sku, 2, now_minus(9), unique("o")),
-            sale(store, sku, 2, now_minus(8), unique("o")),  # 8-2-2 = 4 < 5: crossing
+            sale(store, sku, 2, now_minus(8), unique("o")),  # 8-2-2 = 4 <= 5: crossing
             sale(store, sku, 1, now_minus(7), unique("o")),  # 3: still low, no new alert
         ]
     )
@@ -183,7 +183,7 @@ def test_concurrent_overlapping_pushes_land_once_and_alert_once(twin: Twin) -> N
 
     s = twin.settings
     store, sku, other = unique("S"), unique("P"), unique("P")
-    probe.add_product(s, sku, reorder_point=8)
+    probe.add_product(s, sku, reorder_point=7)  # 10 - 3 sales reach it: the one alert
     stocktake = envelope([count(store, sku, 10, now_minus(20))], source="inventory")
     probe.publish(s, [stocktake])
     wait_counts(twin, [e["event_id"] for e in stocktake.events])

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from salesphere.envelope import Envelope
-from salesphere.io.bq_sink import InsertReport, SpeedWarehouse
 from salesphere.speed.handler import EnvelopeHandler
 from salesphere.speed.publish import pubsub_alert_publisher
+from salesphere.speed.sink import InsertReport, SpeedWarehouse
 from salesphere_tools.local.twin import Twin
 from salesphere_tools.speed import probe
 from salesphere_tools.speed.samples import count, envelope, sale
@@ -83,13 +83,13 @@ def handle(handler: EnvelopeHandler, env: Envelope) -> Any:
 def test_warm_process_writes_without_asking_the_warehouse(quiet_twin: Twin) -> None:
     s = quiet_twin.settings
     store, sku = unique("S"), unique("P")
-    probe.add_product(s, sku, reorder_point=3)
+    probe.add_product(s, sku, reorder_point=2)
     handler = make_handler(quiet_twin)
     handle(handler, envelope([count(store, sku, 5, ago(10))], source="inventory"))  # cold
     handler.warehouse.queries.clear()
 
     sales = envelope([sale(store, sku, 1, ago(9 - i), unique("o")) for i in range(2)])
-    outcome = handle(handler, sales)  # 5 → 3: not below the point of 3
+    outcome = handle(handler, sales)  # 5 → 3: above the reorder point of 2
 
     assert handler.warehouse.queries == []  # ids, stock and reorder points all in memory
     assert (outcome.written, outcome.alerts) == (2, 0)
@@ -283,7 +283,7 @@ def test_an_interrupted_commit_fails_every_request_of_its_group(quiet_twin: Twin
     others = [threading.Thread(target=send, args=(n,)) for n in ("b", "c")]
     for thread in others:
         thread.start()
-    probe.wait_for(lambda: len(handler._queue) == 2, timeout=10, what="two queued messages")
+    probe.wait_for(lambda: handler.committer.waiting == 2, timeout=10, what="two queued messages")
     handler.warehouse.release.set()  # the next group holds b and c, and is interrupted
     for thread in [first, *others]:
         thread.join(timeout=30)

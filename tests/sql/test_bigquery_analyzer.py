@@ -68,11 +68,11 @@ def test_collects_each_kind_of_statement(summary: check.Summary) -> None:
         "salesphere/batch/commit.py",
         "salesphere/batch/runner.py",
         "salesphere/forecast/warehouse.py",
-        "salesphere/io/bq_sink.py",
+        "salesphere/speed/sink.py",
         "salesphere/ingest/service.py",
         "salesphere_tools/reconcile.py",
         "salesphere_tools/report/data.py",
-        "salesphere_tools/cli/speed.py",
+        "salesphere_tools/speed/tail.py",
         "salesphere_tools/demo.py",
     ):
         assert path in origins, f"no statement collected from {path}"

@@ -311,6 +311,11 @@ def test_reference_files_load_into_the_reference_models(
     assert [s.store_id for s in stores] == ["SP01", "RJ01", "MG01", "AM01", "WEB"]
     assert stores[-1].channel.value == "online"
     assert all(p.list_price > p.unit_cost > 0 for p in products)
+    # Replenishment terms: cases and minimums vary, a minimum is whole cases.
+    assert {p.review_period_days for p in products} <= {3, 7, 14}
+    assert len({p.pack_size for p in products}) > 2
+    assert any(p.min_order_quantity > 0 for p in products)
+    assert all(p.min_order_quantity % p.pack_size == 0 for p in products)
 
 
 def test_no_defects_means_a_clean_manifest(tmp_path: Path) -> None:

@@ -82,3 +82,25 @@ def money_cents(text: str) -> int:
     """``19.90`` -> 1990."""
     whole, _, frac = text.partition(".")
     return int(whole) * 100 + int(frac)
+
+
+def test_end_of_day_stock_applies_the_platform_rule_to_the_events_sent() -> None:
+    from salesphere_tools.generate.events import SimEvent
+    from salesphere_tools.generate.manifest import end_of_day_stock
+
+    events = [
+        SimEvent("stock_receipt", 0, 0, 3600, 0, 10),  # day 0: +10 (never counted yet)
+        SimEvent("sale", 0, 0, 7200, 0, 3),  # day 0: -3 -> closes at 7
+        SimEvent("sale", 0, 1, 3600, 0, 2),  # day 1: before the count, overruled by it
+        SimEvent("stock_count", 0, 1, 7200, 0, 0, counted=4),  # day 1: 4 on the shelf
+        SimEvent("sale", 0, 1, 9000, 0, 5),  # day 1: -5 after the count -> closes at -1
+        SimEvent("transfer_in", 0, 2, 100, 0, 6),  # day 2: +6
+        # 23:30 on the store's clock (the next UTC day anywhere in Brazil): still day 2
+        SimEvent("sale", 0, 2, 84600, 0, 1),  # day 2: -1 -> closes at 4
+    ]
+    rows = end_of_day_stock(events, date(2026, 11, 1), ["S1"], ["K1"])
+    assert [(r["date"], r["on_hand"]) for r in rows] == [
+        ("2026-11-01", 7),
+        ("2026-11-02", -1),
+        ("2026-11-03", 4),
+    ]

@@ -17,8 +17,8 @@ import pytest
 from google.api_core.exceptions import NotFound, PreconditionFailed
 
 from salesphere.ingest import files as files_mod
+from salesphere.ingest.catalog import Reference
 from salesphere.ingest.files import AttemptFailed, FileIngestor, ObjectRef
-from salesphere.ingest.processing import Reference
 from salesphere.ingest.service import IngestService
 from salesphere.settings import Settings
 
@@ -241,3 +241,31 @@ def test_an_object_moved_by_a_concurrent_delivery_is_ignored(
     assert ingestor.handle(ref)["status"] == "ignored"
     landing = ingestor.gcs.bucket(LANDING).objects
     assert not [n for n in landing if n.startswith(files_mod.ATTEMPTS_PREFIX)]
+
+
+class _GoneBucket:
+    """A landing bucket where another delivery already moved the object away."""
+
+    def __init__(self, copy_fails: bool) -> None:
+        self.copy_fails, self.deleted = copy_fails, []
+
+    def copy_blob(self, blob, bucket, target):  # type: ignore[no-untyped-def]
+        from google.api_core.exceptions import NotFound
+
+        if self.copy_fails:
+            raise NotFound("source gone")
+
+    def delete_blob(self, name, generation=None):  # type: ignore[no-untyped-def]
+        from google.api_core.exceptions import NotFound
+
+        raise NotFound("already deleted")
+
+
+def test_moving_an_object_a_concurrent_delivery_moved_first_is_not_an_error() -> None:
+    from types import SimpleNamespace
+
+    from salesphere.ingest.files import FileIngestor
+
+    blob = SimpleNamespace(name="inventory/x.ndjson", generation=7)
+    for copy_fails in (True, False):  # source gone before the copy, or between copy and delete
+        FileIngestor._move(_GoneBucket(copy_fails), blob, "_ingested/abc/inventory/x.ndjson")

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from salesphere.ingest.ledger import IngestLedger, LedgerError
 from salesphere.ingest.results import BatchSummary
-from salesphere.io.quarantine import IngestLedger, LedgerError
 from salesphere.settings import Settings
 
 

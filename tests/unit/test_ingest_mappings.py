@@ -12,15 +12,16 @@ import pytest
 import yaml
 
 from salesphere.ingest import readers
+from salesphere.ingest.catalog import Reference
 from salesphere.ingest.files import choose_mapping, object_from_event, report_csv
+from salesphere.ingest.mapper import Mapper
 from salesphere.ingest.mapping import (
-    Mapper,
     builtin_mappings,
     file_candidates,
     live_mapping,
     parse_mapping,
 )
-from salesphere.ingest.processing import RecordProcessor, Reference
+from salesphere.ingest.processing import RecordProcessor
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 REF = Reference(

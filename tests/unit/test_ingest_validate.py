@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from salesphere.envelope import pack
+from salesphere.ingest.publish import pack_rows
 from salesphere.ingest.validate import fast_row, validate
-from salesphere.io.publish import pack_rows
 from salesphere.model import CanonicalEvent, finalize
 
 RECEIVED = datetime(2026, 11, 28, 18, 0, tzinfo=UTC)
@@ -113,10 +113,9 @@ def test_clean_records_take_the_fast_path_and_pack_identically() -> None:
 def test_fast_event_id_is_identity_derive_event_id(
     event_type: str, store: str, sku: str, ref: str | None, line: int | None, when: datetime
 ) -> None:
-    from salesphere.identity import derive_event_id
-    from salesphere.ingest.validate import _natural_key, event_id_of
+    from salesphere.identity import derive_event_id, event_id_of, key_text
 
-    text = when.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    instant = when.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
     assume_encodable = all(not 0xD800 <= ord(c) <= 0xDFFF for c in store + sku + (ref or ""))
     if not assume_encodable:
         return
@@ -130,7 +129,7 @@ def test_fast_event_id_is_identity_derive_event_id(
         source_ref=ref,
         counterpart_store_id=store[::-1],
     )
-    got = event_id_of(_natural_key(event_type, store, sku, text, ref, line, ref, store[::-1]))
+    got = event_id_of(key_text(event_type, store, sku, instant, ref, line, ref, store[::-1]))
     assert got == expected
 
 
@@ -151,7 +150,7 @@ def test_envelope_bytes_equal_the_standard_serialisation(
     rows: list[dict[str, Any]], source: str
 ) -> None:
     from salesphere.envelope import Envelope
-    from salesphere.io.publish import envelope_bytes
+    from salesphere.ingest.publish import envelope_bytes
 
     envelope = Envelope(envelope_id="e", source=source, received_at="r", events=tuple(rows))
     try:
@@ -159,3 +158,57 @@ def test_envelope_bytes_equal_the_standard_serialisation(
     except UnicodeEncodeError:  # lone surrogates cannot be UTF-8 either way
         return
     assert envelope_bytes(envelope) == expected
+
+
+# -- the limits the fast paths check are the model's own -----------------------------------
+
+_SALE = {
+    "event_type": "sale",
+    "occurred_at": datetime(2026, 11, 28, 14, 3, tzinfo=timezone(timedelta(hours=-3))),
+    "source": "pos",
+    "store_id": "SP01",
+    "sku": "ELE-10001",
+    "quantity": 2,
+    "unit_price": Decimal("10.00"),
+    "order_id": "SP01-1",
+    "line_number": 1,
+    "source_ref": "NF-1",
+}
+
+
+def _at(limit: int | Decimal, field: str) -> Any:
+    """A value of ``field`` exactly at ``limit`` (text of that length, or that number)."""
+    if field in {"quantity", "line_number"}:
+        return int(limit)
+    if field == "unit_price":
+        return Decimal(limit).quantize(Decimal("0.01"))
+    return "A" * int(limit)
+
+
+def test_fast_row_reads_every_limit_from_the_model() -> None:
+    """At each declared bound the fast row agrees with pydantic; one past it, it defers.
+
+    Derived from ``FIELD_LIMITS`` (itself read from ``CanonicalEvent``), so a limit changed
+    in the model is checked here with no edit: a literal left in the fast path would fail.
+    """
+    from salesphere.model import FIELD_LIMITS
+
+    checked = 0
+    for field in ("source", "store_id", "sku", "order_id", "source_ref", "quantity"):
+        limit = FIELD_LIMITS[field]
+        upper = limit.max_length if limit.max_length is not None else limit.le
+        for value, valid in ((_at(upper, field), True), (_at(upper + 1, field), False)):
+            draft = {**_SALE, field: value}
+            fast = fast_row(draft, RECEIVED)
+            if valid:
+                assert fast == finalize(draft, RECEIVED).to_row(), field
+            else:
+                assert fast is None, f"fast row took {field} beyond the model's limit"
+                assert validate(draft, RECEIVED)[1], f"pydantic took {field} beyond its limit"
+            checked += 1
+    for field in ("unit_price", "line_number"):
+        upper = FIELD_LIMITS[field].le
+        assert fast_row({**_SALE, field: _at(upper, field)}, RECEIVED) is not None, field
+        assert fast_row({**_SALE, field: _at(upper + 1, field)}, RECEIVED) is None, field
+        checked += 2
+    assert checked == 16

@@ -74,7 +74,7 @@ def test_batch_flags_are_not_abbreviated_into_each_other() -> None:
     # `--archive gs://...` used to be expanded by argparse to `--archive-lag` and fail as
     # "invalid float value"; now an unknown flag is left for Beam, never guessed.
     known, beam_args = BATCH.parse(["--archive", "gs://b", "--full"])
-    assert known.archive_lag == BATCH.DEFAULT_ARCHIVE_LAG.total_seconds()
+    assert known.archive_lag == BATCH.Settings.batch_archive_lag_seconds
     assert beam_args == ["--archive", "gs://b"]
     known, beam_args = BATCH.parse(
         ["--archive-lag", "0", "--spec=gs://a/batch/staging/r/spec.json"]

@@ -74,3 +74,18 @@ def test_charts_render_in_headless_chromium(tmp_path: Path) -> None:
     # Bar labels drawn by plotly carry the daily net figures we passed in.
     assert "1234.56" in dom and "987.65" in dom
     assert "reorder now" in dom
+
+
+def test_each_alert_kind_gets_its_action_and_negative_stock_asks_for_a_count() -> None:
+    data = sample()
+    base = data.alerts[0]
+    data.alerts = [
+        base | {"sku": "NEG", "on_hand": -3, "days_of_cover": None, "alert": "count_needed"},
+        base | {"sku": "OUT", "on_hand": 0, "days_of_cover": 0.0, "alert": "out_of_stock"},
+    ]
+    page = render(data)
+    section = page[page.index('id="alerts"') :]
+    neg = section[section.index("NEG") :].split("</tr>")[0]
+    out = section[section.index("OUT") :].split("</tr>")[0]
+    assert "count the shelf" in neg and "reorder now" not in neg
+    assert "reorder now" in out and "count the shelf" not in out

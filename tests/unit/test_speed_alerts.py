@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from salesphere.model import EventType
 from salesphere.speed import alerts as stock
 from salesphere.speed.rows import event_row
+from salesphere.sql import SQL_DIR
 from salesphere_tools.speed.samples import count, movement, sale
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -38,8 +39,9 @@ def test_alert_fires_once_per_crossing_not_on_every_sale() -> None:
     state, raised = run(events)
     assert state.on_hand() == 3
     assert [a["kind"] for a in raised] == ["below_reorder_point"]
-    assert raised[0]["on_hand"] == 4
-    assert raised[0]["event_id"] == events[4].event_id
+    # reorder point 5: the alert fires on reaching it, as serving.stock_alerts flags it
+    assert raised[0]["on_hand"] == 5
+    assert raised[0]["event_id"] == events[3].event_id
 
 
 def test_hitting_zero_raises_out_of_stock_after_low() -> None:
@@ -50,10 +52,45 @@ def test_hitting_zero_raises_out_of_stock_after_low() -> None:
         sale("S1", "K1", 1, at(3), "c"),
     ]
     _, raised = run(events)
+    # 6 -> 4 (below 5) -> 0 (out) -> -1: stock below zero is a wrong record, count it.
     assert [(a["kind"], a["on_hand"]) for a in raised] == [
         ("below_reorder_point", 4),
         ("out_of_stock", 0),
+        ("count_needed", -1),
     ]
+
+
+def test_negative_on_hand_raises_count_needed_not_out_of_stock() -> None:
+    # Reorder point 2, count 3 (ok), sell 5: on hand -2; the jump raises only count_needed.
+    events = [count("S1", "K1", 3, at(0)), sale("S1", "K1", 5, at(1), "a")]
+    state, raised = run(events, reorder_point=2)
+    assert state.on_hand() == -2
+    assert [(a["kind"], a["on_hand"]) for a in raised] == [("count_needed", -2)]
+
+
+def test_count_needed_is_raised_once_and_a_recount_re_arms() -> None:
+    events = [
+        count("S1", "K1", 5, at(0)),  # reorder point 2: ok
+        sale("S1", "K1", 6, at(1), "a"),  # -1: count_needed
+        sale("S1", "K1", 1, at(2), "b"),  # -2: still the same problem, no new alert
+        count("S1", "K1", 10, at(3)),  # the shelf was counted: ok again
+        sale("S1", "K1", 12, at(4), "c"),  # -2 again: a new crossing
+    ]
+    _, raised = run(events, reorder_point=2)
+    assert [(a["kind"], a["on_hand"]) for a in raised] == [
+        ("count_needed", -1),
+        ("count_needed", -2),
+    ]
+
+
+def test_speed_levels_follow_the_serving_view_rules() -> None:
+    # serving.stock_alerts: < 0 count_needed, = 0 out_of_stock; the speed layer agrees.
+    sql = (SQL_DIR / "serving" / "stock_alerts.sql").read_text()
+    assert "WHEN c.on_hand < 0 THEN 'count_needed'" in sql
+    assert "WHEN c.on_hand = 0 THEN 'out_of_stock'" in sql
+    assert stock.KIND[stock.level_of(-1, 5)] == "count_needed"
+    assert stock.KIND[stock.level_of(0, 5)] == "out_of_stock"
+    assert stock.level_of(1, 0) == stock.Level.OK
 
 
 def test_jump_over_both_levels_raises_only_the_most_severe() -> None:

@@ -5,59 +5,21 @@ from __future__ import annotations
 import pytest
 
 from salesphere.model import utcnow
-from salesphere.speed.handler import EnvelopeHandler, _Pending
+from salesphere.speed.handler import LINGER_SECONDS, MAX_GROUP_EVENTS, EnvelopeHandler
 from salesphere.speed.memory import SpeedMemory
 from salesphere.speed.reference import ReorderPoints
-from salesphere.speed.rows import Unpacked
 
 
-def handler() -> EnvelopeHandler:
-    # No query runs in these tests: memory loads lazily and nothing is committed.
-    return EnvelopeHandler(
-        warehouse=None,  # type: ignore[arg-type]
+def test_the_handler_groups_messages_by_their_events() -> None:
+    """Groups are bounded by events, not messages, and linger as the module doc says."""
+    h = EnvelopeHandler(
+        warehouse=None,  # type: ignore[arg-type]  # nothing is committed here
         publish=lambda alerts: None,
         reorder=ReorderPoints(lambda skus: {}),
-        linger=0.5,
     )
-
-
-def queued(h: EnvelopeHandler, n: int) -> None:
-    for _ in range(n):
-        h._queue.append(_Pending(Unpacked(None, [{"event_id": "x"}]), None))
-
-
-def finished(h: EnvelopeHandler, group_size: int, waiting: int) -> None:
-    """A group of ``group_size`` ends while ``waiting`` messages are queued."""
-    queued(h, waiting)
-    h._finished(group_size)
-
-
-def test_a_lone_sender_never_waits() -> None:
-    h = handler()
-    finished(h, group_size=1, waiting=0)  # one request at a time (Cloud Run concurrency 1)
-    queued(h, 1)
-    assert h._linger_left() == 0
-
-
-def test_a_second_sender_is_waited_for_briefly() -> None:
-    h = handler()
-    finished(h, group_size=1, waiting=1)  # the emulator's two push loops
-    assert 0.4 < h._linger_left() <= 0.5
-    queued(h, 1)  # the answered sender's next message arrived
-    assert h._linger_left() == 0
-
-
-def test_a_full_queue_or_an_old_group_is_not_waited_for() -> None:
-    h = handler()
-    finished(h, group_size=2, waiting=0)
-    h._last_done -= 1.0  # the last group ended long ago: an idle stream
-    queued(h, 1)
-    assert h._linger_left() <= 0
-    h = handler()
-    h.max_group_events = 1
-    finished(h, group_size=2, waiting=0)
-    queued(h, 1)  # one queued message already fills a group
-    assert h._linger_left() == 0
+    assert h.committer.max_size == MAX_GROUP_EVENTS
+    assert h.committer.linger == LINGER_SECONDS
+    assert h.committer.waiting == 0
 
 
 def test_sync_interval_must_stay_inside_the_insert_id_window() -> None:

@@ -4,8 +4,9 @@
 --   batch run absorbed (received before its cutoff). The business day is the date on the
 --   store's own clock (reference.stores.timezone; the web shop WEB is on São Paulo time), so
 --   a sale at 22:30 in São Paulo on 24/11 (01:30 UTC on 25/11) is booked on 24/11. Every
---   column is additive, so serving.sales_daily adds the same aggregation over speed events
---   received after the cutoff.
+--   column but orders is additive, so serving.sales_daily adds the same aggregation over
+--   speed events received after the cutoff; orders is recounted there from the union of both
+--   halves' order_ids.
 -- grain: sale_date, store_id, sku
 -- column: sale_date: Local business date of the sale or return: occurred_at on the store's
 --   clock (reference.stores.timezone), not the UTC date and not when it arrived.
@@ -17,8 +18,10 @@
 -- column: discounts: Sum of discounts on sale lines (BRL).
 -- column: returns_amount: Refunded value of return lines, unit_price * quantity - discount (BRL).
 -- column: net_sales: gross_sales - discounts - returns_amount (BRL).
--- column: orders: Distinct orders with a sale line for this SKU; see docs/batch-and-serving.md
---   for the one case where an order is counted on both sides of the cutoff.
+-- column: orders: Distinct orders with a sale line for this SKU, over this half only
+--   (serving.sales_daily counts from order_ids, not from this column).
+-- column: order_ids: The distinct order ids behind orders, so serving.sales_daily can count
+--   an order whose lines arrived on both sides of the cutoff once.
 -- column: sale_lines: Sale lines (events), the exactly-once check unit.
 WITH src AS (
     SELECT * FROM (SELECT * FROM master.events WHERE received_at < @cutoff) AS absorbed
@@ -43,6 +46,7 @@ SELECT
         END
     ) AS net_sales,
     COUNT(DISTINCT IF(src.event_type = 'sale', src.order_id, NULL)) AS orders,
+    ARRAY_AGG(DISTINCT IF(src.event_type = 'sale', src.order_id, NULL) IGNORE NULLS) AS order_ids,
     COUNTIF(src.event_type = 'sale') AS sale_lines
 FROM src
 LEFT JOIN reference.stores AS st

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from salesphere.io import clients
 from salesphere.settings import Settings
+from salesphere.speed.dedup import unseen
 from salesphere.warehouse.schemas import PRODUCTS, SPEED_DEAD_LETTERS, SPEED_EVENTS, STOCK_ALERTS
 
 if TYPE_CHECKING:
@@ -241,8 +242,6 @@ class SpeedWarehouse:
         Pass ``known_ids`` only when the caller has just read a superset of the relevant
         ids itself (the function runtime's history query does).
         """
-        from salesphere.speed.dedup import unseen
-
         known = self.existing_event_ids(rows) if known_ids is None else known_ids
         fresh = unseen(rows, known)
         refused = self._insert(self.events_table, fresh, [r["event_id"] for r in fresh])

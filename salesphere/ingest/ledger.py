@@ -17,18 +17,19 @@ not double the counts.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Sequence
-from concurrent.futures import Future
 from typing import Any
 
 from salesphere import names
+from salesphere.groupcommit import GroupCommitter
 from salesphere.ingest.results import BatchSummary, QuarantineRecord
 from salesphere.io import clients
 from salesphere.settings import Settings
 from salesphere.warehouse.schemas import INGEST_LOG, REJECTS
 
 BQ_DEADLINE_SECONDS = 30.0
+#: Log rows one insert carries at most (well inside insertAll's 50k rows / 10 MB).
+LOG_ROWS_PER_INSERT = 5_000
 
 
 class LedgerError(RuntimeError):
@@ -49,10 +50,12 @@ class IngestLedger:
         self._bq: Any = None
         self._gcs: Any = None
         self._pub: Any = None
-        # Group commit of ops.ingest_log rows (see _log_row).
-        self._log_cond = threading.Condition()
-        self._log_pending: list[tuple[dict[str, Any], Future[None]]] = []
-        self._log_flushing = False
+        # Group commit of ops.ingest_log rows (see _log_row); BigQuery takes them in one call.
+        self._log: GroupCommitter[dict[str, Any], None] = GroupCommitter(
+            self._insert_log_rows,
+            max_size=LOG_ROWS_PER_INSERT,
+            interrupted=lambda: LedgerError("the ingest log insert was interrupted"),
+        )
 
     @property
     def bq(self) -> Any:
@@ -136,39 +139,16 @@ class IngestLedger:
     def _log_row(self, row: dict[str, Any]) -> None:
         """Insert one log row, sharing the insert with requests logging at the same time.
 
-        Group commit: while one thread's insert is in flight, rows of other requests
-        queue; when it returns, one of them inserts everything queued in one call.
-        Each caller returns only once its own row is stored (or raises), so the answer
-        still comes after the log is written; concurrent requests just share the round
-        trip. A refused insert fails every row in it (BigQuery refuses the whole call),
-        and each of those requests answers 503 and is retried with the same insertId.
+        Group commit (:class:`salesphere.groupcommit.GroupCommitter`): while one request's
+        insert is in flight, rows of other requests queue; when it returns, one of them
+        inserts everything queued in one call. Each caller returns only once its own row is
+        stored (or raises), so the answer still comes after the log is written; concurrent
+        requests just share the round trip. A refused insert fails every row in it
+        (BigQuery refuses the whole call), and each of those requests answers 503 and is
+        retried with the same insertId.
         """
-        done: Future[None] = Future()
-        with self._log_cond:
-            self._log_pending.append((row, done))
-            while self._log_flushing and not done.done():
-                self._log_cond.wait()
-            if done.done():
-                batch: list[tuple[dict[str, Any], Future[None]]] = []
-            else:
-                self._log_flushing = True
-                batch, self._log_pending = self._log_pending, []
-        if batch:
-            try:
-                self._insert(
-                    INGEST_LOG.ref, [r for r, _ in batch], [r["request_id"] for r, _ in batch]
-                )
-            except LedgerError as exc:
-                for _, future in batch:
-                    future.set_exception(exc)
-            else:
-                for _, future in batch:
-                    future.set_result(None)
-            finally:
-                for _, future in batch:  # never leave a waiting request without an answer
-                    if not future.done():
-                        future.set_exception(LedgerError("the ingest log insert was interrupted"))
-                with self._log_cond:
-                    self._log_flushing = False
-                    self._log_cond.notify_all()
-        done.result()
+        self._log.submit(row)
+
+    def _insert_log_rows(self, rows: list[dict[str, Any]]) -> list[None]:
+        self._insert(INGEST_LOG.ref, rows, [r["request_id"] for r in rows])
+        return [None] * len(rows)

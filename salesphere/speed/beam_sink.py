@@ -1,9 +1,10 @@
-"""How the Beam runtime talks to BigQuery: through the speed sink, never unconfigured.
+"""How the Beam runtime talks to BigQuery: through the speed writer, never unconfigured.
 
-**Decision: write with DoFns around** :class:`salesphere.io.bq_sink.SpeedWarehouse`
-**(google-cloud-bigquery), not Beam's** ``WriteToBigQuery``.
+**Decision: write with DoFns around** :class:`salesphere.speed.writer.SpeedWriter` (over
+:class:`salesphere.speed.sink.SpeedWarehouse`, google-cloud-bigquery), **not Beam's**
+``WriteToBigQuery``.
 
-* Parity: the function runtime writes through the same sink, so both runtimes produce
+* Parity: the function runtime writes through the same writer, so both runtimes produce
   the same rows by construction, with the same existence check and ``insertId``.
   ``WriteToBigQuery(method=STREAMING_INSERTS)`` would add ``insertId`` but not the
   check, so a pipeline restart (DirectRunner keeps no state) would duplicate rows.
@@ -12,7 +13,8 @@
   whose credentials come from ``google.auth.default``; against the emulator it hangs
   in an interactive OAuth flow unless both are patched.
 
-Should any step ever use Beam's BigQuery IO, :func:`configure_beam_bigquery` (called by
+Should any step ever use Beam's BigQuery IO,
+:func:`salesphere.io.beam.configure_beam_bigquery` (called by
 the pipeline before it builds anything) points it at the twin with anonymous
 credentials, so it can never run unconfigured. In cloud it changes nothing.
 
@@ -26,40 +28,24 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import apache_beam as beam
 
-from salesphere.io.bq_sink import SpeedWarehouse
+from salesphere.io.beam import configure_beam_bigquery
 from salesphere.model import utcnow
 from salesphere.settings import Settings
-from salesphere.speed.rows import dead_letter
+from salesphere.speed.publish import AlertPublisher, pubsub_alert_publisher
+from salesphere.speed.sink import SpeedWarehouse
+from salesphere.speed.writer import SpeedWriter, refused_dead_letter
 
 log = logging.getLogger("salesphere.speed")
 T = TypeVar("T")
 
 RETRY_DELAYS_SECONDS = (0.5, 1, 2, 4, 8, 15, 30)
 MAX_BUFFER = 500
-
-
-def configure_beam_bigquery(settings: Settings) -> None:
-    """Point Beam's own BigQuery clients at the twin (local only); idempotent."""
-    if not settings.local:
-        return
-    import google.auth
-    from apache_beam.io.gcp.internal.clients.bigquery import bigquery_v2_client
-    from google.auth.credentials import AnonymousCredentials
-
-    os.environ.update(settings.emulator_environ())
-    bigquery_v2_client.BigqueryV2.BASE_URL = f"{settings.bigquery_endpoint}/bigquery/v2/"
-
-    def anonymous_default(*_args: Any, **_kwargs: Any) -> tuple[Any, str]:
-        return AnonymousCredentials(), settings.project
-
-    google.auth.default = anonymous_default  # type: ignore[assignment]
 
 
 def with_retries(action: Callable[[], T], what: str) -> T:
@@ -74,16 +60,20 @@ def with_retries(action: Callable[[], T], what: str) -> T:
 
 
 class _BufferedSinkFn(beam.DoFn):
-    """Collect a bundle's elements and write them in one call at the bundle's end."""
+    """Collect a bundle's elements and write them through the speed writer in one call."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.warehouse: SpeedWarehouse | None = None
+        self.writer: SpeedWriter | None = None
         self.buffer: list[dict[str, Any]] = []
 
     def setup(self) -> None:
         configure_beam_bigquery(self.settings)
-        self.warehouse = SpeedWarehouse(self.settings)
+        self.writer = SpeedWriter(SpeedWarehouse(self.settings), self.publisher())
+
+    def publisher(self) -> AlertPublisher | None:
+        """The alert publisher this step needs (only the alerts step has one)."""
+        return None
 
     def start_bundle(self) -> None:
         self.buffer = []
@@ -100,35 +90,29 @@ class _BufferedSinkFn(beam.DoFn):
 
     def flush(self) -> None:
         batch, self.buffer = self.buffer, []
-        self.write(batch)
+        assert self.writer is not None
+        self.write(self.writer, batch)
 
-    def write(self, batch: list[dict[str, Any]]) -> None:
+    def write(self, writer: SpeedWriter, batch: list[dict[str, Any]]) -> None:
         raise NotImplementedError
 
     def dead_letter(self, batch: list[dict[str, Any]], error: str) -> None:
-        assert self.warehouse is not None
+        assert self.writer is not None
+        failed_at = utcnow()
         rows = [
-            dead_letter(
-                error,
-                json.dumps(r, default=str, sort_keys=True),
-                message_id=None,
-                envelope_id=None,
-                failed_at=utcnow(),
-            )
+            refused_dead_letter(r, error, message_id=None, envelope_id=None, failed_at=failed_at)
             for r in batch
         ]
-        warehouse = self.warehouse
-        with_retries(lambda: warehouse.insert_dead_letters(rows), "dead-letter insert")
+        writer = self.writer
+        with_retries(lambda: writer.record_dead_letters(rows), "dead-letter insert")
 
 
 class WriteEventRows(_BufferedSinkFn):
     """``speed.events``: idempotent insert; refused rows go to ``speed.dead_letters``."""
 
-    def write(self, batch: list[dict[str, Any]]) -> None:
-        assert self.warehouse is not None
-        warehouse = self.warehouse
+    def write(self, writer: SpeedWriter, batch: list[dict[str, Any]]) -> None:
         try:
-            report = with_retries(lambda: warehouse.insert_events(batch), "speed.events insert")
+            report = with_retries(lambda: writer.write_events(batch), "speed.events insert")
         except Exception as exc:
             self.dead_letter(batch, f"speed.events unreachable after retries: {exc}")
             return
@@ -149,25 +133,12 @@ class WriteEventRows(_BufferedSinkFn):
 class RecordAlerts(_BufferedSinkFn):
     """Publish new alerts to ``alerts`` (at-least-once), then record them."""
 
-    def setup(self) -> None:
-        from salesphere.speed.publish import pubsub_alert_publisher
+    def publisher(self) -> AlertPublisher | None:
+        return pubsub_alert_publisher(self.settings)
 
-        super().setup()
-        self.publish = pubsub_alert_publisher(self.settings)
-
-    def write(self, batch: list[dict[str, Any]]) -> None:
-        assert self.warehouse is not None
-        warehouse = self.warehouse
-
-        def record() -> int:
-            fresh = warehouse.unrecorded_alerts(batch)
-            if fresh:
-                self.publish(fresh)
-                warehouse.insert_alerts(fresh)
-            return len(fresh)
-
+    def write(self, writer: SpeedWriter, batch: list[dict[str, Any]]) -> None:
         try:
-            raised = with_retries(record, "alert recording")
+            raised = with_retries(lambda: len(writer.record_alerts(batch)), "alert recording")
         except Exception as exc:
             self.dead_letter(batch, f"stock alerts could not be recorded: {exc}")
             return
@@ -177,7 +148,5 @@ class RecordAlerts(_BufferedSinkFn):
 class WriteDeadLetters(_BufferedSinkFn):
     """``speed.dead_letters``: raise only if even this table is unreachable."""
 
-    def write(self, batch: list[dict[str, Any]]) -> None:
-        assert self.warehouse is not None
-        warehouse = self.warehouse
-        with_retries(lambda: warehouse.insert_dead_letters(batch), "dead-letter insert")
+    def write(self, writer: SpeedWriter, batch: list[dict[str, Any]]) -> None:
+        with_retries(lambda: writer.record_dead_letters(batch), "dead-letter insert")

@@ -1,0 +1,93 @@
+"""Send data to ingest the way sources do: files into the landing bucket, batches by HTTP.
+
+Used by ``salesphere ingest``, the demo and the tests, so all three deliver exactly as a
+store's export or a POS does: a file dropped under ``<source>/`` in the landing bucket
+(its finalize notification triggers the file-drop function), or an HMAC-signed POST.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from salesphere.ingest import signing
+from salesphere.ingest.files import MARKER_PREFIX
+from salesphere.ingest.mapping import builtin_mappings
+from salesphere.io import clients
+from salesphere.settings import Settings
+
+WAIT_SECONDS = 120.0
+
+
+class UnknownSource(ValueError):
+    """No mapping's file-name pattern fits a file; the caller must name its source."""
+
+
+def guess_source(path: Path) -> str:
+    """The landing folder for a file, from the first mapping whose pattern fits its name."""
+    for mapping in builtin_mappings():
+        if (
+            mapping.filenames
+            and mapping.folders
+            and mapping.matches_object(mapping.folders[0], path.name)
+        ):
+            return mapping.folders[0]
+    raise UnknownSource(
+        f"cannot tell which source {path.name} belongs to; pass --source "
+        "(e.g. spreadsheet, inventory, pos, ecommerce)"
+    )
+
+
+def upload_files(
+    settings: Settings, paths: list[Path], source: str | None = None
+) -> list[dict[str, str]]:
+    """Upload each file to ``<source>/<name>`` in the landing bucket; returns what went where."""
+    bucket = clients.storage_client(settings).bucket(settings.buckets.landing)
+    out = []
+    for path in paths:
+        folder = source or guess_source(path)
+        name = f"{folder}/{path.name}"
+        bucket.blob(name).upload_from_filename(str(path))
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        out.append({"file": str(path), "object": name, "sha256": digest})
+    return out
+
+
+def wait_for_marker(
+    settings: Settings, digest: str, timeout: float = WAIT_SECONDS
+) -> dict[str, Any]:
+    """The file-drop function's outcome for content ``digest`` once it has been processed."""
+    blob = (
+        clients.storage_client(settings)
+        .bucket(settings.buckets.landing)
+        .blob(MARKER_PREFIX + digest)
+    )
+    deadline = time.monotonic() + timeout
+    while not blob.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"no outcome for {digest[:12]} after {timeout:.0f} s; is the twin up with "
+                "ingest-files (`salesphere local status`)? See its log in .twin/logs/"
+            )
+        time.sleep(0.25)
+    return json.loads(blob.download_as_bytes())
+
+
+def post_batch(
+    settings: Settings, path: Path, source: str, url: str | None = None
+) -> tuple[int, dict[str, Any]]:
+    """POST a live batch file, HMAC-signed with the first configured key."""
+    body = path.read_bytes()
+    key_id, secret = settings.hmac_keys[0]
+    headers = {"Content-Type": "application/json", **signing.sign(key_id, secret, body)}
+    target = f"{(url or settings.ingest_url).rstrip('/')}/?source={source}"
+    response = requests.post(target, data=body, headers=headers, timeout=120)
+    try:
+        return response.status_code, response.json()
+    except ValueError:
+        return response.status_code, {"error": response.text[:500]}

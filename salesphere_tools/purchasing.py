@@ -1,0 +1,166 @@
+"""The purchase suggestion of one store as a CSV a Brazilian spreadsheet opens as it is.
+
+Excel and LibreOffice set to Portuguese (Brazil) split a CSV on ``;`` (the comma is the
+decimal separator there), read ``12,5`` as a number and ``05/12/2026`` as 5 December. A
+UTF-8 file needs its byte-order mark or Excel shows ``Ã§`` for ``ç``; some purchasing
+systems still import Latin-1 only, hence the option. Every cell goes through
+:func:`salesphere.exports.neutralise_formula`: product names come from suppliers' and
+sources' data, and a name starting with ``=`` must not run as a formula.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from salesphere.exports import safe_row
+from salesphere.settings import Settings
+
+#: ``--encoding`` choices -> Python codec. ``utf-8-sig`` writes the BOM Excel needs.
+ENCODINGS = {"utf-8-bom": "utf-8-sig", "latin-1": "latin-1"}
+DEFAULT_ENCODING = "utf-8-bom"
+DELIMITER = ";"
+
+#: (serving.replenishment column, header in the file, how the cell is written).
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("as_of_date", "Data da revisão", "date"),
+    ("store_id", "Loja", "text"),
+    ("sku", "SKU", "text"),
+    ("product_name", "Produto", "text"),
+    ("supplier", "Fornecedor", "text"),
+    ("on_hand", "Estoque atual (un.)", "int"),
+    ("on_order", "Em pedido (un.)", "int"),
+    ("lead_time_days", "Prazo de entrega (dias)", "int"),
+    ("review_period_days", "Revisão a cada (dias)", "int"),
+    ("daily_demand", "Demanda média diária (un.)", "decimal"),
+    ("demand_lead_review", "Demanda prevista prazo + revisão (un.)", "decimal"),
+    ("safety_stock", "Estoque de segurança (un.)", "decimal"),
+    ("computed_reorder_point", "Ponto de pedido calculado (un.)", "decimal"),
+    ("catalogue_reorder_point", "Ponto de pedido do cadastro (un.)", "int"),
+    ("stockout_date", "Ruptura prevista em", "date"),
+    ("pack_size", "Unidades por caixa", "int"),
+    ("min_order_quantity", "Pedido mínimo (un.)", "int"),
+    ("suggested_order_quantity", "Sugestão de compra (un.)", "int"),
+    ("suggested_cases", "Sugestão de compra (caixas)", "int"),
+    ("urgent", "Urgente", "bool"),
+    ("demand_source", "Base da demanda", "source"),
+)
+SOURCES = {"forecast": "previsão", "trailing_average": "média observada (dias com estoque)"}
+
+_ROWS_SQL = (
+    "SELECT r.* FROM serving.replenishment AS r WHERE r.store_id = @store "
+    "ORDER BY r.urgent DESC, r.stockout_date IS NULL, r.stockout_date, r.sku"
+)
+_STORES_SQL = "SELECT s.store_id FROM reference.stores AS s ORDER BY s.store_id"
+
+
+class ExportError(ValueError):
+    """The export cannot be written as asked; the message says what to do instead."""
+
+
+@dataclass(frozen=True)
+class Export:
+    path: Path
+    rows: int
+    to_order: int
+    replaced: int  # characters Latin-1 cannot hold, written as "?"
+
+
+def decimal_comma(value: float | None, places: int = 1) -> str:
+    """``12.345`` -> ``12,3``: no thousands mark, which spreadsheets would misread."""
+    if value is None:
+        return ""
+    return f"{value:.{places}f}".replace(".", ",")
+
+
+def cell(value: Any, kind: str) -> str:
+    """One value as a pt-BR spreadsheet reads it (before formula neutralising)."""
+    if value is None:
+        return ""
+    if kind == "date":
+        return value.strftime("%d/%m/%Y") if isinstance(value, date) else str(value)
+    if kind == "decimal":
+        return decimal_comma(float(value))
+    if kind == "int":
+        return str(int(value))
+    if kind == "bool":
+        return "Sim" if value else "Não"
+    if kind == "source":
+        return SOURCES.get(str(value), str(value))
+    return str(value)
+
+
+def render(rows: Iterable[dict[str, Any]]) -> str:
+    """The CSV text: a header of Portuguese names, then one line per SKU."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=DELIMITER, lineterminator="\r\n")
+    writer.writerow(safe_row(header for _, header, _ in COLUMNS))
+    for row in rows:
+        writer.writerow(safe_row(cell(row.get(name), kind) for name, _, kind in COLUMNS))
+    return buffer.getvalue()
+
+
+def encode(text: str, encoding: str = DEFAULT_ENCODING) -> tuple[bytes, int]:
+    """Bytes in the chosen encoding, and how many characters had to become ``?``."""
+    if encoding not in ENCODINGS:
+        raise ExportError(f"unknown encoding {encoding!r}; use one of {', '.join(ENCODINGS)}")
+    codec = ENCODINGS[encoding]
+    data = text.encode(codec, errors="replace")
+    replaced = 0 if codec != "latin-1" else sum(1 for ch in text if ord(ch) > 0xFF)
+    return data, replaced
+
+
+def known_stores(settings: Settings) -> list[str]:
+    from salesphere.io import clients
+
+    return [
+        row["store_id"] for row in clients.bigquery_client(settings).query_and_wait(_STORES_SQL)
+    ]
+
+
+def fetch_rows(settings: Settings, store: str) -> list[dict[str, Any]]:
+    """serving.replenishment for one store: urgent first, then by stock-out date."""
+    from google.cloud import bigquery
+
+    from salesphere.io import clients
+
+    config = bigquery.QueryJobConfig(
+        query_parameters=[bigquery.ScalarQueryParameter("store", "STRING", store)]
+    )
+    result = clients.bigquery_client(settings).query_and_wait(_ROWS_SQL, job_config=config)
+    rows = [dict(row.items()) for row in result]
+    for row in rows:  # whole cases: the view rounds the suggestion up to them
+        row["suggested_cases"] = row["suggested_order_quantity"] // max(row["pack_size"], 1)
+    return rows
+
+
+def export(
+    settings: Settings,
+    store: str,
+    out: Path,
+    encoding: str = DEFAULT_ENCODING,
+    everything: bool = False,
+) -> Export:
+    """Write ``out`` for ``store``; only SKUs with something to order unless ``everything``."""
+    if encoding not in ENCODINGS:
+        raise ExportError(f"unknown encoding {encoding!r}; use one of {', '.join(ENCODINGS)}")
+    rows = fetch_rows(settings, store)
+    if not rows:
+        stores = known_stores(settings)
+        if store not in stores:
+            listed = ", ".join(stores) or "none: load them with `salesphere batch load-reference`"
+            raise ExportError(f"unknown store {store!r}; known stores: {listed}")
+        raise ExportError(
+            f"no stock positions for {store} yet: serving.replenishment starts from stock counts "
+            "and movements; ingest the inventory feed, then `salesphere batch run`"
+        )
+    to_order = [r for r in rows if (r.get("suggested_order_quantity") or 0) > 0]
+    data, replaced = encode(render(rows if everything else to_order), encoding)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    return Export(out, len(rows if everything else to_order), len(to_order), replaced)
