@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from salesphere.batch import commit as warehouse
+from salesphere.batch.forecast import run_forecast
 from salesphere.batch.lock import run_lock
 from salesphere.batch.pipeline import (
     TemplateLauncher,
@@ -55,7 +56,7 @@ class RunReport:
     bad_lines: int = 0
     cutoff: datetime | None = None
     seconds: dict[str, float] = field(default_factory=dict)
-    #: The forecast step's own report (salesphere.forecast.step), after the commit.
+    #: The forecast step's own report (salesphere.batch.forecast), after the commit.
     forecast: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -163,8 +164,6 @@ def _forecast(
     """The forecast step, once per committed run; its failure never undoes the commit."""
     if not settings.forecast_enabled:
         return {"status": "disabled"}
-    from salesphere.forecast.step import run_forecast
-
     try:
         return run_forecast(
             settings, run_id=run_id, cutoff=cutoff, started=started, mode=mode, check=lease.check

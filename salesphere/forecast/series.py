@@ -6,7 +6,7 @@ falls exactly when it outran stock, and the next forecast orders too little: the
 repeats. So a censored day is ``NaN`` in :attr:`Series.y` and is left out of every fit
 and every error measure; a day without sales on which stock *was* available is a real zero.
 
-Censored days come from the stock positions (``salesphere.forecast.warehouse`` derives
+Censored days come from the stock positions (``salesphere.batch.forecast_tables`` derives
 them from the events) or, for data that carries it, a ``stockout`` flag on the input frame.
 
 The class decides which models are tried: Syntetos and Boylan's average demand interval

@@ -57,7 +57,7 @@ def build_analyzer():
         staging,
         ({"name": c.name, "type": c.type, "mode": c.mode} for c in MASTER_EVENTS.columns),
     )
-    from salesphere.forecast import warehouse
+    from salesphere.batch import forecast_tables as warehouse
 
     for table in (warehouse.DEMAND_FORECAST, warehouse.FORECAST_ACCURACY):
         catalog.add_schema(

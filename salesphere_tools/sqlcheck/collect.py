@@ -235,7 +235,7 @@ def batch_runner() -> list[Statement]:
 
 def forecast_queries() -> list[Statement]:
     """The forecast step's reads (sales, stock replay, chosen models) and its swap script."""
-    from salesphere.forecast import warehouse
+    from salesphere.batch import forecast_tables as warehouse
 
     out = [
         *_run("forecast: daily sales", warehouse.read_sales, settings(), NOW.date()),

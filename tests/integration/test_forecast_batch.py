@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from salesphere.batch import forecast_tables as warehouse
+from salesphere.batch.forecast import run_forecast
 from salesphere.batch.runner import run_batch
-from salesphere.forecast import warehouse
 from salesphere.forecast.models import SEASONAL_NAIVE, TRAILING_AVG
-from salesphere.forecast.step import run_forecast
 from salesphere.io import clients
 from salesphere.model import finalize
 from tests.integration import batch_helpers as h

@@ -8,6 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pytest
 
+from salesphere.batch.forecast import BACKTEST as STEP_BACKTEST
+from salesphere.batch.forecast import UPDATE as STEP_UPDATE
+from salesphere.batch.forecast import due_mode
+from salesphere.batch.forecast_tables import stockout_days
 from salesphere.forecast import calendar, metrics
 from salesphere.forecast.backtest import BacktestPlan, Score, backtest, choose
 from salesphere.forecast.engine import BACKTEST, UPDATE, ForecastConfig, forecast_all
@@ -19,10 +23,6 @@ from salesphere.forecast.series import (
     classify,
     impute_censored,
 )
-from salesphere.forecast.step import BACKTEST as STEP_BACKTEST
-from salesphere.forecast.step import UPDATE as STEP_UPDATE
-from salesphere.forecast.step import due_mode
-from salesphere.forecast.warehouse import stockout_days
 from salesphere.settings import Settings
 
 D0 = date(2026, 3, 2)  # a Monday

@@ -28,8 +28,10 @@ from typing import Any
 from salesphere import names
 from salesphere.batch.commit import wait_for
 from salesphere.batch.pipeline import staging_prefix
+from salesphere.batch.sqlrender import snippets
 from salesphere.io import clients
 from salesphere.settings import Settings
+from salesphere.sql import SQL_DIR
 from salesphere.warehouse.schemas import DEMAND_FORECAST, FORECAST_ACCURACY, TableDef, bq_schema
 
 FORECAST = DEMAND_FORECAST.ref
@@ -106,12 +108,9 @@ WHERE a.chosen
 
 def stock_sql() -> str:
     """:data:`STOCK_SQL` with the platform's one definition of stock direction and home clock."""
-    from salesphere.batch.sqlrender import _snippets
-    from salesphere.sql import SQL_DIR
-
-    snippets = _snippets(SQL_DIR / "metrics")
+    found = snippets(SQL_DIR / "metrics")
     return STOCK_SQL.format(
-        signed_quantity=snippets["signed_quantity"], home_timezone=snippets["home_timezone"]
+        signed_quantity=found["signed_quantity"], home_timezone=found["home_timezone"]
     )
 
 

@@ -25,6 +25,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from salesphere.batch import forecast_tables as warehouse
+from salesphere.forecast.backtest import BacktestPlan
+from salesphere.forecast.engine import ForecastConfig, forecast_all
+from salesphere.forecast.models import LEVELS, horizon_dates
+from salesphere.forecast.series import build_series
 from salesphere.settings import Settings
 
 BACKTEST = "backtest"
@@ -73,12 +78,6 @@ def run_forecast(
     ``mode`` forces ``backtest`` or ``update``; ``check`` (the run's lease check) is called
     right before the tables are replaced.
     """
-    from salesphere.forecast import warehouse
-    from salesphere.forecast.backtest import BacktestPlan
-    from salesphere.forecast.engine import ForecastConfig, forecast_all
-    from salesphere.forecast.models import LEVELS, horizon_dates
-    from salesphere.forecast.series import build_series
-
     timings: dict[str, float] = {}
     t0 = time.monotonic()
     since = (started - timedelta(days=settings.forecast_history_days)).date()
