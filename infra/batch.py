@@ -59,8 +59,8 @@ class Batch(pulumi.ComponentResource):
                 for ds in DATASETS
             ),
             # The batch SQL (salesphere/sql/batch) reads master.events and, to book each
-            # sale on the store's local business day, reference.stores; nothing in speed.*
-            # (infra/iam_recorded.json lists the calls).
+            # sale on the store's local business day, reference.stores (as does the
+            # forecast's stock replay); nothing in speed.* (infra/iam_recorded.json).
             grants.grant(
                 "batch-reads-reference",
                 "dataset",

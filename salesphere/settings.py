@@ -84,6 +84,21 @@ class Settings:
     #: Batch lock lease: a run renews it every quarter of this; a lock not renewed for this
     #: long belongs to a crashed run and the next run takes it over (salesphere.batch.lock).
     batch_lock_lease_seconds: float = 120.0
+    #: Demand forecast (salesphere.forecast), run by every batch run after its commit.
+    #: ``SALESPHERE_FORECAST=off`` turns it off (the forecast tables keep what they had).
+    forecast_enabled: bool = True
+    #: Days forecast ahead (also each backtest fold's horizon): eight weeks covers the
+    #: longest supplier lead time (14 days) plus a month's review period with room to spare.
+    forecast_horizon_days: int = 56
+    #: The full backtest (every candidate re-scored, model chosen per series) runs when the
+    #: last one is at least this old; other runs only refit the chosen model on new actuals.
+    forecast_backtest_every_days: int = 7
+    #: Rolling-origin folds per backtest (28 days apart).
+    forecast_backtest_folds: int = 2
+    #: History read per run: two years hold every yearly date twice.
+    forecast_history_days: int = 730
+    #: Worker processes for the models (the batch function has one vCPU).
+    forecast_workers: int = 1
     #: How long the archive may lag ingest; a batch run's cutoff is its start minus this
     #: (the cloud archive subscription flushes every 5 minutes at most). The demo, after
     #: draining the local archiver, passes 0.
@@ -187,6 +202,24 @@ class Settings:
             batch_lock_lease_seconds=float(
                 env.get("SALESPHERE_BATCH_LOCK_LEASE_SECONDS", base.batch_lock_lease_seconds)
             ),
+            forecast_enabled=parse_switch(
+                env.get("SALESPHERE_FORECAST", ""), base.forecast_enabled, "SALESPHERE_FORECAST"
+            ),
+            forecast_horizon_days=int(
+                env.get("SALESPHERE_FORECAST_HORIZON_DAYS", base.forecast_horizon_days)
+            ),
+            forecast_backtest_every_days=int(
+                env.get(
+                    "SALESPHERE_FORECAST_BACKTEST_EVERY_DAYS", base.forecast_backtest_every_days
+                )
+            ),
+            forecast_backtest_folds=int(
+                env.get("SALESPHERE_FORECAST_BACKTEST_FOLDS", base.forecast_backtest_folds)
+            ),
+            forecast_history_days=int(
+                env.get("SALESPHERE_FORECAST_HISTORY_DAYS", base.forecast_history_days)
+            ),
+            forecast_workers=int(env.get("SALESPHERE_FORECAST_WORKERS", base.forecast_workers)),
         )
 
     def to_environ(self) -> dict[str, str]:
@@ -203,6 +236,12 @@ class Settings:
             "SALESPHERE_SPEED_SYNC_SECONDS": str(self.speed_sync_seconds),
             "SALESPHERE_SPEED_SYNC_WINDOW_SECONDS": str(self.speed_sync_window_seconds),
             "SALESPHERE_BATCH_LOCK_LEASE_SECONDS": str(self.batch_lock_lease_seconds),
+            "SALESPHERE_FORECAST": "on" if self.forecast_enabled else "off",
+            "SALESPHERE_FORECAST_HORIZON_DAYS": str(self.forecast_horizon_days),
+            "SALESPHERE_FORECAST_BACKTEST_EVERY_DAYS": str(self.forecast_backtest_every_days),
+            "SALESPHERE_FORECAST_BACKTEST_FOLDS": str(self.forecast_backtest_folds),
+            "SALESPHERE_FORECAST_HISTORY_DAYS": str(self.forecast_history_days),
+            "SALESPHERE_FORECAST_WORKERS": str(self.forecast_workers),
         }
         for name in self.ports.__dataclass_fields__:
             out[f"SALESPHERE_PORT_{name.upper()}"] = str(getattr(self.ports, name))
@@ -228,6 +267,18 @@ class Settings:
         """
         wanted = self.emulator_environ()
         os.environ.update({k: v for k, v in wanted.items() if not names or k in names})
+
+
+def parse_switch(text: str, default: bool, name: str) -> bool:
+    """``on``/``off`` (also true/false, 1/0, yes/no); empty keeps ``default``."""
+    value = text.strip().lower()
+    if not value:
+        return default
+    if value in {"on", "true", "1", "yes"}:
+        return True
+    if value in {"off", "false", "0", "no"}:
+        return False
+    raise SettingsError(f"{name} must be on or off, not {text!r}")
 
 
 def parse_hmac_keys(text: str) -> tuple[tuple[str, str], ...]:

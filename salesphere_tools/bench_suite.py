@@ -256,6 +256,69 @@ def batch_function_memory() -> list[Figure]:
     ]
 
 
+def forecast() -> list[Figure]:
+    """Demand forecast: 1,000 series of two years (seed and store count no test uses)."""
+    from salesphere import limits
+    from salesphere_tools.forecast.bench import bench_forecast
+
+    got = bench_forecast(workers=2)
+    wape = got["wape"]
+    fn = limits.FUNCTIONS[limits.BATCH]
+    chosen, naive = wape["all/chosen"], wape["all/seasonal_naive"]
+    return [
+        Figure(
+            "forecast",
+            f"fit + forecast {got['series']:,} series x 2 years, incl. warm-up",
+            got["fit_forecast_seconds"],
+            "s",
+            target=60,
+            higher_is_better=False,
+            note=f"{got['workers']} worker processes, started cold; backtest and model choice "
+            f"{got['backtest_seconds']} s",
+        ),
+        Figure(
+            "forecast",
+            "holdout WAPE, chosen models (56 days, overall)",
+            chosen,
+            "WAPE",
+            target=round(naive * 0.85, 4),  # at least 15 % better than seasonal naive
+            higher_is_better=False,
+            baseline=naive,
+            baseline_name="seasonal naive",
+            note=f"{1 - chosen / naive:.1%} better than seasonal naive; trailing 28-day "
+            f"average {wape['all/trailing_avg_28']}; backtest (in-sample choice) "
+            f"{got['backtest_wape_chosen']} vs {got['backtest_wape_seasonal_naive']}",
+        ),
+        Figure(
+            "forecast",
+            f"holdout WAPE, {got['intermittent_series']} intermittent series",
+            wape["intermittent/chosen"],
+            "WAPE",
+            target=wape["intermittent/seasonal_naive"],  # no worse than seasonal naive
+            higher_is_better=False,
+            baseline=wape["intermittent/seasonal_naive"],
+            baseline_name="seasonal naive",
+        ),
+        Figure(
+            "forecast",
+            "fit + forecast peak memory (all processes)",
+            max(got["fit_forecast_peak_mib"], got["backtest_peak_mib"]),
+            "MiB",
+            target=1024,
+            higher_is_better=False,
+        ),
+        Figure(
+            "forecast",
+            f"batch function: weekly backtest of {got['function_series']:,} series, 1 process",
+            got["function_backtest_seconds"],
+            "s",
+            target=fn.timeout_s,
+            higher_is_better=False,
+            note=f"peak {got['function_peak_mib']} MiB of {fn.memory_mib} MiB",
+        ),
+    ]
+
+
 def suite(scale: float = 1.0) -> dict[str, Benchmark]:
     """Benchmarks by name, in the order they run."""
     return {
@@ -267,4 +330,5 @@ def suite(scale: float = 1.0) -> dict[str, Benchmark]:
         "batch-1M": lambda: batch(scale, 1_000_000),
         "batch-5M": lambda: batch(scale, 5_000_000),
         "batch-function-memory": batch_function_memory,
+        "forecast": forecast,
     }

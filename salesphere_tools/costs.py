@@ -108,6 +108,16 @@ class Traffic:
     batch_events_per_second: float = 5_000.0
     deploys_per_month: int = 20
     bundle_mb: float = 2.0
+    #: Store x SKU positions the batch run forecasts (the demo: 5 locations x 200 SKUs).
+    forecast_series: int = 1_000
+    #: Batch-function seconds per series (one vCPU), measured by the forecast benchmark
+    #: (docs/forecast.md): refitting the chosen model, and the weekly full backtest.
+    forecast_seconds_per_series: float = 0.03
+    forecast_backtest_seconds_per_series: float = 0.13
+    forecast_backtests_per_week: float = 1.0
+    #: Share of master.events bytes the forecast's stock replay reads (7 narrow columns).
+    forecast_scan_fraction: float = 0.3
+    forecast_horizon_days: int = 56
 
 
 @dataclass(frozen=True)
@@ -166,6 +176,34 @@ def _speed_function_query_bytes(events: float, p: StackProfile, t: Traffic) -> f
     # each reads ~three days of ids (44 bytes a row), billed at least 10 MB
     per_query = max(BQ_MIN_BILLED_BYTES_PER_TABLE, events * 3 * 44.0)
     return t.speed_cold_starts_per_day * t.speed_queries_per_cold_start * per_query
+
+
+#: Logical bytes of one forecast row (two strings, two dates, five floats, id, time).
+FORECAST_ROW_BYTES = 110.0
+
+
+def forecast_seconds_per_run(t: Traffic) -> float:
+    """Average batch-function seconds the forecast step adds to a run (update + weekly backtest)."""
+    backtest_share = min(1.0, t.forecast_backtests_per_week / 7)
+    per_series = (
+        1 - backtest_share
+    ) * t.forecast_seconds_per_series + backtest_share * t.forecast_backtest_seconds_per_series
+    return t.forecast_series * per_series
+
+
+def _forecast_storage_bytes(t: Traffic) -> float:
+    """The forecast table (series x horizon rows) and the accuracy table (a few per series)."""
+    return t.forecast_series * (t.forecast_horizon_days + 5) * FORECAST_ROW_BYTES
+
+
+def _forecast_query_bytes(avg_master: float, p: StackProfile, t: Traffic) -> float:
+    """Bytes a day the forecast's reads bill: daily sales, the stock replay, the choices."""
+    if not t.forecast_series:
+        return 0.0
+    sales = max(BQ_MIN_BILLED_BYTES_PER_TABLE, t.forecast_series * 730 * 40.0)
+    stock = max(BQ_MIN_BILLED_BYTES_PER_TABLE, avg_master * t.forecast_scan_fraction)
+    choices = BQ_MIN_BILLED_BYTES_PER_TABLE
+    return p.batch_runs_per_day * (sales + stock + choices)
 
 
 def sample_events(count: int) -> list[CanonicalEvent]:
@@ -277,7 +315,7 @@ def estimate(
     row = s.row_logical_bytes
     master_bytes = events * row * month * t.horizon_months
     speed_bytes = events * row * p.speed_retention_days
-    bq_storage = (master_bytes * (1 + 0.05) + speed_bytes) / GIB
+    bq_storage = (master_bytes * (1 + 0.05) + speed_bytes + _forecast_storage_bytes(t)) / GIB
 
     # -- BigQuery queries: batch recomputation + serving reads ----------------------------
     avg_master = events * row * month * t.horizon_months / 2  # average size over the horizon
@@ -285,7 +323,11 @@ def estimate(
     view_bytes = max(BQ_MIN_BILLED_BYTES_PER_TABLE * 2, events * row * 1.0 + avg_master * 0.01)
     serving_scan = t.dashboard_queries_per_day * view_bytes
     speed_scan = _speed_function_query_bytes(events, p, t)
-    bq_query_tib = (batch_scan + serving_scan + speed_scan) * month / TIB
+    bq_query_tib = (
+        (batch_scan + serving_scan + speed_scan + _forecast_query_bytes(avg_master, p, t))
+        * month
+        / TIB
+    )
 
     # -- Cloud Functions ---------------------------------------------------------------
     speed_invocations = (live_envelopes + file_envelopes) if p.speed_runtime == "function" else 0
@@ -298,6 +340,7 @@ def estimate(
         + t.files_per_day * t.ingest_seconds_per_request
         + speed_invocations * t.speed_seconds_per_envelope
         + batch_invocations * (t.batch_seconds_fixed + events / t.batch_events_per_second)
+        + batch_invocations * forecast_seconds_per_run(t)
     ) * month
     vcpu_s = seconds * p.function_cpu
     gib_s = seconds * p.function_memory_gib
@@ -334,6 +377,9 @@ def estimate(
     notes = [
         f"BigQuery storage is after {t.horizon_months} months of history in master.events.",
         "Scheduler jobs are free per billing account: add the jobs of every stack billed to it.",
+        f"The demand forecast ({t.forecast_series:,} series) adds about "
+        f"{forecast_seconds_per_run(t):.0f} s to each batch run on average (a cheap refit "
+        f"on most days, the full backtest {t.forecast_backtests_per_week:g}x a week).",
     ]
     if "dataflow" in (p.speed_runtime, p.batch_runtime):
         notes.append("Dataflow is selected: it has no free tier and is billed from the first job.")

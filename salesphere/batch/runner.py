@@ -14,6 +14,7 @@ instead would silently skip events still buffered by the archiver.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -21,6 +22,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from salesphere.batch import commit as warehouse
+from salesphere.batch.forecast import run_forecast
 from salesphere.batch.lock import run_lock
 from salesphere.batch.pipeline import (
     TemplateLauncher,
@@ -34,6 +36,8 @@ from salesphere.model import utcnow
 from salesphere.names import ARCHIVE_PREFIX
 from salesphere.settings import Settings
 from salesphere.warehouse.schemas import BATCH_RUNS
+
+log = logging.getLogger("salesphere.batch")
 
 
 @dataclass
@@ -52,6 +56,8 @@ class RunReport:
     bad_lines: int = 0
     cutoff: datetime | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    #: The forecast step's own report (salesphere.batch.forecast), after the commit.
+    forecast: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -147,6 +153,26 @@ def _clean_staging(settings: Settings, run_id: str) -> None:
     warehouse.drop_staging(settings, run_id)
 
 
+def _forecast(
+    settings: Settings,
+    run_id: str,
+    cutoff: datetime,
+    started: datetime,
+    mode: str | None,
+    lease: Any,
+) -> dict[str, Any]:
+    """The forecast step, once per committed run; its failure never undoes the commit."""
+    if not settings.forecast_enabled:
+        return {"status": "disabled"}
+    try:
+        return run_forecast(
+            settings, run_id=run_id, cutoff=cutoff, started=started, mode=mode, check=lease.check
+        ).to_dict()
+    except Exception as exc:
+        log.exception("forecast step of %s failed; the previous forecast keeps serving", run_id)
+        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:2000]}
+
+
 def run_batch(
     settings: Settings,
     *,
@@ -159,6 +185,7 @@ def run_batch(
     full_validation: bool = False,
     beam_args: list[str] | None = None,
     launcher: TemplateLauncher | None = None,
+    forecast_mode: str | None = None,
 ) -> RunReport:
     """Rebuild what changed in master, refill the batch views, move the cutoff; atomically.
 
@@ -172,6 +199,11 @@ def run_batch(
     ``launcher`` runs the pipeline stage elsewhere (the Dataflow runtime,
     :func:`salesphere.batch.dataflow.launcher_for`); the lock, plan, load and commit
     always happen here, so a run is committed by the process that waited for it.
+
+    After the commit, still holding the lock, the demand forecast is made from the tables
+    just committed and swapped in by its own transaction (:func:`_forecast`); a failure
+    there is reported in ``report.forecast`` and leaves the batch views and the previous
+    forecast serving. ``forecast_mode`` forces ``backtest`` or ``update``.
     """
     started = utcnow()
     run_id = run_id or new_run_id(started)
@@ -226,6 +258,9 @@ def run_batch(
             _clean_staging(settings, run_id)
             raise
         _clean_staging(settings, run_id)
+        t4 = time.monotonic()
+        report.forecast = _forecast(settings, run_id, cutoff, started, forecast_mode, lease)
+        timings["forecast"] = time.monotonic() - t4
     timings["total"] = time.monotonic() - t0
     report.status = "succeeded"
     report.partitions = list(plan.dates)

@@ -76,7 +76,7 @@ def render(text: str, values: dict[str, str], source: str = "<sql>") -> str:
     return _PLACEHOLDER.sub(substitute, text)
 
 
-def _snippets(metrics_dir: Path) -> dict[str, str]:
+def snippets(metrics_dir: Path) -> dict[str, str]:
     out = {}
     for path in sorted(metrics_dir.glob("*.sql")):
         sql = SqlFile.read(path)
@@ -97,7 +97,7 @@ def _indent_for(text: str, placeholder: str) -> str:
 def render_all(sql_dir: Path = SQL_DIR) -> dict[Path, str]:
     """Every generated file (path -> content) from ``sql_dir/metrics``."""
     metrics_dir = sql_dir / "metrics"
-    snippets = _snippets(metrics_dir)
+    found = snippets(metrics_dir)
     out: dict[Path, str] = {}
     for path in sorted(metrics_dir.glob("*.sql")):
         if path.name.endswith(".serving.sql"):
@@ -109,7 +109,7 @@ def render_all(sql_dir: Path = SQL_DIR) -> dict[Path, str]:
         if not view or not view.startswith("batch."):
             raise TemplateError(f"{path}: header must start with `-- view: batch.<name>`")
         rel = path.relative_to(sql_dir)
-        batch_sql = render(metric.body, {**snippets, "source": BATCH_SOURCE}, str(path))
+        batch_sql = render(metric.body, {**found, "source": BATCH_SOURCE}, str(path))
         out[sql_dir / "batch" / f"{view.split('.', 1)[1]}.sql"] = (
             f"{GENERATED_MARK} {rel}\n{metric.header}\n{batch_sql}\n"
         )
@@ -120,10 +120,10 @@ def render_all(sql_dir: Path = SQL_DIR) -> dict[Path, str]:
         serving = wrapper.tag("view")
         if not serving or not serving.startswith("serving."):
             raise TemplateError(f"{wrapper_path}: header must start with `-- view: serving.<name>`")
-        speed_sql = render(metric.body, {**snippets, "source": SPEED_SOURCE}, str(path))
+        speed_sql = render(metric.body, {**found, "source": SPEED_SOURCE}, str(path))
         indent = _indent_for(wrapper.body, "{{ speed_part }}")
         speed_block = textwrap.indent(speed_sql, indent).strip()
-        body = render(wrapper.body, {**snippets, "speed_part": speed_block}, str(wrapper_path))
+        body = render(wrapper.body, {**found, "speed_part": speed_block}, str(wrapper_path))
         out[sql_dir / "serving" / f"{serving.split('.', 1)[1]}.sql"] = (
             f"{GENERATED_MARK} {rel} and {wrapper_path.relative_to(sql_dir)}\n"
             f"{wrapper.header}\n{body}\n"

@@ -250,6 +250,99 @@ STORES = TableDef(
     "Stores and the online channel.",
 )
 
+DEMAND_FORECAST = TableDef(
+    names.DATASET_BATCH,
+    "demand_forecast",
+    (
+        Column("store_id", "STRING", "REQUIRED", "Store or channel id (reference.stores)."),
+        Column("sku", "STRING", "REQUIRED", "Product SKU (reference.products)."),
+        Column(
+            "forecast_date",
+            "DATE",
+            "REQUIRED",
+            "The store's local business day being forecast (reference.stores.timezone).",
+        ),
+        Column(
+            "origin_date",
+            "DATE",
+            "REQUIRED",
+            "Last local business day of actuals the forecast was fitted on.",
+        ),
+        Column(
+            "model",
+            "STRING",
+            "REQUIRED",
+            "Model that made it (chosen per series by the backtest; see batch.forecast_accuracy).",
+        ),
+        Column("units", "FLOAT64", "REQUIRED", "Point forecast of units demanded (>= 0)."),
+        Column(
+            "units_lo_80", "FLOAT64", "REQUIRED", "Lower bound of the 80 % prediction interval."
+        ),
+        Column(
+            "units_hi_80", "FLOAT64", "REQUIRED", "Upper bound of the 80 % prediction interval."
+        ),
+        Column(
+            "units_lo_95", "FLOAT64", "REQUIRED", "Lower bound of the 95 % prediction interval."
+        ),
+        Column(
+            "units_hi_95", "FLOAT64", "REQUIRED", "Upper bound of the 95 % prediction interval."
+        ),
+        Column("run_id", "STRING", "REQUIRED", "The batch run that wrote it (ops.batch_runs)."),
+        Column("computed_at", "TIMESTAMP", "REQUIRED", "When the forecast was computed."),
+    ),
+    "Daily demand forecast per store and SKU from the latest batch run (one row per store, "
+    "SKU and forecast_date; replaced whole by each run). Stock-out days were treated as "
+    "missing demand, not zero. See docs/forecast.md.",
+    clustering=("store_id", "sku"),
+)
+
+FORECAST_ACCURACY = TableDef(
+    names.DATASET_BATCH,
+    "forecast_accuracy",
+    (
+        Column("store_id", "STRING", "REQUIRED", "Store or channel id (reference.stores)."),
+        Column("sku", "STRING", "REQUIRED", "Product SKU (reference.products)."),
+        Column(
+            "series_class",
+            "STRING",
+            "REQUIRED",
+            "regular or intermittent (average demand interval >= 1.32 days).",
+        ),
+        Column(
+            "model",
+            "STRING",
+            "REQUIRED",
+            "Model evaluated, including the baselines seasonal_naive and trailing_avg_28.",
+        ),
+        Column("chosen", "BOOL", "REQUIRED", "The model the backtest chose for this series."),
+        Column(
+            "wape",
+            "FLOAT64",
+            description="sum |actual - forecast| / sum actual over the backtest's observed "
+            "days (NULL when nothing sold).",
+        ),
+        Column(
+            "mase",
+            "FLOAT64",
+            description="Mean absolute error scaled by the in-sample seasonal-naive (7-day) "
+            "error; below 1 beats last week's sales.",
+        ),
+        Column(
+            "bias",
+            "FLOAT64",
+            description="(sum forecast - sum actual) / sum actual; > 0 over-forecasts.",
+        ),
+        Column("folds", "INT64", "REQUIRED", "Rolling-origin folds scored."),
+        Column("horizon_days", "INT64", "REQUIRED", "Days forecast in each fold."),
+        Column("run_id", "STRING", "REQUIRED", "The batch run whose backtest produced it."),
+        Column("computed_at", "TIMESTAMP", "REQUIRED", "When the backtest ran."),
+    ),
+    "Rolling-origin backtest per store, SKU and candidate model from the latest backtest run "
+    "(weekly by default); chosen marks the model batch.demand_forecast uses. Stock-out days "
+    "are excluded from every error. See docs/forecast.md.",
+    clustering=("store_id", "sku"),
+)
+
 TABLES: tuple[TableDef, ...] = (
     MASTER_EVENTS,
     SPEED_EVENTS,
@@ -260,6 +353,8 @@ TABLES: tuple[TableDef, ...] = (
     BATCH_RUNS,
     PRODUCTS,
     STORES,
+    DEMAND_FORECAST,
+    FORECAST_ACCURACY,
 )
 
 

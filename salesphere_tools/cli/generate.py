@@ -55,6 +55,14 @@ def generate_command(
             "--xlsx/--no-xlsx", help="Write the Excel store's exports as XLSX (slower) or CSV."
         ),
     ] = True,
+    history: Annotated[
+        bool,
+        typer.Option(
+            "--history/--no-history",
+            help="Demand with trend, seasons, the retail calendar, promotions and slow movers "
+            "(for forecasting; see docs/data-generator.md).",
+        ),
+    ] = False,
 ) -> None:
     """Simulate a Brazilian retailer and write what its sources send, plus manifest.json."""
     from rich.console import Console
@@ -72,6 +80,7 @@ def generate_command(
         skus=skus,
         defects=defects,
         xlsx=xlsx,
+        history=history,
     )
     try:
         config.check()

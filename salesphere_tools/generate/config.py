@@ -35,6 +35,10 @@ class GeneratorConfig:
     batch_size: int = 400
     #: Write the XLSX share of spreadsheets (turn off for the fastest runs).
     xlsx: bool = True
+    #: Demand that moves over months (trend, seasons, the retail calendar, promotions, slow
+    #: movers; ``demand.DemandModel``) instead of the same shares every day: for history
+    #: a forecast can learn from. Off keeps the basic simulation's bytes unchanged.
+    history: bool = False
 
     def check(self) -> None:
         """Refuse configs that cannot produce a sensible data set, saying how to fix them."""

@@ -36,6 +36,7 @@ from salesphere_tools.generate.catalog import (
     build_stores,
 )
 from salesphere_tools.generate.config import GeneratorConfig
+from salesphere_tools.generate.demand import DayDemand
 from salesphere_tools.generate.events import SECONDS_PER_DAY, SimEvent
 
 LINES = (1, 2, 3, 4, 5)
@@ -139,6 +140,11 @@ class Simulation:
         self.transfer_seq = 0
         self.store_minutes = [store_minutes(w) for w in range(7)]
         self.web_minutes = web_minutes()
+        self.demand: DayDemand | None = (
+            DayDemand(self.products, config.start, config.days, config.seed)
+            if config.history
+            else None
+        )
 
     # -- the day loop --------------------------------------------------------------------
 
@@ -191,6 +197,9 @@ class Simulation:
         for pending in self.returns.pop((day, index), []):
             add(self._random_sod(store, weekday), _RETURN, pending)
         factor = plan.web_factor if store.online else plan.store_factor * store.size
+        weights = self.promo_cw if plan.promo_depth[1] > 0 else self.pop_cw
+        if self.demand is not None:
+            factor, weights = self.demand.for_store(day, store, plan, self.is_promo)
         base = (
             self.config.web_orders_per_day if store.online else (self.config.tickets_per_store_day)
         )
@@ -199,7 +208,6 @@ class Simulation:
         minutes = rng.choices(range(1440), cum_weights=table, k=tickets)
         # Draw every basket of the day at once: one choices() call per list, not per ticket.
         sizes = rng.choices(LINES, cum_weights=LINES_CW, k=tickets)
-        weights = self.promo_cw if plan.promo_depth[1] > 0 else self.pop_cw
         skus = rng.choices(self.sku_range, cum_weights=weights, k=sum(sizes))
         units = rng.choices(UNITS, cum_weights=UNITS_CW, k=len(skus))
         first = 0

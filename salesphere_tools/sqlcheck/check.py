@@ -57,6 +57,14 @@ def build_analyzer():
         staging,
         ({"name": c.name, "type": c.type, "mode": c.mode} for c in MASTER_EVENTS.columns),
     )
+    from salesphere.batch import forecast_tables as warehouse
+
+    for table in (warehouse.DEMAND_FORECAST, warehouse.FORECAST_ACCURACY):
+        catalog.add_schema(
+            names.DATASET_BATCH,
+            warehouse.staging_table(settings(), RUN_ID, table).split(".")[-1],
+            ({"name": c.name, "type": c.type, "mode": c.mode} for c in table.columns),
+        )
     return Analyzer(catalog)
 
 

@@ -233,6 +233,29 @@ def batch_runner() -> list[Statement]:
     ]
 
 
+def forecast_queries() -> list[Statement]:
+    """The forecast step's reads (sales, stock replay, chosen models) and its swap script."""
+    from salesphere.batch import forecast_tables as warehouse
+
+    out = [
+        *_run("forecast: daily sales", warehouse.read_sales, settings(), NOW.date()),
+        *_run(
+            "forecast: stock-out days",
+            warehouse.read_stockout_days,
+            settings(),
+            NOW,
+            NOW.date(),
+            NOW.date(),
+        ),
+        *_run("forecast: chosen models", warehouse.read_choices, settings()),
+    ]
+    staging = warehouse.staging_table(settings(), RUN_ID, warehouse.DEMAND_FORECAST)
+    accuracy = warehouse.staging_table(settings(), RUN_ID, warehouse.FORECAST_ACCURACY)
+    for label, second in (("update", None), ("backtest", accuracy)):
+        out += _run(f"forecast swap script ({label})", warehouse.swap, settings(), staging, second)
+    return out
+
+
 def speed_reads() -> list[Statement]:
     """``SpeedWarehouse``: the speed layer's reads (existence checks, history, sync)."""
     from salesphere.speed.sink import SpeedWarehouse
@@ -364,6 +387,7 @@ def demo_queries() -> list[Statement]:
 
     state = type("State", (), {"settings": settings()})()
     out = _run("demo: serving totals", demo._serving_totals, state)
+    out += _run("demo: forecast summary", demo._forecast_summary, state)
     for name, sql in (
         ("demo: distinct speed events", demo.SPEED_EVENTS_SQL),
         ("demo: events since cutoff", demo.SINCE_CUTOFF_SQL),
@@ -429,6 +453,7 @@ COLLECTORS: tuple[Callable[[], list[Statement]], ...] = (
     warehouse_setup_twin,
     batch_commit,
     batch_runner,
+    forecast_queries,
     speed_reads,
     ingest_reads,
     reconcile_checks,

@@ -97,3 +97,23 @@ def test_cost_cli_names_first_quota(monkeypatch) -> None:  # type: ignore[no-unt
     assert text.exit_code == 0 and "runs out first" in text.output
     bad = CliRunner().invoke(app, ["cost", "--orders-per-day", "1", "--stack", "qa"])
     assert bad.exit_code != 0 and "pr-<number>" in bad.output
+
+
+def test_the_forecast_is_counted_in_the_batch_run_and_its_queries() -> None:
+    from salesphere_tools import costs
+
+    sizes = costs.measure_sizes(50)
+    without = costs.estimate(10_000, traffic=costs.Traffic(forecast_series=0), sizes=sizes)
+    with_forecast = costs.estimate(
+        10_000, traffic=costs.Traffic(forecast_series=4_000), sizes=sizes
+    )
+    # 4,000 series: 6 days of 0.03 s and 1 of 0.13 s per series a week -> ~177 s per run
+    assert costs.forecast_seconds_per_run(costs.Traffic(forecast_series=4_000)) == pytest.approx(
+        4_000 * (6 / 7 * 0.03 + 1 / 7 * 0.13)
+    )
+    extra_seconds = 177.14 * costs.DAYS_PER_MONTH * costs.StackProfile().function_cpu
+    assert with_forecast.use("fn_vcpu_s").used - without.use("fn_vcpu_s").used == pytest.approx(
+        extra_seconds, rel=0.01
+    )
+    assert with_forecast.use("bq_query_tib").used > without.use("bq_query_tib").used
+    assert any("demand forecast" in note for note in with_forecast.notes)

@@ -46,6 +46,7 @@ EXPECTED = {
         ("roles/bigquery.dataEditor", "master"),
         ("roles/bigquery.dataEditor", "batch"),
         ("roles/bigquery.dataEditor", "ops"),
+        # each store's clock for the local-day views and the forecast's stock replay
         ("roles/bigquery.dataViewer", "reference"),
         ("roles/bigquery.jobUser", "{p}"),
     },

@@ -23,6 +23,8 @@ RESET = [
     "DELETE FROM batch.sales_daily WHERE TRUE",
     "DELETE FROM batch.sales_hourly WHERE TRUE",
     "DELETE FROM batch.inventory_positions WHERE TRUE",
+    "DELETE FROM batch.demand_forecast WHERE TRUE",
+    "DELETE FROM batch.forecast_accuracy WHERE TRUE",
 ]
 
 

@@ -67,6 +67,7 @@ def test_collects_each_kind_of_statement(summary: check.Summary) -> None:
         "salesphere/warehouse/views.py",
         "salesphere/batch/commit.py",
         "salesphere/batch/runner.py",
+        "salesphere/batch/forecast_tables.py",
         "salesphere/speed/sink.py",
         "salesphere/ingest/service.py",
         "salesphere_tools/reconcile.py",

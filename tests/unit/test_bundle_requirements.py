@@ -36,12 +36,16 @@ DISTRIBUTIONS = {
     "google.cloud.pubsub": "google-cloud-pubsub",
     "google.cloud.pubsub_v1": "google-cloud-pubsub",
     "google.cloud.storage": "google-cloud-storage",
+    "holidays": "holidays",
+    "numpy": "numpy",
     "orjson": "orjson",
     "pyarrow": "pyarrow",
     "pydantic": "pydantic",
     "python_calamine": "python-calamine",
     "requests": "requests",
     "sqlglot": "sqlglot",
+    "statsforecast": "statsforecast",
+    "threadpoolctl": "threadpoolctl",
     "yaml": "PyYAML",
 }
 

@@ -1,0 +1,158 @@
+"""The forecast step of a batch run: read actuals, forecast every series, replace the tables.
+
+Called by :func:`salesphere.batch.runner.run_batch` after its commit, inside its lock, so
+the forecast is made from exactly the sales and stock the run absorbed. What runs is
+decided here, once, from the settings:
+
+* ``Settings.forecast_enabled`` false: nothing (the tables keep what they had);
+* the last backtest is older than ``forecast_backtest_every_days`` (or there is none):
+  a full backtest run - every series re-scores every candidate, the winner is refitted,
+  both tables are replaced;
+* otherwise a cheap update: each series keeps its chosen model and is refitted on the new
+  actuals; only ``batch.demand_forecast`` is replaced (``batch.forecast_accuracy`` keeps
+  the backtest's rows with that backtest's run id).
+
+Rows carry the run id and the run's start as ``computed_at``, and the models are
+deterministic, so running the step again for the same run over the same actuals writes
+the same rows.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from salesphere.batch import forecast_tables as warehouse
+from salesphere.forecast.backtest import BacktestPlan
+from salesphere.forecast.engine import ForecastConfig, forecast_all
+from salesphere.forecast.models import LEVELS, horizon_dates
+from salesphere.forecast.series import build_series
+from salesphere.settings import Settings
+
+BACKTEST = "backtest"
+UPDATE = "update"
+
+
+@dataclass
+class ForecastReport:
+    status: str  # succeeded, disabled, no_history or failed
+    mode: str = ""
+    series: int = 0
+    rows: int = 0
+    origin: str | None = None
+    models: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    error: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def due_mode(settings: Settings, last_backtest: datetime | None, now: datetime) -> str:
+    """Backtest when there is none yet or the last one is at least the configured age."""
+    if last_backtest is None:
+        return BACKTEST
+    if now - last_backtest >= timedelta(days=settings.forecast_backtest_every_days):
+        return BACKTEST
+    return UPDATE
+
+
+def _number(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def run_forecast(
+    settings: Settings,
+    *,
+    run_id: str,
+    cutoff: datetime,
+    started: datetime,
+    mode: str | None = None,
+    check: Any = None,
+) -> ForecastReport:
+    """Forecast every series from the batch tables and replace the forecast tables.
+
+    ``mode`` forces ``backtest`` or ``update``; ``check`` (the run's lease check) is called
+    right before the tables are replaced.
+    """
+    timings: dict[str, float] = {}
+    t0 = time.monotonic()
+    since = (started - timedelta(days=settings.forecast_history_days)).date()
+    sales = warehouse.read_sales(settings, since)
+    if not sales["day"]:
+        return ForecastReport(status="no_history")
+    origin = max(sales["day"])
+    stockouts = warehouse.read_stockout_days(settings, cutoff, since, origin)
+    choices = warehouse.read_choices(settings)
+    series = build_series(sales, origin=origin, stockout_days=stockouts)
+    timings["read"] = time.monotonic() - t0
+    mode = mode or due_mode(settings, choices.computed_at, started)
+    config = ForecastConfig(
+        horizon=settings.forecast_horizon_days,
+        plan=BacktestPlan(
+            folds=settings.forecast_backtest_folds,
+            horizon=settings.forecast_horizon_days,
+            step=min(28, settings.forecast_horizon_days),
+        ),
+        workers=settings.forecast_workers,
+    )
+    t1 = time.monotonic()
+    results = forecast_all(series, config, mode=mode, chosen=choices.models)
+    timings["models"] = time.monotonic() - t1
+    forecast_rows = []
+    models: dict[str, int] = {}
+    for r in results:
+        models[r.model] = models.get(r.model, 0) + 1
+        for i, day in enumerate(horizon_dates(r.origin, config.horizon)):
+            row = {
+                "store_id": r.store_id,
+                "sku": r.sku,
+                "forecast_date": day,
+                "origin_date": r.origin,
+                "model": r.model,
+                "units": float(r.mean[i]),
+                "run_id": run_id,
+                "computed_at": started,
+            }
+            for level in LEVELS:
+                row[f"units_lo_{level}"] = float(r.lo[level][i])
+                row[f"units_hi_{level}"] = float(r.hi[level][i])
+            forecast_rows.append(row)
+    accuracy_rows = None
+    if mode == BACKTEST:
+        accuracy_rows = [
+            {
+                "store_id": r.store_id,
+                "sku": r.sku,
+                "series_class": r.series_class,
+                "model": s.model,
+                "chosen": s.model == r.model,
+                "wape": _number(s.wape),
+                "mase": _number(s.mase),
+                "bias": _number(s.bias),
+                "folds": s.folds,
+                "horizon_days": s.horizon,
+                "run_id": run_id,
+                "computed_at": started,
+            }
+            for r in results
+            for s in r.scores
+        ]
+    if check is not None:
+        check()
+    t2 = time.monotonic()
+    warehouse.write(settings, run_id, forecast_rows, accuracy_rows)
+    timings["write"] = time.monotonic() - t2
+    timings["total"] = time.monotonic() - t0
+    return ForecastReport(
+        status="succeeded",
+        mode=mode,
+        series=len(results),
+        rows=len(forecast_rows),
+        origin=origin.isoformat() if isinstance(origin, date) else str(origin),
+        models=dict(sorted(models.items())),
+        seconds={k: round(v, 3) for k, v in timings.items()},
+    )

@@ -1,0 +1,310 @@
+"""The candidate models: what each one is good for, on top of ``statsforecast``.
+
+Every model answers :meth:`Model.predict` for one series: a point forecast and 80 % and
+95 % prediction intervals for each of the next ``h`` days, never below zero. The input is
+the series with stock-out days ``NaN`` (see :mod:`.series`); each model decides how to
+respect that:
+
+* models with a weekly season need every day, so censored days are filled with what the
+  same weekday sold around them (:func:`~.series.impute_censored`) *for the fit only*;
+* Croston-type models work on the days demand was observed, so censored days are simply
+  dropped (an interval between two sales that contained a stock-out is not an interval
+  without demand).
+
+Regular series
+    ``auto_ets``: exponential smoothing with a 7-day additive season, the error and trend
+    form chosen by AICc (statsforecast's AutoETS). Fast and robust; knows nothing of dates.
+    ``ets_calendar``: the calendar (Black Friday, Christmas, Dia das Mães, holidays, ... and
+    a yearly cycle once there is a year of history; :mod:`.calendar`) as regressors, fitted
+    by least squares beside weekday dummies, and AutoETS on what the calendar does not
+    explain: a regression with exponential-smoothing errors. Sees a Black Friday coming.
+Intermittent series
+    ``croston_sba`` (Croston with the Syntetos-Boylan bias correction), ``tsb``
+    (Teunter-Syntetos-Babai: updates the probability of demand every day, so a product that
+    stopped selling fades out) and ``adida`` (aggregate to buckets of the mean interval,
+    forecast, spread back). None of them has intervals of its own, so theirs are
+    conformal: the residual quantiles of a forecast made ``CALIBRATION_DAYS`` before the
+    origin, added to the point forecast.
+Baselines (scored for every series, and chosen when nothing beats them)
+    ``seasonal_naive``: each weekday sells what it sold last week.
+    ``trailing_avg_28``: the average of the last 28 observed days, flat - what the
+    platform's stock alerts used before forecasts existed.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+
+from salesphere.forecast import calendar
+from salesphere.forecast.series import INTERMITTENT, REGULAR, impute_censored
+
+SEASON = 7
+LEVELS = (80, 95)
+#: Days before the origin that calibrate conformal intervals (Croston-type, baselines).
+CALIBRATION_DAYS = 56
+#: A yearly cycle is estimated only from at least this much history.
+YEARLY_MIN_DAYS = 300
+SEASONAL_NAIVE = "seasonal_naive"
+TRAILING_AVG = "trailing_avg_28"
+BASELINES = (SEASONAL_NAIVE, TRAILING_AVG)
+
+
+@dataclass
+class Prediction:
+    """Point forecast and interval bounds for ``h`` days (all >= 0)."""
+
+    mean: np.ndarray
+    lo: dict[int, np.ndarray]
+    hi: dict[int, np.ndarray]
+
+    @classmethod
+    def flat(cls, value: float, h: int) -> Prediction:
+        mean = np.full(h, max(0.0, value))
+        return cls(mean, {lv: mean.copy() for lv in LEVELS}, {lv: mean.copy() for lv in LEVELS})
+
+    def clipped(self) -> Prediction:
+        mean = np.maximum(np.nan_to_num(self.mean), 0.0)
+        lo = {lv: np.minimum(np.maximum(np.nan_to_num(v), 0.0), mean) for lv, v in self.lo.items()}
+        hi = {lv: np.maximum(np.nan_to_num(v), mean) for lv, v in self.hi.items()}
+        return Prediction(mean, lo, hi)
+
+
+class Model:
+    """One candidate: ``predict(y, start, h)`` for a series starting on ``start``."""
+
+    name = ""
+    classes: tuple[str, ...] = (REGULAR, INTERMITTENT)
+    #: Whether the model gives its own intervals (otherwise conformal ones are added).
+    native_intervals = False
+    #: Observed days the model needs; with fewer, :func:`usable` names ``fallback``.
+    min_observed = 0
+    fallback = ""
+
+    def point(self, y: np.ndarray, start: date, h: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict(self, y: np.ndarray, start: date, h: int, *, intervals: bool = True) -> Prediction:
+        if not np.isfinite(y).any():
+            return Prediction.flat(0.0, h)
+        mean = self.point(y, start, h)
+        pred = Prediction(mean, {}, {})
+        if intervals:
+            pred = conformal(self, y, start, pred)
+        return pred.clipped()
+
+
+def _quiet(fn):
+    """statsforecast warns on every slow optimiser convergence; the fit is still used."""
+
+    def wrapper(*args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with np.errstate(all="ignore"):
+                return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def conformal(model: Model, y: np.ndarray, start: date, pred: Prediction) -> Prediction:
+    """Intervals from the model's own errors on the ``CALIBRATION_DAYS`` before the origin.
+
+    The model is refitted on the history up to ``CALIBRATION_DAYS`` earlier and its
+    forecast for those days compared with what sold (observed days only); the residuals'
+    quantiles, added to the point forecast, bound the intervals. Too little history: the
+    spread of recent daily sales around their mean is used instead.
+    """
+    cal = CALIBRATION_DAYS
+    observed = y[~np.isnan(y)]
+    if len(y) >= cal + 4 * SEASON and np.isfinite(y[:-cal]).any():
+        past = model.point(y[:-cal], start, cal)
+        actual = y[-cal:]
+        keep = ~np.isnan(actual)
+        residuals = actual[keep] - past[keep]
+    else:
+        residuals = observed[-cal:] - observed[-cal:].mean()
+    if residuals.size == 0:
+        residuals = np.zeros(1)
+    lo, hi = {}, {}
+    for level in LEVELS:
+        tail = (100 - level) / 200
+        lo[level] = pred.mean + np.quantile(residuals, tail)
+        hi[level] = pred.mean + np.quantile(residuals, 1 - tail)
+    return Prediction(pred.mean, lo, hi)
+
+
+class SeasonalNaive(Model):
+    name = SEASONAL_NAIVE
+
+    def point(self, y: np.ndarray, start: date, h: int) -> np.ndarray:
+        filled = impute_censored(y, SEASON)
+        week = filled[-SEASON:] if filled.size >= SEASON else np.full(SEASON, filled.mean())
+        reps = math.ceil(h / SEASON)
+        return np.tile(week, reps)[:h]
+
+
+class TrailingAverage(Model):
+    name = TRAILING_AVG
+    days = 28
+
+    def point(self, y: np.ndarray, start: date, h: int) -> np.ndarray:
+        recent = y[-self.days :]
+        recent = recent[~np.isnan(recent)]
+        return np.full(h, float(recent.mean()) if recent.size else 0.0)
+
+
+class AutoEts(Model):
+    name = "auto_ets"
+    classes = (REGULAR,)
+    native_intervals = True
+    min_observed = 2 * SEASON
+    fallback = TRAILING_AVG
+    #: Additive season; error, trend (and damping) chosen by AICc.
+    spec = "ANA"
+
+    @_quiet
+    def _fit(self, y: np.ndarray, h: int, level: list[int] | None) -> dict:
+        from statsforecast.models import AutoETS
+
+        return AutoETS(season_length=SEASON, model=self.spec).forecast(
+            y=y.astype(float), h=h, level=level
+        )
+
+    def point(self, y: np.ndarray, start: date, h: int) -> np.ndarray:
+        return self._fit(impute_censored(y, SEASON), h, None)["mean"]
+
+    def predict(self, y: np.ndarray, start: date, h: int, *, intervals: bool = True) -> Prediction:
+        if np.isfinite(y).sum() < 2 * SEASON:
+            return TrailingAverage().predict(y, start, h, intervals=intervals)
+        out = self._fit(impute_censored(y, SEASON), h, list(LEVELS) if intervals else None)
+        lo = {lv: out[f"lo-{lv}"] for lv in LEVELS} if intervals else {}
+        hi = {lv: out[f"hi-{lv}"] for lv in LEVELS} if intervals else {}
+        return Prediction(out["mean"], lo, hi).clipped()
+
+
+class EtsCalendar(AutoEts):
+    """Calendar regressors by least squares, AutoETS on the remainder (see module doc)."""
+
+    name = "ets_calendar"
+    min_observed = 4 * SEASON
+    fallback = "auto_ets"
+
+    def _design(self, start: date, n: int, h: int) -> tuple[np.ndarray, np.ndarray, int]:
+        yearly = n >= YEARLY_MIN_DAYS
+        features = calendar.features(start, n + h, yearly=yearly)
+        weekday = (np.arange(n + h) + start.weekday()) % SEASON
+        dummies = np.eye(SEASON)[weekday][:, 1:]
+        return np.hstack([np.ones((n + h, 1)), dummies, features]), features, 1 + SEASON - 1
+
+    def _split(self, y: np.ndarray, start: date, h: int) -> tuple[np.ndarray, np.ndarray]:
+        """(calendar part over the history, calendar part over the horizon)."""
+        n = len(y)
+        design, features, skip = self._design(start, n, h)
+        fit = design[:n]
+        # A date that never happened in the history (no Black Friday yet) has no effect
+        # to learn: its column is dropped rather than left to the solver's whims.
+        used = np.r_[np.ones(skip, dtype=bool), features[:n].std(axis=0) > 0]
+        beta, *_ = np.linalg.lstsq(fit[:, used], y, rcond=None)
+        coef = np.zeros(design.shape[1])
+        coef[used] = beta
+        part = features @ coef[skip:]
+        return part[:n], part[n:]
+
+    def point(self, y: np.ndarray, start: date, h: int) -> np.ndarray:
+        filled = impute_censored(y, SEASON)
+        past, future = self._split(filled, start, h)
+        return self._fit(filled - past, h, None)["mean"] + future
+
+    def predict(self, y: np.ndarray, start: date, h: int, *, intervals: bool = True) -> Prediction:
+        if np.isfinite(y).sum() < 4 * SEASON:
+            return AutoEts().predict(y, start, h, intervals=intervals)
+        filled = impute_censored(y, SEASON)
+        past, future = self._split(filled, start, h)
+        out = self._fit(filled - past, h, list(LEVELS) if intervals else None)
+        mean = out["mean"] + future
+        lo = {lv: out[f"lo-{lv}"] + future for lv in LEVELS} if intervals else {}
+        hi = {lv: out[f"hi-{lv}"] + future for lv in LEVELS} if intervals else {}
+        return Prediction(mean, lo, hi).clipped()
+
+
+class _Intermittent(Model):
+    classes = (INTERMITTENT,)
+
+    @_quiet
+    def point(self, y: np.ndarray, start: date, h: int) -> np.ndarray:
+        observed = y[~np.isnan(y)]
+        if observed.size < 2 or not (observed > 0).any():
+            return np.zeros(h)
+        return np.asarray(self._model().forecast(y=observed.astype(float), h=h)["mean"])
+
+    def _model(self):
+        raise NotImplementedError
+
+
+class CrostonSba(_Intermittent):
+    name = "croston_sba"
+
+    def _model(self):
+        from statsforecast.models import CrostonSBA
+
+        return CrostonSBA()
+
+
+class Tsb(_Intermittent):
+    name = "tsb"
+
+    def _model(self):
+        from statsforecast.models import TSB
+
+        return TSB(alpha_d=0.1, alpha_p=0.1)
+
+
+class Adida(_Intermittent):
+    name = "adida"
+
+    def _model(self):
+        from statsforecast.models import ADIDA
+
+        return ADIDA()
+
+
+CANDIDATES: dict[str, Model] = {
+    model.name: model
+    for model in (
+        AutoEts(),
+        EtsCalendar(),
+        CrostonSba(),
+        Tsb(),
+        Adida(),
+        SeasonalNaive(),
+        TrailingAverage(),
+    )
+}
+
+
+def usable(name: str, y: np.ndarray) -> str:
+    """``name``, or the model it falls back to when the history is too short for it."""
+    observed = int(np.isfinite(y).sum())
+    model = CANDIDATES[name]
+    while model.fallback and observed < model.min_observed:
+        model = CANDIDATES[model.fallback]
+    return model.name
+
+
+def candidates_for(series_class: str) -> list[Model]:
+    """The models tried for a class: its own, then the two baselines."""
+    own = [m for m in CANDIDATES.values() if m.name not in BASELINES and series_class in m.classes]
+    return [*own, CANDIDATES[SEASONAL_NAIVE], CANDIDATES[TRAILING_AVG]]
+
+
+def default_model(series_class: str) -> str:
+    """The model used before any backtest has chosen one (a new series)."""
+    return "auto_ets" if series_class == REGULAR else "croston_sba"
+
+
+def horizon_dates(origin: date, h: int) -> list[date]:
+    return [origin + timedelta(days=i) for i in range(1, h + 1)]

@@ -1,0 +1,1 @@
+"""Tooling around the demand forecast: the benchmark (the runtime is ``salesphere.forecast``)."""
