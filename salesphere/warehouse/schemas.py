@@ -276,16 +276,16 @@ DEMAND_FORECAST = TableDef(
         ),
         Column("units", "FLOAT64", "REQUIRED", "Point forecast of units demanded (>= 0)."),
         Column(
-            "units_lo_80", "FLOAT64", "REQUIRED", "Lower bound of the 80 % prediction interval."
+            "units_lo_80", "FLOAT64", "NULLABLE", "Lower bound of the 80 % prediction interval."
         ),
         Column(
-            "units_hi_80", "FLOAT64", "REQUIRED", "Upper bound of the 80 % prediction interval."
+            "units_hi_80", "FLOAT64", "NULLABLE", "Upper bound of the 80 % prediction interval."
         ),
         Column(
-            "units_lo_95", "FLOAT64", "REQUIRED", "Lower bound of the 95 % prediction interval."
+            "units_lo_95", "FLOAT64", "NULLABLE", "Lower bound of the 95 % prediction interval."
         ),
         Column(
-            "units_hi_95", "FLOAT64", "REQUIRED", "Upper bound of the 95 % prediction interval."
+            "units_hi_95", "FLOAT64", "NULLABLE", "Upper bound of the 95 % prediction interval."
         ),
         Column("run_id", "STRING", "REQUIRED", "The batch run that wrote it (ops.batch_runs)."),
         Column("computed_at", "TIMESTAMP", "REQUIRED", "When the forecast was computed."),

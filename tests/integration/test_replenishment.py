@@ -9,6 +9,7 @@ sales and counts relative to now.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 from datetime import UTC, date, datetime, timedelta
 from itertools import count
@@ -423,7 +424,12 @@ def test_replenishment_matches_hand_computed_cases_on_both_sides_of_the_cutoff(
     h.land_speed(settings, events)
     expected = _rounded(_expected(today, manaus_today))
     assert _actual(settings) == expected  # stock and sales in the speed half
-    run_batch(settings, archive_lag=datetime.now(UTC) - received - timedelta(seconds=1))
+    # The forecast rows above are this test's hand-computed input: the batch run moves the
+    # events to the batch half but must not refit them (its own step is tested elsewhere).
+    run_batch(
+        dataclasses.replace(settings, forecast_enabled=False),
+        archive_lag=datetime.now(UTC) - received - timedelta(seconds=1),
+    )
     assert _actual(settings) == expected  # ...and in the batch half
     assert _alerts(settings) == ALERTS
 
