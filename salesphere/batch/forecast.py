@@ -87,7 +87,14 @@ def run_forecast(
     origin = max(sales["day"])
     stockouts = warehouse.read_stockout_days(settings, cutoff, since, origin)
     choices = warehouse.read_choices(settings)
-    series = build_series(sales, origin=origin, stockout_days=stockouts)
+    # A series seen only on stock-out days has no demand to learn from: its forecast would
+    # be zero and read as "nothing sells". Left out, serving falls back to the observed
+    # trailing average for it (serving.replenishment's demand_source says which).
+    series = [
+        s
+        for s in build_series(sales, origin=origin, stockout_days=stockouts)
+        if not s.censored.all()
+    ]
     timings["read"] = time.monotonic() - t0
     mode = mode or due_mode(settings, choices.computed_at, started)
     config = ForecastConfig(
