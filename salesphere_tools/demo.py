@@ -95,9 +95,9 @@ def step_generate(state: DemoState) -> None:
 
 
 def step_reference(state: DemoState) -> None:
-    from salesphere_tools.warehouse.reference import load_reference
+    from salesphere_tools.warehouse.reference import load_reference_files
 
-    loaded = load_reference(state.settings, state.options.out / "data" / "reference")
+    loaded = load_reference_files(state.settings, state.options.out / "data" / "reference")
     console.print("Loaded reference data: " + ", ".join(f"{k}: {v}" for k, v in loaded.items()))
 
 

@@ -85,7 +85,7 @@ class ReferenceUnavailable(RuntimeError):
     """
 
 
-def load_reference(settings: Settings) -> Reference:
+def load_catalog(settings: Settings) -> Reference:
     """Known SKUs and stores from ``reference.products`` / ``reference.stores``.
 
     Tables that exist but are empty (a fresh twin before ``salesphere batch
@@ -157,7 +157,7 @@ class IngestService:
                 ref is not None and ref.loaded and now - self._reference_at < REFERENCE_TTL_SECONDS
             )
             if not fresh:
-                self._reference = load_reference(self.settings)
+                self._reference = load_catalog(self.settings)
                 self._reference_at = now
             assert self._reference is not None
             return self._reference

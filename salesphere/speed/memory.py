@@ -1,18 +1,17 @@
 """What a warm function process knows about ``speed.events``, so most writes ask nothing.
 
-The function runtime used to ask BigQuery two questions before every write: *which of
-these ids are already written?* and *what is the stock of these store/SKU pairs?* (the
-whole history of each pair, replayed). Each question is a query job: about 0.1–0.5 s on
-the twin's emulator, and more in BigQuery, growing with the history. With push
-concurrency 2 that capped the runtime near 200 events/s at 50 events per message, and
-every envelope paid it in freshness.
+Asking BigQuery before every write (*which of these ids are already written?* and *what is
+the stock of these store/SKU pairs?*, the whole history of each pair replayed) costs a
+query job per question: about 0.1–0.5 s on the twin's emulator, more in BigQuery, growing
+with the history. With push concurrency 2 that caps the runtime near 200 events/s at 50
+events per message, and every envelope pays it in freshness (measured).
 
-A process now keeps the answers and keeps them true:
+So a process keeps the answers and keeps them true:
 
 * **Ids.** On first use it loads every id received in the last :data:`HOT_DAYS` UTC days
   (one query), then adds each id it writes. Rows received on the current or previous
-  UTC day are answered from memory; that covers what the old check covered (the
-  row's receive day and the one before). Older rows (a dead-letter replay after a long
+  UTC day are answered from memory: the row's receive day and the one before, the
+  window where retries and redeliveries land. Older rows (a dead-letter replay after a long
   outage) still get the old per-write existence query.
 * **Stock.** A pair's state is loaded once, from its whole history, the first time a
   group touches it, and then advanced with every event the process writes: the same

@@ -71,7 +71,7 @@ def load_reference(
 ) -> None:
     """Replace reference.products and reference.stores from CSV files (idempotent)."""
     from salesphere.settings import Settings
-    from salesphere_tools.warehouse.reference import load_reference as load
+    from salesphere_tools.warehouse.reference import load_reference_files as load
 
     try:
         loaded = load(Settings.from_env(), directory)

@@ -287,7 +287,7 @@ def speed_reads() -> list[Statement]:
 def ingest_reads() -> list[Statement]:
     from salesphere.ingest import service
 
-    return _run("ingest: reference lookups", service.load_reference, settings())
+    return _run("ingest: reference lookups", service.load_catalog, settings())
 
 
 def reconcile_checks() -> list[Statement]:

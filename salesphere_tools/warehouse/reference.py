@@ -56,7 +56,7 @@ def read_rows(path: Path, model: type[BaseModel]) -> list[dict]:
     return rows
 
 
-def load_reference(settings: Settings, directory: Path) -> dict[str, int]:
+def load_reference_files(settings: Settings, directory: Path) -> dict[str, int]:
     """Replace both reference tables from ``directory``; returns rows loaded per table."""
     from google.cloud import bigquery
 

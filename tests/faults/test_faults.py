@@ -30,7 +30,7 @@ from salesphere_tools.generate import GeneratorConfig, generate
 from salesphere_tools.local import processes
 from salesphere_tools.local.twin import Twin
 from salesphere_tools.speed.replay import replay_dead_letters
-from salesphere_tools.warehouse.reference import load_reference
+from salesphere_tools.warehouse.reference import load_reference_files
 from tests.conftest import make_settings
 from tests.faults.support import (
     Books,
@@ -63,7 +63,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         start = (utcnow() - timedelta(hours=5)).date() - timedelta(days=4)
         data = root / "data"
         generate(GeneratorConfig(out=data, days=4, stores=1, seed=SEED, start=start, xlsx=False))
-        load_reference(settings, data / "reference")
+        load_reference_files(settings, data / "reference")
         yield {"twin": twin, "settings": settings, "data": data, "books": Books()}
     finally:
         twin.down()

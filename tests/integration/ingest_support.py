@@ -18,7 +18,7 @@ SKUS = ("ELE-10001", "ELE-10002", "MOD-10003")
 STORES = (("SP01", "America/Sao_Paulo"), ("AM01", "America/Manaus"), ("WEB", "America/Sao_Paulo"))
 
 
-def load_reference(
+def load_test_catalog(
     settings: Settings, skus: tuple[str, ...] = SKUS, stores: tuple[tuple[str, str], ...] = STORES
 ) -> None:
     """Insert a small catalog (idempotent by insertId) so unknown SKUs are detectable."""

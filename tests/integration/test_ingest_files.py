@@ -19,7 +19,7 @@ from salesphere_tools.generate.config import GeneratorConfig
 from salesphere_tools.generate.generator import generate
 from salesphere_tools.ingest.send import upload_files, wait_for_marker
 from salesphere_tools.local.twin import Twin
-from tests.integration.ingest_support import eventually, load_reference
+from tests.integration.ingest_support import eventually, load_test_catalog
 
 pytestmark = [pytest.mark.twin]
 
@@ -33,7 +33,7 @@ def generated(twin: Twin, tmp_path_factory: pytest.TempPathFactory) -> Path:
     stores = tuple(
         (r["store_id"], r["timezone"]) for r in csv.DictReader((ref / "stores.csv").open())
     )
-    load_reference(twin.settings, skus, stores)
+    load_test_catalog(twin.settings, skus, stores)
     return out
 
 

@@ -12,7 +12,7 @@ from salesphere_tools.local.twin import Twin
 from tests.integration.ingest_support import (
     drain,
     eventually,
-    load_reference,
+    load_test_catalog,
     pos_line,
     post,
     probe_subscription,
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.twin]
 
 @pytest.fixture(scope="module")
 def events_probe(twin: Twin) -> str:
-    load_reference(twin.settings)
+    load_test_catalog(twin.settings)
     return probe_subscription(twin.settings, names.TOPIC_EVENTS, "ingest-http-probe")
 
 

@@ -17,7 +17,7 @@ from salesphere import names
 from salesphere_tools.local.twin import Twin
 from tests.integration.ingest_support import (
     drain,
-    load_reference,
+    load_test_catalog,
     pos_line,
     post,
     probe_subscription,
@@ -40,7 +40,7 @@ def _ids(messages: list, prefix: str) -> Counter[str]:
 def test_burst_beyond_the_inflight_limit_is_shed_and_nothing_is_lost(twin: Twin) -> None:
     s = twin.settings
     assert 2 * s.max_inflight_requests < BURST  # the burst must exceed the limit
-    load_reference(s)
+    load_test_catalog(s)
     probe = probe_subscription(s, names.TOPIC_EVENTS, "ingest-load-probe")
     prefix = f"BURST{uuid.uuid4().hex[:6]}-"
     batches = [

@@ -16,7 +16,7 @@ import pytest
 from salesphere.batch.runner import run_batch
 from salesphere.io import clients
 from tests.integration import batch_helpers as h
-from tests.integration.ingest_support import load_reference
+from tests.integration.ingest_support import load_test_catalog
 
 pytestmark = pytest.mark.twin
 
@@ -40,7 +40,7 @@ def _hours(settings) -> set[tuple[date, int, str, datetime]]:
 def test_late_evening_sales_stay_on_the_stores_local_day(quiet_twin) -> None:
     settings = quiet_twin.settings
     h.reset(settings)
-    load_reference(settings)  # SP01 America/Sao_Paulo, AM01 America/Manaus, WEB
+    load_test_catalog(settings)  # SP01 America/Sao_Paulo, AM01 America/Manaus, WEB
     received = datetime.now(UTC) - timedelta(hours=1)
     sp = h.sale(30, received, store="SP01", day=25, hour=1, qty=2)  # 22:30 on 24/11 local
     am = h.sale(90, received, store="AM01", day=25, hour=3, qty=3)  # 23:30 on 24/11 local
@@ -78,7 +78,7 @@ def test_local_days_recomputed_from_the_raw_archive_files_agree_with_serving(qui
 
     settings = quiet_twin.settings
     h.reset(settings)
-    load_reference(settings)
+    load_test_catalog(settings)
     received = datetime.now(UTC) - timedelta(hours=1)
     late_sp = h.sale(31, received, store="SP01", day=25, hour=1, qty=2)  # 22:31 on 24/11
     late_am = h.sale(91, received, store="AM01", day=25, hour=3, qty=3)  # 23:31 on 24/11

@@ -9,7 +9,7 @@ import pytest
 from google.api_core.exceptions import Forbidden
 
 from salesphere.ingest import http, signing
-from salesphere.ingest.service import IngestService, ReferenceUnavailable, load_reference
+from salesphere.ingest.service import IngestService, ReferenceUnavailable, load_catalog
 from salesphere.io import clients
 from salesphere.settings import Settings
 
@@ -31,7 +31,7 @@ def test_a_denied_reference_read_raises_and_says_what_to_grant(denied) -> None:
     with pytest.raises(
         ReferenceUnavailable, match=r"roles/bigquery\.dataViewer on dataset reference"
     ):
-        load_reference(Settings())
+        load_catalog(Settings())
 
 
 @dataclass
