@@ -12,7 +12,7 @@ So a process keeps the answers and keeps them true:
   (one query), then adds each id it writes. Rows received on the current or previous
   UTC day are answered from memory: the row's receive day and the one before, the
   window where retries and redeliveries land. Older rows (a dead-letter replay after a long
-  outage) still get the old per-write existence query.
+  outage) get a per-write existence query.
 * **Stock.** A pair's state is loaded once, from its whole history, the first time a
   group touches it, and then advanced with every event the process writes: the same
   :class:`~salesphere.speed.alerts.StockState` Beam keeps in keyed state. A pair with no
