@@ -181,7 +181,8 @@ def function(
         kind="service",
         port=port,
         argv=env.argv(target.entry_point, target.signature, settings.host, port),
-        env=_recorded(name or target.name, env.environ(settings.to_environ())),
+        # calls are the deployed function's, whatever the test names its process
+        env=_recorded(target.name, env.environ(settings.to_environ())),
         ready=_http_ok(f"http://{settings.host}:{port}/healthz", accept=(200, 400, 404, 405)),
         endpoint=f"http://{settings.host}:{port}",
         start_timeout=60,
