@@ -1,7 +1,7 @@
 """Runtime settings: the one switch point between the local twin and Google Cloud.
 
 Services never read environment variables themselves and never branch on "am I
-local?". They receive a :class:`Settings` and ask ``salesphere.io.clients`` for
+local?". They receive a :class:`Settings` and ask ``salesphere.gcp.clients`` for
 clients; the settings decide whether those clients talk to emulators or to Google.
 
 Local defaults match what ``salesphere local up`` starts, so a service run next to the

@@ -156,7 +156,7 @@ def _drop_files(state: DemoState, dates: set[str], label: str) -> None:
 
 
 def _scalar(state: DemoState, sql: str) -> object:
-    from salesphere.io import clients
+    from salesphere.gcp import clients
 
     rows = clients.query_rows(state.settings, sql)
     return next(iter(rows[0].values())) if rows else None
@@ -200,7 +200,7 @@ def step_history(state: DemoState) -> None:
 
 
 def _serving_totals(state: DemoState) -> dict[str, object]:
-    from salesphere.io import clients
+    from salesphere.gcp import clients
 
     sql = (
         "SELECT d.sale_date, SUM(d.units_sold) AS units, SUM(d.net_sales) AS net "
@@ -230,7 +230,7 @@ def step_first_batch(state: DemoState) -> None:
 def _wait_for_archive(state: DemoState, timeout: float = 120) -> None:
     """The archiver flushes on a timer; its object count stops growing once it is done."""
     from salesphere import names
-    from salesphere.io import clients
+    from salesphere.gcp import clients
 
     bucket = clients.storage_client(state.settings).bucket(state.settings.buckets.archive)
     _wait_until_stable(
@@ -305,7 +305,7 @@ def _check_stock_against_generator(state: DemoState) -> None:
     events the generator sent, so every store x SKU must agree exactly; a difference means
     a movement was lost, doubled or signed the wrong way somewhere between ingest and serving.
     """
-    from salesphere.io import clients
+    from salesphere.gcp import clients
 
     books = state.facts["manifest"].expected.get("end_of_day_stock", [])
     last = max((row["date"] for row in books), default=None)
@@ -384,7 +384,7 @@ FORECAST_SUMMARY_SQL = (
 
 
 def _forecast_summary(state: DemoState) -> list[dict[str, object]]:
-    from salesphere.io import clients
+    from salesphere.gcp import clients
 
     return clients.query_rows(state.settings, FORECAST_SUMMARY_SQL)
 

@@ -116,7 +116,7 @@ def encode(text: str, encoding: str = DEFAULT_ENCODING) -> tuple[bytes, int]:
 
 
 def known_stores(settings: Settings) -> list[str]:
-    from salesphere.io import clients
+    from salesphere.gcp import clients
 
     return [
         row["store_id"] for row in clients.bigquery_client(settings).query_and_wait(_STORES_SQL)
@@ -127,7 +127,7 @@ def fetch_rows(settings: Settings, store: str) -> list[dict[str, Any]]:
     """serving.replenishment for one store: urgent first, then by stock-out date."""
     from google.cloud import bigquery
 
-    from salesphere.io import clients
+    from salesphere.gcp import clients
 
     config = bigquery.QueryJobConfig(
         query_parameters=[bigquery.ScalarQueryParameter("store", "STRING", store)]

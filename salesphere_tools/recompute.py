@@ -24,7 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from salesphere import names
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.settings import Settings
 
 #: The company's clock for an event whose store has no reference row (as the views do).

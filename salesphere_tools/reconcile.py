@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.settings import Settings
 
 DISTINCT_ACCEPTED = """

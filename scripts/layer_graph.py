@@ -10,7 +10,7 @@ same ones ``make lint`` enforces) and counts:
   module into a module a forbidden contract closes to it;
 * **cycles**: groups of modules that import each other, directly or through others
   (strongly connected components of more than one module), per root package; and the same
-  among each root's sub-packages (``salesphere.io`` and ``salesphere.speed`` importing
+  among each root's sub-packages (``salesphere.gcp`` and ``salesphere.speed`` importing
   each other is a cycle even when no two modules do);
 * **imports inside functions** that stay within the runtime library (``salesphere``).
 

@@ -14,7 +14,7 @@ import time
 from datetime import date, datetime
 
 from salesphere import names
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.settings import Settings
 from salesphere.warehouse import views
 from salesphere.warehouse.schemas import BATCH_RUNS, MASTER_EVENTS, bq_schema

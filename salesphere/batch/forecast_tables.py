@@ -29,7 +29,7 @@ from salesphere import names
 from salesphere.batch.commit import wait_for
 from salesphere.batch.pipeline import staging_prefix
 from salesphere.batch.sqlrender import snippets
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.settings import Settings
 from salesphere.sql import SQL_DIR
 from salesphere.warehouse.schemas import DEMAND_FORECAST, FORECAST_ACCURACY, TableDef, bq_schema

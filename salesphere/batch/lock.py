@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.model import utcnow
 from salesphere.settings import Settings
 

@@ -34,7 +34,7 @@ from salesphere.batch.transforms import (
     ParseArchiveFiles,
     StageParquet,
 )
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.settings import Settings
 
 DEFAULT_BUCKETS = 8

@@ -31,7 +31,7 @@ from salesphere.batch.pipeline import (
     staging_prefix,
 )
 from salesphere.batch.plan import ArchiveFile, RunPlan, partition_of, plan_run
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.model import utcnow
 from salesphere.names import ARCHIVE_PREFIX
 from salesphere.settings import Settings

@@ -25,7 +25,7 @@ from apache_beam.metrics import Metrics
 from pyarrow import ipc
 
 from salesphere.batch import chunks
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.settings import Settings
 
 NAMESPACE = "salesphere.batch"

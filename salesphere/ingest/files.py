@@ -47,6 +47,7 @@ from typing import Any
 
 from salesphere import limits
 from salesphere.exports import safe_row
+from salesphere.gcp import clients
 from salesphere.ingest import jsonparse
 from salesphere.ingest.formats import normalise_header
 from salesphere.ingest.mapper import Mapper
@@ -55,7 +56,6 @@ from salesphere.ingest.readers import FileRejected, open_table, sniff_header
 from salesphere.ingest.results import BatchSummary, QuarantineRecord, RecordResult
 from salesphere.ingest.service import BatchReport, IngestService
 from salesphere.ingest.validate import TIME_FORMAT
-from salesphere.io import clients
 from salesphere.model import utcnow
 
 log = logging.getLogger("salesphere.ingest.files")

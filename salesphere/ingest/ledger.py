@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from salesphere import names
+from salesphere.gcp import clients
 from salesphere.groupcommit import GroupCommitter
 from salesphere.ingest.results import BatchSummary, QuarantineRecord
-from salesphere.io import clients
 from salesphere.settings import Settings
 from salesphere.warehouse.schemas import INGEST_LOG, REJECTS
 

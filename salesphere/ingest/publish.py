@@ -16,7 +16,7 @@ import orjson
 
 from salesphere import names
 from salesphere.envelope import Envelope, envelope_id_for
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.settings import Settings
 
 PUBLISH_TIMEOUT_SECONDS = 30.0

@@ -1,4 +1,4 @@
-"""The ingest service's use cases: a live batch, a dropped file. I/O through salesphere.io.
+"""The ingest service's use cases: a live batch, a dropped file. I/O through salesphere.gcp.
 
 Both use cases follow the same order, chosen so that a crash at any point is safe to
 retry: (1) process every record (pure), (2) publish accepted envelopes, and quarantine
@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from salesphere.gcp import clients
 from salesphere.ingest.catalog import Reference
 from salesphere.ingest.ledger import IngestLedger
 from salesphere.ingest.mapper import Mapper
@@ -46,7 +47,6 @@ from salesphere.ingest.results import (
     quarantine_rows,
 )
 from salesphere.ingest.validate import TIME_FORMAT
-from salesphere.io import clients
 from salesphere.model import utcnow
 from salesphere.settings import Settings
 

@@ -14,7 +14,7 @@
   in an interactive OAuth flow unless both are patched.
 
 Should any step ever use Beam's BigQuery IO,
-:func:`salesphere.io.beam.configure_beam_bigquery` (called by
+:func:`salesphere.gcp.beam.configure_beam_bigquery` (called by
 the pipeline before it builds anything) points it at the twin with anonymous
 credentials, so it can never run unconfigured. In cloud it changes nothing.
 
@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 
 import apache_beam as beam
 
-from salesphere.io.beam import configure_beam_bigquery
+from salesphere.gcp.beam import configure_beam_bigquery
 from salesphere.model import utcnow
 from salesphere.settings import Settings
 from salesphere.speed.publish import AlertPublisher, pubsub_alert_publisher

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from salesphere import names
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.settings import Settings
 
 PUBLISH_TIMEOUT_SECONDS = 20.0

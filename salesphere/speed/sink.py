@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.settings import Settings
 from salesphere.speed.dedup import unseen
 from salesphere.warehouse.schemas import PRODUCTS, SPEED_DEAD_LETTERS, SPEED_EVENTS, STOCK_ALERTS

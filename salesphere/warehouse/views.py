@@ -16,7 +16,7 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 from salesphere import names, sqlrefs
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.settings import Settings
 from salesphere.sql import SQL_DIR
 

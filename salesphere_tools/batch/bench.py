@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 
 from salesphere.batch.runner import run_batch
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.settings import Settings
 from salesphere.warehouse.views import load
 from salesphere_tools.batch.rss import PeakTreeMemory

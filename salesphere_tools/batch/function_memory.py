@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.settings import Settings
 from salesphere_tools.batch.bench import synthesize_archive
 from salesphere_tools.batch.rss import tree_rss_mib

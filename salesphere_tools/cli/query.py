@@ -30,7 +30,7 @@ def query(
         raise typer.BadParameter("--format must be table, csv or json")
     from google.api_core.exceptions import GoogleAPIError
 
-    from salesphere.io import clients
+    from salesphere.gcp import clients
     from salesphere.settings import Settings
 
     try:

@@ -276,7 +276,7 @@ def _pos_batch(start: int, size: int) -> list[dict[str, Any]]:
 def naive_http_work(settings: Settings, bodies: list[bytes]) -> tuple[int, float, float]:
     """The same batches done naively: per-record json + dict checks, one message per event."""
     from salesphere import names
-    from salesphere.io import clients
+    from salesphere.gcp import clients
 
     publisher = clients.publisher(settings)
     topic = clients.topic_path(settings, names.TOPIC_EVENTS)
@@ -304,7 +304,7 @@ def load_bench_reference(settings: Settings) -> None:
     """The bench catalog in ``reference.products`` / ``reference.stores`` (idempotent by
     insertId), so the unknown-SKU check runs as in production and the reference cache
     holds (an empty catalog is re-read on every request)."""
-    from salesphere.io import clients
+    from salesphere.gcp import clients
 
     bq = clients.bigquery_client(settings)
     bq.insert_rows_json(

@@ -72,7 +72,7 @@ def _catalog(settings: Settings) -> Catalog:
     The twin's own catalog when it has one (the function caches it for minutes, so a
     catalog loaded now might not be seen yet); the bench catalog, loaded, otherwise.
     """
-    from salesphere.io import clients
+    from salesphere.gcp import clients
 
     bq = clients.bigquery_client(settings)
     project = settings.project
@@ -195,7 +195,7 @@ def _verify(
     settings: Settings, subscription: str, shots: list[Shot], run: str, timeout: float
 ) -> dict[str, Any]:
     """Pull the probe subscription until every accepted id arrived (or ``timeout``)."""
-    from salesphere.io import clients
+    from salesphere.gcp import clients
 
     subscriber = clients.subscriber(settings)
     accepted = {i for s in shots for i in s.accepted_ids}
@@ -249,7 +249,7 @@ def run_load(
     verify_timeout: float = 120.0,
 ) -> dict[str, Any]:
     """Step the request rate against ``settings.ingest_url``; see the module docstring."""
-    from salesphere.io import clients
+    from salesphere.gcp import clients
 
     settings = settings or Settings.from_env()
     if settings.host not in LOOPBACK or not settings.local:

@@ -15,10 +15,10 @@ from typing import Any
 
 import requests
 
+from salesphere.gcp import clients
 from salesphere.ingest import signing
 from salesphere.ingest.files import MARKER_PREFIX
 from salesphere.ingest.mapping import builtin_mappings
-from salesphere.io import clients
 from salesphere.settings import Settings
 
 WAIT_SECONDS = 120.0

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from salesphere import names
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.settings import Settings
 
 log = logging.getLogger("salesphere.archiver")

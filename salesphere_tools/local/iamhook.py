@@ -130,7 +130,7 @@ def _caller() -> str:
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
         product = module.startswith(("salesphere.", "services.", "main"))
-        if product and not module.startswith("salesphere.io.clients"):
+        if product and not module.startswith("salesphere.gcp.clients"):
             return f"{module}:{frame.f_lineno}"
         frame = frame.f_back
     return ""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from google.api_core import exceptions as gexc
 
 from salesphere import limits, names
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.settings import Settings
 
 

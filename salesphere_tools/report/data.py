@@ -104,7 +104,7 @@ def stockout_days(
 
 def fetch_forecasts(settings: Any, top: int = FORECAST_SERIES) -> list[dict[str, Any]]:
     """History, forecast band and stock-outs of the top ``top`` series by revenue."""
-    from salesphere.io import clients
+    from salesphere.gcp import clients
 
     head = _TOP_SERIES.format(top=int(top))
     series = clients.query_rows(
@@ -177,7 +177,7 @@ def fetch_forecasts(settings: Any, top: int = FORECAST_SERIES) -> list[dict[str,
 
 def fetch_suggestions(settings: Any, limit: int = 40) -> list[dict[str, Any]]:
     """What to order (serving.replenishment), urgent first, then by stock-out date."""
-    from salesphere.io import clients
+    from salesphere.gcp import clients
 
     return clients.query_rows(
         settings,
@@ -197,7 +197,7 @@ def fetch_accuracy(settings: Any) -> list[dict[str, Any]]:
     :data:`CHOSEN` average the model each series' backtest picked, which is what the
     forecast uses.
     """
-    from salesphere.io import clients
+    from salesphere.gcp import clients
 
     rows = clients.query_rows(
         settings,
@@ -220,7 +220,7 @@ def fetch_accuracy(settings: Any) -> list[dict[str, Any]]:
 
 def fetch(settings: Any, *, top: int = 10) -> ReportData:
     """Query the serving views (and nothing else) into :class:`ReportData`."""
-    from salesphere.io import clients
+    from salesphere.gcp import clients
 
     daily = clients.query_rows(
         settings,

@@ -33,7 +33,7 @@ from typing import Any
 
 from salesphere import names
 from salesphere.envelope import Envelope, pack
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.model import CanonicalEvent
 from salesphere.settings import Ports, Settings
 from salesphere.warehouse.schemas import SPEED_EVENTS

@@ -12,7 +12,7 @@ from typing import Any
 
 from salesphere import names
 from salesphere.envelope import Envelope
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.settings import Settings
 from salesphere.warehouse.schemas import PRODUCTS, SPEED_EVENTS, STOCK_ALERTS
 

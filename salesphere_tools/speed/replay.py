@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from salesphere import names
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.settings import Settings
 
 PULL_BATCH = 100

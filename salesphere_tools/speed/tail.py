@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.settings import Settings
 
 #: What ``tail`` can show: table in the ``speed`` dataset and the column it orders by.

@@ -122,8 +122,8 @@ class RecordingClient:
 
 @contextlib.contextmanager
 def recording(answer: Callable[[str], list] | None = None) -> Iterator[RecordingClient]:
-    """Route ``salesphere.io.clients.bigquery_client`` to a recorder for the block."""
-    from salesphere.io import clients
+    """Route ``salesphere.gcp.clients.bigquery_client`` to a recorder for the block."""
+    from salesphere.gcp import clients
 
     recorder = RecordingClient(answer)
     original = clients.bigquery_client

@@ -8,7 +8,7 @@ block in ``salesphere/sql/serving/*.sql``.
 from __future__ import annotations
 
 from salesphere import names
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.settings import Settings
 from salesphere.sql import SQL_DIR
 from salesphere.sqldocs import parse_dir

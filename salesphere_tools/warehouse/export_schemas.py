@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from salesphere import names
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.settings import Settings
 from salesphere.sql import SQL_DIR
 from salesphere.sqldocs import parse

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.reference import Product, Store
 from salesphere.settings import Settings
 from salesphere.warehouse.schemas import PRODUCTS, STORES, TableDef, bq_schema

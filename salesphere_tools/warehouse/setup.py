@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from salesphere import names
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.settings import Settings
 from salesphere.sql import SQL_DIR
 from salesphere.warehouse import views

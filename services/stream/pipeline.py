@@ -30,8 +30,8 @@ from apache_beam.options.pipeline_options import (
 )
 
 from salesphere import names
-from salesphere.io import clients
-from salesphere.io.beam import configure_beam_bigquery
+from salesphere.gcp import clients
+from salesphere.gcp.beam import configure_beam_bigquery
 from salesphere.settings import Settings
 from salesphere.speed.beam_sink import RecordAlerts, WriteDeadLetters, WriteEventRows
 from salesphere.speed.sink import SpeedWarehouse

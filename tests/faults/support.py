@@ -17,8 +17,8 @@ from typing import Any
 
 import requests
 
+from salesphere.gcp import clients
 from salesphere.ingest import signing
-from salesphere.io import clients
 from salesphere.settings import Settings
 from salesphere_tools.local import processes
 from salesphere_tools.local.twin import Twin

@@ -24,7 +24,7 @@ import requests
 
 from salesphere.batch.lock import RunInProgress
 from salesphere.batch.runner import run_batch
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.model import utcnow
 from salesphere_tools.generate import GeneratorConfig, generate
 from salesphere_tools.local import processes

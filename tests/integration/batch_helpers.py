@@ -8,7 +8,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from salesphere.envelope import pack
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.model import CanonicalEvent, finalize
 from salesphere.settings import Settings
 

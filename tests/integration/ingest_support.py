@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 
 import requests
 
+from salesphere.gcp import clients
 from salesphere.ingest import signing
-from salesphere.io import clients
 from salesphere.settings import Settings
 
 T = TypeVar("T")

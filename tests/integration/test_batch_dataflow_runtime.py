@@ -18,7 +18,7 @@ import pytest
 
 from salesphere.batch import dataflow
 from salesphere.batch.pipeline import PipelineStats
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.settings import Settings
 from tests.integration import batch_helpers as h
 

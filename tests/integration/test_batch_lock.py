@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from salesphere.batch.lock import LOCK_OBJECT, LockLost, RunInProgress, run_lock
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.model import utcnow
 from salesphere_tools.local.twin import Twin
 from salesphere_tools.speed.probe import wait_for

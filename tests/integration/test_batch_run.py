@@ -9,7 +9,7 @@ import pytest
 from salesphere.batch import commit
 from salesphere.batch.lock import RunInProgress, run_lock
 from salesphere.batch.runner import run_batch
-from salesphere.io import clients
+from salesphere.gcp import clients
 from tests.integration import batch_helpers as h
 
 pytestmark = pytest.mark.twin

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from infra.sources import bundle, runtime_version
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere_tools.local import bundles, components, iamhook, processes
 from salesphere_tools.local.components import FUNCTIONS, FunctionTarget
 from salesphere_tools.local.prereqs import REPO_ROOT, free_port

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from salesphere import names
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere_tools.speed.replay import replay_dead_letters
 
 pytestmark = pytest.mark.twin

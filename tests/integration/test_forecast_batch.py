@@ -12,7 +12,7 @@ from salesphere.batch import forecast_tables as warehouse
 from salesphere.batch.forecast import run_forecast
 from salesphere.batch.runner import run_batch
 from salesphere.forecast.models import SEASONAL_NAIVE, TRAILING_AVG
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.model import finalize
 from tests.integration import batch_helpers as h
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from salesphere.gcp import clients
 from salesphere.ingest.files import FileIngestor, ObjectRef
 from salesphere.ingest.service import IngestService
-from salesphere.io import clients
 from salesphere_tools.generate.config import GeneratorConfig
 from salesphere_tools.generate.generator import generate
 from salesphere_tools.ingest.send import upload_files, wait_for_marker

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from salesphere import names
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere_tools.local.twin import Twin
 from tests.integration.ingest_support import (
     drain,

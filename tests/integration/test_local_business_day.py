@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 
 from salesphere.batch.runner import run_batch
-from salesphere.io import clients
+from salesphere.gcp import clients
 from tests.integration import batch_helpers as h
 from tests.integration.ingest_support import load_test_catalog
 

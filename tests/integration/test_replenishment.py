@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from salesphere.batch.runner import run_batch
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.model import finalize
 from salesphere_tools import purchasing
 from salesphere_tools.report import data

@@ -13,7 +13,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from salesphere.batch.runner import run_batch
-from salesphere.io import clients
+from salesphere.gcp import clients
 from tests.integration import batch_helpers as h
 
 pytestmark = pytest.mark.twin

@@ -16,7 +16,7 @@ import pytest
 from google.protobuf import timestamp_pb2
 
 from salesphere import names
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.model import EventType
 from salesphere_tools.local.twin import Twin
 from salesphere_tools.speed import probe

@@ -13,7 +13,7 @@ import requests
 from google.protobuf import timestamp_pb2
 
 from salesphere import names
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere_tools.local.twin import Twin
 from salesphere_tools.speed import probe
 from salesphere_tools.speed.samples import count, envelope, sale

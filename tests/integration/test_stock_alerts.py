@@ -14,7 +14,7 @@ from itertools import count
 import pytest
 
 from salesphere.batch.runner import run_batch
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.model import finalize
 from tests.integration import batch_helpers as h
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from google.cloud import bigquery
 
 from salesphere import names
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere_tools.local import processes
 from salesphere_tools.local.twin import Twin
 

@@ -11,7 +11,7 @@ import pytest
 
 from infra.mocking import run_program
 from salesphere import limits, names
-from salesphere.io import clients
+from salesphere.gcp import clients
 
 pytestmark = pytest.mark.twin
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere.sql import SQL_DIR
 from salesphere.sqldocs import parse
 from salesphere_tools.local.twin import Twin

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere_tools.local import worker_env
 from salesphere_tools.local.twin import Twin
 from salesphere_tools.speed import probe

@@ -85,7 +85,7 @@ def test_dashboard_tables_neither_run_formulas_nor_inject_html() -> None:
 
 def test_query_csv_export_is_neutralised(monkeypatch: pytest.MonkeyPatch) -> None:
     """`salesphere query --format csv`: text cells neutralised, negative numbers kept."""
-    from salesphere.io import clients
+    from salesphere.gcp import clients
     from salesphere_tools.cli.main import app
 
     rows = [{"name": "=cmd|' /C calc'!A0", "net": Decimal("-12.50"), "units": -2}]

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 import pytest
 from google.api_core.exceptions import Forbidden
 
+from salesphere.gcp import clients
 from salesphere.ingest import http, signing
 from salesphere.ingest.service import IngestService, ReferenceUnavailable, load_catalog
-from salesphere.io import clients
 from salesphere.settings import Settings
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from salesphere.io import clients
+from salesphere.gcp import clients
 from salesphere_tools import purchasing
 from salesphere_tools.cli.main import app
 

@@ -6,7 +6,7 @@ interactive OAuth flow. The speed pipeline writes through its own sink
 (:mod:`salesphere.speed.beam_sink`), but should any step ever use Beam's BigQuery IO,
 :func:`configure_beam_bigquery` (called before the pipeline is built) points it at the
 twin with anonymous credentials, so it can never run unconfigured. In cloud it changes
-nothing. Kept apart from :mod:`salesphere.io.clients` so a deployable without Beam
+nothing. Kept apart from :mod:`salesphere.gcp.clients` so a deployable without Beam
 (ingest) never imports it.
 """
 
