@@ -47,7 +47,7 @@ from salesphere.speed import alerts as stock
 from salesphere.speed.sink import SpeedWarehouse
 
 #: UTC receive days whose ids are held: today, yesterday and the day before, so a row
-#: received yesterday still sees the whole day before its own (the old check's reach).
+#: received yesterday still sees the whole day before its own receive day.
 HOT_DAYS = 3
 #: Rows are stamped (``written_at``) before their insert returns, and an insert may take up
 #: to the sink's 20 s deadline; re-reading this much before the last sync catches them.
