@@ -95,3 +95,42 @@ def test_a_job_that_loses_a_series_is_refused(series, tmp_path, monkeypatch) -> 
         forecast_beam.forecast_beam(
             series[:10], config, mode=UPDATE, chosen={}, workdir=str(tmp_path)
         )
+
+
+def test_the_settings_choose_where_the_forecast_runs(series, monkeypatch) -> None:
+    from salesphere.batch import forecast as step
+    from salesphere.settings import Settings, SettingsError
+
+    assert Settings.from_env({}).forecast_runtime == "process"
+    beam_settings = Settings.from_env({"SALESPHERE_FORECAST_RUNTIME": "Beam"})
+    assert beam_settings.forecast_runtime == "beam"
+    assert Settings.from_env(beam_settings.to_environ()).forecast_runtime == "beam"
+    with pytest.raises(SettingsError, match="SALESPHERE_FORECAST_RUNTIME must be one of"):
+        Settings.from_env({"SALESPHERE_FORECAST_RUNTIME": "spark"})
+
+    config = ForecastConfig(horizon=7, plan=BacktestPlan(folds=1, horizon=7, step=7), chunk=4)
+    few = series[:6]
+    monkeypatch.delenv("SALESPHERE_BATCH_RUNTIME", raising=False)
+    runtime, local = step.fit_all(Settings(), "run-x", few, config, mode=UPDATE, chosen={})
+    assert runtime == "process"
+    runtime, on_beam = step.fit_all(beam_settings, "run-x", few, config, mode=UPDATE, chosen={})
+    assert runtime == "beam"
+    _same(on_beam, local)
+
+    # A Dataflow stack sends the forecast to Dataflow, whatever forecast_runtime says.
+    calls = []
+    monkeypatch.setattr(step, "forecast_beam", lambda *a, **kw: calls.append(kw) or local)
+    monkeypatch.setenv("SALESPHERE_BATCH_RUNTIME", "dataflow")
+    monkeypatch.delenv("SALESPHERE_WORKER_PACKAGE", raising=False)
+    monkeypatch.setenv("SALESPHERE_DATAFLOW_SERVICE_ACCOUNT", "batch@p.iam.gserviceaccount.com")
+    with pytest.raises(ValueError, match="SALESPHERE_WORKER_PACKAGE"):
+        step.fit_all(Settings(), "run-x", few, config, mode=UPDATE, chosen={})
+    monkeypatch.setenv("SALESPHERE_WORKER_PACKAGE", "gs://art/worker.whl")
+    runtime, _ = step.fit_all(Settings(), "run-x", few, config, mode=UPDATE, chosen={})
+    assert runtime == "dataflow" and len(calls) == 1
+    assert calls[0]["workdir"] == (
+        f"gs://{Settings().buckets.artifacts}/batch/staging/run-x/forecast_beam"
+    )
+    args = calls[0]["beam_args"]
+    assert "--runner=DataflowRunner" in args and "--extra_package=gs://art/worker.whl" in args
+    assert "--job_name=salesphere-forecast-local-run-x" in args
