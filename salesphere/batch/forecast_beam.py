@@ -6,9 +6,9 @@ For catalogues too large for the batch function's one vCPU. The work is the engi
 the Beam path and the in-process path give the same rows; only where the chunks run
 differs.
 
-The series do not travel inside the job graph (a Dataflow job graph is limited to
-10 MB, and 10,000 series of two years are ~60 MB as float64): they are written as one JSON line per
-chunk to ``<workdir>/input.jsonl``, the pipeline reads them, reshuffles (so Dataflow
+The series do not travel inside the job graph (a Dataflow job graph is limited to 10 MB,
+and 10,000 series of two years are ~60 MB as float64): they are written as one JSON line
+per chunk to ``<workdir>/input.jsonl``, the pipeline reads them, reshuffles (so Dataflow
 spreads the chunks over its workers instead of fitting them where the file was read),
 fits each chunk, and writes one JSON line per series to ``<workdir>/results-*``, which
 the caller reads back in input order. JSON keeps the floats exact (Python writes the
