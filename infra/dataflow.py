@@ -22,8 +22,17 @@ from infra.settings import StackSettings
 OPT_IN_LABEL = "cost-opt-in"
 
 
+#: The worker wheel ``templates.yml`` builds (services/worker/pyproject.toml's version).
+WORKER_WHEEL = "salesphere_worker-0.1.0-py3-none-any.whl"
+
+
 def template_uri(bucket: str, service: str) -> str:
     return f"gs://{bucket}/templates/{service}.json"
+
+
+def worker_package_uri(bucket: str) -> str:
+    """Where ``templates.yml`` stores the worker wheel beside the template specs."""
+    return f"gs://{bucket}/templates/{WORKER_WHEEL}"
 
 
 def batch_function_env(
@@ -36,6 +45,9 @@ def batch_function_env(
             lambda bucket: template_uri(bucket, "batch")
         )
         env["SALESPHERE_DATAFLOW_SERVICE_ACCOUNT"] = account.email
+        # The forecast's Dataflow job is submitted by the function with DataflowRunner
+        # (salesphere/batch/forecast_beam.py); its workers install this wheel.
+        env["SALESPHERE_WORKER_PACKAGE"] = artifacts.name.apply(worker_package_uri)
     return env
 
 

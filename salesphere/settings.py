@@ -23,6 +23,8 @@ LOCAL_HMAC_KEYS: tuple[tuple[str, str], ...] = (("pos-local", "local-dev-secret-
 #: Shortest HMAC secret accepted outside the twin (32 bytes of entropy as 64 hex digits is
 #: what docs/infra.md generates; 32 characters is the floor).
 MIN_HMAC_SECRET_CHARS = 32
+#: Values of ``Settings.forecast_runtime`` (``SALESPHERE_FORECAST_RUNTIME``).
+FORECAST_RUNTIMES = ("process", "beam")
 
 
 class SettingsError(ValueError):
@@ -99,6 +101,11 @@ class Settings:
     forecast_history_days: int = 730
     #: Worker processes for the models (the batch function has one vCPU).
     forecast_workers: int = 1
+    #: Where the models run: ``process`` (``forecast_all`` in the batch function, with
+    #: ``forecast_workers`` processes) or ``beam`` (salesphere.batch.forecast_beam on
+    #: DirectRunner with ``forecast_workers`` worker processes). A stack whose batch
+    #: runtime is ``dataflow`` always forecasts with Beam, on Dataflow.
+    forecast_runtime: str = "process"
     #: How long the archive may lag ingest; a batch run's cutoff is its start minus this
     #: (the cloud archive subscription flushes every 5 minutes at most). The demo, after
     #: draining the local archiver, passes 0.
@@ -113,6 +120,11 @@ class Settings:
     oidc_callers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.forecast_runtime not in FORECAST_RUNTIMES:
+            raise SettingsError(
+                f"forecast_runtime must be one of {', '.join(FORECAST_RUNTIMES)}, "
+                f"not {self.forecast_runtime!r}"
+            )
         if self.env != LOCAL_ENV and self.hmac_keys:
             local = dict(LOCAL_HMAC_KEYS)
             kept = tuple((k, v) for k, v in self.hmac_keys if local.get(k) != v)
@@ -220,6 +232,12 @@ class Settings:
                 env.get("SALESPHERE_FORECAST_HISTORY_DAYS", base.forecast_history_days)
             ),
             forecast_workers=int(env.get("SALESPHERE_FORECAST_WORKERS", base.forecast_workers)),
+            forecast_runtime=parse_choice(
+                env.get("SALESPHERE_FORECAST_RUNTIME", ""),
+                base.forecast_runtime,
+                FORECAST_RUNTIMES,
+                "SALESPHERE_FORECAST_RUNTIME",
+            ),
         )
 
     def to_environ(self) -> dict[str, str]:
@@ -242,6 +260,7 @@ class Settings:
             "SALESPHERE_FORECAST_BACKTEST_FOLDS": str(self.forecast_backtest_folds),
             "SALESPHERE_FORECAST_HISTORY_DAYS": str(self.forecast_history_days),
             "SALESPHERE_FORECAST_WORKERS": str(self.forecast_workers),
+            "SALESPHERE_FORECAST_RUNTIME": self.forecast_runtime,
         }
         for name in self.ports.__dataclass_fields__:
             out[f"SALESPHERE_PORT_{name.upper()}"] = str(getattr(self.ports, name))
@@ -279,6 +298,16 @@ def parse_switch(text: str, default: bool, name: str) -> bool:
     if value in {"off", "false", "0", "no"}:
         return False
     raise SettingsError(f"{name} must be on or off, not {text!r}")
+
+
+def parse_choice(text: str, default: str, choices: tuple[str, ...], name: str) -> str:
+    """One of ``choices`` (case-insensitive); empty keeps ``default``."""
+    value = text.strip().lower()
+    if not value:
+        return default
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, not {text!r}")
+    return value
 
 
 def parse_hmac_keys(text: str) -> tuple[tuple[str, str], ...]:

@@ -50,10 +50,49 @@ def batch_runtime(environ: Mapping[str, str] | None = None) -> str:
     return runtime
 
 
-def job_name(settings: Settings, run_id: str) -> str:
+def job_name(settings: Settings, run_id: str, step: str = "batch") -> str:
     """A valid Dataflow job name (lower-case letters, digits, hyphens) naming the run."""
     slug = re.sub(r"[^a-z0-9-]+", "-", run_id.lower()).strip("-")
-    return f"salesphere-batch-{settings.env}-{slug}"[:63].rstrip("-")
+    return f"salesphere-{step}-{settings.env}-{slug}"[:63].rstrip("-")
+
+
+def forecast_beam_args(
+    settings: Settings, run_id: str, environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """Beam options that run one run's forecast (:mod:`.forecast_beam`) as a Dataflow job.
+
+    Unlike the stage, the forecast job is submitted from the batch function itself with
+    ``DataflowRunner`` (its inputs are the series the function just read, and Beam waits
+    for the job), so the workers need the library as a package:
+    ``SALESPHERE_WORKER_PACKAGE`` is the ``gs://`` URI of the worker wheel
+    (``services/worker/``). Same identity, locations, machine type, worker cap and labels
+    as the stage's job.
+    """
+    env = os.environ if environ is None else environ
+    account = env.get("SALESPHERE_DATAFLOW_SERVICE_ACCOUNT", "")
+    package = env.get("SALESPHERE_WORKER_PACKAGE", "")
+    if not account or not package:
+        raise ValueError(
+            "the forecast on Dataflow needs SALESPHERE_DATAFLOW_SERVICE_ACCOUNT (the job's "
+            "service account) and SALESPHERE_WORKER_PACKAGE (gs:// URI of the worker wheel "
+            "the workers install)"
+        )
+    artifacts = f"gs://{settings.buckets.artifacts}"
+    return [
+        "--runner=DataflowRunner",
+        f"--project={settings.project}",
+        f"--region={settings.region}",
+        f"--job_name={job_name(settings, run_id, 'forecast')}",
+        f"--temp_location={artifacts}/dataflow/tmp",
+        f"--staging_location={artifacts}/dataflow/staging",
+        f"--service_account_email={account}",
+        "--machine_type=e2-standard-2",
+        "--max_num_workers=2",
+        f"--extra_package={package}",
+        f"--labels=env={settings.env}",
+        "--labels=layer=batch",
+        "--labels=cost-opt-in=dataflow",
+    ]
 
 
 def template_path(settings: Settings) -> str:

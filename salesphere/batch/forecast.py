@@ -20,16 +20,20 @@ the same rows.
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from salesphere.batch import forecast_tables as warehouse
+from salesphere.batch.dataflow import batch_runtime, forecast_beam_args
+from salesphere.batch.forecast_beam import forecast_beam
+from salesphere.batch.pipeline import staging_prefix
 from salesphere.forecast.backtest import BacktestPlan
-from salesphere.forecast.engine import ForecastConfig, forecast_all
+from salesphere.forecast.engine import ForecastConfig, SeriesForecast, forecast_all
 from salesphere.forecast.models import LEVELS, horizon_dates
-from salesphere.forecast.series import build_series
+from salesphere.forecast.series import Series, build_series
 from salesphere.settings import Settings
 
 BACKTEST = "backtest"
@@ -40,6 +44,7 @@ UPDATE = "update"
 class ForecastReport:
     status: str  # succeeded, disabled, no_history or failed
     mode: str = ""
+    runtime: str = ""  # process, beam (DirectRunner) or dataflow: where the models ran
     series: int = 0
     rows: int = 0
     origin: str | None = None
@@ -62,6 +67,49 @@ def due_mode(settings: Settings, last_backtest: datetime | None, now: datetime) 
 
 def _number(value: float) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
+
+
+def fit_all(
+    settings: Settings,
+    run_id: str,
+    series: list[Series],
+    config: ForecastConfig,
+    *,
+    mode: str,
+    chosen: dict[tuple[str, str], str],
+) -> tuple[str, list[SeriesForecast]]:
+    """Fit every series where the settings say; returns (runtime, forecasts in input order).
+
+    A stack whose batch runtime is ``dataflow`` (``SALESPHERE_BATCH_RUNTIME``, the switch
+    the pipeline stage obeys) runs the forecast as a Dataflow job too, its files under
+    the run's staging prefix; ``forecast_runtime = beam`` runs the same pipeline on
+    DirectRunner with ``forecast_workers`` processes; otherwise the engine runs in process.
+    All three give the same forecasts (tests/unit/test_forecast_beam.py).
+    """
+    if batch_runtime() == "dataflow":
+        workdir = f"gs://{settings.buckets.artifacts}/{staging_prefix(run_id)}/forecast_beam"
+        results = forecast_beam(
+            series,
+            config,
+            mode=mode,
+            chosen=chosen,
+            workdir=workdir,
+            beam_args=forecast_beam_args(settings, run_id),
+        )
+        return "dataflow", results
+    if settings.forecast_runtime == "beam":
+        workers = max(1, settings.forecast_workers)
+        args = (
+            ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
+            if workers > 1
+            else []
+        )
+        with tempfile.TemporaryDirectory(prefix="salesphere-forecast-") as workdir:
+            results = forecast_beam(
+                series, config, mode=mode, chosen=chosen, workdir=workdir, beam_args=args
+            )
+        return "beam", results
+    return "process", forecast_all(series, config, mode=mode, chosen=chosen)
 
 
 def run_forecast(
@@ -107,7 +155,7 @@ def run_forecast(
         workers=settings.forecast_workers,
     )
     t1 = time.monotonic()
-    results = forecast_all(series, config, mode=mode, chosen=choices.models)
+    runtime, results = fit_all(settings, run_id, series, config, mode=mode, chosen=choices.models)
     timings["models"] = time.monotonic() - t1
     forecast_rows = []
     models: dict[str, int] = {}
@@ -157,6 +205,7 @@ def run_forecast(
     return ForecastReport(
         status="succeeded",
         mode=mode,
+        runtime=runtime,
         series=len(results),
         rows=len(forecast_rows),
         origin=origin.isoformat() if isinstance(origin, date) else str(origin),

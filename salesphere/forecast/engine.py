@@ -68,6 +68,10 @@ class SeriesForecast:
     backtested: bool = False
 
 
+#: One unit of work: (series, config, each series' chosen model or None, run_backtest).
+Task = tuple[list[Series], ForecastConfig, list[str | None], bool]
+
+
 def forecast_series(
     series: Series, config: ForecastConfig, chosen: str | None, run_backtest: bool
 ) -> SeriesForecast:
@@ -97,7 +101,8 @@ def forecast_series(
     )
 
 
-def _chunk(args: tuple[list[Series], ForecastConfig, list[str | None], bool]) -> list:
+def run_task(args: Task) -> list[SeriesForecast]:
+    """Forecast one task's series in order, BLAS limited to one thread (see the module doc)."""
     from threadpoolctl import threadpool_limits
 
     series, config, chosen, run_backtest = args
@@ -105,6 +110,29 @@ def _chunk(args: tuple[list[Series], ForecastConfig, list[str | None], bool]) ->
         return [
             forecast_series(s, config, c, run_backtest) for s, c in zip(series, chosen, strict=True)
         ]
+
+
+def chunk_tasks(
+    series: Iterable[Series],
+    config: ForecastConfig,
+    *,
+    mode: str = BACKTEST,
+    chosen: dict[tuple[str, str], str] | None = None,
+) -> list[Task]:
+    """The series split into tasks of ``config.chunk``, in input order.
+
+    Shared by :func:`forecast_all` and the batch layer's Beam path, so both hand the same
+    series to :func:`run_task` together and their results can be compared one for one.
+    """
+    if mode not in (BACKTEST, UPDATE):
+        raise ValueError(f"mode must be {BACKTEST!r} or {UPDATE!r}, not {mode!r}")
+    items = list(series)
+    picks = [(chosen or {}).get(s.key) for s in items]
+    run_backtest = mode == BACKTEST
+    return [
+        (items[i : i + config.chunk], config, picks[i : i + config.chunk], run_backtest)
+        for i in range(0, len(items), config.chunk)
+    ]
 
 
 def forecast_all(
@@ -115,21 +143,13 @@ def forecast_all(
     chosen: dict[tuple[str, str], str] | None = None,
 ) -> list[SeriesForecast]:
     """Every series' :class:`SeriesForecast`, in input order."""
-    if mode not in (BACKTEST, UPDATE):
-        raise ValueError(f"mode must be {BACKTEST!r} or {UPDATE!r}, not {mode!r}")
-    items = list(series)
-    picks = [(chosen or {}).get(s.key) for s in items]
-    run_backtest = mode == BACKTEST
-    tasks = [
-        (items[i : i + config.chunk], config, picks[i : i + config.chunk], run_backtest)
-        for i in range(0, len(items), config.chunk)
-    ]
+    tasks = chunk_tasks(series, config, mode=mode, chosen=chosen)
     workers = max(1, min(config.workers, len(tasks)))
     if workers == 1:
-        return [row for task in tasks for row in _chunk(task)]
+        return [row for task in tasks for row in run_task(task)]
     # fork: the workers inherit the imported models instead of importing them again.
     with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-        return [row for part in pool.map(_chunk, tasks) for row in part]
+        return [row for part in pool.map(run_task, tasks) for row in part]
 
 
 def default_workers() -> int:

@@ -22,6 +22,11 @@ def test_batch_on_dataflow_is_launched_by_the_function_not_a_standing_job() -> N
     assert env["SALESPHERE_BATCH_TEMPLATE"].endswith("-artifacts/templates/batch.json")
     assert env["SALESPHERE_BATCH_TEMPLATE"].startswith("gs://")
     assert "@" in env["SALESPHERE_DATAFLOW_SERVICE_ACCOUNT"]
+    # The forecast's job is submitted by the function; its workers install the wheel.
+    assert env["SALESPHERE_WORKER_PACKAGE"].startswith("gs://")
+    assert env["SALESPHERE_WORKER_PACKAGE"].endswith(
+        "-artifacts/templates/salesphere_worker-0.1.0-py3-none-any.whl"
+    )
     # A Pulumi-managed batch job would run once per deploy, with no plan and no commit.
     assert not run.of_type("gcp:dataflow/flexTemplateJob:FlexTemplateJob")
 
@@ -30,6 +35,7 @@ def test_batch_on_functions_says_so_and_carries_no_launch_settings() -> None:
     env = _env(run_program("pr-5", {}))
     assert env["SALESPHERE_BATCH_RUNTIME"] == "function"
     assert "SALESPHERE_BATCH_TEMPLATE" not in env
+    assert "SALESPHERE_WORKER_PACKAGE" not in env
 
 
 def test_batch_on_dataflow_without_the_cost_opt_in_is_refused() -> None:

@@ -204,6 +204,9 @@ def test_templates_workflow_builds_the_wheel_both_images_and_both_specs() -> Non
     assert "for svc in stream batch" in runs and "gcloud dataflow flex-template build" in runs
     assert '--metadata-file "services/$svc/metadata.json"' in runs
     assert "docker push" in runs and "set -euo pipefail" in runs
+    # The wheel the forecast's Dataflow workers install, where infra/dataflow.py points.
+    assert "gcloud storage cp dist/salesphere_worker-0.1.0-py3-none-any.whl" in runs
+    assert "artifacts/templates/salesphere_worker-0.1.0-py3-none-any.whl" in runs
     python = next(s for s in body["jobs"]["build"]["steps"] if "setup-python" in s.get("uses", ""))
     assert python["with"]["python-version"] == "3.12"
     for service in ("stream", "batch"):

@@ -90,6 +90,10 @@ def test_dataflow_runtime_launches_the_template_and_commits_its_job(settings, mo
     assert h.sales_daily_actual(settings) == h.sales_daily_expected(
         [h.sale(i, received) for i in range(12)]
     )
+    # The forecast goes to Dataflow too; without the worker wheel's URI it cannot be
+    # submitted, which the report says (the commit above stands).
+    assert payload["forecast"]["status"] == "failed"
+    assert "SALESPHERE_WORKER_PACKAGE" in payload["forecast"]["error"]
 
 
 def test_function_runtime_runs_beam_in_process_and_never_launches(settings, monkeypatch):

@@ -171,7 +171,20 @@ def test_a_batch_run_writes_the_forecast_once_and_a_rerun_changes_nothing(settin
     again = run_forecast(
         settings, run_id="fc-1", cutoff=report.cutoff, started=started, mode="backtest"
     )
-    assert again.status == "succeeded"
+    assert again.status == "succeeded" and again.runtime == "process"
+    assert (
+        _rows(settings, "batch.demand_forecast"),
+        _rows(settings, "batch.forecast_accuracy"),
+    ) == before
+    # ...and fitted by the Beam pipeline instead (two DirectRunner workers): the same rows.
+    on_beam = run_forecast(
+        replace(settings, forecast_runtime="beam", forecast_workers=2),
+        run_id="fc-1",
+        cutoff=report.cutoff,
+        started=started,
+        mode="backtest",
+    )
+    assert (on_beam.status, on_beam.runtime, on_beam.series) == ("succeeded", "beam", 4)
     assert (
         _rows(settings, "batch.demand_forecast"),
         _rows(settings, "batch.forecast_accuracy"),
