@@ -2,7 +2,7 @@
 
 Why this shape: Beam's DirectRunner pays ~100 µs of Python per element, so one element
 per event caps the batch layer near 10k events/s (measured on the DirectRunner). Here a Beam element is a
-whole archive file or a hash bucket of rows, and the work inside an element is done by
+whole archive file or a hash shard of rows, and the work inside an element is done by
 DuckDB over Arrow columns: parsing the envelopes, checking the canonical schema,
 deduplicating by ``event_id``.
 
@@ -186,21 +186,21 @@ def _validate_with_model(rows: pa.Table) -> tuple[pa.Table, Counter[str]]:
     return rows.filter(pa.array(keep, type=pa.bool_())), refused
 
 
-def bucket_of(rows: pa.Table, buckets: int) -> list[pa.Table]:
-    """Split rows into ``buckets`` tables by a stable hash of ``event_id``.
+def shard_of(rows: pa.Table, shards: int) -> list[pa.Table]:
+    """Split rows into ``shards`` tables by a stable hash of ``event_id``.
 
-    Every copy of an event lands in the same bucket whichever file it came from, so each
-    bucket can be deduplicated on its own (in parallel, as separate Beam elements).
+    Every copy of an event lands in the same shard whichever file it came from, so each
+    shard can be deduplicated on its own (in parallel, as separate Beam elements).
     """
-    if buckets <= 1:
+    if shards <= 1:
         return [rows]
     con = duckdb.connect()
     try:
         con.register("rows", rows.select(["event_id"]))
-        # Only the bucket number goes through DuckDB; the rows are regrouped in Arrow with
-        # one sort instead of one filter pass per bucket.
+        # Only the shard number goes through DuckDB; the rows are regrouped in Arrow with
+        # one sort instead of one filter pass per shard.
         column = (
-            con.execute(f"SELECT CAST(hash(event_id) % {buckets} AS INTEGER) AS b FROM rows")
+            con.execute(f"SELECT CAST(hash(event_id) % {shards} AS INTEGER) AS b FROM rows")
             .to_arrow_table()
             .column("b")
         )
@@ -209,10 +209,10 @@ def bucket_of(rows: pa.Table, buckets: int) -> list[pa.Table]:
     order = pc.sort_indices(column)
     counts = {item["values"]: item["counts"] for item in pc.value_counts(column).to_pylist()}
     out, offset = [], 0
-    for bucket in range(buckets):
-        size = counts.get(bucket, 0)
+    for shard in range(shards):
+        size = counts.get(shard, 0)
         # take(), not slice(): a pickled slice carries its parent's whole buffers, so
-        # every bucket would ship the entire file through Beam's shuffle (8x the bytes).
+        # every shard would ship the entire file through Beam's shuffle (8x the bytes).
         out.append(rows.take(order.slice(offset, size)))
         offset += size
     return out
@@ -230,7 +230,7 @@ def deduplicate(tables: list[pa.Table]) -> pa.Table:
     if combined.num_rows <= 1:
         return combined
     # Pure Arrow (sort, then keep the first row of each id): ~10x faster than a DuckDB
-    # window over the same rows, and the bucket is already in memory as Arrow.
+    # window over the same rows, and the shard is already in memory as Arrow.
     order = pc.sort_indices(
         combined,
         sort_keys=[

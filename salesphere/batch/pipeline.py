@@ -37,9 +37,10 @@ from salesphere.batch.transforms import (
 from salesphere.gcp import clients
 from salesphere.settings import Settings
 
-DEFAULT_BUCKETS = 8
-#: Archive bytes per bucket (~410 bytes of NDJSON per event).
-BUCKET_BYTES = 128 * 1024 * 1024
+#: Hash shards of event_id the deduplication splits a run into (at least).
+DEFAULT_SHARDS = 8
+#: Archive bytes per shard (~410 bytes of NDJSON per event).
+SHARD_BYTES = 128 * 1024 * 1024
 
 
 @dataclass
@@ -60,7 +61,7 @@ def staging_prefix(run_id: str) -> str:
 
 
 def parts_prefix(run_id: str) -> str:
-    """Where parsing leaves per-bucket parts for deduplication (cleaned with staging)."""
+    """Where parsing leaves per-shard parts for deduplication (cleaned with staging)."""
     return f"{staging_prefix(run_id)}/parts"
 
 
@@ -75,7 +76,7 @@ class StageSpec:
 
     run_id: str
     files: tuple[tuple[str, str], ...]  # (archive object name, received_date)
-    buckets: int
+    shards: int
     full_validation: bool = False
 
     def to_json(self) -> str:
@@ -83,7 +84,7 @@ class StageSpec:
             {
                 "run_id": self.run_id,
                 "files": [list(f) for f in self.files],
-                "buckets": self.buckets,
+                "shards": self.shards,
                 "full_validation": self.full_validation,
             }
         )
@@ -94,7 +95,8 @@ class StageSpec:
         return cls(
             run_id=str(data["run_id"]),
             files=tuple((str(n), str(d)) for n, d in data["files"]),
-            buckets=int(data["buckets"]),
+            # a spec written before the field was named shards says "buckets"
+            shards=int(data["shards"] if "shards" in data else data["buckets"]),
             full_validation=bool(data.get("full_validation", False)),
         )
 
@@ -139,14 +141,14 @@ def stage_parameters(settings: Settings, spec_uri: str) -> dict[str, str]:
     return {"project": settings.project, "env": settings.env, "spec": spec_uri}
 
 
-def buckets_for(plan: RunPlan, minimum: int = DEFAULT_BUCKETS) -> int:
-    """Enough hash buckets that one holds ~BUCKET_BYTES of archive text (~300k events).
+def shards_for(plan: RunPlan, minimum: int = DEFAULT_SHARDS) -> int:
+    """Enough hash shards that one holds ~SHARD_BYTES of archive text (~300k events).
 
-    Deduplication holds one bucket in memory, so the bucket count grows with the data
-    instead of the memory: 8 buckets up to ~2.4M events, 16 at 5M.
+    Deduplication holds one shard in memory, so the shard count grows with the data
+    instead of the memory: 8 shards up to ~2.4M events, 16 at 5M.
     """
     total = sum(f.size for f in plan.files)
-    return max(minimum, -(-total // BUCKET_BYTES))
+    return max(minimum, -(-total // SHARD_BYTES))
 
 
 def run_pipeline(
@@ -154,21 +156,21 @@ def run_pipeline(
     plan: RunPlan,
     run_id: str,
     *,
-    buckets: int | None = None,
+    shards: int | None = None,
     full_validation: bool = False,
     beam_args: list[str] | None = None,
     launcher: TemplateLauncher | None = None,
 ) -> PipelineStats:
     """Run the pipeline to completion; raises if Beam reports a failure.
 
-    ``buckets`` defaults to :func:`buckets_for` the plan's archive size. With a
+    ``shards`` defaults to :func:`shards_for` the plan's archive size. With a
     ``launcher`` the stage runs as a Dataflow flex-template job (the spec is stored for
     it first); without one, in this process with ``beam_args``.
     """
     spec = StageSpec(
         run_id=run_id,
         files=tuple((f.name, f.received_date) for f in plan.files),
-        buckets=buckets or buckets_for(plan),
+        shards=shards or shards_for(plan),
         full_validation=full_validation,
     )
     if launcher is not None:
@@ -180,7 +182,7 @@ def run_pipeline(
 
 
 def build(pipeline: beam.Pipeline, settings: Settings, spec: StageSpec) -> None:
-    """Archive files -> parsed parts -> deduplicated buckets -> staged Parquet."""
+    """Archive files -> parsed parts -> deduplicated shards -> staged Parquet."""
     artifacts = settings.buckets.artifacts
     _ = (
         pipeline
@@ -189,7 +191,7 @@ def build(pipeline: beam.Pipeline, settings: Settings, spec: StageSpec) -> None:
         >> ParseArchiveFiles(
             settings,
             settings.buckets.archive,
-            spec.buckets,
+            spec.shards,
             artifacts=artifacts,
             parts_prefix=parts_prefix(spec.run_id),
             full_validation=spec.full_validation,

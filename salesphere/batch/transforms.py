@@ -1,15 +1,15 @@
-"""The batch pipeline's Beam transforms: files and hash buckets as elements, never events.
+"""The batch pipeline's Beam transforms: files and hash shards as elements, never events.
 
 Reads as a sentence: ``ParseArchiveFiles`` -> ``DeduplicateByEventId`` -> ``StageParquet``.
 Each step hands Arrow tables to DuckDB/Arrow inside the DoFn (see ``chunks``), so the
-per-element Python overhead is paid per file and per bucket, not per event.
+per-element Python overhead is paid per file and per shard, not per event.
 
 The shuffle goes through storage, not through Beam: parsing writes each file's rows for
-bucket *k* as a small Arrow IPC *part* and emits only ``(k, part name)``; the GroupByKey
-moves names, and deduplication reads its bucket's parts back. Shuffling the Arrow tables
+shard *k* as a small Arrow IPC *part* and emits only ``(k, part name)``; the GroupByKey
+moves names, and deduplication reads its shard's parts back. Shuffling the Arrow tables
 themselves made the DirectRunner hold every parsed row in memory at once (1.2 GiB at 1M
 events, measured) and pickle it twice; through storage, memory is bounded by one file
-plus one bucket, on DirectRunner and Dataflow alike.
+plus one shard, on DirectRunner and Dataflow alike.
 """
 
 from __future__ import annotations
@@ -59,14 +59,14 @@ class _ParseFile(beam.DoFn):
         self,
         settings: Settings,
         archive: str,
-        buckets: int,
+        shards: int,
         artifacts: str,
         parts_prefix: str,
         full: bool,
     ) -> None:
         self.settings = settings
         self.archive = archive
-        self.buckets = buckets
+        self.shards = shards
         self.artifacts = artifacts
         self.parts_prefix = parts_prefix
         self.full = full
@@ -89,21 +89,21 @@ class _ParseFile(beam.DoFn):
             Metrics.counter(NAMESPACE, f"invalid:{reason}").inc(count)
         # Deterministic part names: a retried bundle overwrites its own parts.
         key = hashlib.sha1(name.encode()).hexdigest()[:20]
-        for bucket, table in enumerate(chunks.bucket_of(parsed.rows, self.buckets)):
+        for shard, table in enumerate(chunks.shard_of(parsed.rows, self.shards)):
             if table.num_rows:
-                part = f"{self.parts_prefix}/bucket-{bucket:04d}/{key}.arrows"
+                part = f"{self.parts_prefix}/shard-{shard:04d}/{key}.arrows"
                 _upload_part(self.target, part, table)
-                yield bucket, part
+                yield shard, part
 
 
 class ParseArchiveFiles(beam.PTransform):
-    """(object name, receive date) -> (hash bucket, part name) for every archive file."""
+    """(object name, receive date) -> (hash shard, part name) for every archive file."""
 
     def __init__(
         self,
         settings: Settings,
         bucket_name: str,
-        buckets: int,
+        shards: int,
         *,
         artifacts: str,
         parts_prefix: str,
@@ -111,7 +111,7 @@ class ParseArchiveFiles(beam.PTransform):
     ) -> None:
         super().__init__()
         self.fn = _ParseFile(
-            settings, bucket_name, buckets, artifacts, parts_prefix, full_validation
+            settings, bucket_name, shards, artifacts, parts_prefix, full_validation
         )
 
     def expand(self, files):
@@ -127,11 +127,11 @@ class _KeepEarliest(beam.DoFn):
         self.bucket = clients.storage_client(self.settings).bucket(self.artifacts)
 
     def process(self, element: tuple[int, Iterable[str]]) -> Iterator[tuple[int, pa.Table]]:
-        bucket, parts = element
+        shard, parts = element
         tables = [_read_part(self.bucket, part) for part in sorted(set(parts))]
         table = chunks.deduplicate(tables)
         Metrics.counter(NAMESPACE, "rows_distinct").inc(table.num_rows)
-        yield bucket, table
+        yield shard, table
 
 
 class DeduplicateByEventId(beam.PTransform):
@@ -155,10 +155,10 @@ class _WriteParquet(beam.DoFn):
         self.bucket = clients.storage_client(self.settings).bucket(self.bucket_name)
 
     def process(self, element: tuple[int, pa.Table]) -> Iterator[str]:
-        bucket, table = element
+        shard, table = element
         if not table.num_rows:
             return
-        name = f"{self.prefix}/bucket-{bucket:04d}.parquet"
+        name = f"{self.prefix}/shard-{shard:04d}.parquet"
         # Deterministic names: a retried bundle overwrites its own file, never adds one.
         _upload_parquet(self.bucket, name, table, "zstd")
         Metrics.counter(NAMESPACE, "rows_staged").inc(table.num_rows)
@@ -166,11 +166,11 @@ class _WriteParquet(beam.DoFn):
 
 
 class StageParquet(beam.PTransform):
-    """Write each deduplicated bucket as one Parquet file under the run's staging prefix."""
+    """Write each deduplicated shard as one Parquet file under the run's staging prefix."""
 
     def __init__(self, settings: Settings, bucket_name: str, prefix: str) -> None:
         super().__init__()
         self.fn = _WriteParquet(settings, bucket_name, prefix)
 
-    def expand(self, buckets):
-        return buckets | "WriteParquet" >> beam.ParDo(self.fn)
+    def expand(self, shards):
+        return shards | "WriteParquet" >> beam.ParDo(self.fn)

@@ -53,8 +53,8 @@ from salesphere.ingest.formats import normalise_header
 from salesphere.ingest.mapper import Mapper
 from salesphere.ingest.mapping import SourceMapping, file_candidates
 from salesphere.ingest.readers import FileRejected, open_table, sniff_header
-from salesphere.ingest.results import BatchSummary, QuarantineRecord, RecordResult
-from salesphere.ingest.service import BatchReport, IngestService
+from salesphere.ingest.results import QuarantineRecord, RecordResult, RequestCounts
+from salesphere.ingest.service import IngestService, RequestReport
 from salesphere.ingest.validate import TIME_FORMAT
 from salesphere.model import utcnow
 
@@ -214,7 +214,7 @@ class _ReadGuard:
 class StoppedReading(RuntimeError):
     """On the last attempt the reader failed mid-file; the rows before it were ingested."""
 
-    def __init__(self, guard: _ReadGuard, report: BatchReport, rejects_csv: bytes) -> None:
+    def __init__(self, guard: _ReadGuard, report: RequestReport, rejects_csv: bytes) -> None:
         super().__init__(f"reading stopped after row {guard.last_row}: {describe(guard.error)}")
         self.guard = guard
         self.report = report
@@ -389,7 +389,7 @@ class FileIngestor:
         # attempt: earlier attempts may have published the rows before it, so they are
         # ingested and counted, and the file is quarantined with the row it stopped at.
         guard = _ReadGuard(table.rows) if last_attempt else None
-        report: BatchReport = self.service.run(
+        report: RequestReport = self.service.run(
             mapping=mapping,
             records=guard if guard is not None else table.rows,
             request_id=request_id,
@@ -447,7 +447,7 @@ class FileIngestor:
         again (once the cause is fixed) ingests them under the usual one and counts them
         there.
         """
-        summary, report = BatchSummary(), b""
+        summary, report = RequestCounts(), b""
         if isinstance(exc, StoppedReading):  # the rows before the failure are ingested
             summary, report = exc.report.summary, exc.rejects_csv
             request_id = f"file-{digest[:32]}"
@@ -488,7 +488,7 @@ class FileIngestor:
         rule: str,
         reason: str,
         request_id: str | None = None,
-        summary: BatchSummary | None = None,
+        summary: RequestCounts | None = None,
         report: bytes = b"",
     ) -> dict[str, Any]:
         """Copy the file to quarantine, record why (``ops.rejects``, topic) and log it."""
@@ -516,7 +516,7 @@ class FileIngestor:
             source=source,
             channel="file",
             received_at=received,
-            summary=summary or BatchSummary(),
+            summary=summary or RequestCounts(),
             object_name=f"gs://{ref.bucket}/{ref.name}",
         )
         line = report_bytes([[0, "", "", "", rule, reason]])

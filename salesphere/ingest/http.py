@@ -217,7 +217,7 @@ def _handle_post(request: RequestLike, service: IngestService) -> Answer:
     if isinstance(records, Answer):
         return records
     try:
-        report = service.ingest_batch(source, records, body)
+        report = service.ingest_live(source, records, body)
     except (PublishError, LedgerError, ReferenceUnavailable) as exc:
         log.error("batch not confirmed, asking the sender to retry: %s", exc)
         answer = error(503, "unavailable", f"{exc}; nothing was lost, retry the same request")

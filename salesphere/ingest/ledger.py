@@ -23,7 +23,7 @@ from typing import Any
 from salesphere import names
 from salesphere.gcp import clients
 from salesphere.groupcommit import GroupCommitter
-from salesphere.ingest.results import BatchSummary, QuarantineRecord
+from salesphere.ingest.results import QuarantineRecord, RequestCounts
 from salesphere.settings import Settings
 from salesphere.warehouse.schemas import INGEST_LOG, REJECTS
 
@@ -119,7 +119,7 @@ class IngestLedger:
         source: str,
         channel: str,
         received_at: str,
-        summary: BatchSummary,
+        summary: RequestCounts,
         object_name: str | None = None,
     ) -> None:
         """One ``ops.ingest_log`` row. Duplicates within a batch count as accepted records."""

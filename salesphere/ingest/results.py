@@ -46,7 +46,7 @@ class RecordResult:
 
 
 @dataclass(slots=True)
-class BatchSummary:
+class RequestCounts:
     """Counts for ``ops.ingest_log`` and the HTTP answer."""
 
     received: int = 0

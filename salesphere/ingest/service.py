@@ -1,4 +1,4 @@
-"""The ingest service's use cases: a live batch, a dropped file. I/O through salesphere.gcp.
+"""The ingest service's use cases: a live request, a dropped file. I/O through salesphere.gcp.
 
 Both use cases follow the same order, chosen so that a crash at any point is safe to
 retry: (1) process every record (pure), (2) publish accepted envelopes, and quarantine
@@ -40,9 +40,9 @@ from salesphere.ingest.processing import RecordProcessor
 from salesphere.ingest.publish import EnvelopePublisher, pack_rows
 from salesphere.ingest.results import (
     REJECTED,
-    BatchSummary,
     QuarantineRecord,
     RecordResult,
+    RequestCounts,
     payload_text,
     quarantine_rows,
 )
@@ -56,14 +56,14 @@ REFERENCE_TTL_SECONDS = 300.0
 
 
 @dataclass
-class BatchReport:
+class RequestReport:
     """What happened to one request: per-record answers plus the counts."""
 
     request_id: str
     source: str
     received_at: str
     results: list[RecordResult]
-    summary: BatchSummary
+    summary: RequestCounts
     quarantined: list[QuarantineRecord] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -138,7 +138,7 @@ class IngestService:
         self._lock = threading.Lock()
         # Ledger writes run here while the request thread waits for Pub/Sub.
         self._ledger_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ledger")
-        #: Admission for live batches: at most ``max_inflight_requests`` at once (load shedding).
+        #: Admission for live requests: at most ``max_inflight_requests`` at once (load shedding).
         self.admission = threading.BoundedSemaphore(max(1, settings.max_inflight_requests))
 
     @property
@@ -174,8 +174,8 @@ class IngestService:
         location: str = "record",
         column_names: bool = False,
         keep_results: bool = True,
-        log: Callable[[BatchSummary], None] | None = None,
-    ) -> BatchReport:
+        log: Callable[[RequestCounts], None] | None = None,
+    ) -> RequestReport:
         """Process, publish (confirmed), quarantine and ``log`` one batch or file.
 
         The quarantine and ``log`` writes run while the publishes are confirmed (see the
@@ -185,7 +185,7 @@ class IngestService:
         mapper = Mapper(mapping, reference.timezone_of)
         processor = RecordProcessor(mapper, reference, received_at)
         received_text = processor.received_text
-        summary = BatchSummary()
+        summary = RequestCounts()
         results: list[RecordResult] = []
         quarantined: list[QuarantineRecord] = []
         pending: list[dict[str, Any]] = []
@@ -232,21 +232,21 @@ class IngestService:
             ledger_error = ledger.exception()  # waits: no write outlives the request
         if ledger_error is not None:
             raise ledger_error
-        return BatchReport(request_id, source, received_text, results, summary, quarantined)
+        return RequestReport(request_id, source, received_text, results, summary, quarantined)
 
     # -- HTTP ----------------------------------------------------------------------------
 
-    def ingest_batch(
+    def ingest_live(
         self, source: str, records: list[Any], body: bytes, received_at: datetime | None = None
-    ) -> BatchReport:
-        """A live batch already authenticated and parsed; raises on publish/ledger failure."""
+    ) -> RequestReport:
+        """A live request already authenticated and parsed; raises on publish/ledger failure."""
         mapping = live_mapping(source)
         if mapping is None:
             raise ValueError(f"unknown source {source!r}")
         request_id = request_id_for(source, body)
         when = received_at or utcnow()
 
-        def log(summary: BatchSummary) -> None:
+        def log(summary: RequestCounts) -> None:
             self.ledger.log(
                 request_id=request_id,
                 source=mapping.source,

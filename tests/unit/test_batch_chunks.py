@@ -63,7 +63,7 @@ def test_bad_values_get_a_reason() -> None:
 def test_buckets_partition_rows_and_keep_copies_together() -> None:
     rows = chunks.parse_archive_file(_file([_sale(i) for i in range(50)]), "2026-11-28").rows
     twice = chunks.parse_archive_file(_file([_sale(i) for i in range(50)]), "2026-11-28").rows
-    a, b = chunks.bucket_of(rows, 4), chunks.bucket_of(twice, 4)
+    a, b = chunks.shard_of(rows, 4), chunks.shard_of(twice, 4)
     assert sum(t.num_rows for t in a) == 50
     for left, right in zip(a, b, strict=True):
         assert set(left.column("event_id").to_pylist()) == set(right.column("event_id").to_pylist())

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from salesphere.ingest.ledger import IngestLedger, LedgerError
-from salesphere.ingest.results import BatchSummary
+from salesphere.ingest.results import RequestCounts
 from salesphere.settings import Settings
 
 
@@ -39,7 +39,7 @@ def _log(ledger: IngestLedger, n: int) -> None:
         source="pos",
         channel="http",
         received_at="2026-11-28T00:00:00.000000Z",
-        summary=BatchSummary(1, 1, 0, 0, 1),
+        summary=RequestCounts(1, 1, 0, 0, 1),
     )
 
 
