@@ -147,50 +147,30 @@ def forecast_figure(series: list[dict[str, Any]]) -> go.Figure:
             return [None if f.get(key) is None else float(f[key]) for f in rows]
 
         line = {"width": 0}
-        fig.add_trace(
-            go.Scatter(
-                x=days,
-                y=bound("lo_95"),
-                line=line,
-                showlegend=False,
-                hoverinfo="skip",
-                visible=visible,
-                name="95% low",
+        # each band: an invisible lower edge, then the upper edge filled down to it
+        for level, shade in ((95, 0.12), (80, 0.25)):
+            fig.add_trace(
+                go.Scatter(
+                    x=days,
+                    y=bound(f"lo_{level}"),
+                    line=line,
+                    showlegend=False,
+                    hoverinfo="skip",
+                    visible=visible,
+                    name=f"{level}% low",
+                )
             )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=days,
-                y=bound("hi_95"),
-                line=line,
-                fill="tonexty",
-                fillcolor="rgba(22,58,95,0.12)",
-                name="95% interval",
-                visible=visible,
+            fig.add_trace(
+                go.Scatter(
+                    x=days,
+                    y=bound(f"hi_{level}"),
+                    line=line,
+                    fill="tonexty",
+                    fillcolor=f"rgba(22,58,95,{shade})",
+                    name=f"{level}% interval",
+                    visible=visible,
+                )
             )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=days,
-                y=bound("lo_80"),
-                line=line,
-                showlegend=False,
-                hoverinfo="skip",
-                visible=visible,
-                name="80% low",
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=days,
-                y=bound("hi_80"),
-                line=line,
-                fill="tonexty",
-                fillcolor="rgba(22,58,95,0.25)",
-                name="80% interval",
-                visible=visible,
-            )
-        )
         fig.add_trace(
             go.Scatter(
                 x=[h["day"] for h in s["history"]],
