@@ -150,12 +150,16 @@ def served_events(settings: Settings) -> int:
     return int(rows[0]["n"])
 
 
-def compare(settings: Settings) -> Comparison:
-    """The archive's local-day totals against serving.sales_daily, store by store."""
+def compare(settings: Settings, *, served_count: int | None = None) -> Comparison:
+    """The archive's local-day totals against serving.sales_daily, store by store.
+
+    ``served_count`` is the number of events serving counts, when the caller (reconcile)
+    has already asked the warehouse for it."""
     events = earliest_copies(archive_lines(settings))
     recomputed = local_day_totals(events, store_zones(settings))
     served = served_totals(settings)
-    result = Comparison(recomputed, served, len(events), served_events(settings))
+    count = served_events(settings) if served_count is None else served_count
+    result = Comparison(recomputed, served, len(events), count)
     empty = DayTotals()
     result.differences = sorted(
         key

@@ -213,7 +213,7 @@ def _archive_days(settings: Settings, facts: dict[str, Any]) -> list[Finding]:
     """Equation 4: local business days recomputed from the raw archive files."""
     from salesphere_tools.recompute import compare
 
-    result = compare(settings)
+    result = compare(settings, served_count=int(facts["layers"][0]["served_events"]))
     facts["archive_days"] = {
         "store_days": len(result.recomputed.keys() | result.served.keys()),
         "differ": len(result.differences),
