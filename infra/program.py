@@ -31,7 +31,7 @@ def build() -> None:
         foundation,
         specs,
         upstream={**stream.tables, **batch.tables},
-        sql_dir=root / "salesphere" / "sql" / "serving",
+        root=root,
     )
     pulumi.export("project", settings.project)
     pulumi.export("ingest_url", ingest.http.url)

@@ -20,12 +20,12 @@ import duckdb
 from salesphere.batch.runner import run_batch
 from salesphere.gcp import clients
 from salesphere.settings import Settings
-from salesphere.warehouse.views import load
 from salesphere_tools.batch.rss import PeakTreeMemory
+from sql.views import serving_views
 
 FILE_EVENTS = 100_000
 ENVELOPE_EVENTS = 500
-SERVING_VIEWS = tuple(v.name for v in load("serving"))
+SERVING_VIEWS = tuple(v.name for v in serving_views())
 
 
 def synthesize_archive(

@@ -169,23 +169,23 @@ def _run(name: str, function: Callable, *args: Any, answer=None, **kwargs: Any) 
 
 def serving_views_pulumi() -> list[Statement]:
     """Each serving view's query exactly as the Pulumi program deploys it (project-qualified)."""
-    from infra.views import load_views
-    from salesphere.sql import SQL_DIR
+    from sql.views import load_views
 
     return [
         Statement(
             f"view serving.{view.name} (Pulumi)",
-            "infra/views.py:load_views",
+            "sql/views.py:load_views",
             view.query,
             defines=(names.DATASET_SERVING, view.name),
         )
-        for view in load_views(SQL_DIR / names.DATASET_SERVING, PROJECT)
+        for view in load_views(PROJECT)
     ]
 
 
 def warehouse_setup_twin() -> list[Statement]:
     """What the twin's warehouse setup sends: batch tables from their queries, serving views."""
     from salesphere.warehouse import views
+    from sql.views import ensure_serving_views
 
     out = _run("batch tables (twin setup)", views.ensure_batch_tables, settings())
     out += [
@@ -196,7 +196,7 @@ def warehouse_setup_twin() -> list[Statement]:
             s.parameters,
             sites=s.sites,
         )
-        for s in _run("serving views (twin)", views.ensure_serving_views, settings())
+        for s in _run("serving views (twin)", ensure_serving_views, settings())
     ]
     return out
 
