@@ -190,3 +190,20 @@ def test_header_and_cells_are_neutralised_in_render() -> None:
     text = purchasing.render([_row("=1+1", supplier="@evil", product_name="-x")])
     cells = next(iter(csv.DictReader(io.StringIO(text), delimiter=";")))
     assert (cells["SKU"], cells["Fornecedor"], cells["Produto"]) == ("'=1+1", "'@evil", "'-x")
+
+
+def test_stale_forecast_warning_says_why_only_when_the_forecast_is_behind() -> None:
+    from salesphere_tools.purchasing import stale_forecast_warning
+
+    current = {"cutoff": "t", "batch_run_id": "r2", "forecast_run_id": "r2"}
+    assert stale_forecast_warning({**current, "forecast_is_current": True}) is None
+    assert stale_forecast_warning({}) is None  # no batch run yet: nothing to compare
+    behind = {
+        **current,
+        "forecast_run_id": "r1",
+        "forecast_is_current": False,
+        "forecast_age_seconds": 7200,
+    }
+    assert "2 h old (run r1)" in stale_forecast_warning(behind)
+    missing = {"cutoff": "t", "forecast_run_id": None, "forecast_is_current": False}
+    assert "no demand forecast yet" in stale_forecast_warning(missing)
