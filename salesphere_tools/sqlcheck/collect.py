@@ -420,9 +420,9 @@ def _catalog_rows(sql: str) -> list[tuple[str]]:
 
 def benchmark_queries() -> list[Statement]:
     """Benchmarks and load tests (twin only, but the same SQL must stay valid)."""
-    from salesphere_tools.batch import bench as batch_bench
-    from salesphere_tools.ingest import loadtest
-    from salesphere_tools.speed import bench as speed_bench
+    from salesphere_tools.bench import batch as batch_bench
+    from salesphere_tools.bench import load as loadtest
+    from salesphere_tools.bench import speed as speed_bench
 
     out = _run("bench: serving views", batch_bench.bench_serving, settings(), repeats=1)
     out += _run("loadtest: catalog", loadtest._catalog, settings(), answer=_catalog_rows)
