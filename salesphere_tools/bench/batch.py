@@ -144,6 +144,11 @@ def bench_naive(settings: Settings, events: int) -> dict[str, Any]:
     }
 
 
+def store_clocks(settings: Settings) -> list[dict[str, Any]]:
+    """Each store's timezone, as the batch templates join it (``reference.stores``)."""
+    return clients.query_rows(settings, "SELECT s.store_id, s.timezone FROM reference.stores AS s")
+
+
 def bench_duckdb(settings: Settings, events: int) -> dict[str, Any]:
     """The practical limit: DuckDB reads the same archive files and computes every batch
     table from the batch layer's own templates (translated by sqlglot, :mod:`.duckdb_sql`).
@@ -152,9 +157,7 @@ def bench_duckdb(settings: Settings, events: int) -> dict[str, Any]:
     the warehouse shows up as a mismatch beside the rebuild's.
     """
     bucket = clients.storage_client(settings).bucket(settings.buckets.archive)
-    stores = clients.query_rows(
-        settings, "SELECT s.store_id, s.timezone FROM reference.stores AS s"
-    )
+    stores = store_clocks(settings)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.monotonic()
         for blob in bucket.list_blobs(prefix="events/"):
@@ -165,7 +168,7 @@ def bench_duckdb(settings: Settings, events: int) -> dict[str, Any]:
         if stores:
             con.executemany(
                 "INSERT INTO reference.stores VALUES (?, ?)",
-                [(r["store_id"], r["timezone"]) for r in stores],
+                [(r.get("store_id"), r.get("timezone")) for r in stores],
             )
         con.execute(
             f"CREATE TABLE ev AS SELECT unnest(events, recursive := true) FROM "

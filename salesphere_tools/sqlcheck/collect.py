@@ -425,6 +425,7 @@ def benchmark_queries() -> list[Statement]:
     from salesphere_tools.bench import speed as speed_bench
 
     out = _run("bench: serving views", batch_bench.bench_serving, settings(), repeats=1)
+    out += _run("bench: DuckDB baseline's store clocks", batch_bench.store_clocks, settings())
     out += _run("loadtest: catalog", loadtest._catalog, settings(), answer=_catalog_rows)
     out += _run(
         "bench: speed catalog", speed_bench._ingest_catalog, settings(), answer=_catalog_rows
