@@ -86,6 +86,6 @@ def validate(root: etree._Element, schema: etree.XMLSchema) -> None:
     message = error.message.replace("{" + NFE_NS + "}", "")
     raise FiscalRejected(
         "schema",
-        f"does not follow the NF-e 4.00 schema: {message} (line {error.line})",
+        f"does not follow the official schema: {message} (line {error.line})",
         path,
     )

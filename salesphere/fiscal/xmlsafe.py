@@ -111,6 +111,12 @@ def parse(data: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Element:
                     depth -= 1
         root = parser.close()
     except etree.XMLSyntaxError as exc:
+        if "Excessive depth" in str(exc):  # libxml2's own bound, met inside one chunk
+            raise FiscalRejected(
+                "xml_too_deep",
+                f"elements are nested more than {limits.max_depth} levels; "
+                "no fiscal document is that deep",
+            ) from exc
         raise FiscalRejected("malformed_xml", f"not well-formed XML: {exc}") from exc
     if root is None:
         raise FiscalRejected("malformed_xml", "no root element")
