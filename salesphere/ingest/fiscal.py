@@ -164,7 +164,9 @@ class FiscalIngest:
             return self._catalog
         with self._lock:
             now = time.monotonic()
-            if self._catalog is None or now - self._catalog_at >= CATALOG_TTL_SECONDS:
+            stale = now - self._catalog_at >= CATALOG_TTL_SECONDS
+            if self._catalog is None or not self._catalog.stores_by_cnpj or stale:
+                # an empty catalog (reference not loaded yet) is read again every time
                 self._catalog = load_fiscal_catalog(self.settings)
                 self._catalog_at = now
             return self._catalog
