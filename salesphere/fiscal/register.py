@@ -99,10 +99,12 @@ class FiscalRegister:
             )
         return True
 
-    def record_document(self, document: FiscalDocument, event_ids: list[str]) -> None:
-        """Remember the document's hash and events (first writer wins; a race on the same
-        key with other content is caught by the next :meth:`check_document`)."""
-        self.store.put_new(
+    def record_document(self, document: FiscalDocument, event_ids: list[str]) -> bool:
+        """Remember the document's hash and events; ``False`` when the key was recorded
+        already (first writer wins). Two deliveries racing on one key with different
+        content can both pass :meth:`check_document`; the loser learns it here (its
+        caller reports it) and any later copy is refused as a conflict."""
+        return self.store.put_new(
             DOCUMENTS + document.key.text,
             {
                 "content_hash": document.content_hash,

@@ -33,7 +33,7 @@ from salesphere.fiscal.convert import FiscalCatalog, FiscalPolicy, StoreRef, Sup
 from salesphere.fiscal.document import FiscalDocument
 from salesphere.fiscal.errors import FiscalRejected
 from salesphere.fiscal.intake import Intake, take
-from salesphere.fiscal.register import FiscalRegister
+from salesphere.fiscal.register import DOCUMENTS, FiscalRegister
 from salesphere.gcp import clients
 from salesphere.ingest.publish import pack_rows
 from salesphere.ingest.readers import FileRejected
@@ -317,7 +317,16 @@ class FiscalIngest:
             and result.status == ACCEPTED
             and isinstance(intake.item, FiscalDocument)
         ):
-            self.register.record_document(intake.item, result.event_ids)
+            document = intake.item
+            if not self.register.record_document(document, result.event_ids):
+                known = self.register.store.get(DOCUMENTS + document.key.text) or {}
+                if known.get("content_hash") != document.content_hash:
+                    log.error(
+                        "access key %s was recorded with other content by a concurrent "
+                        "delivery while %s published its events; check both documents",
+                        document.key.text,
+                        request_id,
+                    )
         log.info("fiscal %s %s: %s", source, request_id, summary.to_json())
         return RequestReport(request_id, source, received_text, [result], summary, quarantined)
 
