@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from salesphere.model import Channel
+from salesphere.taxid import TaxIdError, normalise_cnpj
 
 #: Catalogue defaults for the replenishment terms a purchasing export may leave out: order
 #: once a week, in single units, with no minimum. ``serving.replenishment`` applies the same
@@ -57,6 +58,16 @@ class Product(BaseModel):
         le=1_000_000,
         description="Smallest order the supplier accepts, in units (0: none).",
     )
+    gtin: str | None = Field(
+        None,
+        description="The unit's GTIN/EAN (8, 12, 13 or 14 digits): how fiscal documents "
+        "that do not use the SKU name the product.",
+    )
+
+    @field_validator("gtin", mode="before")
+    @classmethod
+    def _gtin_is_real(cls, value: object) -> object:
+        return check_gtin(value)
 
     @model_validator(mode="after")
     def _cover_window_is_plausible(self) -> Product:
@@ -81,3 +92,58 @@ class Store(BaseModel):
     state: str = Field(min_length=2, max_length=2)
     channel: Channel = Channel.STORE
     timezone: str = "America/Sao_Paulo"
+    cnpj: str | None = Field(
+        None,
+        description="The establishment's CNPJ (numeric or alphanumeric): how fiscal "
+        "documents name the store.",
+    )
+
+    @field_validator("cnpj", mode="before")
+    @classmethod
+    def _cnpj_is_real(cls, value: object) -> object:
+        return check_cnpj(value)
+
+
+class SupplierItem(BaseModel):
+    """A supplier's product code in our catalogue (``reference.supplier_items``).
+
+    A supplier's NF-e names its own code (``cProd``) and its own unit (``uCom``, often a
+    box): ``units_per_supplier_unit`` says how many of our units one of its units holds,
+    so a receipt of 3 "CX" of 12 becomes 36 units of ``sku``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    supplier_cnpj: str
+    supplier_code: str = Field(min_length=1, max_length=60)
+    sku: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    units_per_supplier_unit: int = Field(1, ge=1, le=100_000)
+
+    @field_validator("supplier_cnpj", mode="before")
+    @classmethod
+    def _cnpj_is_real(cls, value: object) -> object:
+        return check_cnpj(value) or value
+
+
+def check_cnpj(value: object) -> object:
+    """A blank CNPJ is none; anything else must pass its check digits (normalised)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        return normalise_cnpj(str(value))
+    except TaxIdError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def check_gtin(value: object) -> object:
+    """A blank GTIN is none; else 8/12/13/14 digits whose GS1 check digit is right."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = str(value).strip()
+    if not text.isdigit() or len(text) not in (8, 12, 13, 14):
+        raise ValueError(f"GTIN {text!r} must be 8, 12, 13 or 14 digits")
+    body, digit = text[:-1], int(text[-1])
+    total = sum(int(c) * (3 if i % 2 == 0 else 1) for i, c in enumerate(reversed(body)))
+    if (10 - total % 10) % 10 != digit:
+        raise ValueError(f"GTIN {text} has a wrong check digit; check it for a typo")
+    return text

@@ -118,6 +118,10 @@ class Settings:
     #: Run lets anyone reach ingest-http (HMAC senders have no Google identity), so the
     #: code, not the platform, decides which OIDC callers may send (docs/infra.md).
     oidc_callers: tuple[str, ...] = ()
+    #: Fiscal XML (salesphere.fiscal): accept documents without SEFAZ's authorisation or
+    #: from homologation (tpAmb 2), marked ``nfe-unauthorised``. ``None``: only the twin
+    #: and dev do (``SALESPHERE_FISCAL_ACCEPT_UNAUTHORISED`` on/off overrides).
+    fiscal_accept_unauthorised: bool | None = None
 
     def __post_init__(self) -> None:
         if self.forecast_runtime not in FORECAST_RUNTIMES:
@@ -147,6 +151,12 @@ class Settings:
                 f"HMAC keys {short} are shorter than {MIN_HMAC_SECRET_CHARS} characters; "
                 "generate each with `openssl rand -hex 32` and add a new secret version"
             )
+
+    @property
+    def fiscal_accepts_unauthorised(self) -> bool:
+        if self.fiscal_accept_unauthorised is not None:
+            return self.fiscal_accept_unauthorised
+        return self.env in (LOCAL_ENV, "dev")
 
     @property
     def local(self) -> bool:
@@ -238,6 +248,11 @@ class Settings:
                 FORECAST_RUNTIMES,
                 "SALESPHERE_FORECAST_RUNTIME",
             ),
+            fiscal_accept_unauthorised=(
+                parse_switch(fiscal, False, "SALESPHERE_FISCAL_ACCEPT_UNAUTHORISED")
+                if (fiscal := env.get("SALESPHERE_FISCAL_ACCEPT_UNAUTHORISED", "").strip())
+                else None
+            ),
         )
 
     def to_environ(self) -> dict[str, str]:
@@ -262,6 +277,10 @@ class Settings:
             "SALESPHERE_FORECAST_WORKERS": str(self.forecast_workers),
             "SALESPHERE_FORECAST_RUNTIME": self.forecast_runtime,
         }
+        if self.fiscal_accept_unauthorised is not None:
+            out["SALESPHERE_FISCAL_ACCEPT_UNAUTHORISED"] = (
+                "on" if self.fiscal_accept_unauthorised else "off"
+            )
         for name in self.ports.__dataclass_fields__:
             out[f"SALESPHERE_PORT_{name.upper()}"] = str(getattr(self.ports, name))
         return {**out, **self.emulator_environ()}

@@ -47,8 +47,9 @@ from typing import Any
 
 from salesphere import limits
 from salesphere.exports import safe_row
+from salesphere.fiscal.xmlsafe import DEFAULT_LIMITS as FISCAL_LIMITS
 from salesphere.gcp import clients
-from salesphere.ingest import jsonparse
+from salesphere.ingest import fiscal, jsonparse
 from salesphere.ingest.formats import normalise_header
 from salesphere.ingest.mapper import Mapper
 from salesphere.ingest.mapping import SourceMapping, file_candidates
@@ -380,6 +381,8 @@ class FileIngestor:
     def _ingest(
         self, path: Path, ref: ObjectRef, digest: str, bucket: Any, home: str, last_attempt: bool
     ) -> dict[str, Any]:
+        if fiscal.is_fiscal_file(path, ref.name):  # recognised by content, any name
+            return self._ingest_fiscal(path, ref, digest, bucket, home)
         mapping = choose_mapping(path, ref.name)
         table = open_table(path, ref.name, mapping.delimiter, mapping.encodings, self.settings)
         columns = {normalise_header(h): h for h in table.header}
@@ -417,6 +420,44 @@ class FileIngestor:
             "status": "ingested",
             "object": ref.name,
             "mapping": mapping.name,
+            "request_id": request_id,
+            "sha256": digest,
+            **report.summary.to_json(),
+        }
+
+    def _ingest_fiscal(
+        self, path: Path, ref: ObjectRef, digest: str, bucket: Any, home: str
+    ) -> dict[str, Any]:
+        """One NF-e/NFC-e or event (salesphere.ingest.fiscal); refused whole as a file."""
+        size = path.stat().st_size
+        if size > FISCAL_LIMITS.max_bytes:
+            raise FileRejected(
+                "too_large",
+                f"a fiscal XML is at most {FISCAL_LIMITS.max_bytes} bytes, this file is {size}",
+            )
+        request_id = f"file-{digest[:32]}"
+        report = fiscal.for_service(self.service).ingest(
+            path.read_bytes(),
+            request_id=request_id,
+            received_at=utcnow(),
+            channel="file",
+            object_name=f"gs://{ref.bucket}/{ref.name}",
+            refuse_as_file=True,
+        )
+        rows = [
+            [0, "", r.field, r.value, r.rule, r.message]
+            for result in report.results
+            for r in result.rejects
+        ]
+        if rows:
+            bucket.blob(home + REPORT_SUFFIX).upload_from_string(
+                report_bytes(rows), content_type="text/csv"
+            )
+        log.info("ingested fiscal %s: %s", ref.name, report.summary.to_json())
+        return {
+            "status": "ingested",
+            "object": ref.name,
+            "mapping": report.source,
             "request_id": request_id,
             "sha256": digest,
             **report.summary.to_json(),

@@ -30,12 +30,13 @@ from typing import Any, Protocol
 
 import orjson
 
-from salesphere.ingest import jsonparse, signing
+from salesphere.ingest import fiscal, jsonparse, signing
 from salesphere.ingest.ledger import LedgerError
 from salesphere.ingest.mapping import live_mapping, live_sources
 from salesphere.ingest.publish import PublishError
 from salesphere.ingest.results import REJECTED
-from salesphere.ingest.service import IngestService, ReferenceUnavailable
+from salesphere.ingest.service import IngestService, ReferenceUnavailable, request_id_for
+from salesphere.model import utcnow
 from salesphere.settings import Settings
 
 log = logging.getLogger("salesphere.ingest.http")
@@ -206,6 +207,8 @@ def _handle_post(request: RequestLike, service: IngestService) -> Answer:
     who = authenticate(request, body, settings)
     if isinstance(who, Answer):
         return who
+    if fiscal.is_xml_request(request.headers.get("Content-Type")):
+        return _handle_fiscal(body, service, who)
     source = source_of(request)
     if source is None or live_mapping(source) is None:
         return error(
@@ -225,4 +228,22 @@ def _handle_post(request: RequestLike, service: IngestService) -> Answer:
         return answer
     status = 207 if any(r.status == REJECTED for r in report.results) else 200
     log.info("batch %s from %s by %s: %s", report.request_id, source, who, report.summary.to_json())
+    return Answer(status, report.to_json(), {})
+
+
+def _handle_fiscal(body: bytes, service: IngestService, who: str) -> Answer:
+    """One fiscal XML document (NF-e, NFC-e or event): 200 accepted or duplicate, 207
+    refused (the reason per record, the document kept in quarantine), 503 retry."""
+    request_id = request_id_for(fiscal.FISCAL_SOURCE, body)
+    try:
+        report = fiscal.for_service(service).ingest(
+            body, request_id=request_id, received_at=utcnow(), channel="http"
+        )
+    except (PublishError, LedgerError, ReferenceUnavailable) as exc:
+        log.error("fiscal document not confirmed, asking the sender to retry: %s", exc)
+        answer = error(503, "unavailable", f"{exc}; nothing was lost, retry the same request")
+        answer.headers["Retry-After"] = RETRY_AFTER_SECONDS
+        return answer
+    status = 207 if any(r.status == REJECTED for r in report.results) else 200
+    log.info("fiscal %s from %s: %s", report.request_id, who, report.summary.to_json())
     return Answer(status, report.to_json(), {})

@@ -227,6 +227,11 @@ PRODUCTS = TableDef(
             "INT64",
             description="Smallest order the supplier accepts, in units (blank or 0: none).",
         ),
+        Column(
+            "gtin",
+            "STRING",
+            description="The unit's GTIN/EAN; how fiscal documents name the product (blank: none).",
+        ),
     ),
     "The catalog: prices, the static reorder point and the supplier's ordering terms.",
 )
@@ -246,8 +251,32 @@ STORES = TableDef(
             "REQUIRED",
             "IANA timezone of the store's clock: its business day (America/Sao_Paulo).",
         ),
+        Column(
+            "cnpj",
+            "STRING",
+            description="The establishment's CNPJ (numeric or alphanumeric), how fiscal "
+            "documents name the store (blank: none).",
+        ),
     ),
     "Stores and the online channel.",
+)
+
+SUPPLIER_ITEMS = TableDef(
+    names.DATASET_REFERENCE,
+    "supplier_items",
+    (
+        Column("supplier_cnpj", "STRING", "REQUIRED", "The supplier's CNPJ (issuer of its NF-e)."),
+        Column("supplier_code", "STRING", "REQUIRED", "The supplier's product code (cProd)."),
+        Column("sku", "STRING", "REQUIRED", "Our SKU (reference.products)."),
+        Column(
+            "units_per_supplier_unit",
+            "INT64",
+            "REQUIRED",
+            "Our units in one of the supplier's units (a box of 12: 12).",
+        ),
+    ),
+    "Suppliers' product codes and units mapped to our SKUs: how a supplier's NF-e becomes "
+    "stock receipts in units.",
 )
 
 DEMAND_FORECAST = TableDef(
@@ -353,6 +382,7 @@ TABLES: tuple[TableDef, ...] = (
     BATCH_RUNS,
     PRODUCTS,
     STORES,
+    SUPPLIER_ITEMS,
     DEMAND_FORECAST,
     FORECAST_ACCURACY,
 )

@@ -338,6 +338,33 @@ def forecast(scale: float) -> list[Figure]:
     return figures
 
 
+def fiscal(scale: float) -> list[Figure]:
+    """Fiscal XML: the compiled NF-e schemas' memory and how fast documents are read."""
+    from salesphere_tools.bench.fiscal import measure
+
+    got = measure(scale)
+    return [
+        Figure(
+            "fiscal",
+            "compiled NF-e 4.00 + event schemas, resident memory",
+            got["schemas_mib"],
+            "MiB",
+            target=32,  # small beside the 256 MiB ingest-http function
+            higher_is_better=False,
+            note=f"compiled once per process in {got['compile_ms']} ms; importing lxml, "
+            f"nfelib and the fiscal package adds {got['import_mib']} MiB",
+        ),
+        Figure(
+            "fiscal",
+            "read + schema-validate + key-check real NF-e (nfelib samples)",
+            got["documents_per_second"],
+            "documents/s",
+            target=100,
+            note=f"{got['items_per_second']:,} items/s, one core",
+        ),
+    ]
+
+
 def suite(scale: float = 1.0, twins: Twins = private_twin) -> dict[str, Benchmark]:
     """Benchmarks by name, in the order they run; ``scale`` multiplies every case's size."""
     return {
@@ -350,4 +377,5 @@ def suite(scale: float = 1.0, twins: Twins = private_twin) -> dict[str, Benchmar
         "batch-5M": lambda: batch(scale, 5_000_000, twins),
         "batch-function-memory": lambda: batch_function_memory(scale, twins),
         "forecast": lambda: forecast(scale),
+        "fiscal": lambda: fiscal(scale),
     }

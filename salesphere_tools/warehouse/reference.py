@@ -1,5 +1,9 @@
 """Load the reference files (products.csv, stores.csv) into ``reference.products/stores``.
 
+``supplier_items.csv`` (suppliers' codes and units for fiscal receipts) is optional: when
+the folder has none, ``reference.supplier_items`` is emptied, so a company without
+supplier NF-e keeps loading what it always did.
+
 The data generator and purchasing export these CSVs with headers equal to the fields of
 :class:`salesphere.reference.Product` and :class:`~salesphere.reference.Store`; each row is
 validated with those models first, so a bad catalog fails here with the row number
@@ -17,14 +21,17 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from salesphere.gcp import clients
-from salesphere.reference import Product, Store
+from salesphere.reference import Product, Store, SupplierItem
 from salesphere.settings import Settings
-from salesphere.warehouse.schemas import PRODUCTS, STORES, TableDef, bq_schema
+from salesphere.warehouse.schemas import PRODUCTS, STORES, SUPPLIER_ITEMS, TableDef, bq_schema
 
 FILES: tuple[tuple[str, type[BaseModel], TableDef], ...] = (
     ("products.csv", Product, PRODUCTS),
     ("stores.csv", Store, STORES),
+    ("supplier_items.csv", SupplierItem, SUPPLIER_ITEMS),
 )
+#: Files a folder may leave out (their table is then loaded empty).
+OPTIONAL_FILES = frozenset({"supplier_items.csv"})
 
 
 def _present(record: dict[str, str], model: type[BaseModel]) -> dict[str, str]:
@@ -57,19 +64,22 @@ def read_rows(path: Path, model: type[BaseModel]) -> list[dict]:
 
 
 def load_reference_files(settings: Settings, directory: Path) -> dict[str, int]:
-    """Replace both reference tables from ``directory``; returns rows loaded per table."""
+    """Replace every reference table from ``directory``; returns rows loaded per table."""
     from google.cloud import bigquery
 
     client = clients.bigquery_client(settings)
     loaded = {}
     for filename, model, table in FILES:
         path = directory / filename
-        if not path.is_file():
+        if not path.is_file() and filename in OPTIONAL_FILES:
+            rows: list[dict] = []
+        elif not path.is_file():
             raise FileNotFoundError(
                 f"{path} not found; pass the folder holding products.csv and stores.csv "
                 "(`salesphere generate` writes them under <out>/reference)"
             )
-        rows = read_rows(path, model)
+        else:
+            rows = read_rows(path, model)
         body = "\n".join(json.dumps(row, ensure_ascii=False) for row in rows).encode()
         config = bigquery.LoadJobConfig(
             source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,

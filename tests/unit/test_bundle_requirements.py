@@ -37,6 +37,8 @@ DISTRIBUTIONS = {
     "google.cloud.pubsub_v1": "google-cloud-pubsub",
     "google.cloud.storage": "google-cloud-storage",
     "holidays": "holidays",
+    "lxml": "lxml",
+    "nfelib": "nfelib",
     "numpy": "numpy",
     "orjson": "orjson",
     "pyarrow": "pyarrow",

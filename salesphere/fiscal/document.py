@@ -1,0 +1,401 @@
+"""Recognise a fiscal XML by its content and read what the platform uses from it.
+
+:func:`read` takes the raw bytes of any file or request body and returns either a
+:class:`FiscalDocument` (an NF-e, modelo 55, or NFC-e, modelo 65, bare ``NFe`` or
+authorised ``nfeProc``) or a :class:`FiscalEvent` (``procEventoNFe``, a bare ``evento``
+or an ``envEvento`` holding one event), or raises
+:class:`~salesphere.fiscal.errors.FiscalRejected` with the reason. The file name plays
+no part: the root element and its namespace decide.
+
+Order of checks (each a rule code): the hardened parse (:mod:`.xmlsafe`); the namespace
+(``wrong_namespace``) and the root (``unsupported_document``); the official schema
+(``schema``, first failing element); the access key's shape and check digit
+(``access_key``) and its agreement with the document's fields (``access_key_mismatch``);
+the issuer's CNPJ check digits (``invalid_cnpj``); item totals against ``vProd``
+(``totals_mismatch``); for an event, its own fields (``event_mismatch``).
+
+Digital signatures are **not verified**: doing so offline needs the ICP-Brasil
+certificate chain and revocation lists. What is checked instead is that an authorised
+document carries its SEFAZ protocol (``protNFe`` with ``cStat`` 100 or 150 for this very
+key) and that everything the key embeds agrees with the document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from lxml import etree
+
+from salesphere.fiscal.errors import FiscalRejected
+from salesphere.fiscal.key import AccessKey, cross_check, parse_key
+from salesphere.fiscal.schema import document_schema, event_schema, validate
+from salesphere.fiscal.xmlsafe import DEFAULT_LIMITS, NFE_NS, XmlLimits, local, parse
+from salesphere.fiscal.xmlsafe import readable_path as path_of
+from salesphere.taxid import TaxIdError, normalise_cnpj
+
+_NS = {"n": NFE_NS}
+#: Protocol statuses that mean "authorised": 100 (in time) and 150 (authorised late).
+AUTHORISED = frozenset({"100", "150"})
+#: Event protocol statuses that mean "registered": 135, 136 and 155 (late cancellation).
+EVENT_REGISTERED = frozenset({"135", "136", "155"})
+CANCELLATION = "110111"
+CANCELLATION_BY_SUBSTITUTION = "110112"
+CORRECTION_LETTER = "110110"
+MODELS = {"55": "nfe", "65": "nfce"}
+
+
+@dataclass(frozen=True)
+class Party:
+    """Issuer or recipient: a company (CNPJ), a person (CPF) or a foreigner (neither)."""
+
+    cnpj: str | None
+    cpf: str | None
+    name: str
+
+
+@dataclass(frozen=True)
+class Item:
+    """One ``det``: a product line as the issuer wrote it (its units, its code)."""
+
+    number: int
+    code: str
+    gtin: str | None
+    description: str
+    cfop: str
+    unit: str
+    quantity: Decimal
+    unit_price: Decimal
+    gross: Decimal
+    discount: Decimal
+    in_total: bool
+    order_number: str | None
+    order_line: str | None
+    path: str
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """SEFAZ's answer kept with the document (``protNFe`` / ``retEvento``)."""
+
+    key: str
+    status: str
+    number: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class FiscalDocument:
+    """An NF-e or NFC-e as far as the platform uses it."""
+
+    envelope: str  # nfeProc or NFe
+    key: AccessKey
+    model: str  # "55" NF-e, "65" NFC-e
+    series: str
+    number: str
+    issued_at: datetime
+    direction: str  # tpNF: 0 entrada (goods in), 1 saída (goods out)
+    purpose: str  # finNFe: 1 normal, 2 complementar, 3 ajuste, 4 devolução
+    environment: str  # tpAmb: 1 production, 2 homologation
+    issuer: Party
+    recipient: Party | None
+    items: tuple[Item, ...]
+    products_total: Decimal
+    referenced_keys: tuple[str, ...]
+    additional_info: str
+    protocol: Protocol | None
+    content_hash: str
+
+    @property
+    def kind(self) -> str:
+        """``nfe`` or ``nfce``."""
+        return MODELS[self.model]
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "1"
+
+    @property
+    def authorised(self) -> bool:
+        """Carries SEFAZ's authorisation for this very key."""
+        return (
+            self.protocol is not None
+            and self.protocol.status in AUTHORISED
+            and self.protocol.key == self.key.text
+        )
+
+
+@dataclass(frozen=True)
+class FiscalEvent:
+    """An event about a document (cancellation, correction letter, ...)."""
+
+    envelope: str  # procEventoNFe, evento or envEvento
+    key: AccessKey  # the document it is about
+    event_type: str  # tpEvento
+    sequence: int
+    environment: str
+    issued_at: datetime
+    author: str | None
+    replacing_key: str | None  # 110112: the NFC-e that replaces the cancelled one
+    protocol: Protocol | None
+    content_hash: str
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "1"
+
+    @property
+    def authorised(self) -> bool:
+        return (
+            self.protocol is not None
+            and self.protocol.status in EVENT_REGISTERED
+            and self.protocol.key == self.key.text
+        )
+
+    @property
+    def cancels(self) -> bool:
+        return self.event_type in (CANCELLATION, CANCELLATION_BY_SUBSTITUTION)
+
+
+def read(data: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> FiscalDocument | FiscalEvent:
+    """The document or event in ``data``; :class:`FiscalRejected` says why not."""
+    root = parse(data, limits)
+    namespace = etree.QName(root).namespace
+    name = local(root)
+    if namespace != NFE_NS:
+        raise FiscalRejected(
+            "wrong_namespace",
+            f"root element {name!r} is in namespace {namespace!r}, not the NF-e namespace "
+            f"{NFE_NS}; only NF-e/NFC-e documents and their events are read here",
+        )
+    if name in ("nfeProc", "NFe"):
+        validate(root, document_schema())
+        return _document(root)
+    if name in ("procEventoNFe", "evento", "envEvento"):
+        validate(root, event_schema())
+        return _event(root)
+    raise FiscalRejected(
+        "unsupported_document",
+        f"{name!r} is not a document this platform reads; send nfeProc/NFe (NF-e, NFC-e) "
+        "or procEventoNFe/evento (cancellations, corrections)",
+    )
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _text(element: etree._Element, path: str, default: str | None = None) -> str | None:
+    found = element.find(path, _NS)
+    if found is None or found.text is None:
+        return default
+    return found.text.strip()
+
+
+def _required(element: etree._Element, path: str) -> str:
+    value = _text(element, path)
+    if value is None:  # the schema makes these mandatory; kept as a guard
+        raise FiscalRejected("schema", f"{path} is missing", path_of(element))
+    return value
+
+
+def _decimal(element: etree._Element, path: str, default: str = "0") -> Decimal:
+    return Decimal(_text(element, path, default) or default)
+
+
+def _hash(element: etree._Element) -> str:
+    """SHA-256 of the element's exclusive canonical form: the same content, the same hash,
+    whatever the envelope, indentation or signature around it."""
+    return hashlib.sha256(etree.tostring(element, method="c14n", exclusive=True)).hexdigest()
+
+
+def _instant(text: str, where: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:  # the schema's pattern makes this unreachable; a guard
+        raise FiscalRejected("timestamp_format", f"{text!r} is not a date-time", where) from exc
+    if moment.tzinfo is None:
+        raise FiscalRejected("timezone_required", f"{text!r} has no UTC offset", where)
+    return moment
+
+
+def _party(element: etree._Element | None) -> Party | None:
+    if element is None:
+        return None
+    return Party(
+        cnpj=_text(element, "n:CNPJ"),
+        cpf=_text(element, "n:CPF"),
+        name=_text(element, "n:xNome", "") or "",
+    )
+
+
+# -- documents ---------------------------------------------------------------------------
+
+
+def _document(root: etree._Element) -> FiscalDocument:
+    envelope = local(root)
+    nfe = root if envelope == "NFe" else root.find("n:NFe", _NS)
+    assert nfe is not None  # the schema requires it
+    inf = nfe.find("n:infNFe", _NS)
+    assert inf is not None
+    ide = inf.find("n:ide", _NS)
+    assert ide is not None
+    key = parse_key((inf.get("Id") or "").removeprefix("NFe"), path_of(inf))
+    issuer = _party(inf.find("n:emit", _NS))
+    assert issuer is not None
+    issued_at = _instant(_required(ide, "n:dhEmi"), path_of(ide))
+    fields = {
+        "cUF": _required(ide, "n:cUF"),
+        "AAMM": issued_at.strftime("%y%m"),
+        "emit": issuer.cnpj or (issuer.cpf or "").zfill(14),
+        "mod": _required(ide, "n:mod"),
+        "serie": _required(ide, "n:serie"),
+        "nNF": _required(ide, "n:nNF"),
+        "tpEmis": _required(ide, "n:tpEmis"),
+        "cNF": _required(ide, "n:cNF"),
+        "cDV": _required(ide, "n:cDV"),
+    }
+    cross_check(key, fields, path_of(ide))
+    if issuer.cnpj is not None:
+        try:
+            normalise_cnpj(issuer.cnpj)
+        except TaxIdError as exc:
+            raise FiscalRejected(
+                "invalid_cnpj", f"issuer {exc}", path_of(inf.find("n:emit", _NS))
+            ) from exc
+    items = tuple(_item(det) for det in inf.findall("n:det", _NS))
+    total = _decimal(inf, "n:total/n:ICMSTot/n:vProd")
+    summed = sum((item.gross for item in items if item.in_total), Decimal("0"))
+    if summed != total:
+        raise FiscalRejected(
+            "totals_mismatch",
+            f"the items' vProd add up to {summed}, the document's total vProd is {total}; "
+            "the document is inconsistent and is not counted",
+            path_of(inf) + "/total/ICMSTot/vProd",
+        )
+    protocol = None
+    info = root.find("n:protNFe/n:infProt", _NS) if envelope == "nfeProc" else None
+    if info is not None:
+        protocol = Protocol(
+            key=_text(info, "n:chNFe", "") or "",
+            status=_text(info, "n:cStat", "") or "",
+            number=_text(info, "n:nProt"),
+            reason=_text(info, "n:xMotivo", "") or "",
+        )
+    referenced = tuple(ref.text.strip() for ref in ide.findall("n:NFref/n:refNFe", _NS) if ref.text)
+    return FiscalDocument(
+        envelope=envelope,
+        key=key,
+        model=fields["mod"],
+        series=fields["serie"],
+        number=fields["nNF"],
+        issued_at=issued_at,
+        direction=_required(ide, "n:tpNF"),
+        purpose=_required(ide, "n:finNFe"),
+        environment=_required(ide, "n:tpAmb"),
+        issuer=issuer,
+        recipient=_party(inf.find("n:dest", _NS)),
+        items=items,
+        products_total=total,
+        referenced_keys=referenced,
+        additional_info=_text(inf, "n:infAdic/n:infCpl", "") or "",
+        protocol=protocol,
+        content_hash=_hash(inf),
+    )
+
+
+def _item(det: etree._Element) -> Item:
+    prod = det.find("n:prod", _NS)
+    assert prod is not None
+    gtin = _text(prod, "n:cEAN")
+    return Item(
+        number=int(det.get("nItem") or 0),
+        code=_required(prod, "n:cProd"),
+        gtin=gtin if gtin and gtin.isdigit() else None,
+        description=_text(prod, "n:xProd", "") or "",
+        cfop=_required(prod, "n:CFOP"),
+        unit=_required(prod, "n:uCom"),
+        quantity=_decimal(prod, "n:qCom"),
+        unit_price=_decimal(prod, "n:vUnCom"),
+        gross=_decimal(prod, "n:vProd"),
+        discount=_decimal(prod, "n:vDesc"),
+        in_total=_text(prod, "n:indTot", "1") == "1",
+        order_number=_text(prod, "n:xPed"),
+        order_line=_text(prod, "n:nItemPed"),
+        path=path_of(det),
+    )
+
+
+# -- events ------------------------------------------------------------------------------
+
+
+def _event(root: etree._Element) -> FiscalEvent:
+    envelope = local(root)
+    if envelope == "evento":
+        events = [root]
+    elif envelope == "procEventoNFe":
+        events = root.findall("n:evento", _NS)
+    else:
+        events = root.findall("n:evento", _NS)
+    if len(events) != 1:
+        raise FiscalRejected(
+            "several_documents",
+            f"{envelope} holds {len(events)} events; send one event per file or request",
+        )
+    inf = events[0].find("n:infEvento", _NS)
+    assert inf is not None
+    where = path_of(inf)
+    key = parse_key(_required(inf, "n:chNFe"), where)
+    event_type = _required(inf, "n:tpEvento")
+    sequence = _required(inf, "n:nSeqEvento")
+    expected_id = f"ID{event_type}{key.text}{int(sequence):02d}"
+    if inf.get("Id") != expected_id:
+        raise FiscalRejected(
+            "event_mismatch",
+            f"event Id {inf.get('Id')!r} does not match its type, key and sequence ({expected_id})",
+            where,
+        )
+    detail = inf.find("n:detEvento", _NS)
+    replacing = None
+    if event_type in (CANCELLATION, CANCELLATION_BY_SUBSTITUTION):
+        assert detail is not None
+        for field in ("nProt", "xJust"):
+            if _text(detail, f"n:{field}") is None:
+                raise FiscalRejected(
+                    "event_mismatch",
+                    f"a cancellation must carry {field} (the document's authorisation "
+                    "protocol and the reason)",
+                    path_of(detail),
+                )
+        if event_type == CANCELLATION_BY_SUBSTITUTION:
+            replacing = _text(detail, "n:chNFeRef")
+            if replacing is None:
+                raise FiscalRejected(
+                    "event_mismatch",
+                    "a cancellation by substitution (110112) must name the replacing "
+                    "document in chNFeRef",
+                    path_of(detail),
+                )
+            parse_key(replacing, path_of(detail))
+    protocol = None
+    ret = root.find("n:retEvento/n:infEvento", _NS) if envelope == "procEventoNFe" else None
+    if ret is not None:
+        protocol = Protocol(
+            key=_text(ret, "n:chNFe", "") or "",
+            status=_text(ret, "n:cStat", "") or "",
+            number=_text(ret, "n:nProt"),
+            reason=_text(ret, "n:xMotivo", "") or "",
+        )
+    return FiscalEvent(
+        envelope=envelope,
+        key=key,
+        event_type=event_type,
+        sequence=int(sequence),
+        environment=_required(inf, "n:tpAmb"),
+        issued_at=_instant(_required(inf, "n:dhEvento"), where),
+        author=_text(inf, "n:CNPJ") or _text(inf, "n:CPF"),
+        replacing_key=replacing,
+        protocol=protocol,
+        content_hash=_hash(inf),
+    )
