@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SALESPHERE := $(BIN)/salesphere
 
-.PHONY: setup demo test lint bench clean lock help
+.PHONY: setup demo test test-fast lint bench clean lock help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -20,6 +20,11 @@ test: setup  ## lint and run the full test suite (starts its own emulators)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
+
+test-fast: setup  ## the fast lane: lint and every test that starts no emulator (under 2 minutes)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -m "not twin and not slow" -q
 
 lint: setup  ## ruff + import layers + sqlfluff + workflow checks
 	$(BIN)/ruff check .
