@@ -32,7 +32,7 @@ class Batch(pulumi.ComponentResource):
     def __init__(
         self, settings: StackSettings, base: Foundation, specs: dict[str, TableSpec]
     ) -> None:
-        super().__init__("salesphere:infra:Batch", LAYER)
+        super().__init__("salesphere:infra:Batch", LAYER, opts=base.layer_options())
         grants = Grants(settings.project, settings.region, self)
         self.tables = create_tables(specs, DATASETS, settings, base.datasets, LAYER, self)
         self.account = functions.service_account(
@@ -116,6 +116,7 @@ class Batch(pulumi.ComponentResource):
             source,
             self.account,
             self,
+            base,
             env=dataflow.batch_function_env(settings, base.artifacts, self.account),
             depends_on=access,
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from infra import functions
+from infra import apis, functions
 from infra.foundation import Foundation, bucket, delete_after
 from infra.iam import Grants, sa_member
 from infra.settings import SettingsError, StackSettings
@@ -46,7 +46,7 @@ class Ingest(pulumi.ComponentResource):
     """Everything a targeted deploy of ``services/ingest`` touches."""
 
     def __init__(self, settings: StackSettings, base: Foundation) -> None:
-        super().__init__("salesphere:infra:Ingest", LAYER)
+        super().__init__("salesphere:infra:Ingest", LAYER, opts=base.layer_options())
         buckets = names.bucket_names(settings.project, settings.env)
         grants = Grants(settings.project, settings.region, self)
         self.landing = bucket(
@@ -86,7 +86,11 @@ class Ingest(pulumi.ComponentResource):
         )
 
         # Landing bucket -> file-drops topic, published by Cloud Storage's service agent.
-        gcs_agent = gcp.storage.get_project_service_account_output(project=settings.project)
+        # The lookup itself creates the agent if needed: it waits for the Cloud Storage API.
+        gcs_agent = gcp.storage.get_project_service_account_output(
+            project=settings.project,
+            opts=pulumi.InvokeOutputOptions(depends_on=[base.api[apis.STORAGE]]),
+        )
         notify_grant = grants.grant(
             "gcs-agent-publishes-file-drops",
             "topic",
@@ -193,6 +197,7 @@ class Ingest(pulumi.ComponentResource):
             source,
             self.account,
             self,
+            base,
             env={"SALESPHERE_INGEST_OIDC_CALLERS": ",".join(callers)},
             secret_env=secret_env,
             depends_on=access,
@@ -204,6 +209,7 @@ class Ingest(pulumi.ComponentResource):
             source,
             self.account,
             self,
+            base,
             secret_env=secret_env,
             depends_on=access,
         )

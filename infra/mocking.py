@@ -92,6 +92,15 @@ class _Mocks(pulumi.runtime.Mocks):
                 f"projects/{project}/locations/{inputs.get('location')}/functions/{name}",
                 outputs,
             )
+        if args.typ == "gcp:projects/serviceIdentity:ServiceIdentity":
+            agent = inputs["service"].split(".")[0]
+            email = f"service-{MOCK_PROJECT_NUMBER}@gcp-sa-{agent}.iam.gserviceaccount.com"
+            outputs.update(email=email, member=f"serviceAccount:{email}")
+            return f"projects/{MOCK_PROJECT_NUMBER}/services/{inputs['service']}", outputs
+        if args.typ == "gcp:artifactregistry/repository:Repository":
+            repo = f"projects/{project}/locations/{inputs['location']}/repositories"
+            outputs["name"] = inputs["repositoryId"]
+            return f"{repo}/{inputs['repositoryId']}", outputs
         if args.typ == "gcp:storage/bucket:Bucket":
             outputs["url"] = f"gs://{name}"
             return name, outputs

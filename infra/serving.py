@@ -44,7 +44,7 @@ class Serving(pulumi.ComponentResource):
         upstream: dict[str, gcp.bigquery.Table],
         sql_dir: Path,
     ) -> None:
-        super().__init__("salesphere:infra:Serving", LAYER)
+        super().__init__("salesphere:infra:Serving", LAYER, opts=base.layer_options())
         self.tables = create_tables(specs, DATASETS, settings, base.datasets, LAYER, self)
         known = {**upstream, **self.tables}
         self.views: dict[str, gcp.bigquery.Table] = {}

@@ -18,6 +18,7 @@ SCOPE_KEYS = (
     "datasetId",
     "secretId",
     "serviceAccountId",
+    "repository",
     "name",
     "project",
 )
@@ -52,6 +53,11 @@ EXPECTED = {
     },
     "pubsub-push": {("roles/run.invoker", "speed"), ("roles/run.invoker", "ingest-files")},
     "batch-scheduler": {("roles/run.invoker", "batch")},
+    "functions-build": {
+        ("roles/logging.logWriter", "{p}"),
+        ("roles/storage.objectViewer", "{p}"),
+        ("roles/artifactregistry.writer", "functions"),
+    },
     # The one public binding: ingest-http authenticates every request in code.
     "allUsers": {("roles/run.invoker", "ingest-http")},
 }
@@ -86,15 +92,25 @@ def test_pr_stack_has_no_scheduler_identity(runs: dict[str, ProgramRun]) -> None
     accounts = {
         r.inputs["accountId"] for r in runs["pr-7"].of_type("gcp:serviceaccount/account:Account")
     }
-    assert accounts == {"ingest-fn", "speed-fn", "batch-fn", "pubsub-push"}
+    assert accounts == {"ingest-fn", "speed-fn", "batch-fn", "pubsub-push", "functions-build"}
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_project_level_grants_are_only_job_runner_roles(
     runs: dict[str, ProgramRun], stack: str
 ) -> None:
-    roles = {r.inputs["role"] for r in runs[stack].of_type("gcp:projects/iAMMember:IAMMember")}
-    assert roles == {"roles/bigquery.jobUser"}
+    roles = {
+        (r.inputs["role"], r.inputs["member"].split("@")[0])
+        for r in runs[stack].of_type("gcp:projects/iAMMember:IAMMember")
+    }
+    services = {"serviceAccount:ingest-fn", "serviceAccount:speed-fn", "serviceAccount:batch-fn"}
+    assert {role for role, member in roles if member in services} == {"roles/bigquery.jobUser"}
+    # Cloud Build's account: logs (project-only role) and sources in Google's own bucket,
+    # which exists only after the first deploy (infra/foundation.py).
+    assert {role for role, member in roles if member not in services} == {
+        "roles/logging.logWriter",
+        "roles/storage.objectViewer",
+    }
 
 
 @pytest.mark.parametrize("stack", STACKS)

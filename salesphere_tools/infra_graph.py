@@ -1,0 +1,123 @@
+"""Checks over a stack's recorded resource graph: API order, service agents, targets.
+
+What only a live ``pulumi up`` on a fresh project would show (a resource racing the API it
+calls, a grant to a service agent that does not exist yet, ``--target`` refusing an
+untargeted dependency) is decided by the graph the program declares, so it is checked
+here on the graph recorded under mocks (:func:`infra.mocking.run_program`). The tests and
+``salesphere infra check`` call these functions; ``salesphere infra targets`` prints
+:func:`closure`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from infra.apis import API_FOR_TYPE, IAM, SERVICE_AGENTS
+from infra.mocking import ProgramRun, Recorded
+
+SERVICE = "gcp:projects/service:Service"
+SERVICE_IDENTITY = "gcp:projects/serviceIdentity:ServiceIdentity"
+ACCOUNT = "gcp:serviceaccount/account:Account"
+
+
+def _by_urn(run: ProgramRun) -> dict[str, Recorded]:
+    return {r.urn: r for r in run.resources}
+
+
+def ancestors(resource: Recorded, index: dict[str, Recorded]) -> list[Recorded]:
+    """The resource's parents up to (not including) the stack, nearest first."""
+    out = []
+    parent = index.get(resource.parent)
+    while parent is not None:
+        out.append(parent)
+        parent = index.get(parent.parent)
+    return out
+
+
+def waits_for(resource: Recorded, index: dict[str, Recorded]) -> set[str]:
+    """URNs the engine creates before ``resource``: its own and its ancestors' dependencies."""
+    urns = set(resource.dependencies)
+    for parent in ancestors(resource, index):
+        urns |= set(parent.dependencies)
+    return urns
+
+
+def api_problems(run: ProgramRun) -> list[str]:
+    """Resources that may be created before an API their type needs is enabled."""
+    index = _by_urn(run)
+    enabled = {r.urn: r.inputs["service"] for r in run.of_type(SERVICE)}
+    problems = []
+    for r in run.resources:
+        if not r.type.startswith("gcp:"):
+            continue
+        if r.type not in API_FOR_TYPE:
+            problems.append(f"{r.name}: type {r.type} is not in infra/apis.py API_FOR_TYPE")
+            continue
+        needed = set(API_FOR_TYPE[r.type])
+        if r.type == SERVICE_IDENTITY:  # an agent exists only once its own API is on
+            needed.add(r.inputs["service"])
+        have = {enabled[u] for u in waits_for(r, index) if u in enabled}
+        missing = sorted(needed - have)
+        if missing:
+            problems.append(f"{r.name} ({r.type.split(':')[-1]}) does not wait for {missing}")
+    return problems
+
+
+def agent_problems(run: ProgramRun) -> list[str]:
+    """Grants to a Google service agent the program does not create (and wait for) first."""
+    index = _by_urn(run)
+    identities = {r.urn: r.inputs["service"] for r in run.of_type(SERVICE_IDENTITY)}
+    problems = []
+    for r in run.resources:
+        member = r.inputs.get("member")
+        if not isinstance(member, str) or "role" not in r.inputs:
+            continue
+        agent = next((a for a in SERVICE_AGENTS if f"@{a}." in member), None)
+        if agent is None:
+            continue
+        created = {identities[u] for u in waits_for(r, index) if u in identities}
+        if SERVICE_AGENTS[agent] not in created:
+            problems.append(
+                f"{r.name} grants {r.inputs['role']} to the {agent} agent before "
+                f"gcp.projects.ServiceIdentity creates it"
+            )
+    for agent, api in SERVICE_AGENTS.items():
+        if any(f"@{agent}." in str(r.inputs.get("member", "")) for r in run.resources) and (
+            api not in identities.values()
+        ):
+            problems.append(f"no gcp.projects.ServiceIdentity for {api} ({agent})")
+    return problems
+
+
+def account_problems(run: ProgramRun) -> list[str]:
+    """Service accounts that do not wait for iam.googleapis.com."""
+    index = _by_urn(run)
+    enabled = {r.urn: r.inputs["service"] for r in run.of_type(SERVICE)}
+    return [
+        f"{r.name} does not wait for {IAM}"
+        for r in run.of_type(ACCOUNT)
+        if IAM not in {enabled[u] for u in waits_for(r, index) if u in enabled}
+    ]
+
+
+def closure(run: ProgramRun, names: Iterable[str]) -> list[Recorded]:
+    """The named resources and everything they depend on, transitively, in program order.
+
+    ``pulumi up --target`` refuses to create a resource whose parent or dependency is
+    neither in the stack nor targeted; every dependency and every parent (component
+    included) is therefore part of the closure, and so are theirs.
+    """
+    index = _by_urn(run)
+    by_name = {r.name: r for r in run.resources}
+    todo = [by_name[name].urn for name in names]
+    seen: set[str] = set()
+    while todo:
+        urn = todo.pop()
+        if urn in seen or urn not in index:
+            continue
+        seen.add(urn)
+        resource = index[urn]
+        todo.extend(resource.dependencies)
+        if resource.parent:
+            todo.append(resource.parent)
+    return [r for r in run.resources if r.urn in seen]
