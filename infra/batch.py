@@ -123,7 +123,9 @@ class Batch(pulumi.ComponentResource):
         self.schedule: gcp.cloudscheduler.Job | None = None
         if settings.scheduler_enabled:
             self.schedule = self._schedule(settings, grants)
-        self.register_outputs({"tables": sorted(self.tables), "batch_url": self.function.url})
+        self.register_outputs(
+            {"tables": sorted(self.tables), "batch_url": functions.invoke_url(self.function)}
+        )
 
     def _schedule(self, settings: StackSettings, grants: Grants) -> gcp.cloudscheduler.Job:
         """A nightly OIDC-authenticated POST to the batch function."""
@@ -150,12 +152,13 @@ class Batch(pulumi.ComponentResource):
                 retry_count=limits.SCHEDULE.retry_count
             ),
             http_target=gcp.cloudscheduler.JobHttpTargetArgs(
-                uri=self.function.url,
+                uri=functions.invoke_url(self.function),
                 http_method="POST",
                 headers={"Content-Type": "application/json"},
                 body=base64.b64encode(body).decode(),
                 oidc_token=gcp.cloudscheduler.JobHttpTargetOidcTokenArgs(
-                    service_account_email=caller.email, audience=self.function.url
+                    service_account_email=caller.email,
+                    audience=functions.invoke_url(self.function),
                 ),
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[invoker]),

@@ -13,6 +13,7 @@ import pulumi_gcp as gcp
 
 from infra import apis as api_table
 from infra.apis import REQUIRED_APIS
+from infra.functions import invoke_url
 from infra.iam import Grants, sa_member
 from infra.settings import StackSettings
 from salesphere import limits, names
@@ -341,9 +342,9 @@ class Foundation(pulumi.ComponentResource):
             layer,
             parent,
             push_config=gcp.pubsub.SubscriptionPushConfigArgs(
-                push_endpoint=target.url,
+                push_endpoint=invoke_url(target),
                 oidc_token=gcp.pubsub.SubscriptionPushConfigOidcTokenArgs(
-                    service_account_email=self.push_account.email, audience=target.url
+                    service_account_email=self.push_account.email, audience=invoke_url(target)
                 ),
             ),
             depends_on=[invoker],

@@ -140,6 +140,17 @@ def deploy(
     )
 
 
+def invoke_url(function: gcp.cloudfunctionsv2.Function) -> pulumi.Output[str]:
+    """The one address Pub/Sub pushes and Cloud Scheduler calls go to, and their token
+    audience: the function's default ``run.app`` URL (``service_config.uri``).
+
+    Cloud Run counts same-project Pub/Sub and Cloud Scheduler requests as internal only
+    when they use the default ``run.app`` URL (docs/infra.md cites the ingress page), and
+    every function but ingest-http accepts internal traffic only.
+    """
+    return function.service_config.apply(lambda config: config.uri if config else None)  # type: ignore[return-value]
+
+
 def service_account(
     account_id: str, display: str, settings: StackSettings, parent: pulumi.Resource
 ) -> gcp.serviceaccount.Account:

@@ -15,7 +15,7 @@ from infra import apis, functions
 from infra.foundation import Foundation, bucket, delete_after
 from infra.iam import Grants, sa_member
 from infra.settings import SettingsError, StackSettings
-from salesphere import names
+from salesphere import endpoints, names
 
 LAYER = "ingest"
 HMAC_SECRET_ID = "ingest-hmac-keys"
@@ -190,6 +190,16 @@ class Ingest(pulumi.ComponentResource):
             )
         ]
         callers = oidc_callers(settings.ingest_invokers)
+        # The token audiences ingest-http accepts: its own two URLs, from the one
+        # definition the function and callers share (salesphere/endpoints.py). The
+        # run.app one is what callers mint tokens for (the ``ingest_url`` output).
+        number = gcp.organizations.get_project_output(project_id=settings.project).number
+        self.audiences = number.apply(
+            lambda n: endpoints.audiences(
+                functions.INGEST_HTTP.name, settings.project, str(n), settings.region
+            )
+        )
+        self.url = self.audiences.apply(lambda urls: urls[0])
         self.http = functions.deploy(
             functions.INGEST_HTTP,
             settings,
@@ -198,7 +208,10 @@ class Ingest(pulumi.ComponentResource):
             self.account,
             self,
             base,
-            env={"SALESPHERE_INGEST_OIDC_CALLERS": ",".join(callers)},
+            env={
+                "SALESPHERE_INGEST_OIDC_CALLERS": ",".join(callers),
+                "SALESPHERE_INGEST_OIDC_AUDIENCES": self.audiences.apply(",".join),
+            },
             secret_env=secret_env,
             depends_on=access,
         )
@@ -223,4 +236,4 @@ class Ingest(pulumi.ComponentResource):
         self.file_drops = base.push_subscription(
             names.SUB_FILE_DROPS_INGEST, self.files, LAYER, self
         )
-        self.register_outputs({"ingest_url": self.http.url})
+        self.register_outputs({"ingest_url": self.url})

@@ -10,6 +10,7 @@ import pulumi
 
 from infra.batch import Batch
 from infra.foundation import Foundation
+from infra.functions import invoke_url
 from infra.ingest import Ingest
 from infra.schemas import table_specs
 from infra.serving import Serving
@@ -34,7 +35,8 @@ def build() -> None:
         sql_dir=root / "salesphere" / "sql" / "serving",
     )
     pulumi.export("project", settings.project)
-    pulumi.export("ingest_url", ingest.http.url)
-    pulumi.export("batch_url", batch.function.url)
+    pulumi.export("ingest_url", ingest.url)
+    pulumi.export("ingest_audiences", ingest.audiences)
+    pulumi.export("batch_url", invoke_url(batch.function))
     pulumi.export("archive_bucket", foundation.archive.name)
     pulumi.export("views", sorted(serving.views))

@@ -118,6 +118,10 @@ class Settings:
     #: Run lets anyone reach ingest-http (HMAC senders have no Google identity), so the
     #: code, not the platform, decides which OIDC callers may send (docs/infra.md).
     oidc_callers: tuple[str, ...] = ()
+    #: The audiences an ID token for ingest-http may carry: its own URLs
+    #: (:func:`salesphere.endpoints.audiences`, passed by the program). Empty: no token is
+    #: accepted (fail closed).
+    oidc_audiences: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.forecast_runtime not in FORECAST_RUNTIMES:
@@ -202,6 +206,11 @@ class Settings:
                 for c in env.get("SALESPHERE_INGEST_OIDC_CALLERS", "").split(",")
                 if c.strip()
             ),
+            oidc_audiences=tuple(
+                a.strip()
+                for a in env.get("SALESPHERE_INGEST_OIDC_AUDIENCES", "").split(",")
+                if a.strip()
+            ),
             max_inflight_requests=int(
                 env.get("SALESPHERE_MAX_INFLIGHT_REQUESTS", base.max_inflight_requests)
             ),
@@ -250,6 +259,7 @@ class Settings:
             "SALESPHERE_TWIN_DIR": str(self.twin_dir.resolve()),
             "SALESPHERE_HMAC_KEYS": ",".join(f"{k}={v}" for k, v in self.hmac_keys),
             "SALESPHERE_INGEST_OIDC_CALLERS": ",".join(self.oidc_callers),
+            "SALESPHERE_INGEST_OIDC_AUDIENCES": ",".join(self.oidc_audiences),
             "SALESPHERE_MAX_INFLIGHT_REQUESTS": str(self.max_inflight_requests),
             "SALESPHERE_SPEED_SYNC_SECONDS": str(self.speed_sync_seconds),
             "SALESPHERE_SPEED_SYNC_WINDOW_SECONDS": str(self.speed_sync_window_seconds),
