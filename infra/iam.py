@@ -98,13 +98,13 @@ class Grants:
                 opts=opts("gcp:storage/bucketIAMMember:BucketIAMMember"),
             )
         if scope == "dataset":
-            return gcp.bigquery.DatasetIamMember(
+            return dataset_access(
                 name,
-                dataset_id=target,
-                role=role,
-                member=member,
-                project=project,
-                opts=opts("gcp:bigquery/datasetIamMember:DatasetIamMember"),
+                target,
+                role,
+                member,
+                project,
+                opts("gcp:bigquery/datasetAccess:DatasetAccess"),
             )
         if scope == "secret":
             return gcp.secretmanager.SecretIamMember(
@@ -155,6 +155,46 @@ class Grants:
             member=member,
             opts=opts("gcp:projects/iAMMember:IAMMember"),
         )
+
+
+#: BigQuery's dataset roles in the form its dataset ACL stores them (the API accepts the
+#: predefined names but answers with these, so Pulumi would show a diff on every run).
+DATASET_ROLES = {
+    "roles/bigquery.dataViewer": "READER",
+    "roles/bigquery.dataEditor": "WRITER",
+    "roles/bigquery.dataOwner": "OWNER",
+}
+
+
+def dataset_access(
+    name: str,
+    dataset_id: pulumi.Input[str],
+    role: str,
+    member: pulumi.Input[str],
+    project: str,
+    opts: pulumi.ResourceOptions,
+) -> gcp.bigquery.DatasetAccess:
+    """A dataset ACL entry: the only kind of dataset grant that keeps authorised views.
+
+    Dataset IAM members rewrite the dataset's policy and drop its authorised views and
+    datasets, and cannot be mixed with ``DatasetAccess`` on the same dataset (Pulumi's
+    DatasetIamMember page, docs/infra.md), so every dataset grant is an ACL entry.
+    ``member`` is ``serviceAccount:``/``user:`` (-> ``userByEmail``) or ``group:``
+    (-> ``groupByEmail``); an Output member is a service account of this program.
+    """
+    if role not in DATASET_ROLES:
+        raise ValueError(f"{name}: {role} is not a BigQuery dataset role {sorted(DATASET_ROLES)}")
+    kind = member.split(":", 1)[0] if isinstance(member, str) else "serviceAccount"
+    email = pulumi.Output.from_input(member).apply(lambda m: m.split(":", 1)[1])
+    return gcp.bigquery.DatasetAccess(
+        name,
+        dataset_id=dataset_id,
+        project=project,
+        role=DATASET_ROLES[role],
+        user_by_email=email if kind in {"serviceAccount", "user"} else None,
+        group_by_email=email if kind == "group" else None,
+        opts=opts,
+    )
 
 
 def sa_member(account: gcp.serviceaccount.Account) -> pulumi.Output[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pulumi
 
+from infra.analysts import authorise_serving, grant_analysts
 from infra.batch import Batch
 from infra.foundation import Foundation
 from infra.functions import invoke_url
@@ -34,6 +35,8 @@ def build() -> None:
         upstream={**stream.tables, **batch.tables},
         sql_dir=root / "salesphere" / "sql" / "serving",
     )
+    authorise_serving(settings, foundation, serving.reads, serving)
+    grant_analysts(settings, foundation, serving)
     pulumi.export("project", settings.project)
     pulumi.export("ingest_url", ingest.url)
     pulumi.export("ingest_audiences", ingest.audiences)

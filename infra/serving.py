@@ -49,7 +49,10 @@ class Serving(pulumi.ComponentResource):
         known = {**upstream, **self.tables}
         self.views: dict[str, gcp.bigquery.Table] = {}
         self.unresolved: dict[str, list[str]] = {}
+        #: view -> the (dataset, table) pairs its SQL reads (infra/analysts.py authorises them)
+        self.reads: dict[str, frozenset[tuple[str, str]]] = {}
         for view in load_views(sql_dir, settings.project):
+            self.reads[view.name] = view.reads
             deps: list[pulumi.Resource] = []
             for dataset, table in sorted(view.reads):
                 key = f"{dataset}.{table}"

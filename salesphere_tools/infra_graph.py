@@ -121,3 +121,85 @@ def closure(run: ProgramRun, names: Iterable[str]) -> list[Recorded]:
         if resource.parent:
             todo.append(resource.parent)
     return [r for r in run.resources if r.urn in seen]
+
+
+TABLE = "gcp:bigquery/table:Table"
+DATASET_ACCESS = "gcp:bigquery/datasetAccess:DatasetAccess"
+SERVING = "serving"
+
+
+def _grants_of(run: ProgramRun, member: str) -> list[tuple[str, str, str]]:
+    """(role, scope, target) of every grant to ``member`` in the graph."""
+    from salesphere_tools.iam_check import MEMBER_TYPES, member_and_role
+
+    out = []
+    for r in run.resources:
+        if r.type not in MEMBER_TYPES:
+            continue
+        who, role = member_and_role(r.type, r.inputs)
+        if who == member:
+            scope, key = MEMBER_TYPES[r.type]
+            out.append((role, scope, str(r.inputs[key])))
+    return out
+
+
+def _can(run: ProgramRun, member: str, permission: str, dataset: str | None) -> bool:
+    """Does ``member`` hold ``permission`` on ``dataset`` (or on the project if None)?"""
+    from infra.roles import permissions
+
+    project = run.by_name("dataset-master").inputs["project"]
+    for role, scope, target in _grants_of(run, member):
+        if permission not in permissions(role):
+            continue
+        if scope == "project" and target == project:
+            return True
+        if scope == "dataset" and dataset is not None and target == dataset:
+            return True
+    return False
+
+
+def analyst_problems(run: ProgramRun, member: str) -> tuple[list[str], int, int]:
+    """Can ``member`` query every serving view, and read no table directly?
+
+    A query needs ``bigquery.jobs.create`` on the project and ``tables.getData`` on the
+    view; the view then reads its tables with its own authority when their dataset
+    authorises ``serving`` (an authorised dataset), else with the caller's. Returns the
+    problems, the number of views checked and the number of tables checked.
+    """
+    index = _by_urn(run)
+    tables = [r for r in run.of_type(TABLE) if not r.inputs.get("view")]
+    views = [r for r in run.of_type(TABLE) if r.inputs.get("view")]
+    authorising = {
+        r.inputs["datasetId"]
+        for r in run.of_type(DATASET_ACCESS)
+        if (r.inputs.get("authorizedDataset") or {}).get("dataset", {}).get("datasetId") == SERVING
+        and "VIEWS" in (r.inputs.get("authorizedDataset") or {}).get("targetTypes", [])
+    }
+    problems = []
+    if not _can(run, member, "bigquery.jobs.create", None):
+        problems.append(f"{member} cannot run query jobs in the project")
+    for view in views:
+        if view.inputs["datasetId"] != SERVING:
+            problems.append(f"view {view.name} is outside the serving dataset")
+            continue
+        if not _can(run, member, "bigquery.tables.getData", SERVING):
+            problems.append(f"{member} cannot read view {view.inputs['tableId']}")
+        for dep in view.dependencies:
+            read = index.get(dep)
+            if read is None or read.type != TABLE or read.inputs.get("view"):
+                continue
+            dataset = read.inputs["datasetId"]
+            if dataset not in authorising and not _can(
+                run, member, "bigquery.tables.getData", dataset
+            ):
+                problems.append(
+                    f"view {view.inputs['tableId']} reads {dataset}.{read.inputs['tableId']}, "
+                    f"but {dataset} does not authorise the serving views"
+                )
+    for table in tables:
+        dataset = table.inputs["datasetId"]
+        if dataset == SERVING:
+            problems.append(f"table {table.inputs['tableId']} in serving is readable as a view")
+        elif _can(run, member, "bigquery.tables.getData", dataset):
+            problems.append(f"{member} can read {dataset}.{table.inputs['tableId']} directly")
+    return problems, len(views), len(tables)

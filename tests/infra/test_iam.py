@@ -8,6 +8,7 @@ import pytest
 
 from infra.guardrails import Resource, evaluate
 from infra.mocking import ProgramRun, run_program
+from salesphere_tools.iam_check import member_and_role
 
 from .conftest import STACKS, policy_view
 
@@ -66,12 +67,12 @@ EXPECTED = {
 def _grants(run: ProgramRun) -> dict[str, set[tuple[str, str]]]:
     found: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for r in run.resources:
-        member = r.inputs.get("member")
-        if not isinstance(member, str) or "role" not in r.inputs:
+        member, role = member_and_role(r.type, r.inputs)
+        if not member or not role:
             continue
         target = next(r.inputs[k] for k in SCOPE_KEYS if k in r.inputs)
         account = member.split(":", 1)[-1].split("@", 1)[0]
-        found[account].add((r.inputs["role"], target))
+        found[account].add((role, target))
     return found
 
 
