@@ -99,6 +99,14 @@ class Batch(pulumi.ComponentResource):
                     "roles/dataflow.developer",
                     member,
                 ),
+                # Dataflow pulls the flex template's launcher image as the job's account.
+                grants.grant(
+                    "batch-pulls-template-image",
+                    "repository",
+                    base.templates_repository.name,  # type: ignore[union-attr]
+                    "roles/artifactregistry.reader",
+                    member,
+                ),
                 # ...and the job runs as the function's own account.
                 grants.grant(
                     "batch-acts-as-itself-for-dataflow",

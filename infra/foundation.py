@@ -29,6 +29,8 @@ FUNCTIONS_REPOSITORY = "functions"
 KEEP_IMAGE_VERSIONS = 2
 #: Cloud Build's account for building the functions (``build_config.service_account``).
 BUILD_ACCOUNT = "functions-build"
+#: Artifact Registry repository of the Dataflow launcher images (templates.yml pushes to it).
+TEMPLATES_REPOSITORY = "templates"
 
 
 def days(n: int) -> str:
@@ -211,6 +213,17 @@ class Foundation(pulumi.ComponentResource):
             self.pubsub_agent,
         )
         self._functions_build(settings)
+        # The Dataflow launcher images (templates.yml pushes them): only with the opt-in.
+        self.templates_repository = (
+            self._repository(
+                "repo-templates",
+                TEMPLATES_REPOSITORY,
+                "Dataflow flex template launcher images (kept: the last two)",
+                settings,
+            )
+            if uses_dataflow
+            else None
+        )
         self.subscriptions: dict[str, gcp.pubsub.Subscription] = {}
         self.subscriptions[names.SUB_EVENTS_ARCHIVE] = self.subscription(
             names.SUB_EVENTS_ARCHIVE,
@@ -258,34 +271,11 @@ class Foundation(pulumi.ComponentResource):
         account (docs/infra.md cites the page): write build logs, push images to this one
         repository, read the function sources.
         """
-        self.functions_repository = gcp.artifactregistry.Repository(
+        self.functions_repository = self._repository(
             "repo-functions",
-            repository_id=FUNCTIONS_REPOSITORY,
-            project=settings.project,
-            location=settings.region,
-            format="DOCKER",
-            description="Cloud Functions images (kept: the last two per function)",
-            labels=settings.labels(LAYER),
-            cleanup_policy_dry_run=False,
-            cleanup_policies=[
-                gcp.artifactregistry.RepositoryCleanupPolicyArgs(
-                    id="keep-recent",
-                    action="KEEP",
-                    most_recent_versions=(
-                        gcp.artifactregistry.RepositoryCleanupPolicyMostRecentVersionsArgs(
-                            keep_count=KEEP_IMAGE_VERSIONS
-                        )
-                    ),
-                ),
-                gcp.artifactregistry.RepositoryCleanupPolicyArgs(
-                    id="delete-older",
-                    action="DELETE",
-                    condition=gcp.artifactregistry.RepositoryCleanupPolicyConditionArgs(
-                        tag_state="ANY", older_than="86400s"
-                    ),
-                ),
-            ],
-            opts=self.after("gcp:artifactregistry/repository:Repository"),
+            FUNCTIONS_REPOSITORY,
+            "Cloud Functions images (kept: the last two per function)",
+            settings,
         )
         self.build_account = gcp.serviceaccount.Account(
             f"sa-{BUILD_ACCOUNT}",
@@ -318,6 +308,40 @@ class Foundation(pulumi.ComponentResource):
                 project_reason="Cloud Functions' own source bucket is created at first deploy",
             ),
         ]
+
+    def _repository(
+        self, key: str, repository_id: str, description: str, settings: StackSettings
+    ) -> gcp.artifactregistry.Repository:
+        """A Docker repository that keeps the newest images and deletes the rest."""
+        return gcp.artifactregistry.Repository(
+            key,
+            repository_id=repository_id,
+            project=settings.project,
+            location=settings.region,
+            format="DOCKER",
+            description=description,
+            labels=settings.labels(LAYER),
+            cleanup_policy_dry_run=False,
+            cleanup_policies=[
+                gcp.artifactregistry.RepositoryCleanupPolicyArgs(
+                    id="keep-recent",
+                    action="KEEP",
+                    most_recent_versions=(
+                        gcp.artifactregistry.RepositoryCleanupPolicyMostRecentVersionsArgs(
+                            keep_count=KEEP_IMAGE_VERSIONS
+                        )
+                    ),
+                ),
+                gcp.artifactregistry.RepositoryCleanupPolicyArgs(
+                    id="delete-older",
+                    action="DELETE",
+                    condition=gcp.artifactregistry.RepositoryCleanupPolicyConditionArgs(
+                        tag_state="ANY", older_than="86400s"
+                    ),
+                ),
+            ],
+            opts=self.after("gcp:artifactregistry/repository:Repository"),
+        )
 
     def push_subscription(
         self,

@@ -109,6 +109,14 @@ class Stream(pulumi.ComponentResource):
                     "roles/storage.objectUser",
                     member,
                 ),
+                # Dataflow pulls the flex template's launcher image as the job's account.
+                grants.grant(
+                    "speed-pulls-template-image",
+                    "repository",
+                    base.templates_repository.name,  # type: ignore[union-attr]
+                    "roles/artifactregistry.reader",
+                    member,
+                ),
             ]
             self.job = dataflow.flex_job(
                 "stream",

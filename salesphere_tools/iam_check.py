@@ -50,6 +50,7 @@ MEMBER_TYPES = {
     "gcp:secretmanager/secretIamMember:SecretIamMember": ("secret", "secretId"),
     "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": ("run", "name"),
     "gcp:serviceaccount/iAMMember:IAMMember": ("sa", "serviceAccountId"),
+    "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": ("repository", "repository"),
     "gcp:projects/iAMMember:IAMMember": ("project", "project"),
 }
 
@@ -132,7 +133,7 @@ def resolve(logical: str, run: ProgramRun) -> list[Resource]:
         chain = [("bucket", run.by_name(f"bucket-{name}").inputs["name"])]
     elif kind == "table":
         chain = [("table", name), ("dataset", name.split(".", 1)[0])]
-    elif kind in {"dataset", "topic", "subscription", "secret"}:
+    elif kind in {"dataset", "topic", "subscription", "secret", "repository"}:
         chain = [(kind, name)]
     elif kind == "sa":
         chain = [

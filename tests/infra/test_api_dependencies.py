@@ -150,3 +150,28 @@ def test_targets_closure_holds_every_dependency_and_parent(runs: dict[str, Progr
     assert {"secret-hmac-keys", "ingest", "foundation", "api-secretmanager"} <= names
     # nothing the secret does not need: no function, no other layer
     assert not names & {"fn-ingest-http", "stream", "batch", "serving"}
+
+
+def test_dataflow_job_accounts_may_pull_the_template_images(dataflow_run: ProgramRun) -> None:
+    (repo,) = [
+        r
+        for r in dataflow_run.of_type("gcp:artifactregistry/repository:Repository")
+        if r.inputs["repositoryId"] == "templates"
+    ]
+    readers = {
+        r.inputs["member"].split(":")[1].split("@")[0]
+        for r in dataflow_run.of_type(
+            "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember"
+        )
+        if r.inputs["role"] == "roles/artifactregistry.reader"
+        and r.inputs["repository"] == repo.inputs["repositoryId"]
+    }
+    assert readers == {"speed-fn", "batch-fn"}
+
+
+def test_free_tier_stacks_have_no_template_repository(runs: dict[str, ProgramRun]) -> None:
+    repos = {
+        r.inputs["repositoryId"]
+        for r in runs["prod"].of_type("gcp:artifactregistry/repository:Repository")
+    }
+    assert repos == {"functions"}

@@ -220,6 +220,34 @@ def test_templates_workflow_builds_the_wheel_both_images_and_both_specs() -> Non
     assert 'name = "salesphere-worker"' in worker and 'version = "0.1.0"' in worker
 
 
+def test_templates_workflow_skips_the_cloud_steps_when_dataflow_is_not_set_up(
+    tmp_path: Path,
+) -> None:
+    """Unset optional variables: the wheel is built, every cloud step skipped, no failure."""
+    body = yaml.safe_load((ROOT / ".github/workflows/templates.yml").read_text())
+    steps = body["jobs"]["build"]["steps"]
+    gate = next(s for s in steps if s.get("id") == "dataflow")
+    cloud = [s for s in steps if "auth@" in s.get("uses", "") or "docker push" in s.get("run", "")]
+    assert cloud and all(s["if"] == "steps.dataflow.outputs.enabled == 'true'" for s in cloud)
+    assert "exit 1" not in "\n".join(s.get("run", "") for s in steps)
+    for project, expected in (("", "enabled=false"), ("salesphere-dev", "enabled=true")):
+        out = tmp_path / f"out-{expected}"
+        result = subprocess.run(
+            ["bash", "-c", gate["run"]],
+            env={
+                "PROJECT": project,
+                "REGION": "us-central1",
+                "STACK": "dev",
+                "GITHUB_OUTPUT": str(out),
+                "PATH": "/usr/bin:/bin",
+            },
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0 and out.read_text().strip() == expected
+
+
 def test_pr_stack_always_destroys() -> None:
     body = yaml.safe_load((ROOT / ".github/workflows/pr-stack.yml").read_text())
     steps = body["jobs"]["pr-stack"]["steps"]
