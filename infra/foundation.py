@@ -24,9 +24,11 @@ DAY_MS = 24 * 3600 * 1000
 #: Artifact Registry repository the functions' images are built into (instead of the
 #: ``gcf-artifacts`` one Cloud Functions would create without a cleanup policy).
 FUNCTIONS_REPOSITORY = "functions"
-#: Images kept per function (the live one and one to roll back to); anything older and
-#: untagged goes after a day, so the repository stays far below the free 0.5 GB.
-KEEP_IMAGE_VERSIONS = 2
+#: Image versions kept per function image (the live one); older ones are deleted after a
+#: day. Artifact Registry's free storage is 0.5 GB and one set of images with their build
+#: caches already fills more than that (docs/infra.md, "What a month costs"); a rollback
+#: is a deploy of the previous commit, which rebuilds.
+KEEP_IMAGE_VERSIONS = 1
 #: Cloud Build's account for building the functions (``build_config.service_account``).
 BUILD_ACCOUNT = "functions-build"
 #: Artifact Registry repository of the Dataflow launcher images (templates.yml pushes to it).
@@ -218,7 +220,7 @@ class Foundation(pulumi.ComponentResource):
             self._repository(
                 "repo-templates",
                 TEMPLATES_REPOSITORY,
-                "Dataflow flex template launcher images (kept: the last two)",
+                "Dataflow flex template launcher images (kept: the newest)",
                 settings,
             )
             if uses_dataflow

@@ -134,7 +134,7 @@ def test_functions_build_as_their_own_account_with_the_roles_cloud_build_needs(
 def test_function_images_have_a_cleanup_policy(runs: dict[str, ProgramRun]) -> None:
     (repo,) = runs["pr-7"].of_type("gcp:artifactregistry/repository:Repository")
     policies = {p["id"]: p for p in repo.inputs["cleanupPolicies"]}
-    assert policies["keep-recent"]["mostRecentVersions"]["keepCount"] == 2
+    assert policies["keep-recent"]["mostRecentVersions"]["keepCount"] == 1
     assert policies["delete-older"]["action"] == "DELETE"
     assert repo.inputs["cleanupPolicyDryRun"] is False
 
