@@ -106,10 +106,11 @@ class Settings:
     #: DirectRunner with ``forecast_workers`` worker processes). A stack whose batch
     #: runtime is ``dataflow`` always forecasts with Beam, on Dataflow.
     forecast_runtime: str = "process"
-    #: How long the archive may lag ingest; a batch run's cutoff is its start minus this
-    #: (the cloud archive subscription flushes every 5 minutes at most). The demo, after
-    #: draining the local archiver, passes 0.
-    batch_archive_lag_seconds: float = 600.0
+    #: How long the archive may lag ingest; a batch run's cutoff is its start minus this:
+    #: the cloud archive subscription closes a file at most every
+    #: ``limits.ARCHIVE_FILE_MAX_S`` (600 s), plus a minute for the write (a test keeps them
+    #: in step). The demo, after draining the local archiver, passes 0.
+    batch_archive_lag_seconds: float = 660.0
     #: HMAC keys (id, secret) for POS systems that cannot do OIDC. In cloud they come only
     #: from Secret Manager (``SALESPHERE_HMAC_KEYS``, mounted by infra/ingest.py); the
     #: twin's :data:`LOCAL_HMAC_KEYS` are dropped for any other env (see __post_init__).
