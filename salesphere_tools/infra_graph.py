@@ -203,3 +203,46 @@ def analyst_problems(run: ProgramRun, member: str) -> tuple[list[str], int, int]
         elif _can(run, member, "bigquery.tables.getData", dataset):
             problems.append(f"{member} can read {dataset}.{table.inputs['tableId']} directly")
     return problems, len(views), len(tables)
+
+
+FUNCTION = "gcp:cloudfunctionsv2/function:Function"
+SUBSCRIPTION = "gcp:pubsub/subscription:Subscription"
+SCHEDULER = "gcp:cloudscheduler/job:Job"
+
+
+def endpoint_problems(run: ProgramRun) -> list[str]:
+    """Pushes and the schedule call each function's run.app URL and name it as the token
+    audience; ingest-http accepts exactly its own two URLs (salesphere/endpoints.py)."""
+    from infra.mocking import MOCK_PROJECT_NUMBER
+    from salesphere import endpoints
+
+    uris = {
+        r.outputs.get("url", ""): (r.outputs.get("serviceConfig") or {}).get("uri", "")
+        for r in run.of_type(FUNCTION)
+    }
+    known = set(uris.values())
+    problems = []
+    for sub in run.of_type(SUBSCRIPTION):
+        push = sub.inputs.get("pushConfig")
+        if not push:
+            continue
+        endpoint, audience = push.get("pushEndpoint"), push.get("oidcToken", {}).get("audience")
+        if endpoint not in known or audience != endpoint:
+            problems.append(
+                f"{sub.name} pushes to {endpoint} with audience {audience}; both must be the "
+                "function's service_config.uri (infra/functions.py: invoke_url)"
+            )
+    for job in run.of_type(SCHEDULER):
+        target = job.inputs.get("httpTarget", {})
+        if target.get("uri") not in known or target.get("oidcToken", {}).get(
+            "audience"
+        ) != target.get("uri"):
+            problems.append(f"{job.name} calls {target.get('uri')}, not a function's run.app URL")
+    fn = run.by_name("fn-ingest-http")
+    env = fn.inputs["serviceConfig"].get("environmentVariables", {})
+    accepted = tuple(a for a in env.get("SALESPHERE_INGEST_OIDC_AUDIENCES", "").split(",") if a)
+    project, region = fn.inputs["project"], fn.inputs["location"]
+    expected = endpoints.audiences("ingest-http", project, MOCK_PROJECT_NUMBER, region)
+    if accepted != expected:
+        problems.append(f"ingest-http accepts audiences {accepted}, expected {expected}")
+    return problems

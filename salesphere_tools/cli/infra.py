@@ -267,7 +267,10 @@ def register(app: typer.Typer) -> None:
         ] = None,
         only: Annotated[
             list[str] | None,
-            typer.Option(help="run only these checks (stacks, limits, bundles, sql, iam)"),
+            typer.Option(
+                help="run only these checks (stacks, limits, bundles, sql, iam, apis, agents, "
+                "audiences, analysts)"
+            ),
         ] = None,
     ) -> None:
         """Check offline what `pulumi up` would deploy: stacks, limits, bundles, SQL, IAM.
