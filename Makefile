@@ -25,7 +25,7 @@ lint: setup  ## ruff + import layers + sqlfluff + workflow checks
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/sqlfluff lint salesphere/sql
+	$(BIN)/sqlfluff lint salesphere/sql sql
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(BIN)/zizmor --offline .github/workflows
 

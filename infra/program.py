@@ -33,7 +33,7 @@ def build() -> None:
         foundation,
         specs,
         upstream={**stream.tables, **batch.tables},
-        sql_dir=root / "salesphere" / "sql" / "serving",
+        root=root,
     )
     authorise_serving(settings, foundation, serving.reads, serving)
     grant_analysts(settings, foundation, serving)

@@ -1,6 +1,6 @@
 """Serving layer: reference tables and the analyst-facing views, as managed resources.
 
-Views are built from ``salesphere/sql/serving/*.sql`` at run time (one per file), so adding a view is
+Views are built from the files under ``sql/serving/`` at run time (one per file, see ``sql.views``), so adding a view is
 adding a file; the view depends on every table and view it reads, so Pulumi creates them
 in an order BigQuery accepts (a view cannot be created before what it selects from).
 """
@@ -16,21 +16,20 @@ from infra.foundation import Foundation
 from infra.schemas import TableSpec
 from infra.settings import StackSettings
 from infra.tables import create_tables
-from infra.views import load_views
 from salesphere import names
 from salesphere.sqldocs import parse
+from sql.views import load_views
 
 LAYER = "serving"
 DATASETS = (names.DATASET_REFERENCE,)
 
 
-def _describe(path: Path) -> str:
+def _describe(path: Path, root: Path) -> str:
     """The view's documented description (what analysts read in the BigQuery console)."""
     doc = parse(path)
-    text = doc.description or f"Serving view from salesphere/sql/serving/{path.name}"
-    return (
-        f"{text} Columns: see docs/data-dictionary.md (source: salesphere/sql/serving/{path.name})."
-    )
+    source = path.relative_to(root).as_posix()  # repo-relative: the same from every checkout
+    text = doc.description or f"Serving view from {source}"
+    return f"{text} Columns: see docs/data-dictionary.md (source: {source})."
 
 
 class Serving(pulumi.ComponentResource):
@@ -42,7 +41,7 @@ class Serving(pulumi.ComponentResource):
         base: Foundation,
         specs: dict[str, TableSpec],
         upstream: dict[str, gcp.bigquery.Table],
-        sql_dir: Path,
+        root: Path,
     ) -> None:
         super().__init__("salesphere:infra:Serving", LAYER, opts=base.layer_options())
         self.tables = create_tables(specs, DATASETS, settings, base.datasets, LAYER, self)
@@ -51,7 +50,9 @@ class Serving(pulumi.ComponentResource):
         self.unresolved: dict[str, list[str]] = {}
         #: view -> the (dataset, table) pairs its SQL reads (infra/analysts.py authorises them)
         self.reads: dict[str, frozenset[tuple[str, str]]] = {}
-        for view in load_views(sql_dir, settings.project):
+        for view in load_views(
+            settings.project, root / "sql" / "serving", root / "sql" / "serving" / "generated"
+        ):
             self.reads[view.name] = view.reads
             deps: list[pulumi.Resource] = []
             for dataset, table in sorted(view.reads):
@@ -67,7 +68,7 @@ class Serving(pulumi.ComponentResource):
                 dataset_id=base.datasets[names.DATASET_SERVING].dataset_id,
                 table_id=view.name,
                 project=settings.project,
-                description=_describe(view.path),
+                description=_describe(view.path, root),
                 view=gcp.bigquery.TableViewArgs(query=view.query, use_legacy_sql=False),
                 # Views hold no data and are rebuilt from sql/ at will.
                 deletion_protection=False,

@@ -79,8 +79,10 @@ def parse(path: Path) -> ViewDoc:
     return doc
 
 
-def parse_dir(directory: Path) -> list[ViewDoc]:
-    return [parse(p) for p in sorted(directory.glob("*.sql"))]
+def parse_dir(*directories: Path) -> list[ViewDoc]:
+    """Every view file's documentation in ``directories``, ordered by view name."""
+    paths = [p for d in directories for p in d.glob("*.sql")]
+    return [parse(p) for p in sorted(paths, key=lambda p: p.name)]
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def data_dictionary(docs: list[ViewDoc], tables: tuple[TableDoc, ...] = ()) -> s
     lines = [
         "# Data dictionary: serving views",
         "",
-        "Generated from the documentation block of each file in `salesphere/sql/serving/` by",
+        "Generated from the documentation block of each view file in `sql/serving/` by",
         "`salesphere docs` — edit the SQL files, not this page. Query any view locally with",
         '`salesphere query "SELECT ..."`; in BigQuery the same text is on each view and column.',
         "",

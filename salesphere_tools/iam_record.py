@@ -34,9 +34,9 @@ import sqlglot
 from sqlglot import exp
 
 from salesphere import names, sqlrefs
+from sql import VIEW_DIRS
 
 Permission = tuple[str, str]  # (permission, logical resource)
-SERVING_SQL = Path(sqlrefs.__file__).resolve().parent / "sql" / "serving"
 #: Service -> the service account it runs as (``functions.service_account`` ids).
 SERVICE_ACCOUNTS = {
     "ingest-http": "ingest-fn",
@@ -75,8 +75,8 @@ def view_tables(table: str, seen: frozenset[str] = frozenset()) -> set[str]:
     """A serving view and, recursively, every table it reads (queries need all of them)."""
     dataset, name = table.split(".", 1)
     found = {table}
-    path = SERVING_SQL / f"{name}.sql"
-    if dataset != names.DATASET_SERVING or table in seen or not path.exists():
+    path = next((d / f"{name}.sql" for d in VIEW_DIRS if (d / f"{name}.sql").exists()), None)
+    if dataset != names.DATASET_SERVING or table in seen or path is None:
         return found
     for ds, t in sqlrefs.references(path.read_text(), str(path)):
         found |= view_tables(f"{ds}.{t}", seen | {table})

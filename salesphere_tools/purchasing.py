@@ -69,6 +69,38 @@ class Export:
     rows: int
     to_order: int
     replaced: int  # characters Latin-1 cannot hold, written as "?"
+    #: Set when the suggestion rests on a forecast the newest batch run did not refresh.
+    stale_forecast: str | None = None
+
+
+def stale_forecast_warning(freshness: dict[str, Any]) -> str | None:
+    """What a buyer must know when the forecast behind a suggestion is out of date.
+
+    ``freshness`` is the row of ``serving.freshness``. Each committed batch run refreshes
+    the forecast, so a forecast from any other run than the one that set the cutoff means
+    that run's forecast step failed (or the forecast is switched off).
+    """
+    if freshness.get("cutoff") is None or freshness.get("forecast_is_current"):
+        return None
+    if freshness.get("forecast_run_id") is None:
+        return (
+            "no demand forecast yet: suggestions use each position's observed average; "
+            "check the forecast step of `salesphere batch run`"
+        )
+    hours = (freshness.get("forecast_age_seconds") or 0) / 3600
+    return (
+        f"the demand forecast is {hours:.0f} h old (run {freshness['forecast_run_id']}): the "
+        f"newest batch run ({freshness.get('batch_run_id')}) did not refresh it, so these "
+        "suggestions rest on an older forecast; check that run's forecast step"
+    )
+
+
+def read_freshness(settings: Settings) -> dict[str, Any]:
+    """The one row of ``serving.freshness`` (empty before the warehouse has one)."""
+    from salesphere.gcp import clients
+
+    rows = clients.query_rows(settings, "SELECT * FROM serving.freshness")
+    return rows[0] if rows else {}
 
 
 def decimal_comma(value: float | None, places: int = 1) -> str:
@@ -163,4 +195,5 @@ def export(
     data, replaced = encode(render(rows if everything else to_order), encoding)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
-    return Export(out, len(rows if everything else to_order), len(to_order), replaced)
+    warning = stale_forecast_warning(read_freshness(settings))
+    return Export(out, len(rows if everything else to_order), len(to_order), replaced, warning)

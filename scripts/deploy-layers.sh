@@ -6,7 +6,7 @@
 # A layer is chosen when it bundles or provisions from the path:
 #   services/<svc>/        the function bundle of that layer (its folder is zipped whole)
 #   services/worker/       nothing here: only the flex templates (templates.yml)
-#   salesphere/sql/serving the serving views;  salesphere/sql/batch: the batch function's
+#   sql/serving           the serving views;    salesphere/sql/batch: the batch function's
 #                          refills;  salesphere/sql/metrics: rendered into both
 #   salesphere/sql/tables  the layer that creates that dataset's tables (speed: stream;
 #                          master, batch, ops: batch; reference: serving) and serving,
@@ -24,7 +24,7 @@ while IFS= read -r path; do
     services/stream/*) layers+=(stream) ;;
     services/batch/*) layers+=(batch) ;;
     services/worker/*) ;;
-    salesphere/sql/serving/*) layers+=(serving) ;;
+    sql/*) layers+=(serving) ;;
     salesphere/sql/batch/*) layers+=(batch) ;;
     salesphere/sql/metrics/*) layers+=(batch serving) ;;
     salesphere/sql/tables/speed.*) layers+=(stream serving) ;;

@@ -122,10 +122,15 @@ def _query(settings: Settings, sql: str, params: list) -> Any:
 
 
 def _columns(rows: Any, names_: tuple[str, ...]) -> dict[str, list]:
-    """Rows as columns (Arrow when the client can, else row by row)."""
+    """Rows as columns (Arrow when the client can, else row by row).
+
+    Results larger than one page are read through BigQuery's REST result pages, never the
+    Storage Read API: the client would open a read session by default, which needs an extra
+    role in cloud and dials Google's own endpoint even when an emulator is configured.
+    """
     to_arrow = getattr(rows, "to_arrow", None)
     if to_arrow is not None:
-        table = to_arrow()
+        table = to_arrow(create_bqstorage_client=False)
         return {n: table.column(n).to_pylist() for n in names_}
     out: dict[str, list] = {n: [] for n in names_}
     for row in rows:

@@ -42,7 +42,13 @@ log = logging.getLogger("salesphere.batch")
 
 @dataclass
 class RunReport:
-    """What a run did; ``status`` is succeeded, nothing_new or already_done."""
+    """What a run did.
+
+    ``status`` is succeeded, nothing_new, already_done, or forecast_failed: the batch views
+    and the cutoff were committed but the demand forecast was not refreshed, so the previous
+    forecast keeps serving and purchasing reads an older one (``serving.freshness`` says how
+    old). Callers treat forecast_failed as a failure (non-zero exit, HTTP 500, an error log).
+    """
 
     run_id: str
     status: str
@@ -58,6 +64,11 @@ class RunReport:
     seconds: dict[str, float] = field(default_factory=dict)
     #: The forecast step's own report (salesphere.batch.forecast), after the commit.
     forecast: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        """True when part of the run's work did not happen (today: the forecast step)."""
+        return self.status == "forecast_failed"
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -262,7 +273,7 @@ def run_batch(
         report.forecast = _forecast(settings, run_id, cutoff, started, forecast_mode, lease)
         timings["forecast"] = time.monotonic() - t4
     timings["total"] = time.monotonic() - t0
-    report.status = "succeeded"
+    report.status = "forecast_failed" if report.forecast.get("status") == "failed" else "succeeded"
     report.partitions = list(plan.dates)
     report.files = stats.files
     report.envelopes = stats.envelopes

@@ -1,10 +1,10 @@
-"""Create the batch tables and the serving views in a warehouse, from ``sql/``.
+"""Create the batch tables in a warehouse, from ``salesphere/sql/batch``; load SQL view files.
 
 Batch views are *materialised tables* (``batch.<name>``), refilled by each batch run in
 one transaction together with ``batch.cutoff``; here they are only created, empty, with
 the schema their own query produces (so a template change cannot drift from the table).
-Serving views are plain views, created dependencies first (a view that reads another
-serving view is created after it). References stay ``dataset.table``: the twin resolves
+Serving views (``sql.views``) are loaded by the same :func:`load`, dependencies first (a
+view that reads another view is created after it). References stay ``dataset.table``: the twin resolves
 them in the client's default project; the cloud program qualifies them (``sqlrefs``).
 """
 
@@ -45,21 +45,28 @@ class SqlView:
         return f"{self.dataset}.{self.name}"
 
 
-def load(dataset: str, sql_dir: Path = SQL_DIR, folder: str | None = None) -> list[SqlView]:
-    """Every view of ``sql_dir/dataset``, in an order where dependencies come first.
+def load(dataset: str, *directories: Path) -> list[SqlView]:
+    """Every view of ``dataset`` found in ``directories``, dependencies first.
 
-    ``folder`` names the directory when it differs from the dataset (tests, copies).
+    By default the dataset's own folder of the package (``salesphere/sql/<dataset>``); the
+    serving layer passes its hand-written and generated folders (``sql.views``).
     """
-    directory = sql_dir / (folder or dataset)
-    found = {
-        path.stem: SqlView(dataset, path.stem, path, path.read_text())
-        for path in sorted(directory.glob("*.sql"))
-    }
+    directories = directories or (SQL_DIR / dataset,)
+    found: dict[str, SqlView] = {}
+    for directory in directories:
+        for path in sorted(directory.glob("*.sql")):
+            if path.stem in found:
+                raise ValueError(
+                    f"{dataset}.{path.stem} is defined twice ({found[path.stem].path} and "
+                    f"{path}); keep one file per view"
+                )
+            found[path.stem] = SqlView(dataset, path.stem, path, path.read_text())
     if not found:
         # Fail loudly: with no views a batch run would refill nothing yet move the cutoff.
         raise FileNotFoundError(
-            f"no {dataset} SQL under {directory}: the warehouse SQL ships as package data in "
-            "salesphere/sql/; reinstall or rebuild the bundle so it carries it"
+            f"no {dataset} SQL under {', '.join(map(str, directories))}: the batch SQL ships "
+            "as package data in salesphere/sql/ and the serving views in sql/serving/; "
+            "reinstall or rebuild the bundle so it carries them"
         )
     graph = {
         name: {
@@ -111,7 +118,7 @@ def ensure_batch_tables(settings: Settings, sql_dir: Path = SQL_DIR) -> list[str
     """
     client = clients.bigquery_client(settings)
     created = []
-    for view in load(names.DATASET_BATCH, sql_dir):
+    for view in load(names.DATASET_BATCH, sql_dir / names.DATASET_BATCH):
         target = f"{settings.project}.{view.ref}"
         probe = client.query(
             f"SELECT * FROM ({view.query}) WHERE FALSE", job_config=_cutoff_parameter()
@@ -139,26 +146,3 @@ def _exists(client, table: str) -> bool:  # client: bigquery.Client
     except NotFound:
         return False
     return True
-
-
-def ensure_serving_views(settings: Settings, sql_dir: Path = SQL_DIR) -> list[str]:
-    """``CREATE OR REPLACE VIEW`` each serving view, dependencies first."""
-    client = clients.bigquery_client(settings)
-    done = []
-    for view in load(names.DATASET_SERVING, sql_dir):
-        try:
-            client.query_and_wait(f"CREATE OR REPLACE VIEW {view.ref} AS\n{view.query}")
-        except Exception as exc:
-            raise RuntimeError(
-                f"could not create view {view.ref} from {view.path}: {exc}; fix the SQL "
-                "(lint it with `sqlfluff lint salesphere/sql/`) and run `salesphere local up` again"
-            ) from exc
-        done.append(view.ref)
-    return done
-
-
-def ensure_views(settings: Settings, sql_dir: Path = SQL_DIR) -> list[str]:
-    """Idempotent: the cutoff table, empty batch tables, then every serving view."""
-    ensure_cutoff_table(settings)
-    created = ensure_batch_tables(settings, sql_dir)
-    return created + ensure_serving_views(settings, sql_dir)

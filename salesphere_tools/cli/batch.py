@@ -53,7 +53,19 @@ def run(
         raise typer.BadParameter(str(exc)) from None
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
-        return
+    else:
+        _print_report(report)
+    if report.failed:
+        typer.echo(
+            f"the batch views were committed but the forecast step failed: "
+            f"{report.forecast.get('error', 'no reason recorded')}. The previous forecast keeps "
+            "serving; fix the cause and run `salesphere batch run` again.",
+            err=True,
+        )
+        raise typer.Exit(1)
+
+
+def _print_report(report) -> None:  # report: RunReport
     typer.echo(
         f"{report.status}: {report.mode} run {report.run_id}, "
         f"{len(report.partitions)} partition(s), {report.files} file(s), "

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from salesphere_tools.benchmarks import BenchRun, Figure, run_all, write
+from salesphere_tools.bench.figures import BenchRun, Figure, run_all, write
 
 # Wide enough for the table even when written to a file or CI log (no terminal to size it).
 console = Console(width=200) if not Console().is_terminal else Console()
@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Measure every layer beside its naive baseline; print figure, baseline, ratio, target."""
-        from salesphere_tools.bench_suite import suite
+        from salesphere_tools.bench.suite import suite
 
         benches = suite(scale)
         if only:

@@ -7,11 +7,9 @@ from typing import Annotated
 
 import typer
 
-from salesphere.sql import SQL_DIR
 from salesphere_tools.local.prereqs import REPO_ROOT
 
 DICTIONARY = REPO_ROOT / "docs/data-dictionary.md"
-SERVING_SQL = SQL_DIR / "serving"
 
 
 def render_dictionary() -> str:
@@ -22,7 +20,9 @@ def render_dictionary() -> str:
         TableDoc(t.ref, t.description, tuple((c.name, c.type, c.description) for c in t.columns))
         for t in (PRODUCTS, STORES)
     )
-    return data_dictionary(parse_dir(SERVING_SQL), tables)
+    from sql import VIEW_DIRS
+
+    return data_dictionary(parse_dir(*VIEW_DIRS), tables)
 
 
 def register(app: typer.Typer) -> None:

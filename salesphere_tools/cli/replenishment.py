@@ -54,6 +54,8 @@ def export(
     )
     if result.to_order == 0:
         typer.echo(f"nothing to order for {store} today; --all lists every SKU")
+    if result.stale_forecast:
+        typer.echo(f"warning: {result.stale_forecast}", err=True)
     if result.replaced:
         typer.echo(
             f"{result.replaced} character(s) Latin-1 cannot hold were written as '?'; "

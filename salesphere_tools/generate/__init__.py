@@ -9,9 +9,8 @@ See ``docs/data-generator.md``.
 
 from __future__ import annotations
 
-from salesphere_tools.generate.bench import bench_generate
 from salesphere_tools.generate.config import GeneratorConfig
 from salesphere_tools.generate.generator import generate
 from salesphere_tools.generate.manifest import Manifest
 
-__all__ = ["GeneratorConfig", "Manifest", "bench_generate", "generate"]
+__all__ = ["GeneratorConfig", "Manifest", "generate"]

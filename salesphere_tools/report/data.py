@@ -14,6 +14,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from salesphere_tools.purchasing import read_freshness, stale_forecast_warning
+
 #: Days of sales history the forecast chart shows before the forecast starts.
 HISTORY_DAYS = 56
 #: The top store x SKU series by revenue over those days get a forecast chart each.
@@ -271,12 +273,13 @@ def fetch(settings: Any, *, top: int = 10) -> ReportData:
         "supplier_lead_time_days AS lead_time_days, TRUE AS at_risk, alert "
         "FROM serving.stock_alerts ORDER BY on_hand, store_id, sku LIMIT 40",
     )
-    fresh_rows = clients.query_rows(settings, "SELECT * FROM serving.freshness")
-    fresh = fresh_rows[0] if fresh_rows else {}
+    fresh = read_freshness(settings)
     freshness = {
         "cutoff": str(fresh.get("cutoff") or "no batch run yet"),
         "newest_speed_event": str(fresh.get("newest_speed_received_at") or "–"),
         "lag_seconds": float(fresh.get("speed_lag_seconds") or 0),
+        "forecast_computed_at": str(fresh.get("forecast_computed_at") or "–"),
+        "stale_forecast": stale_forecast_warning(fresh),
     }
     quality = clients.query_rows(
         settings,

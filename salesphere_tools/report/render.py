@@ -397,6 +397,8 @@ def render(data: ReportData) -> str:
     )
 
     note = "" if data.has_forecast else f'<p class="bad">{text(NO_FORECAST)}</p>'
+    if data.freshness.get("stale_forecast"):
+        note += f'<p class="bad" id="stale-forecast">{text(data.freshness["stale_forecast"])}</p>'
     parts.append(
         '<section class="wide" id="forecast"><h2>Demand forecast: top series by revenue</h2>'
         + note
@@ -489,6 +491,7 @@ def render(data: ReportData) -> str:
                 ["batch cutoff (complete up to)", fresh.get("cutoff", "–")],
                 ["newest speed event", fresh.get("newest_speed_event", "–")],
                 ["lag", f"{fresh.get('lag_seconds', 0):.0f} s"],
+                ["demand forecast made at", fresh.get("forecast_computed_at", "–")],
             ],
             set(),
         )

@@ -169,23 +169,23 @@ def _run(name: str, function: Callable, *args: Any, answer=None, **kwargs: Any) 
 
 def serving_views_pulumi() -> list[Statement]:
     """Each serving view's query exactly as the Pulumi program deploys it (project-qualified)."""
-    from infra.views import load_views
-    from salesphere.sql import SQL_DIR
+    from sql.views import load_views
 
     return [
         Statement(
             f"view serving.{view.name} (Pulumi)",
-            "infra/views.py:load_views",
+            "sql/views.py:load_views",
             view.query,
             defines=(names.DATASET_SERVING, view.name),
         )
-        for view in load_views(SQL_DIR / names.DATASET_SERVING, PROJECT)
+        for view in load_views(PROJECT)
     ]
 
 
 def warehouse_setup_twin() -> list[Statement]:
     """What the twin's warehouse setup sends: batch tables from their queries, serving views."""
     from salesphere.warehouse import views
+    from sql.views import ensure_serving_views
 
     out = _run("batch tables (twin setup)", views.ensure_batch_tables, settings())
     out += [
@@ -196,7 +196,7 @@ def warehouse_setup_twin() -> list[Statement]:
             s.parameters,
             sites=s.sites,
         )
-        for s in _run("serving views (twin)", views.ensure_serving_views, settings())
+        for s in _run("serving views (twin)", ensure_serving_views, settings())
     ]
     return out
 
@@ -420,11 +420,12 @@ def _catalog_rows(sql: str) -> list[tuple[str]]:
 
 def benchmark_queries() -> list[Statement]:
     """Benchmarks and load tests (twin only, but the same SQL must stay valid)."""
-    from salesphere_tools.batch import bench as batch_bench
-    from salesphere_tools.ingest import loadtest
-    from salesphere_tools.speed import bench as speed_bench
+    from salesphere_tools.bench import batch as batch_bench
+    from salesphere_tools.bench import load as loadtest
+    from salesphere_tools.bench import speed as speed_bench
 
     out = _run("bench: serving views", batch_bench.bench_serving, settings(), repeats=1)
+    out += _run("bench: DuckDB baseline's store clocks", batch_bench.store_clocks, settings())
     out += _run("loadtest: catalog", loadtest._catalog, settings(), answer=_catalog_rows)
     out += _run(
         "bench: speed catalog", speed_bench._ingest_catalog, settings(), answer=_catalog_rows

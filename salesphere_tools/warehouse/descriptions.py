@@ -2,16 +2,15 @@
 
 Analysts browsing datasets (BigQuery console, INFORMATION_SCHEMA, ``bq show``) see the
 same description and column meanings as docs/data-dictionary.md, from the same doc
-block in ``salesphere/sql/serving/*.sql``.
+block in the view files under ``sql/serving/``.
 """
 
 from __future__ import annotations
 
-from salesphere import names
 from salesphere.gcp import clients
 from salesphere.settings import Settings
-from salesphere.sql import SQL_DIR
 from salesphere.sqldocs import parse_dir
+from sql import VIEW_DIRS
 
 
 def apply_view_docs(settings: Settings) -> list[str]:
@@ -20,7 +19,7 @@ def apply_view_docs(settings: Settings) -> list[str]:
 
     client = clients.bigquery_client(settings)
     updated = []
-    for doc in parse_dir(SQL_DIR / names.DATASET_SERVING):
+    for doc in parse_dir(*VIEW_DIRS):
         table = client.get_table(f"{settings.project}.{doc.name}")
         table.description = doc.description
         table.schema = [

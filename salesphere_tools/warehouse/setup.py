@@ -7,6 +7,7 @@ from salesphere.settings import Settings
 from salesphere.warehouse import views
 from salesphere.warehouse.schemas import TABLES, TableDef, bq_schema
 from salesphere_tools.warehouse.descriptions import apply_view_docs
+from sql.views import ensure_serving_views
 
 
 def ensure_table(settings: Settings, table: TableDef) -> None:
@@ -26,5 +27,7 @@ def ensure_warehouse(settings: Settings) -> None:
     """Idempotent: datasets exist already (provisioning); add tables, then views."""
     for table in TABLES:
         ensure_table(settings, table)
-    views.ensure_views(settings)
+    views.ensure_cutoff_table(settings)
+    views.ensure_batch_tables(settings)
+    ensure_serving_views(settings)
     apply_view_docs(settings)

@@ -74,6 +74,10 @@ def handle(body: dict[str, Any], headers: dict[str, str], settings: Settings) ->
         )
     except RunInProgress as exc:
         return {"status": "busy", "error": str(exc)}, 409
+    if report.failed:
+        # Committed, but the forecast is stale: an error the scheduler and the logs show.
+        log.error(json.dumps({"event": "batch_run", **report.to_dict()}))
+        return report.to_dict(), 500
     log.info(json.dumps({"event": "batch_run", **report.to_dict()}))
     return report.to_dict(), 200
 

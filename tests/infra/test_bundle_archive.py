@@ -52,7 +52,7 @@ def test_zip_holds_exactly_the_bundle_files(tmp_path: Path) -> None:
         names = archive.namelist()
     assert "requirements.txt" in names and "main.py" in names
     assert any(n.startswith("salesphere/sql/batch/") and n.endswith(".sql") for n in names)
-    assert any(n.startswith("salesphere/sql/serving/") for n in names)
+    assert not any(n.startswith("sql/") for n in names)  # serving views deploy through Pulumi
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
     assert not any(n.startswith(("salesphere_tools/", "tests/", "infra/")) for n in names)
 

@@ -12,6 +12,7 @@ from infra.mocking import ProgramRun
 from infra.settings import repo_root
 from salesphere import names
 from salesphere.warehouse.schemas import EVENT_CLUSTERING
+from sql import view_files
 
 from .conftest import STACKS
 
@@ -146,7 +147,7 @@ def test_functions_bundle_their_service_and_the_library(
 
 
 def test_serving_views_match_the_sql_files(runs: dict[str, ProgramRun]) -> None:
-    files = {p.stem for p in (repo_root() / "salesphere" / "sql" / "serving").glob("*.sql")}
+    files = {p.stem for p in view_files()}
     for run in runs.values():
         views = {r.inputs["tableId"] for r in run.of_type(TABLE) if r.inputs.get("view")}
         assert views == files
@@ -212,8 +213,7 @@ def test_the_resource_counts_in_the_docs_are_the_programs(runs: dict[str, Progra
     )
     assert found, "docs/infra.md lost its resource-count sentence"
     views, dev, staging, prod, protected, pr = map(int, found.groups())
-    serving = Path(__file__).parents[2] / "salesphere/sql/serving"
-    assert views == len(list(serving.glob("*.sql")))
+    assert views == len(view_files())
     assert (dev, staging, prod, pr) == tuple(
         len(runs[s].resources) for s in ("dev", "staging", "prod", "pr-7")
     )

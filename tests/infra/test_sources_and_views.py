@@ -9,7 +9,7 @@ import pytest
 
 from infra.settings import repo_root
 from infra.sources import bundle
-from infra.views import load_views
+from sql.views import load_views
 
 
 def _repo(tmp_path: Path) -> Path:
@@ -64,7 +64,7 @@ def test_views_are_qualified_and_ordered_by_dependency(tmp_path: Path) -> None:
             "SELECT store_id, sku FROM speed.events",
         },
     )
-    views = load_views(sql_dir, "salesphere-prod")
+    views = load_views("salesphere-prod", sql_dir)
     assert [v.name for v in views] == ["z_base", "m_middle", "a_top"]
     top = views[-1]
     assert "`salesphere-prod`.serving.m_middle" in top.query
@@ -75,21 +75,20 @@ def test_views_are_qualified_and_ordered_by_dependency(tmp_path: Path) -> None:
 def test_view_cycle_is_reported(tmp_path: Path) -> None:
     sql_dir = _sql(tmp_path, {"a": "SELECT * FROM serving.b", "b": "SELECT * FROM serving.a"})
     with pytest.raises(ValueError, match="cycle"):
-        load_views(sql_dir, "p")
+        load_views("p", sql_dir)
 
 
 def test_program_builds_views_with_dependencies(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """Run the real program over a copy of the repo whose salesphere/sql/serving has two views."""
+    """Run the real program over a copy of the repo whose sql/serving has two views."""
     import infra.functions
     import infra.program
     from infra.mocking import run_program
 
     root = tmp_path / "repo"
     shutil.copytree(repo_root() / "salesphere", root / "salesphere")
-    shutil.rmtree(root / "salesphere" / "sql" / "serving")
-    (root / "salesphere" / "sql" / "serving").mkdir()
+    (root / "sql" / "serving" / "generated").mkdir(parents=True)
     _sql(
-        root / "salesphere" / "sql" / "serving",
+        root / "sql" / "serving",
         {
             "sales_daily": "SELECT DATE(occurred_at) AS day, SUM(quantity) AS units "
             "FROM master.events GROUP BY 1",

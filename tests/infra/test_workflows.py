@@ -94,7 +94,7 @@ def _layers(*paths: str) -> str:
         (["services/stream/pipeline.py"], "stream"),
         (["services/batch/main.py"], "batch"),
         (["services/worker/pyproject.toml"], ""),  # templates.yml, not a Pulumi layer
-        (["salesphere/sql/serving/sales_daily.sql"], "serving"),
+        (["sql/serving/generated/sales_daily.sql"], "serving"),
         (["salesphere/sql/batch/sales_daily.sql"], "batch"),  # the batch function's refills
         (["salesphere/sql/metrics/sales_daily.sql"], "batch serving"),
         (["salesphere/sql/tables/batch.cutoff.json"], "batch serving"),
@@ -107,7 +107,7 @@ def _layers(*paths: str) -> str:
         (["infra/batch.py", "services/ingest/main.py"], "whole"),
         (["Pulumi.dev.yaml"], "whole"),
         (["requirements.lock"], "whole"),
-        (["services/ingest/main.py", "salesphere/sql/serving/freshness.sql"], "ingest serving"),
+        (["services/ingest/main.py", "sql/serving/freshness.sql"], "ingest serving"),
         (["docs/infra.md", "tests/unit/test_model.py"], ""),
     ],
 )
@@ -125,6 +125,7 @@ def test_deploy_workflow_uses_the_rules_and_every_watched_path_has_one() -> None
     assert set(on["push"]["paths"]) == {
         "services/**",
         "salesphere/**",
+        "sql/**",
         "infra/**",
         "Pulumi*.yaml",
         "requirements.lock",

@@ -208,3 +208,72 @@ def test_the_forecast_can_be_switched_off(settings) -> None:
     assert (
         clients.query_rows(settings, "SELECT COUNT(*) AS n FROM batch.demand_forecast")[0]["n"] == 0
     )
+
+
+def test_a_history_longer_than_one_result_page_still_forecasts(settings, monkeypatch) -> None:
+    """Every read the forecast step makes pages through small REST result pages.
+
+    Paged results are what a real history produces; the BigQuery client would switch those
+    to the Storage Read API (another endpoint and role), so this forces pages of 50 rows.
+    """
+    from google.cloud import bigquery
+
+    real = bigquery.Client.query_and_wait
+    paged: list[int] = []
+
+    def small_pages(self, query, **kwargs):
+        kwargs.setdefault("page_size", 50)
+        result = real(self, query, **kwargs)
+        paged.append(result.total_rows or 0)
+        return result
+
+    monkeypatch.setattr(bigquery.Client, "query_and_wait", small_pages)
+    received = datetime.now(UTC) - timedelta(hours=2)
+    events, _ = _history(received)
+    h.archive(settings, events, "history")
+    report = run_batch(settings, full=True, archive_lag=timedelta(0), run_id="fc-paged")
+    assert max(paged) > 50  # the sales history did span several pages
+    assert (report.status, report.forecast["status"]) == ("succeeded", "succeeded"), report
+    rows = clients.query_rows(settings, "SELECT DISTINCT run_id FROM batch.demand_forecast")
+    assert [r["run_id"] for r in rows] == ["fc-paged"]
+    fresh = clients.query_rows(settings, "SELECT * FROM serving.freshness")[0]
+    assert fresh["forecast_run_id"] == "fc-paged" and fresh["forecast_is_current"] is True
+
+
+def test_a_failed_forecast_step_fails_the_run_where_people_look(settings, monkeypatch) -> None:
+    """Committed batch views, no fresh forecast: the report, the CLI's exit code, the
+    scheduler's answer, serving.freshness and the purchasing export all say so."""
+    from typer.testing import CliRunner
+
+    from salesphere.batch import runner
+    from salesphere_tools.cli.main import app
+    from salesphere_tools.purchasing import read_freshness, stale_forecast_warning
+    from services.batch.main import handle
+
+    received = datetime.now(UTC) - timedelta(hours=2)
+    events, _ = _history(received)
+    h.archive(settings, events, "history")
+    first = run_batch(settings, full=True, archive_lag=timedelta(0), run_id="fc-ok")
+    assert first.status == "succeeded"
+
+    def broken(*_args, **_kwargs):
+        raise ConnectionError("warehouse went away")
+
+    monkeypatch.setattr(runner, "run_forecast", broken)
+    report = run_batch(settings, full=True, archive_lag=timedelta(0), run_id="fc-broken")
+    assert report.status == "forecast_failed" and report.failed
+    assert "warehouse went away" in report.forecast["error"]
+
+    fresh = read_freshness(settings)
+    assert fresh["batch_run_id"] == "fc-broken" and fresh["forecast_run_id"] == "fc-ok"
+    assert fresh["forecast_is_current"] is False
+    warning = stale_forecast_warning(fresh)
+    assert warning and "fc-ok" in warning and "did not refresh" in warning
+
+    body, status = handle({"mode": "full", "archive_lag_seconds": 0}, {}, settings)
+    assert (status, body["status"]) == (500, "forecast_failed")
+
+    cli = ["batch", "run", "--full", "--archive-lag", "0"]
+    result = CliRunner().invoke(app, cli, env=settings.to_environ())
+    assert result.exit_code == 1, result.output
+    assert "forecast step failed" in result.output

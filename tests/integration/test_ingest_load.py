@@ -91,7 +91,7 @@ def test_burst_beyond_the_inflight_limit_is_shed_and_nothing_is_lost(twin: Twin)
 def test_load_test_run_is_bounded_and_verifies_delivery(twin: Twin) -> None:
     from dataclasses import replace
 
-    from salesphere_tools.ingest.loadtest import run_load
+    from salesphere_tools.bench.load import run_load
 
     with pytest.raises(ValueError, match="loopback"):
         run_load(replace(twin.settings, host="10.0.0.1"), rates=(1.0,))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from salesphere.gcp import clients
-from salesphere.sql import SQL_DIR
 from salesphere.sqldocs import parse
 from salesphere_tools.local.twin import Twin
+from sql import GENERATED_DIR
 
 
 def test_view_and_column_descriptions_come_from_the_sql_docs(twin: Twin) -> None:
-    doc = parse(SQL_DIR / "serving/sales_daily.sql")
+    doc = parse(GENERATED_DIR / "sales_daily.sql")
     table = clients.bigquery_client(twin.settings).get_table(
         f"{twin.settings.project}.serving.sales_daily"
     )

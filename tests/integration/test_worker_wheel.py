@@ -62,7 +62,6 @@ def test_the_wheel_holds_the_runtime_library_and_its_data_only(env) -> None:
     names = worker_env.wheel_contents(env.wheel)
     assert not [n for n in names if n.startswith(("salesphere_tools/", "services/", "tests/"))]
     for data in (
-        "salesphere/sql/serving/events_since_cutoff.sql",
         "salesphere/sql/batch/sales_daily.sql",
         "salesphere/mappings/pos.yaml",
         "salesphere/schema/canonical_event.v1.json",

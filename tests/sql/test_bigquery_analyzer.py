@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from salesphere import names
-from salesphere.sql import SQL_DIR
 from salesphere_tools.sqlcheck import check, collect, engine
 from salesphere_tools.sqlcheck.analyzer import AnalysisError, Analyzer
+from sql import view_files as view_files_on_disk
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = ("salesphere", "salesphere_tools", "infra", "services")
@@ -46,14 +45,14 @@ def test_every_statement_passes_googles_analyzer(summary: check.Summary) -> None
     ]
     assert not rejected, (
         f"BigQuery would refuse {len(rejected)} statement(s); fix the SQL (templates in "
-        "salesphere/sql/metrics, then `python -m salesphere.batch.sqlrender`) and run "
+        "salesphere/sql/metrics, then `python -m sql.render`) and run "
         "`python -m salesphere_tools.sqlcheck`:\n\n" + "\n\n".join(rejected)
     )
 
 
 def test_collects_each_kind_of_statement(summary: check.Summary) -> None:
     """Both deployments of every serving view, both commit scripts, and each reader."""
-    view_files = sorted(p.stem for p in (SQL_DIR / names.DATASET_SERVING).glob("*.sql"))
+    view_files = sorted(p.stem for p in view_files_on_disk())
     by_name = {r.name: r for r in summary.results}
     for view in view_files:
         assert f"view serving.{view} (Pulumi)" in by_name
@@ -63,7 +62,7 @@ def test_collects_each_kind_of_statement(summary: check.Summary) -> None:
         assert by_name[script].statements >= 10, by_name[script]
     origins = {r.origin.split(":")[0] for r in summary.results}
     for path in (
-        "infra/views.py",
+        "sql/views.py",
         "salesphere/warehouse/views.py",
         "salesphere/batch/commit.py",
         "salesphere/batch/runner.py",

@@ -6,9 +6,10 @@ import pytest
 import sqlglot
 
 from salesphere.sqldocs import parse, parse_dir
-from salesphere_tools.cli.docs import DICTIONARY, SERVING_SQL, render_dictionary
+from salesphere_tools.cli.docs import DICTIONARY, render_dictionary
+from sql import VIEW_DIRS, view_files
 
-VIEW_FILES = sorted(SERVING_SQL.glob("*.sql"))
+VIEW_FILES = view_files()
 
 
 def test_there_are_serving_views() -> None:
@@ -45,4 +46,4 @@ def test_committed_dictionary_is_current() -> None:
     assert DICTIONARY.read_text(encoding="utf-8") == render_dictionary(), (
         "docs/data-dictionary.md is stale: run `salesphere docs` and commit it"
     )
-    assert len(parse_dir(SERVING_SQL)) == len(VIEW_FILES)
+    assert len(parse_dir(*VIEW_DIRS)) == len(VIEW_FILES)

@@ -74,16 +74,20 @@ STORES = ["AM01", "SP01", "WEB"]
 
 
 class _Warehouse:
-    """Answers the export's queries: the view's rows for @store, the store list."""
+    """Answers the export's queries: the view's rows for @store, the store list, freshness."""
 
     def __init__(self, rows: list[dict[str, Any]]) -> None:
         self.rows = rows
         self.sent: list[str] = []
+        self.freshness = {"cutoff": "t", "batch_run_id": "r1", "forecast_run_id": "r1"}
+        self.freshness["forecast_is_current"] = True
 
     def query_and_wait(self, sql: str, job_config: Any = None) -> list[Any]:
         self.sent.append(sql)
         if "reference.stores" in sql:
             return [{"store_id": s} for s in STORES]
+        if "serving.freshness" in sql:
+            return [SimpleNamespace(items=self.freshness.items)]
         store = job_config.query_parameters[0].value
         return [SimpleNamespace(items=r.items) for r in self.rows if r["store_id"] == store]
 
@@ -190,3 +194,35 @@ def test_header_and_cells_are_neutralised_in_render() -> None:
     text = purchasing.render([_row("=1+1", supplier="@evil", product_name="-x")])
     cells = next(iter(csv.DictReader(io.StringIO(text), delimiter=";")))
     assert (cells["SKU"], cells["Fornecedor"], cells["Produto"]) == ("'=1+1", "'@evil", "'-x")
+
+
+def test_stale_forecast_warning_says_why_only_when_the_forecast_is_behind() -> None:
+    from salesphere_tools.purchasing import stale_forecast_warning
+
+    current = {"cutoff": "t", "batch_run_id": "r2", "forecast_run_id": "r2"}
+    assert stale_forecast_warning({**current, "forecast_is_current": True}) is None
+    assert stale_forecast_warning({}) is None  # no batch run yet: nothing to compare
+    behind = {
+        **current,
+        "forecast_run_id": "r1",
+        "forecast_is_current": False,
+        "forecast_age_seconds": 7200,
+    }
+    assert "2 h old (run r1)" in stale_forecast_warning(behind)
+    missing = {"cutoff": "t", "forecast_run_id": None, "forecast_is_current": False}
+    assert "no demand forecast yet" in stale_forecast_warning(missing)
+
+
+def test_export_warns_when_the_forecast_behind_it_is_stale(
+    warehouse: _Warehouse, tmp_path: Path
+) -> None:
+    warehouse.freshness |= {
+        "batch_run_id": "r2",
+        "forecast_is_current": False,
+        "forecast_age_seconds": 90000,
+    }
+    out = tmp_path / "sp01.csv"
+    result = CliRunner().invoke(app, ["replenishment", "export", "--store", "SP01", "--out", out])
+    assert result.exit_code == 0, result.output
+    assert "warning: the demand forecast is 25 h old (run r1)" in result.output
+    assert out.exists()

@@ -15,9 +15,9 @@ import pytest
 from pydantic import ValidationError
 
 from salesphere import reference
-from salesphere.sql import SQL_DIR
+from sql import SERVING_DIR
 
-VIEW = (SQL_DIR / "serving" / "replenishment.sql").read_text(encoding="utf-8")
+VIEW = (SERVING_DIR / "replenishment.sql").read_text(encoding="utf-8")
 
 
 def _number(pattern: str) -> float:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from salesphere.model import EventType
 from salesphere.speed import alerts as stock
 from salesphere.speed.rows import event_row
-from salesphere.sql import SQL_DIR
 from salesphere_tools.speed.samples import count, movement, sale
+from sql import SERVING_DIR
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 WRITTEN = datetime(2026, 11, 28, 13, 0, tzinfo=UTC)
@@ -85,7 +85,7 @@ def test_count_needed_is_raised_once_and_a_recount_re_arms() -> None:
 
 def test_speed_levels_follow_the_serving_view_rules() -> None:
     # serving.stock_alerts: < 0 count_needed, = 0 out_of_stock; the speed layer agrees.
-    sql = (SQL_DIR / "serving" / "stock_alerts.sql").read_text()
+    sql = (SERVING_DIR / "stock_alerts.sql").read_text()
     assert "WHEN c.on_hand < 0 THEN 'count_needed'" in sql
     assert "WHEN c.on_hand = 0 THEN 'out_of_stock'" in sql
     assert stock.KIND[stock.level_of(-1, 5)] == "count_needed"

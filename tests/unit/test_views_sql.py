@@ -6,20 +6,24 @@ import sys
 from pathlib import Path
 
 from salesphere import sqlrefs
-from salesphere.batch.sqlrender import SQL_DIR, SqlFile, render_all, stale_files
+from salesphere.batch.sqlrender import SqlFile, render_all
+from salesphere.sql import SQL_DIR
 from salesphere.warehouse.views import load
+from sql import GENERATED_DIR
+from sql.render import stale_files
+from sql.views import serving_views
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_generated_sql_matches_its_templates() -> None:
-    assert stale_files() == [], "run `python -m salesphere.batch.sqlrender` and commit"
+    assert stale_files() == [], "run `python -m sql.render` and commit"
 
 
 def test_batch_and_speed_renderings_share_the_metric_text() -> None:
-    rendered = render_all()
+    rendered = render_all(GENERATED_DIR)
     batch = rendered[SQL_DIR / "batch" / "sales_daily.sql"]
-    serving = rendered[SQL_DIR / "serving" / "sales_daily.sql"]
+    serving = rendered[GENERATED_DIR / "sales_daily.sql"]
     for line in (
         "COUNTIF(src.event_type = 'sale') AS sale_lines",
         "DATE(src.occurred_at, COALESCE(st.timezone, ('America/Sao_Paulo'))) AS sale_date",
@@ -29,8 +33,8 @@ def test_batch_and_speed_renderings_share_the_metric_text() -> None:
 
 
 def test_every_view_documents_itself_and_each_output_column() -> None:
-    for dataset in ("batch", "serving"):
-        for view in load(dataset):
+    for views in (load("batch"), serving_views()):
+        for view in views:
             sql = SqlFile.read(view.path)
             assert sql.tag("view") == view.ref, view.path
             assert "-- description:" in sql.header, view.path
@@ -46,7 +50,7 @@ def test_every_view_documents_itself_and_each_output_column() -> None:
 
 
 def test_serving_views_only_read_platform_datasets_in_dependency_order() -> None:
-    order = [v.name for v in load("serving")]
+    order = [v.name for v in serving_views()]
     assert order.index("events_since_cutoff") < order.index("sales_daily")
     assert order.index("sales_daily") < order.index("stock_alerts")
 
@@ -59,6 +63,7 @@ def test_sqlfluff_bigquery_lint_passes() -> None:
             "sqlfluff",
             "lint",
             "salesphere/sql",
+            "sql",
             "--dialect",
             "bigquery",
             "--disable-progress-bar",
@@ -85,6 +90,6 @@ def test_no_view_takes_a_utc_day_or_hour() -> None:
     22:30 São Paulo sale (01:30 UTC) on the next day."""
     assert UTC_DAY_OR_HOUR.search("DATE(e.occurred_at)")  # the pattern itself can fail
     assert not UTC_DAY_OR_HOUR.search("DATE(e.occurred_at, st.timezone)")
-    for dataset in ("batch", "serving"):
-        for view in load(dataset):
+    for views in (load("batch"), serving_views()):
+        for view in views:
             assert not UTC_DAY_OR_HOUR.search(view.query), view.path

@@ -350,7 +350,7 @@ class _IngestSender:
 
 def _ingest_catalog(settings: Settings) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """SKUs and stores ingest accepts: the twin's catalog, or the ingest bench catalog."""
-    from salesphere_tools.ingest.bench import SKUS, STORES, load_bench_reference
+    from salesphere_tools.bench.ingest import SKUS, STORES, load_bench_reference
 
     bq = clients.bigquery_client(settings)
     try:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from salesphere.gcp import clients
 from salesphere.settings import Settings
-from salesphere_tools.batch.bench import synthesize_archive
-from salesphere_tools.batch.rss import tree_rss_mib
+from salesphere_tools.bench.batch import synthesize_archive
+from salesphere_tools.bench.rss import tree_rss_mib
 
 #: Lines per order in the busy-day case (the generator's web and store orders average 2-3).
 LINES_PER_ORDER = 3
@@ -121,9 +121,12 @@ def measure(settings: Settings, case: str, events: int, service_dir: Path) -> Me
     )
 
 
-def run_cases(settings: Settings, service_dir: Path) -> list[MemoryRun]:
-    """The two sizing cases: a day of 10,000 orders, and one 100 MB archive file."""
+def run_cases(settings: Settings, service_dir: Path, scale: float = 1.0) -> list[MemoryRun]:
+    """The two sizing cases: a day of 10,000 orders, and one 100 MB archive file
+    (``scale`` shrinks both for a smoke run; the case names say the size measured)."""
+    orders = max(100, round(10_000 * scale))
+    big = max(500, round(EVENTS_PER_100MB * scale))
     return [
-        measure(settings, "day of 10,000 orders", 10_000 * LINES_PER_ORDER, service_dir),
-        measure(settings, "one 100 MB archive file", EVENTS_PER_100MB, service_dir),
+        measure(settings, f"day of {orders:,} orders", orders * LINES_PER_ORDER, service_dir),
+        measure(settings, f"one archive file of {big:,} events", big, service_dir),
     ]

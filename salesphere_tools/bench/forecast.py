@@ -18,7 +18,7 @@ and store count no test uses (:data:`SEED`, :data:`STORES`):
    process (the function has one vCPU), against its 1800 s / 2048 MiB limits.
 
 Each child samples its own peak RSS, workers included (``PeakTreeMemory``).
-Run alone: ``python -m salesphere_tools.forecast.bench`` (prints JSON).
+Run alone: ``python -m salesphere_tools.bench.forecast`` (prints JSON).
 """
 
 from __future__ import annotations
@@ -42,20 +42,20 @@ FUNCTION_STORES = 4
 FUNCTION_SKUS = 200
 
 
-def _history(stores: int, skus: int):
+def _history(stores: int, skus: int, scale: float = 1.0):
     from salesphere_tools.generate.history import daily_history
 
-    return daily_history(stores=stores, skus=skus, days=DAYS, seed=SEED)
+    return daily_history(stores=stores, skus=max(3, round(skus * scale)), days=DAYS, seed=SEED)
 
 
-def choose_models(workers: int, out: Path) -> dict[str, Any]:
+def choose_models(workers: int, out: Path, scale: float = 1.0) -> dict[str, Any]:
     """Child 1: backtest on the history before the holdout; write the choices to ``out``."""
     from salesphere.forecast.engine import BACKTEST, Accuracy, ForecastConfig, forecast_all
     from salesphere.forecast.models import SEASONAL_NAIVE
     from salesphere.forecast.series import build_series
-    from salesphere_tools.batch.memory import PeakTreeMemory
+    from salesphere_tools.bench.rss import PeakTreeMemory
 
-    history = _history(STORES, SKUS)
+    history = _history(STORES, SKUS, scale)
     series = build_series(history.frame(until=DAYS - HOLDOUT))
     with PeakTreeMemory() as peak:
         began = time.perf_counter()
@@ -77,15 +77,15 @@ def choose_models(workers: int, out: Path) -> dict[str, Any]:
     }
 
 
-def fit_and_forecast(workers: int, choices: Path) -> dict[str, Any]:
+def fit_and_forecast(workers: int, choices: Path, scale: float = 1.0) -> dict[str, Any]:
     """Child 2: fit the chosen models, forecast the holdout, score it against baselines."""
     from salesphere.forecast.engine import UPDATE, ForecastConfig, forecast_all
     from salesphere.forecast.metrics import absolute_error_sums
     from salesphere.forecast.models import CANDIDATES, SEASONAL_NAIVE, TRAILING_AVG
     from salesphere.forecast.series import INTERMITTENT, build_series
-    from salesphere_tools.batch.memory import PeakTreeMemory
+    from salesphere_tools.bench.rss import PeakTreeMemory
 
-    history = _history(STORES, SKUS)
+    history = _history(STORES, SKUS, scale)
     series = build_series(history.frame(until=DAYS - HOLDOUT))
     picks = {tuple(k.split("|", 1)): v for k, v in json.loads(choices.read_text()).items()}
     # Nothing has imported statsforecast yet: its import and every first call's warm-up
@@ -122,13 +122,13 @@ def fit_and_forecast(workers: int, choices: Path) -> dict[str, Any]:
     }
 
 
-def function_scale() -> dict[str, Any]:
+def function_scale(scale: float = 1.0) -> dict[str, Any]:
     """The weekly backtest run at the demo's scale in one process (one vCPU)."""
     from salesphere.forecast.engine import BACKTEST, ForecastConfig, forecast_all
     from salesphere.forecast.series import build_series
-    from salesphere_tools.batch.memory import PeakTreeMemory
+    from salesphere_tools.bench.rss import PeakTreeMemory
 
-    history = _history(FUNCTION_STORES, FUNCTION_SKUS)
+    history = _history(FUNCTION_STORES, FUNCTION_SKUS, scale)
     with PeakTreeMemory() as peak:
         began = time.perf_counter()
         series = build_series(history.frame())
@@ -143,7 +143,7 @@ def function_scale() -> dict[str, Any]:
 
 def _child(*args: str) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-m", "salesphere_tools.forecast.bench", *args],
+        [sys.executable, "-m", "salesphere_tools.bench.forecast", *args],
         capture_output=True,
         text=True,
         check=False,
@@ -153,14 +153,17 @@ def _child(*args: str) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def bench_forecast(workers: int = 2, *, function: bool = True) -> dict[str, Any]:
-    """Run the children and merge their figures (see the module doc)."""
+def bench_forecast(
+    workers: int = 2, *, scale: float = 1.0, function: bool = True
+) -> dict[str, Any]:
+    """Run the children and merge their figures (see the module doc); ``scale`` multiplies
+    the number of SKUs (a smoke run keeps a few series of the same two years)."""
     with tempfile.TemporaryDirectory(prefix="salesphere-forecast-bench-") as tmp:
         choices = Path(tmp) / "choices.json"
-        out = _child("choose", str(workers), str(choices))
-        out |= _child("fit", str(workers), str(choices))
+        out = _child("choose", str(workers), str(choices), str(scale))
+        out |= _child("fit", str(workers), str(choices), str(scale))
         if function:
-            out |= _child("function")
+            out |= _child("function", str(scale))
     out["workers"] = workers
     return out
 
@@ -168,11 +171,11 @@ def bench_forecast(workers: int = 2, *, function: bool = True) -> dict[str, Any]
 def main(argv: list[str]) -> None:
     command, *rest = argv
     if command == "choose":
-        result = choose_models(int(rest[0]), Path(rest[1]))
+        result = choose_models(int(rest[0]), Path(rest[1]), float(rest[2]))
     elif command == "fit":
-        result = fit_and_forecast(int(rest[0]), Path(rest[1]))
+        result = fit_and_forecast(int(rest[0]), Path(rest[1]), float(rest[2]))
     elif command == "function":
-        result = function_scale()
+        result = function_scale(float(rest[0]))
     else:
         result = bench_forecast()
     print(json.dumps(result))

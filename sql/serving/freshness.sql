@@ -10,6 +10,13 @@
 -- column: speed_lag_seconds: Seconds between now and newest_speed_received_at.
 -- column: batch_age_seconds: Seconds between now and the cutoff.
 -- column: events_since_cutoff: Distinct events served from the speed layer.
+-- column: forecast_run_id: The batch run whose forecast step wrote the demand forecast that
+--   serving.replenishment and serving.stock_alerts read (NULL before the first forecast).
+-- column: forecast_computed_at: When that forecast was made (its run's start).
+-- column: forecast_age_seconds: Seconds between now and forecast_computed_at.
+-- column: forecast_is_current: TRUE when the forecast comes from the batch run that set the
+--   cutoff. FALSE means the newest run's forecast step failed (or the forecast is off):
+--   purchase suggestions rest on an older forecast until a run refreshes it.
 WITH c AS (
     SELECT
         -- Aliased: in BigQuery the bare table name `cutoff` would mean the whole row.
@@ -29,6 +36,15 @@ s AS (
 
 e AS (
     SELECT COUNT(*) AS events FROM serving.events_since_cutoff
+),
+
+f AS (
+    SELECT
+        ARRAY_AGG(
+            STRUCT(d.run_id AS run_id, d.computed_at AS computed_at)
+            ORDER BY d.computed_at DESC LIMIT 1
+        )[SAFE_OFFSET(0)] AS latest
+    FROM batch.demand_forecast AS d
 )
 
 SELECT
@@ -39,7 +55,12 @@ SELECT
     s.newest_written_at AS newest_speed_written_at,
     TIMESTAMP_DIFF(CURRENT_TIMESTAMP(), s.newest_received_at, SECOND) AS speed_lag_seconds,
     TIMESTAMP_DIFF(CURRENT_TIMESTAMP(), c.latest.cutoff, SECOND) AS batch_age_seconds,
-    e.events AS events_since_cutoff
+    e.events AS events_since_cutoff,
+    f.latest.run_id AS forecast_run_id,
+    f.latest.computed_at AS forecast_computed_at,
+    TIMESTAMP_DIFF(CURRENT_TIMESTAMP(), f.latest.computed_at, SECOND) AS forecast_age_seconds,
+    COALESCE(f.latest.run_id = c.latest.run_id, FALSE) AS forecast_is_current
 FROM c
 CROSS JOIN s
 CROSS JOIN e
+CROSS JOIN f

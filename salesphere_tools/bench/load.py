@@ -17,7 +17,7 @@ It is bounded by construction: loopback only, at most ``MAX_REQUESTS`` requests,
 with a timeout, a hard deadline for the whole run, and the probe subscription deleted
 at the end. One warm-up request (not part of any step, but verified like the others)
 goes first, so the steps measure a warm function instance. Run it with
-``python -m salesphere_tools.ingest.loadtest`` next to a twin.
+``python -m salesphere_tools.bench.load`` next to a twin.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import orjson
 from salesphere import names
 from salesphere.ingest import signing
 from salesphere.settings import Settings
-from salesphere_tools.ingest.bench import SKUS, STORES, load_bench_reference
+from salesphere_tools.bench.ingest import SKUS, STORES, load_bench_reference
 
 DEFAULT_RATES = (2.0, 5.0, 10.0, 20.0, 40.0, 80.0)
 #: Upper bounds that keep a mistyped rate from turning into a flood.
@@ -334,7 +334,7 @@ def run_load(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m salesphere_tools.ingest.loadtest [--rates 2,5,10] [--seconds 5] [--batch 200]``."""
+    """``python -m salesphere_tools.bench.load [--rates 2,5,10] [--seconds 5] [--batch 200]``."""
     import argparse
 
     parser = argparse.ArgumentParser(description="Step load test of the twin's ingest-http.")

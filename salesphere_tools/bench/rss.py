@@ -43,6 +43,22 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
+def own_peak_mib() -> float:
+    """This process's own peak RSS since it started its current program (``VmHWM``).
+
+    Not ``getrusage(RUSAGE_SELF).ru_maxrss``: Linux carries that high-water mark across
+    ``exec``, so a child forked from a large parent (a benchmark run that already holds a
+    forecast's memory) reports the parent's peak as its own.
+    """
+    try:
+        for line in (_PROC / "self" / "status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def descendants(root: int | None = None) -> set[int]:
     """Every process below ``root`` (default: this process), not ``root`` itself."""
     children = _children_map()

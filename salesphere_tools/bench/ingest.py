@@ -1,6 +1,6 @@
 """Ingest throughput, each figure beside a naive baseline doing the same work.
 
-Called by ``salesphere bench`` (and runnable as ``python -m salesphere_tools.ingest.bench``):
+Called by ``salesphere bench`` (and runnable as ``python -m salesphere_tools.bench.ingest``):
 
 * :func:`bench_http` - events/s accepted end to end by the running ``ingest-http``
   function (signed POSTs of 500 records -> Pub/Sub emulator confirmed -> ingest log),
@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from salesphere.ingest.processing import RecordProcessor
 from salesphere.ingest.publish import envelope_bytes, pack_rows
 from salesphere.ingest.readers import open_table
 from salesphere.settings import Settings
+from salesphere_tools.bench.rss import own_peak_mib
 from salesphere_tools.generate.spreadsheets import HEADERS  # the generator's store export
 
 SKUS = tuple(f"ELE-{10001 + i}" for i in range(200))
@@ -242,7 +242,7 @@ def bench_xlsx(rows: int = 100_000, *, workdir: Path | None = None) -> dict[str,
 def peak_memory_mib(path: Path) -> float:
     """Peak RSS (MiB) of a fresh interpreter processing ``path`` (reader + validation)."""
     done = subprocess.run(
-        [sys.executable, "-m", "salesphere_tools.ingest.bench", "process", str(path)],
+        [sys.executable, "-m", "salesphere_tools.bench.ingest", "process", str(path)],
         check=True,
         capture_output=True,
         text=True,
@@ -499,7 +499,7 @@ def main(argv: list[str] | None = None) -> None:
     if args[:1] == ["process"]:
         path = Path(args[1])
         counts = process_file(path, f"spreadsheet/{path.name}")
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = own_peak_mib()
         print(json.dumps({**counts, "peak_mib": round(peak, 1)}))
         return
     what = args[0] if args else "files"
