@@ -9,27 +9,44 @@ guardrails catch primitive roles and public members again on the recorded graph.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 import pulumi
 import pulumi_gcp as gcp
 
-#: Roles that exist only at project level (running BigQuery jobs, being a Dataflow worker).
+from infra.apis import needed
+
+#: Roles that exist only at project level (running BigQuery jobs, being a Dataflow worker,
+#: writing log entries).
 PROJECT_LEVEL_ROLES = frozenset(
-    {"roles/bigquery.jobUser", "roles/dataflow.worker", "roles/dataflow.developer"}
+    {
+        "roles/bigquery.jobUser",
+        "roles/dataflow.worker",
+        "roles/dataflow.developer",
+        "roles/logging.logWriter",
+    }
 )
 
-Scope = Literal["topic", "subscription", "bucket", "dataset", "secret", "run", "sa", "project"]
+Scope = Literal[
+    "topic", "subscription", "bucket", "dataset", "secret", "run", "sa", "repository", "project"
+]
 
 
 @dataclass(frozen=True)
 class Grants:
-    """Hands out roles inside one component: knows the project, region and parent."""
+    """Hands out roles inside one component: knows the project, region and parent.
+
+    ``apis`` (API name -> its ``gcp.projects.Service``) is given where the parent does
+    not already wait for every API (the foundation component owns the APIs): each grant
+    then depends on the APIs its resource type needs (:data:`infra.apis.API_FOR_TYPE`).
+    """
 
     project: str
     region: str
     parent: pulumi.Resource
+    apis: Mapping[str, pulumi.Resource] = field(default_factory=dict)
 
     def grant(
         self,
@@ -39,29 +56,64 @@ class Grants:
         role: str,
         member: pulumi.Input[str],
         depends_on: list[pulumi.Resource] | None = None,
+        project_reason: str = "",
     ) -> pulumi.CustomResource:
-        """Grant ``role`` to ``member`` on one resource; ``target`` is its id or name."""
-        opts = pulumi.ResourceOptions(parent=self.parent, depends_on=depends_on or [])
+        """Grant ``role`` to ``member`` on one resource; ``target`` is its id or name.
+
+        ``project_reason`` allows a resource role at project level when the resource it
+        belongs on cannot be named (it does not exist before the first deploy); say why.
+        """
         project = self.project
+
+        def opts(type_: str) -> pulumi.ResourceOptions:
+            apis = [self.apis[a] for a in needed(type_) if a in self.apis]
+            return pulumi.ResourceOptions(
+                parent=self.parent, depends_on=[*apis, *(depends_on or [])]
+            )
+
         if scope == "topic":
             return gcp.pubsub.TopicIAMMember(
-                name, topic=target, role=role, member=member, project=project, opts=opts
+                name,
+                topic=target,
+                role=role,
+                member=member,
+                project=project,
+                opts=opts("gcp:pubsub/topicIAMMember:TopicIAMMember"),
             )
         if scope == "subscription":
             return gcp.pubsub.SubscriptionIAMMember(
-                name, subscription=target, role=role, member=member, project=project, opts=opts
+                name,
+                subscription=target,
+                role=role,
+                member=member,
+                project=project,
+                opts=opts("gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember"),
             )
         if scope == "bucket":
             return gcp.storage.BucketIAMMember(
-                name, bucket=target, role=role, member=member, opts=opts
+                name,
+                bucket=target,
+                role=role,
+                member=member,
+                opts=opts("gcp:storage/bucketIAMMember:BucketIAMMember"),
             )
         if scope == "dataset":
-            return gcp.bigquery.DatasetIamMember(
-                name, dataset_id=target, role=role, member=member, project=project, opts=opts
+            return dataset_access(
+                name,
+                target,
+                role,
+                member,
+                project,
+                opts("gcp:bigquery/datasetAccess:DatasetAccess"),
             )
         if scope == "secret":
             return gcp.secretmanager.SecretIamMember(
-                name, secret_id=target, role=role, member=member, project=project, opts=opts
+                name,
+                secret_id=target,
+                role=role,
+                member=member,
+                project=project,
+                opts=opts("gcp:secretmanager/secretIamMember:SecretIamMember"),
             )
         if scope == "run":
             return gcp.cloudrunv2.ServiceIamMember(
@@ -71,18 +123,78 @@ class Grants:
                 role=role,
                 member=member,
                 project=project,
-                opts=opts,
+                opts=opts("gcp:cloudrunv2/serviceIamMember:ServiceIamMember"),
             )
         if scope == "sa":
             return gcp.serviceaccount.IAMMember(
-                name, service_account_id=target, role=role, member=member, opts=opts
+                name,
+                service_account_id=target,
+                role=role,
+                member=member,
+                opts=opts("gcp:serviceaccount/iAMMember:IAMMember"),
             )
-        if role not in PROJECT_LEVEL_ROLES:
+        if scope == "repository":
+            return gcp.artifactregistry.RepositoryIamMember(
+                name,
+                repository=target,
+                location=self.region,
+                role=role,
+                member=member,
+                project=project,
+                opts=opts("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember"),
+            )
+        if role not in PROJECT_LEVEL_ROLES and not project_reason:
             raise ValueError(
                 f"{name}: {role} must be granted on a specific resource, not the project; "
                 f"project-level grants are limited to {sorted(PROJECT_LEVEL_ROLES)}"
             )
-        return gcp.projects.IAMMember(name, project=project, role=role, member=member, opts=opts)
+        return gcp.projects.IAMMember(
+            name,
+            project=project,
+            role=role,
+            member=member,
+            opts=opts("gcp:projects/iAMMember:IAMMember"),
+        )
+
+
+#: BigQuery's dataset roles in the form its dataset ACL stores them (the API accepts the
+#: predefined names but answers with these, so Pulumi would show a diff on every run).
+DATASET_ROLES = {
+    "roles/bigquery.dataViewer": "READER",
+    "roles/bigquery.dataEditor": "WRITER",
+    "roles/bigquery.dataOwner": "OWNER",
+}
+
+
+def dataset_access(
+    name: str,
+    dataset_id: pulumi.Input[str],
+    role: str,
+    member: pulumi.Input[str],
+    project: str,
+    opts: pulumi.ResourceOptions,
+) -> gcp.bigquery.DatasetAccess:
+    """A dataset ACL entry: the only kind of dataset grant that keeps authorised views.
+
+    Dataset IAM members rewrite the dataset's policy and drop its authorised views and
+    datasets, and cannot be mixed with ``DatasetAccess`` on the same dataset (Pulumi's
+    DatasetIamMember page, docs/infra.md), so every dataset grant is an ACL entry.
+    ``member`` is ``serviceAccount:``/``user:`` (-> ``userByEmail``) or ``group:``
+    (-> ``groupByEmail``); an Output member is a service account of this program.
+    """
+    if role not in DATASET_ROLES:
+        raise ValueError(f"{name}: {role} is not a BigQuery dataset role {sorted(DATASET_ROLES)}")
+    kind = member.split(":", 1)[0] if isinstance(member, str) else "serviceAccount"
+    email = pulumi.Output.from_input(member).apply(lambda m: m.split(":", 1)[1])
+    return gcp.bigquery.DatasetAccess(
+        name,
+        dataset_id=dataset_id,
+        project=project,
+        role=DATASET_ROLES[role],
+        user_by_email=email if kind in {"serviceAccount", "user"} else None,
+        group_by_email=email if kind == "group" else None,
+        opts=opts,
+    )
 
 
 def sa_member(account: gcp.serviceaccount.Account) -> pulumi.Output[str]:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from infra import functions
+from infra import apis, functions
 from infra.foundation import Foundation, bucket, delete_after
 from infra.iam import Grants, sa_member
 from infra.settings import SettingsError, StackSettings
-from salesphere import names
+from salesphere import endpoints, names
 
 LAYER = "ingest"
 HMAC_SECRET_ID = "ingest-hmac-keys"
@@ -46,7 +46,7 @@ class Ingest(pulumi.ComponentResource):
     """Everything a targeted deploy of ``services/ingest`` touches."""
 
     def __init__(self, settings: StackSettings, base: Foundation) -> None:
-        super().__init__("salesphere:infra:Ingest", LAYER)
+        super().__init__("salesphere:infra:Ingest", LAYER, opts=base.layer_options())
         buckets = names.bucket_names(settings.project, settings.env)
         grants = Grants(settings.project, settings.region, self)
         self.landing = bucket(
@@ -86,7 +86,11 @@ class Ingest(pulumi.ComponentResource):
         )
 
         # Landing bucket -> file-drops topic, published by Cloud Storage's service agent.
-        gcs_agent = gcp.storage.get_project_service_account_output(project=settings.project)
+        # The lookup itself creates the agent if needed: it waits for the Cloud Storage API.
+        gcs_agent = gcp.storage.get_project_service_account_output(
+            project=settings.project,
+            opts=pulumi.InvokeOutputOptions(depends_on=[base.api[apis.STORAGE]]),
+        )
         notify_grant = grants.grant(
             "gcs-agent-publishes-file-drops",
             "topic",
@@ -186,6 +190,16 @@ class Ingest(pulumi.ComponentResource):
             )
         ]
         callers = oidc_callers(settings.ingest_invokers)
+        # The token audiences ingest-http accepts: its own two URLs, from the one
+        # definition the function and callers share (salesphere/endpoints.py). The
+        # run.app one is what callers mint tokens for (the ``ingest_url`` output).
+        number = gcp.organizations.get_project_output(project_id=settings.project).number
+        self.audiences = number.apply(
+            lambda n: endpoints.audiences(
+                functions.INGEST_HTTP.name, settings.project, str(n), settings.region
+            )
+        )
+        self.url = self.audiences.apply(lambda urls: urls[0])
         self.http = functions.deploy(
             functions.INGEST_HTTP,
             settings,
@@ -193,7 +207,11 @@ class Ingest(pulumi.ComponentResource):
             source,
             self.account,
             self,
-            env={"SALESPHERE_INGEST_OIDC_CALLERS": ",".join(callers)},
+            base,
+            env={
+                "SALESPHERE_INGEST_OIDC_CALLERS": ",".join(callers),
+                "SALESPHERE_INGEST_OIDC_AUDIENCES": self.audiences.apply(",".join),
+            },
             secret_env=secret_env,
             depends_on=access,
         )
@@ -204,6 +222,7 @@ class Ingest(pulumi.ComponentResource):
             source,
             self.account,
             self,
+            base,
             secret_env=secret_env,
             depends_on=access,
         )
@@ -217,4 +236,4 @@ class Ingest(pulumi.ComponentResource):
         self.file_drops = base.push_subscription(
             names.SUB_FILE_DROPS_INGEST, self.files, LAYER, self
         )
-        self.register_outputs({"ingest_url": self.http.url})
+        self.register_outputs({"ingest_url": self.url})

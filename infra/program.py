@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import pulumi
 
+from infra.analysts import authorise_serving, grant_analysts
 from infra.batch import Batch
 from infra.foundation import Foundation
+from infra.functions import invoke_url
 from infra.ingest import Ingest
 from infra.schemas import table_specs
 from infra.serving import Serving
@@ -33,8 +35,11 @@ def build() -> None:
         upstream={**stream.tables, **batch.tables},
         root=root,
     )
+    authorise_serving(settings, foundation, serving.reads, serving)
+    grant_analysts(settings, foundation, serving)
     pulumi.export("project", settings.project)
-    pulumi.export("ingest_url", ingest.http.url)
-    pulumi.export("batch_url", batch.function.url)
+    pulumi.export("ingest_url", ingest.url)
+    pulumi.export("ingest_audiences", ingest.audiences)
+    pulumi.export("batch_url", invoke_url(batch.function))
     pulumi.export("archive_bucket", foundation.archive.name)
     pulumi.export("views", sorted(serving.views))

@@ -28,7 +28,7 @@ class Stream(pulumi.ComponentResource):
     def __init__(
         self, settings: StackSettings, base: Foundation, specs: dict[str, TableSpec]
     ) -> None:
-        super().__init__("salesphere:infra:Stream", LAYER)
+        super().__init__("salesphere:infra:Stream", LAYER, opts=base.layer_options())
         grants = Grants(settings.project, settings.region, self)
         self.tables = create_tables(
             specs,
@@ -74,7 +74,14 @@ class Stream(pulumi.ComponentResource):
         if settings.speed_runtime == "function":
             _, source = functions.upload_source("stream", base.artifacts, self)
             self.function = functions.deploy(
-                functions.SPEED, settings, LAYER, source, self.account, self, depends_on=access
+                functions.SPEED,
+                settings,
+                LAYER,
+                source,
+                self.account,
+                self,
+                base,
+                depends_on=access,
             )
             self.events = base.push_subscription(names.SUB_EVENTS_SPEED, self.function, LAYER, self)
         else:
@@ -100,6 +107,14 @@ class Stream(pulumi.ComponentResource):
                     "bucket",
                     base.artifacts.name,
                     "roles/storage.objectUser",
+                    member,
+                ),
+                # Dataflow pulls the flex template's launcher image as the job's account.
+                grants.grant(
+                    "speed-pulls-template-image",
+                    "repository",
+                    base.templates_repository.name,  # type: ignore[union-attr]
+                    "roles/artifactregistry.reader",
                     member,
                 ),
             ]

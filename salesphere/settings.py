@@ -106,10 +106,11 @@ class Settings:
     #: DirectRunner with ``forecast_workers`` worker processes). A stack whose batch
     #: runtime is ``dataflow`` always forecasts with Beam, on Dataflow.
     forecast_runtime: str = "process"
-    #: How long the archive may lag ingest; a batch run's cutoff is its start minus this
-    #: (the cloud archive subscription flushes every 5 minutes at most). The demo, after
-    #: draining the local archiver, passes 0.
-    batch_archive_lag_seconds: float = 600.0
+    #: How long the archive may lag ingest; a batch run's cutoff is its start minus this:
+    #: the cloud archive subscription closes a file at most every
+    #: ``limits.ARCHIVE_FILE_MAX_S`` (600 s), plus a minute for the write (a test keeps them
+    #: in step). The demo, after draining the local archiver, passes 0.
+    batch_archive_lag_seconds: float = 660.0
     #: HMAC keys (id, secret) for POS systems that cannot do OIDC. In cloud they come only
     #: from Secret Manager (``SALESPHERE_HMAC_KEYS``, mounted by infra/ingest.py); the
     #: twin's :data:`LOCAL_HMAC_KEYS` are dropped for any other env (see __post_init__).
@@ -122,6 +123,10 @@ class Settings:
     #: from homologation (tpAmb 2), marked ``nfe-unauthorised``. ``None``: only the twin
     #: and dev do (``SALESPHERE_FISCAL_ACCEPT_UNAUTHORISED`` on/off overrides).
     fiscal_accept_unauthorised: bool | None = None
+    #: The audiences an ID token for ingest-http may carry: its own URLs
+    #: (:func:`salesphere.endpoints.audiences`, passed by the program). Empty: no token is
+    #: accepted (fail closed).
+    oidc_audiences: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.forecast_runtime not in FORECAST_RUNTIMES:
@@ -212,6 +217,11 @@ class Settings:
                 for c in env.get("SALESPHERE_INGEST_OIDC_CALLERS", "").split(",")
                 if c.strip()
             ),
+            oidc_audiences=tuple(
+                a.strip()
+                for a in env.get("SALESPHERE_INGEST_OIDC_AUDIENCES", "").split(",")
+                if a.strip()
+            ),
             max_inflight_requests=int(
                 env.get("SALESPHERE_MAX_INFLIGHT_REQUESTS", base.max_inflight_requests)
             ),
@@ -265,6 +275,7 @@ class Settings:
             "SALESPHERE_TWIN_DIR": str(self.twin_dir.resolve()),
             "SALESPHERE_HMAC_KEYS": ",".join(f"{k}={v}" for k, v in self.hmac_keys),
             "SALESPHERE_INGEST_OIDC_CALLERS": ",".join(self.oidc_callers),
+            "SALESPHERE_INGEST_OIDC_AUDIENCES": ",".join(self.oidc_audiences),
             "SALESPHERE_MAX_INFLIGHT_REQUESTS": str(self.max_inflight_requests),
             "SALESPHERE_SPEED_SYNC_SECONDS": str(self.speed_sync_seconds),
             "SALESPHERE_SPEED_SYNC_WINDOW_SECONDS": str(self.speed_sync_window_seconds),

@@ -23,7 +23,8 @@ def _profile(stack: str):  # type: ignore[no-untyped-def]  # -> StackProfile (la
         s = settings_for_stack(stack)
     except SettingsError as exc:
         raise typer.BadParameter(str(exc), param_hint="--stack") from exc
-    speed = limits.FUNCTIONS[limits.SPEED]
+    from infra.functions import ALL_FUNCTIONS
+
     return StackProfile(
         stack=stack,
         envelope_max_events=Settings().envelope_max_events,
@@ -34,8 +35,10 @@ def _profile(stack: str):  # type: ignore[no-untyped-def]  # -> StackProfile (la
         speed_retention_days=s.speed_retention_days,
         landing_retention_days=s.landing_retention_days,
         archive_nearline_after_days=s.archive_nearline_after_days,
-        function_cpu=speed.cpu,
-        function_memory_gib=speed.memory_mib / 1024,
+        function_sizes={
+            name: (size.cpu, size.memory_mib / 1024) for name, size in limits.FUNCTIONS.items()
+        },
+        functions=len(ALL_FUNCTIONS),
     )
 
 
@@ -53,6 +56,13 @@ def register(app: typer.Typer) -> None:
         orders_per_day: Annotated[float, typer.Option(help="Orders per day across all stores.")],
         stack: Annotated[str, typer.Option(help="dev, staging, prod or pr-<n>")] = "prod",
         as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+        design: Annotated[
+            str,
+            typer.Option(
+                help="now (this tree), before (the design this model was first written "
+                "against) or proposed (with the SQL and service changes docs/infra.md asks for)"
+            ),
+        ] = "now",
     ) -> None:
         """Estimated monthly use of each free-tier quota, and the first one to run out."""
         from rich.console import Console
@@ -61,23 +71,32 @@ def register(app: typer.Typer) -> None:
         from salesphere_tools.costs import (
             DAYS_PER_MONTH,
             QUOTAS,
+            designs,
             estimate,
             exhaustion_point,
             measure_sizes,
         )
 
+        known = designs()
+        if design not in known:
+            raise typer.BadParameter(f"--design must be one of {', '.join(known)}")
+        chosen = known[design]
+
         if orders_per_day < 0:
             raise typer.BadParameter("--orders-per-day must be >= 0")
         profile = _profile(stack)
         sizes = measure_sizes()
-        result = estimate(orders_per_day, profile, sizes=sizes)
-        limits = {q.key: exhaustion_point(q.key, profile, sizes=sizes) for q in QUOTAS}
+        result = estimate(orders_per_day, profile, sizes=sizes, design=chosen)
+        limits = {
+            q.key: exhaustion_point(q.key, profile, sizes=sizes, design=chosen) for q in QUOTAS
+        }
         first = result.first_to_run_out
         if as_json:
             typer.echo(
                 json.dumps(
                     {
                         "stack": stack,
+                        "design": chosen.name,
                         "orders_per_day": orders_per_day,
                         "events_per_day": round(result.events_per_day),
                         "measured": sizes.__dict__,
@@ -87,7 +106,7 @@ def register(app: typer.Typer) -> None:
                                 "used": u.used,
                                 "free": u.quota.free,
                                 "unit": u.quota.unit,
-                                "share": u.share,
+                                "share": u.share if u.quota.free else None,
                                 "runs_out_at_orders_per_day": limits[u.quota.key],
                                 "overage_usd": u.overage_usd,
                             }
@@ -95,6 +114,9 @@ def register(app: typer.Typer) -> None:
                         ],
                         "first_to_run_out": first.quota.key,
                         "overage_usd": result.overage_usd,
+                        "billed_without_free_tier": [
+                            u.quota.key for u in result.billed_without_free_tier
+                        ],
                         "notes": list(result.notes),
                     },
                     indent=2,
@@ -113,14 +135,20 @@ def register(app: typer.Typer) -> None:
         )
         for u in result.uses:
             limit = limits[u.quota.key]
-            style = "red" if u.share > 1 else ("yellow" if u.share > 0.5 else "")
+            if not u.quota.free:
+                share = "[red]billed[/]" if u.used else "-"
+                free = "none"
+            else:
+                style = "red" if u.share > 1 else ("yellow" if u.share > 0.5 else "")
+                share = f"[{style}]{u.share * 100:.1f}%[/]" if style else f"{u.share * 100:.1f}%"
+                free = _fmt(u.quota.free)
             table.add_row(
                 u.quota.label,
                 f"{_fmt(u.used)} {u.quota.unit}",
-                f"{_fmt(u.quota.free)}",
-                f"[{style}]{u.share * 100:.1f}%[/]" if style else f"{u.share * 100:.1f}%",
+                free,
+                share,
                 "never" if limit is None else ("already" if limit < 1 else f"{limit:,.0f}"),
-                f"{u.overage_usd:.2f}",
+                f"{u.overage_usd:.4f}",
             )
         console.print(table)
         if first.share > 1:
@@ -130,7 +158,12 @@ def register(app: typer.Typer) -> None:
             verdict = "would run out first as volume grows"
         console.print(
             f"[bold]{first.quota.label}[/] {verdict} ({first.share * 100:.0f}% of the free "
-            f"allowance); estimated bill beyond the free tier ≈ ${result.overage_usd:.2f}/month"
+            f"allowance); estimated bill ≈ ${result.overage_usd:.2f}/month"
         )
+        for u in result.billed_without_free_tier:
+            console.print(
+                f"billed from the first unit (no free tier): {u.quota.label} "
+                f"≈ ${u.overage_usd:.4f}/month"
+            )
         for note in result.notes:
             console.print(f"[dim]note: {note}[/]")

@@ -219,10 +219,21 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="logical resource name(s), e.g. secret-hmac-keys"),
         ] = None,
         stack: Annotated[str, typer.Option(help="dev, staging, prod or pr-<n>")] = "dev",
+        dependencies: Annotated[
+            bool,
+            typer.Option(
+                "--dependencies/--exact",
+                help="also list everything they depend on, transitively (default): "
+                "`pulumi up --target` refuses a resource whose dependency or parent is "
+                "neither deployed nor targeted",
+            ),
+        ] = True,
     ) -> None:
-        """Print `--target <urn>` for every resource of the layer(s) or of the named
-        resources, for `pulumi up`: the URNs come from the program itself, so a moved or
-        renamed resource cannot leave a deploy script pointing at nothing."""
+        """Print `--target=<urn>` for every resource of the layer(s) or of the named
+        resources and, by default, for every resource and component they depend on
+        (transitively), for `pulumi up`: the URNs come from the program itself, so a moved
+        or renamed resource cannot leave a deploy script pointing at nothing, and a
+        targeted deploy on a fresh stack creates what it needs first."""
         layers, named = set(layer or []), set(resource or [])
         if not layers and not named:
             raise typer.BadParameter("give --layer or --resource")
@@ -238,9 +249,15 @@ def register(app: typer.Typer) -> None:
                 f"stack {stack} declares no resource named {missing}; "
                 "see `salesphere infra preview --stack " + stack + "`"
             )
-        for r in run.resources:
-            if r.layer in layers or r.name in named:
-                typer.echo(f"--target={r.urn}")
+        chosen = [r.name for r in run.resources if r.layer in layers or r.name in named]
+        if dependencies:
+            from salesphere_tools.infra_graph import closure
+
+            listed = closure(run, chosen)
+        else:
+            listed = [r for r in run.resources if r.name in set(chosen)]
+        for r in listed:
+            typer.echo(f"--target={r.urn}")
 
     @infra_app.command("check")
     def check(
@@ -250,7 +267,10 @@ def register(app: typer.Typer) -> None:
         ] = None,
         only: Annotated[
             list[str] | None,
-            typer.Option(help="run only these checks (stacks, limits, bundles, sql, iam)"),
+            typer.Option(
+                help="run only these checks (stacks, limits, bundles, sql, iam, apis, agents, "
+                "audiences, analysts)"
+            ),
         ] = None,
     ) -> None:
         """Check offline what `pulumi up` would deploy: stacks, limits, bundles, SQL, IAM.

@@ -57,7 +57,9 @@ def test_preview_fails_on_mandatory_violation() -> None:
 
 
 def test_targets_lists_only_the_layer() -> None:
-    result = CliRunner().invoke(app, ["infra", "targets", "--stack", "dev", "--layer", "ingest"])
+    result = CliRunner().invoke(
+        app, ["infra", "targets", "--stack", "dev", "--layer", "ingest", "--exact"]
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.split()
     assert lines and all(line.startswith("--target=urn:pulumi:dev::salesphere::") for line in lines)

@@ -218,3 +218,11 @@ def test_the_resource_counts_in_the_docs_are_the_programs(runs: dict[str, Progra
         len(runs[s].resources) for s in ("dev", "staging", "prod", "pr-7")
     )
     assert protected == sum(r.protect for r in runs["prod"].resources)
+
+
+def test_table_descriptions_do_not_name_the_checkout(runs: dict[str, ProgramRun]) -> None:
+    """A description with the absolute path would differ on every machine that deploys."""
+    root = str(repo_root())
+    described = [t.inputs.get("description", "") for t in runs["dev"].of_type(TABLE)]
+    assert described and not [d for d in described if root in d or "/work/" in d]
+    assert any("(schema: salesphere/sql/tables/" in d for d in described)
