@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import requests
 
@@ -13,7 +13,6 @@ from salesphere.gcp import clients
 from salesphere.ingest import signing
 from salesphere.settings import Settings
 
-T = TypeVar("T")
 SKUS = ("ELE-10001", "ELE-10002", "MOD-10003")
 STORES = (("SP01", "America/Sao_Paulo"), ("AM01", "America/Manaus"), ("WEB", "America/Sao_Paulo"))
 
@@ -59,18 +58,6 @@ def load_test_catalog(
         )
         == []
     )
-
-
-def eventually(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "") -> T:
-    """Poll ``probe`` until it returns something truthy (asynchronous delivery)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or probe}")
-        time.sleep(0.2)
 
 
 def post(

@@ -18,8 +18,9 @@ from salesphere.ingest.service import IngestService
 from salesphere_tools.generate.config import GeneratorConfig
 from salesphere_tools.generate.generator import generate
 from salesphere_tools.ingest.send import upload_files, wait_for_marker
+from salesphere_tools.local.polling import eventually
 from salesphere_tools.local.twin import Twin
-from tests.integration.ingest_support import eventually, load_test_catalog
+from tests.integration.ingest_support import load_test_catalog
 
 pytestmark = [pytest.mark.twin]
 
@@ -88,7 +89,7 @@ def test_redelivery_and_reupload_do_not_ingest_twice(
     again = ingestor.handle(ObjectRef(s.buckets.landing, "inventory/estoque_again.ndjson"))
     assert again["status"] in {"duplicate", "ignored"}  # the function may have got there first
     home = f"_ingested/{first['sha256'][:12]}/inventory/estoque_again.ndjson"
-    assert eventually(lambda: landing.blob(home).exists(), what="duplicate moved aside")
+    assert eventually(lambda: landing.blob(home).exists(), timeout=30, what="duplicate moved aside")
     assert not landing.blob(home + ".rejects.csv").exists()
     marker = json.loads(landing.blob(f"_processed/{first['sha256']}").download_as_bytes())
     assert marker["request_id"] == outcome["request_id"]

@@ -8,10 +8,10 @@ import pytest
 
 from salesphere import names
 from salesphere.gcp import clients
+from salesphere_tools.local.polling import eventually
 from salesphere_tools.local.twin import Twin
 from tests.integration.ingest_support import (
     drain,
-    eventually,
     load_test_catalog,
     pos_line,
     post,
@@ -72,7 +72,7 @@ def test_mixed_batch_answers_per_record_and_lands_once(twin: Twin, events_probe:
                 ids += [e["event_id"] for e in json.loads(line)["events"]]
         return ids if set(accepted) <= set(ids) else []
 
-    ids = eventually(archived, what="archive objects")
+    ids = eventually(archived, timeout=30, what="archive objects")
     assert all(ids.count(i) == 1 for i in accepted)
 
     # quarantine: every reject with its reason and original payload
