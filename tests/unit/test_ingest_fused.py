@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from salesphere.ingest import processing
 from salesphere.ingest.catalog import Reference
-from salesphere.ingest.kernel import compile_kernel
+from salesphere.ingest.fastpath.kernel import compile_kernel
 from salesphere.ingest.mapper import Mapper
 from salesphere.ingest.mapping import builtin_mappings, parse_mapping
 from salesphere.ingest.processing import RecordProcessor

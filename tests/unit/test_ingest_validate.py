@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from salesphere.envelope import pack
+from salesphere.ingest.fastpath.row import fast_row
 from salesphere.ingest.publish import pack_rows
-from salesphere.ingest.validate import fast_row, validate
+from salesphere.ingest.validate import validate
 from salesphere.model import CanonicalEvent, finalize
 
 RECEIVED = datetime(2026, 11, 28, 18, 0, tzinfo=UTC)

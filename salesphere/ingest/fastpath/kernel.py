@@ -17,22 +17,21 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, tzinfo
-from typing import Any
+from typing import Any, Protocol
 
 from salesphere.identity import event_id_of, key_text
 from salesphere.ingest import formats
 from salesphere.ingest.catalog import Reference
-from salesphere.ingest.compiled import cached_date
-from salesphere.ingest.formats import MONEY_LIMIT, PLAIN_MONEY, normalise_header
-from salesphere.ingest.mapper import Mapper
-from salesphere.ingest.mapping import FieldSpec, SourceMapping
-from salesphere.ingest.readers import BAD_RECORD
-from salesphere.ingest.validate import (
+from salesphere.ingest.fastpath.compiled import cached_date
+from salesphere.ingest.fastpath.row import (
     CHANNELS,
     CURRENCY_PATTERN,
     SKU_PATTERN,
     STORE_PATTERN,
 )
+from salesphere.ingest.formats import MONEY_LIMIT, PLAIN_MONEY, normalise_header
+from salesphere.ingest.mapping import FieldSpec, SourceMapping
+from salesphere.ingest.readers import BAD_RECORD
 from salesphere.model import DEFAULT_CURRENCY, FIELD_LIMITS, MAX_CLOCK_SKEW, SCHEMA_VERSION
 
 #: Targets the kernel understands, and the mapping types each may have to qualify.
@@ -48,6 +47,17 @@ _FLOAT_MONEY = re.compile(r"(\d{1,15})\.(\d{1,2})")
 _MAX_PRICE_CENTS = int(FIELD_LIMITS["unit_price"].le * 100)
 _GOOD_LIMIT = 4096
 Kernel = Callable[[dict[str, Any]], "dict[str, Any] | None"]
+
+
+class Layout(Protocol):
+    """What the kernel needs of the rule path's mapper (:class:`salesphere.ingest.mapper.Mapper`):
+    the same mapping, record keys and store clocks, so both read records identically."""
+
+    mapping: SourceMapping
+
+    def record_key(self, name: str) -> str: ...
+
+    def store_timezone(self, store_id: Any) -> tzinfo: ...
 
 
 class _Rebind(Exception):
@@ -91,7 +101,7 @@ def _kernel_specs(mapping: SourceMapping) -> dict[str, FieldSpec] | None:
 
 
 def compile_kernel(  # noqa: PLR0915 - closures over locals: the cheapest per-row lookups
-    mapper: Mapper, reference: Reference, received_at: datetime, received_text: str
+    mapper: Layout, reference: Reference, received_at: datetime, received_text: str
 ) -> Kernel | None:
     """A fused map-and-validate function for ``mapper``'s layout, or ``None`` if the
     layout has a shape it does not handle (those records all take the full path)."""
