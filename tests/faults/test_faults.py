@@ -135,7 +135,7 @@ def test_speed_layer_killed_and_restarted(world: dict) -> None:
 def test_redelivered_messages_add_nothing(world: dict) -> None:
     """Seek the speed subscription back: Pub/Sub delivers the messages again; counted once."""
     from salesphere.envelope import envelope_id_for
-    from tests.integration.test_speed_function import _log_outcomes, _seek_before
+    from tests.support.test_speed_function import _log_outcomes, _seek_before
 
     settings, books, twin = world["settings"], world["books"], world["twin"]
     _seek_before(twin, utcnow())  # turns on retention of acknowledged messages
@@ -190,7 +190,7 @@ def test_poison_files_are_quarantined_after_bounded_attempts(world: dict, tmp_pa
     from salesphere import limits
     from salesphere.ingest.files import ATTEMPTS_PREFIX
     from salesphere_tools.ingest.send import upload_files, wait_for_marker
-    from tests.unit.test_ingest_file_attempts import panicking_xlsx
+    from tests.salesphere.ingest.test_files_attempts import panicking_xlsx
 
     settings, books, twin = world["settings"], world["books"], world["twin"]
     deep = tmp_path / "estoque_deep.json"

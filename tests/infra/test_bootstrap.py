@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests import REPO_ROOT
+
+ROOT = REPO_ROOT
 SCRIPT = ROOT / "scripts/bootstrap-project.sh"
 ENV = {"PROJECT": "salesphere-dev", "GITHUB_REPO": "acme/salesphere"}
 

@@ -13,6 +13,7 @@ from infra.settings import repo_root
 from salesphere import names
 from salesphere.warehouse.schemas import EVENT_CLUSTERING
 from sql import view_files
+from tests import REPO_ROOT
 
 from .conftest import STACKS
 
@@ -203,9 +204,8 @@ def test_speed_function_runs_one_instance_the_others_scale(runs: dict[str, Progr
 def test_the_resource_counts_in_the_docs_are_the_programs(runs: dict[str, ProgramRun]) -> None:
     """docs/infra.md tells an engineer what `pulumi up` will create; it must stay true."""
     import re
-    from pathlib import Path
 
-    text = " ".join((Path(__file__).parents[2] / "docs/infra.md").read_text().split())
+    text = " ".join((REPO_ROOT / "docs/infra.md").read_text().split())
     found = re.search(
         r"with the (\d+) serving views .*?: dev (\d+) resources, staging (\d+), "
         r"prod (\d+) \((\d+) protected\), pr-7 (\d+)",

@@ -11,15 +11,15 @@ means something.
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 
 from salesphere_tools.sqlcheck import check, collect, engine
 from salesphere_tools.sqlcheck.analyzer import AnalysisError, Analyzer
 from sql import view_files as view_files_on_disk
+from tests import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 SOURCE_DIRS = ("salesphere", "salesphere_tools", "infra", "services")
 #: Calls that send SQL: the client's two methods and the runtime's one-round-trip helper.
 QUERY_CALLS = {"query", "query_and_wait", "query_rows"}
