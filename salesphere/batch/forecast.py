@@ -84,7 +84,7 @@ def fit_all(
     the pipeline stage obeys) runs the forecast as a Dataflow job too, its files under
     the run's staging prefix; ``forecast_runtime = beam`` runs the same pipeline on
     DirectRunner with ``forecast_workers`` processes; otherwise the engine runs in process.
-    All three give the same forecasts (tests/unit/test_forecast_beam.py).
+    All three give the same forecasts (tests/salesphere/batch/test_forecast_beam.py).
     """
     if batch_runtime() == "dataflow":
         workdir = f"gs://{settings.buckets.artifacts}/{staging_prefix(run_id)}/forecast_beam"

@@ -110,7 +110,7 @@ def _layers(*paths: str) -> str:
         (["Pulumi.dev.yaml"], "whole"),
         (["requirements.lock"], "whole"),
         (["services/ingest/main.py", "sql/serving/freshness.sql"], "ingest serving"),
-        (["docs/infra.md", "tests/unit/test_model.py"], ""),
+        (["docs/infra.md", "tests/salesphere/test_model.py"], ""),
     ],
 )
 def test_deploy_redeploys_exactly_the_layers_that_bundle_or_provision_a_path(

@@ -212,7 +212,7 @@ def test_a_reader_failing_mid_file_on_the_last_attempt_keeps_the_rows_before_it(
     ingestor: FileIngestor, tmp_path: Path
 ) -> None:
     """Earlier attempts published the first rows; the last one counts them and stops."""
-    from tests.unit.test_ingest_mappings import SHEET
+    from tests.salesphere.ingest.test_mapper import SHEET
 
     header, first, _blank, second = SHEET.split("\r\n")[:4]
     huge = second.replace("SP01-1", "X" * 200_000)  # beyond the csv module's field limit
