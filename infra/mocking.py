@@ -50,7 +50,12 @@ class Recorded:
     def layer(self) -> str:
         """The component (layer) that owns it, from the URN's type chain."""
         first = self.urn.split("::")[2].split("$")[0]
-        return first.rsplit(":", 1)[-1].lower() if first.startswith("salesphere:infra:") else ""
+        if not first.startswith("salesphere:infra:"):
+            return ""
+        component = first.rsplit(":", 1)[-1].lower()
+        from infra import speed  # the one component whose deployed name is not its layer's
+
+        return speed.LAYER if component == speed.DEPLOYED_NAME else component
 
 
 @dataclass

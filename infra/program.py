@@ -16,7 +16,7 @@ from infra.ingest import Ingest
 from infra.schemas import table_specs
 from infra.serving import Serving
 from infra.settings import read_settings, repo_root
-from infra.stream import Stream
+from infra.speed import Speed
 
 
 def build() -> None:
@@ -26,13 +26,13 @@ def build() -> None:
     specs = table_specs(root / "salesphere" / "sql" / "tables")
     foundation = Foundation(settings)
     ingest = Ingest(settings, foundation)
-    stream = Stream(settings, foundation, specs)
+    speed = Speed(settings, foundation, specs)
     batch = Batch(settings, foundation, specs)
     serving = Serving(
         settings,
         foundation,
         specs,
-        upstream={**stream.tables, **batch.tables},
+        upstream={**speed.tables, **batch.tables},
         root=root,
     )
     authorise_serving(settings, foundation, serving.reads, serving)

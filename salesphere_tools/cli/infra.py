@@ -16,7 +16,7 @@ import typer
 if TYPE_CHECKING:
     from infra.mocking import ProgramRun, Recorded
 
-LAYERS = ("foundation", "ingest", "stream", "batch", "serving")
+LAYERS = ("foundation", "ingest", "speed", "batch", "serving")
 
 
 def parse_sets(values: list[str]) -> dict[str, str]:

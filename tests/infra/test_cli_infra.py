@@ -19,7 +19,7 @@ def test_preview_json_pr_stack_without_yaml() -> None:
     assert {r["layer"] for r in body["resources"]} == {
         "foundation",
         "ingest",
-        "stream",
+        "speed",
         "batch",
         "serving",
     }
@@ -32,7 +32,7 @@ def test_preview_json_pr_stack_without_yaml() -> None:
 def test_preview_tree_prod_lists_all_layers() -> None:
     result = CliRunner().invoke(app, ["infra", "preview", "--stack", "prod"])
     assert result.exit_code == 0, result.output
-    for layer in ("foundation", "ingest", "stream", "batch", "serving"):
+    for layer in ("foundation", "ingest", "speed", "batch", "serving"):
         assert layer in result.output
     assert "protect" in result.output and "all policies pass" in result.output
 

@@ -93,7 +93,7 @@ def _layers(*paths: str) -> str:
     ("paths", "layers"),
     [
         (["services/ingest/main.py"], "ingest"),
-        (["services/stream/pipeline.py"], "stream"),
+        (["services/stream/pipeline.py"], "speed"),
         (["services/batch/main.py"], "batch"),
         (["services/worker/pyproject.toml"], ""),  # templates.yml, not a Pulumi layer
         (["sql/serving/generated/sales_daily.sql"], "serving"),
@@ -102,7 +102,7 @@ def _layers(*paths: str) -> str:
         (["salesphere/sql/tables/batch.cutoff.json"], "batch serving"),
         (["salesphere/sql/tables/master.events.json"], "batch serving"),
         (["salesphere/sql/tables/ops.batch_runs.json"], "batch serving"),
-        (["salesphere/sql/tables/speed.events.json"], "serving stream"),
+        (["salesphere/sql/tables/speed.events.json"], "serving speed"),
         (["salesphere/sql/tables/reference.products.json"], "serving"),
         (["salesphere/sql/__init__.py"], "whole"),
         (["salesphere/model.py"], "whole"),

@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.twin, pytest.mark.slow]
 def beam_twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
     twin = Twin(make_settings(tmp_path_factory.mktemp("beam-twin")))
     try:
-        twin.up(stream_runtime="beam", only={"speed-beam"})
+        twin.up(speed_runtime="beam", only={"speed-beam"})
         yield twin
     finally:
         twin.down()

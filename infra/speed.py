@@ -1,4 +1,4 @@
-"""Stream (speed) layer: speed tables, the speed runtime and the alerts audit subscription.
+"""Speed layer: speed tables, the speed runtime and the alerts audit subscription.
 
 Two runtimes, one logic (docs/architecture.md). ``function`` (free tier, the default): the
 ``events-speed`` subscription pushes envelopes to the ``speed`` Cloud Function.
@@ -18,17 +18,23 @@ from infra.settings import StackSettings
 from infra.tables import create_tables
 from salesphere import names
 
-LAYER = "stream"
+LAYER = "speed"
+#: The component's type and name in deployed stacks. They predate the one name per layer;
+#: renaming them would change the URN of every resource below and make ``pulumi up``
+#: replace the speed layer (tables included), so they stay (``tests/infra/test_program.py``
+#: checks they do). Labels are updated in place, so resources are labelled ``layer: speed``.
+DEPLOYED_TYPE = "salesphere:infra:Stream"
+DEPLOYED_NAME = "stream"
 DATASETS = (names.DATASET_SPEED,)
 
 
-class Stream(pulumi.ComponentResource):
-    """Everything a targeted deploy of ``services/stream`` touches."""
+class Speed(pulumi.ComponentResource):
+    """Everything a targeted deploy of the speed layer (``services/stream``) touches."""
 
     def __init__(
         self, settings: StackSettings, base: Foundation, specs: dict[str, TableSpec]
     ) -> None:
-        super().__init__("salesphere:infra:Stream", LAYER, opts=base.layer_options())
+        super().__init__(DEPLOYED_TYPE, DEPLOYED_NAME, opts=base.layer_options())
         grants = Grants(settings.project, settings.region, self)
         self.tables = create_tables(
             specs,
