@@ -319,6 +319,64 @@ def forecast() -> list[Figure]:
     ]
 
 
+#: The real-data sample ``make bench`` scores (``make bench-real`` scores every series).
+REAL_SERIES = 1500
+REAL_SEED = 7
+REAL_ORIGINS = (28, 56, 84)
+
+
+def forecast_real(scale: float = 1.0, *, series: int | None = None) -> list[Figure]:
+    """The engine against the baselines on M5 sales (a fixed sample; ``scale`` shrinks it).
+
+    Targets, pooled over the origins: dollar-weighted RMSSE at most 0.95 x the 28-day
+    moving average's, WAPE at most 0.95 x MA28 x store weekday index's, |bias| at most
+    5 %, and no origin worse than MA28 x weekday in WAPE.
+    """
+    from salesphere.forecast.engine import default_workers
+    from salesphere_tools.forecast import m5
+    from salesphere_tools.forecast.evaluate import MA28_WEEKDAY, POOLED, evaluate
+
+    n = series if series is not None else max(5, int(REAL_SERIES * scale))
+    got = evaluate(
+        m5.load(), series=n, seed=REAL_SEED, origins=REAL_ORIGINS, workers=default_workers()
+    )
+    engine, ma28, weekday = (got.tallies[m] for m in ("engine", "ma28", MA28_WEEKDAY))
+    label = f"M5, {got.series:,} series x {len(got.origins)} origins"
+    worst = max(engine[str(k)].wape / weekday[str(k)].wape for k in got.origins)
+    return [
+        Figure(
+            "forecast",
+            f"{label}: dollar-weighted RMSSE",
+            engine[POOLED].rmsse,
+            "RMSSE",
+            target=round(0.95 * ma28[POOLED].rmsse, 4),
+            higher_is_better=False,
+            baseline=ma28[POOLED].rmsse,
+            baseline_name="MA28",
+        ),
+        Figure(
+            "forecast",
+            f"{label}: WAPE",
+            engine[POOLED].wape,
+            "WAPE",
+            target=round(0.95 * weekday[POOLED].wape, 4),
+            higher_is_better=False,
+            baseline=weekday[POOLED].wape,
+            baseline_name="MA28 x weekday",
+            note=f"worst origin {worst:.3f} x MA28 x weekday's WAPE (target <= 1)",
+        ),
+        Figure(
+            "forecast",
+            f"{label}: |bias|",
+            abs(engine[POOLED].bias),
+            "share",
+            target=0.05,
+            higher_is_better=False,
+            note=f"MA28's {ma28[POOLED].bias:+.1%}; engine {sum(got.seconds.values()):.0f} s",
+        ),
+    ]
+
+
 def suite(scale: float = 1.0) -> dict[str, Benchmark]:
     """Benchmarks by name, in the order they run."""
     return {
@@ -331,4 +389,5 @@ def suite(scale: float = 1.0) -> dict[str, Benchmark]:
         "batch-5M": lambda: batch(scale, 5_000_000),
         "batch-function-memory": batch_function_memory,
         "forecast": forecast,
+        "forecast-real": lambda: forecast_real(scale),
     }
