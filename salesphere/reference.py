@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from salesphere.model import Channel
+from salesphere.replenishment import DEFAULT_SERVICE_LEVEL, SERVICE_LEVELS
 
 #: Catalogue defaults for the replenishment terms a purchasing export may leave out: order
 #: once a week, in single units, with no minimum. ``serving.replenishment`` applies the same
@@ -58,6 +59,22 @@ class Product(BaseModel):
         description="Smallest order the supplier accepts, in units (0: none).",
     )
 
+    service_level: float = Field(
+        DEFAULT_SERVICE_LEVEL,
+        description="Chance of not running out in a review cycle the safety stock buys; "
+        f"one of {', '.join(str(v) for v in SERVICE_LEVELS)}.",
+    )
+
+    @field_validator("service_level")
+    @classmethod
+    def _known_service_level(cls, value: float) -> float:
+        if value not in SERVICE_LEVELS:
+            raise ValueError(
+                f"service_level {value} is not one of "
+                f"{', '.join(str(v) for v in SERVICE_LEVELS)}; pick the nearest"
+            )
+        return value
+
     @model_validator(mode="after")
     def _cover_window_is_plausible(self) -> Product:
         """An order covers lead time + review period; more than a year is a typo."""
@@ -81,3 +98,9 @@ class Store(BaseModel):
     state: str = Field(min_length=2, max_length=2)
     channel: Channel = Channel.STORE
     timezone: str = "America/Sao_Paulo"
+    country: str = Field(
+        "BR",
+        pattern=r"^[A-Z]{2}$",
+        description="ISO 3166 country code: with the state as its subdivision, it picks "
+        "the public holidays and retail events the forecast expects.",
+    )
