@@ -41,7 +41,7 @@ def test_the_service_level_table_is_the_policy_modules() -> None:
 
 
 def test_sigma_over_the_cover_window_is_the_policy_modules() -> None:
-    assert f"INTERVAL {policy.SIGMA_DAYS - 1} DAY), oa.last_day" in VIEW
+    assert f"DATE_SUB(oa.last_day, INTERVAL {policy.SIGMA_DAYS - 1} DAY)), oa.last_day" in VIEW
     units = np.array([0, 3, 0, 0, 5, 1, 0, 2.0])
     # windows of 3 days: 3, 3, 5, 6, 6, 3 -> population sd
     sums = np.array([3, 3, 5, 6, 6, 3.0])

@@ -241,7 +241,9 @@ trailing AS (
 
 -- Sigma over lead time + review, measured: the spread of the units sold over every
 -- window of L + R consecutive days in the 91 days up to the newest sale date (same anchor;
--- salesphere.replenishment.cover_sigma is the same rule in Python, SIGMA_DAYS = 91).
+-- salesphere.replenishment.cover_sigma is the same rule in Python, SIGMA_DAYS = 91). No
+-- full window yet (a new position, or L + R longer than its history): NULL, and the
+-- forecast's daily spread stands in (expected CTE).
 cover_days_sold AS (
     SELECT
         ps.store_id,
@@ -250,8 +252,16 @@ cover_days_sold AS (
         d AS day,
         COALESCE(sd.units_sold, 0) AS units_sold
     FROM positions AS ps
+    -- Only the days the position existed (from its first stock event): a window before
+    -- it was listed is no evidence of its spread.
+    INNER JOIN observed_history AS oh ON ps.store_id = oh.store_id AND ps.sku = oh.sku
     CROSS JOIN observed_anchor AS oa
-    CROSS JOIN UNNEST(GENERATE_DATE_ARRAY(DATE_SUB(oa.last_day, INTERVAL 90 DAY), oa.last_day)) AS d
+    CROSS JOIN
+        UNNEST(
+            GENERATE_DATE_ARRAY(
+                GREATEST(oh.first_day, DATE_SUB(oa.last_day, INTERVAL 90 DAY)), oa.last_day
+            )
+        ) AS d
     LEFT JOIN serving.sales_daily AS sd
         ON ps.store_id = sd.store_id AND ps.sku = sd.sku AND d = sd.sale_date
 ),
@@ -326,7 +336,8 @@ expected AS (
             dm.trailing_daily_units * dm.cover_days
         ) AS demand_lead_review,
         -- Measured over real windows (cover_spread); a position with no full window yet
-        -- (L + R beyond 91 days) falls back to the daily spread, days taken as independent.
+        -- falls back to the daily spread of the forecast (or the trailing days), days
+        -- taken as independent.
         COALESCE(
             dm.sigma_cover,
             SQRT(
