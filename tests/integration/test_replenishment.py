@@ -209,7 +209,7 @@ def _expected(today: date, manaus_today: date) -> dict[tuple[str, str], dict]:
             order_up_to=12 + Z * TRAIL_SIGMA,
             stockout_date=d(20),
             suggested_order_quantity=policy.order_quantity(12 + Z * TRAIL_SIGMA, 20, 0, 1, 0),
-            urgent=20 <= 5 + Z * TRAIL_SIGMA,
+            urgent=5 + Z * TRAIL_SIGMA >= 20,
         ),
         # NEG: blank terms take the defaults (R 7, pack 1, no minimum). On hand -3 counts as
         # 0: out today. Observed from its first stock event, yesterday: 1 day, 5 sold (not
