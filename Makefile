@@ -34,6 +34,7 @@ bench: setup  ## benchmarks with baselines and ratios (prints a table, writes be
 
 bench-real: setup  ## the forecast and the order policy on every series of the M5 subset (writes out/)
 	$(SALESPHERE) forecast evaluate --dataset m5 --json out/forecast-evaluate-m5.json
+	$(SALESPHERE) replenishment simulate --dataset m5 --json out/replenishment-replay-m5.json
 
 lock:  ## re-resolve requirements.lock from pyproject.toml (needs the registries)
 	rm -rf /tmp/salesphere-lock && python3.11 -m venv /tmp/salesphere-lock

@@ -377,6 +377,53 @@ def forecast_real(scale: float = 1.0, *, series: int | None = None) -> list[Figu
     ]
 
 
+#: The replay's fixed sample for ``make bench`` (``make bench-real`` replays every series).
+REPLAY_SERIES = 600
+
+
+def replay_real(scale: float = 1.0, *, series: int | None = None) -> list[Figure]:
+    """The purchase policy replayed on M5 sales (weekly review, 3-day lead time, pack 1).
+
+    Targets per service level: aggregate unit fill between 0.5 point below and 1.5
+    points above the target, at least 75 % of the series reaching it, and at 0.98 at
+    most 10 days of stock on hand.
+    """
+    from salesphere_tools import replay
+
+    n = series if series is not None else max(5, int(REPLAY_SERIES * scale))
+    got = replay.simulate(replay.m5_data(), series=n, seed=REAL_SEED)
+    out = []
+    for o in got.outcomes:
+        label = f"M5 replay, {o.series:,} series, target {o.target}"
+        inside = o.target - 0.005 <= o.fill <= o.target + 0.015
+        out.append(
+            Figure(
+                "replenishment",
+                f"{label}: unit fill",
+                o.fill,
+                "fill",
+                target=round(o.target - 0.005, 4),
+                note=f"{'inside' if inside else 'OUTSIDE'} [{o.target - 0.005:.3f}, "
+                f"{o.target + 0.015:.3f}]; {o.orders_per_year:.0f} orders/year, "
+                f"{o.stockout_days_per_year:.1f} stock-out days/year",
+            )
+        )
+        out.append(
+            Figure("replenishment", f"{label}: series meeting it", o.meeting, "share", target=0.75)
+        )
+        out.append(
+            Figure(
+                "replenishment",
+                f"{label}: days of stock on hand",
+                o.days_on_hand,
+                "days",
+                target=10.0 if o.target == 0.98 else None,
+                higher_is_better=False,
+            )
+        )
+    return out
+
+
 def suite(scale: float = 1.0) -> dict[str, Benchmark]:
     """Benchmarks by name, in the order they run."""
     return {
@@ -390,4 +437,5 @@ def suite(scale: float = 1.0) -> dict[str, Benchmark]:
         "batch-function-memory": batch_function_memory,
         "forecast": forecast,
         "forecast-real": lambda: forecast_real(scale),
+        "replenishment-replay": lambda: replay_real(scale),
     }
