@@ -13,9 +13,18 @@ from salesphere.batch.forecast import UPDATE as STEP_UPDATE
 from salesphere.batch.forecast import due_mode
 from salesphere.batch.forecast_tables import stockout_days
 from salesphere.forecast import calendar, metrics
-from salesphere.forecast.backtest import BacktestPlan, Score, backtest, choose
+from salesphere.forecast.backtest import BacktestPlan, backtest
 from salesphere.forecast.engine import BACKTEST, UPDATE, ForecastConfig, forecast_all
-from salesphere.forecast.models import CANDIDATES, SEASONAL_NAIVE, TRAILING_AVG, candidates_for
+from salesphere.forecast.models import (
+    BLEND,
+    CANDIDATES,
+    SEASONAL_NAIVE,
+    TRAILING_AVG,
+    StoreContext,
+    WeekdayBlend,
+    backtested_models,
+    store_context,
+)
 from salesphere.forecast.series import (
     INTERMITTENT,
     REGULAR,
@@ -106,17 +115,61 @@ def test_imputation_fills_a_censored_day_from_the_same_weekday() -> None:
     assert not np.isnan(filled).any() and filled[0] == 10
 
 
-def test_choice_is_the_lowest_wape_and_baselines_compete() -> None:
-    a = Score("auto_ets", folds=2, abs_error=30, actual=100)
-    b = Score(SEASONAL_NAIVE, folds=2, abs_error=25, actual=100)
-    c = Score(TRAILING_AVG, folds=2, abs_error=40, actual=100)
-    assert choose([a, b, c]) == SEASONAL_NAIVE
-    # nothing sold in any fold: the smallest absolute error decides
-    quiet = [Score("tsb", folds=2, abs_error=3), Score("croston_sba", folds=2, abs_error=5)]
-    assert choose(quiet) == "tsb"
-    # a tie goes to the series' own model, not a baseline
-    assert choose([Score(TRAILING_AVG, 1, 0, 5, 10), Score("tsb", 1, 0, 5, 10)]) == "tsb"
-    assert choose([]) is None
+def test_the_blend_is_a_robust_level_times_a_shrunk_weekday_profile() -> None:
+    # a year selling 20 on weekdays and 90 on Saturday and Sunday, from a Monday.
+    week = np.array([20.0, 20, 20, 20, 20, 90, 90])
+    y = np.tile(week, 52)
+    model = WeekdayBlend()
+    assert model.level(y) == pytest.approx(week.mean())
+    factors = model.weekday_factors(y, D0)
+    assert factors.mean() == pytest.approx(1.0)
+    # 4,680 Saturday units against a flat prior of 100: the own rhythm dominates
+    assert factors[5] > 4 * factors[0]
+    forecast = model.point(y, D0, 7)
+    assert forecast.sum() == pytest.approx(week.sum())
+    # one spike and a stock-out week move the median of the windows little
+    bumpy = y.copy()
+    bumpy[-1] = 200.0  # five times a Sunday
+    bumpy[-14:-7] = np.nan
+    assert model.level(bumpy) < 1.15 * week.mean()
+    # a series selling almost nothing takes the store's profile
+    store = store_context([(y, D0)])
+    sparse = np.zeros(112)
+    sparse[[3, 40, 90]] = 1.0
+    shrunk = WeekdayBlend(store).weekday_factors(sparse, D0)
+    assert shrunk == pytest.approx(np.array(store.profile), rel=0.05)
+
+
+def test_the_store_total_follows_its_28_day_average() -> None:
+    # two weeks of 30 between weeks of 10: the median of the windows (12.5) sits below the
+    # store's 28-day average (20), and the store's series are scaled up together
+    y = np.r_[np.full(84, 10.0), np.full(14, 30.0), np.full(14, 10.0)]
+    context = store_context([(y, D0), (y / 2, D0)], offsets=(0, 28))
+    blend = WeekdayBlend()
+    assert blend.level(y) == pytest.approx(12.5)  # median of 10, 10, 20, 15, 12.5
+    assert context.level_factor(0) == pytest.approx(20 / 12.5)
+    assert context.level_factor(28) == pytest.approx(1.0)  # flat then
+    made_now = WeekdayBlend(context, len(y)).point(y, D0, 7)
+    assert made_now == pytest.approx(np.full(7, 20.0))
+    made_four_weeks_ago = WeekdayBlend(context, len(y)).point(y[:-28], D0, 7)
+    assert made_four_weeks_ago == pytest.approx(np.full(7, 10.0))
+    bounded = WeekdayBlend(StoreContext(level_factors=((0, 9.0),))).point(y, D0, 1)
+    assert bounded[0] == pytest.approx(12.5 * 2)  # a factor beyond 2 is a store gone wrong
+
+
+def test_every_series_gets_the_blend_and_the_backtest_scores_it_with_the_baselines() -> None:
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(140):
+        day = D0 + timedelta(days=i)
+        rows.append(("S1", "A", day, float(rng.poisson(4)), False))
+        rows.append(("S1", "B", day, float(rng.random() < 0.2), False))
+    series = build_series(_frame(rows))
+    config = ForecastConfig(horizon=28, plan=BacktestPlan(folds=2, horizon=28, min_train=56))
+    results = forecast_all(series, config, mode=BACKTEST)
+    for r in results:
+        assert r.model == BLEND
+        assert {s.model for s in r.scores} == {BLEND, SEASONAL_NAIVE, TRAILING_AVG}
 
 
 def test_backtest_folds_use_only_the_days_before_their_origin() -> None:
@@ -133,15 +186,15 @@ def test_backtest_folds_use_only_the_days_before_their_origin() -> None:
             "units": weekly,
         }
     )[0]
-    scores = {s.model: s for s in backtest(series, candidates_for(REGULAR), plan)}
-    assert set(scores) == {"auto_ets", "ets_calendar", SEASONAL_NAIVE, TRAILING_AVG}
+    scores = {s.model: s for s in backtest(series, backtested_models(), plan)}
+    assert set(scores) == {BLEND, SEASONAL_NAIVE, TRAILING_AVG}
     naive = scores[SEASONAL_NAIVE]
     expected = (
         sum(np.abs(weekly[o : o + 7] - weekly[o - 7 : o]).sum() for o in (21, 28))
         / weekly[21:35].sum()
     )
     assert naive.folds == 2 and naive.wape == pytest.approx(expected)
-    assert scores["auto_ets"].wape < scores[TRAILING_AVG].wape  # the weekly rhythm matters
+    assert scores[BLEND].wape < scores[TRAILING_AVG].wape  # the weekly rhythm matters
 
 
 def test_forecasts_are_non_negative_with_ordered_intervals() -> None:
@@ -220,7 +273,7 @@ def test_settings_switch_the_forecast_off() -> None:
         Settings.from_env({"SALESPHERE_FORECAST": "maybe"})
 
 
-def test_a_short_history_names_the_model_that_really_forecast() -> None:
+def test_a_week_of_history_is_enough_for_a_forecast() -> None:
     week = build_series(
         {
             "store_id": ["S1"] * 7,
@@ -230,6 +283,8 @@ def test_a_short_history_names_the_model_that_really_forecast() -> None:
         }
     )
     (result,) = forecast_all(week, ForecastConfig(horizon=7), mode=BACKTEST)
-    assert result.series_class == REGULAR and not result.backtested
-    assert result.model == TRAILING_AVG  # auto_ets needs two weeks
-    assert list(result.mean) == pytest.approx([36 / 7] * 7)
+    assert result.series_class == REGULAR and not result.backtested  # no fold fits a week
+    assert result.model == BLEND
+    # the week's level, spread over the weekdays as this week (the store's only series) sold
+    assert result.mean.sum() == pytest.approx(36)
+    assert int(np.argmax(result.mean)) == 5  # the Saturday's 9

