@@ -50,7 +50,7 @@ def z(service_level: float) -> float:
 
 
 def service_levels_sql() -> str:
-    """The ``service_levels`` CTE body of ``serving.replenishment`` (service level -> z)."""
+    """The body of ``serving.service_levels`` (service level -> z), rendered by ``sql.render``."""
     rows = [f"STRUCT({level} AS service_level, {z(level)!r} AS z)" for level in SERVICE_LEVELS]
     return "SELECT * FROM UNNEST([\n        " + ",\n        ".join(rows) + "\n    ])"
 

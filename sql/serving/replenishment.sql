@@ -65,19 +65,8 @@
 --   FROM serving.replenishment WHERE store_id = 'SP01' AND suggested_order_quantity > 0
 --   ORDER BY urgent DESC, stockout_date
 WITH service_levels AS (
-    -- Service level -> z, its standard normal quantile: rendered by
-    -- salesphere.replenishment.service_levels_sql() (tests/unit/test_replenishment_sql.py
-    -- checks this block is that function's). A SKU's level is one of these.
-    SELECT * FROM UNNEST([
-        STRUCT(0.8 AS service_level, 0.8416212335729144 AS z),
-        STRUCT(0.85 AS service_level, 1.0364333894937894 AS z),
-        STRUCT(0.9 AS service_level, 1.2815515655446008 AS z),
-        STRUCT(0.95 AS service_level, 1.6448536269514715 AS z),
-        STRUCT(0.97 AS service_level, 1.8807936081512504 AS z),
-        STRUCT(0.98 AS service_level, 2.053748910631822 AS z),
-        STRUCT(0.99 AS service_level, 2.3263478740408408 AS z),
-        STRUCT(0.995 AS service_level, 2.5758293035489 AS z)
-    ])
+    -- Service level -> z (serving.service_levels, rendered from salesphere.replenishment).
+    SELECT l.service_level, l.z FROM serving.service_levels AS l
 ),
 
 positions AS (

@@ -78,8 +78,13 @@ def test_collects_each_kind_of_statement(summary: check.Summary) -> None:
 
 
 def test_pulumi_views_are_project_qualified() -> None:
+    from sql.views import load_views
+
+    reading = {v.name for v in load_views(collect.PROJECT) if v.reads}
+    assert reading, "no view reads a table"
     for statement in collect.serving_views_pulumi():
-        assert f"`{collect.PROJECT}`." in statement.sql, statement.name
+        if statement.defines[1] in reading:  # a view of constants has nothing to qualify
+            assert f"`{collect.PROJECT}`." in statement.sql, statement.name
 
 
 def test_parameters_are_typed_as_the_code_binds_them() -> None:

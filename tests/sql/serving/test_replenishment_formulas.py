@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from salesphere import reference
 from salesphere import replenishment as policy
-from sql import SERVING_DIR
+from sql import GENERATED_DIR, SERVING_DIR
 
 VIEW = (SERVING_DIR / "replenishment.sql").read_text(encoding="utf-8")
 
@@ -29,7 +29,9 @@ def _number(pattern: str) -> float:
 
 
 def test_the_service_level_table_is_the_policy_modules() -> None:
-    assert policy.service_levels_sql() in VIEW
+    levels = (GENERATED_DIR / "service_levels.sql").read_text(encoding="utf-8")
+    assert policy.service_levels_sql() in levels
+    assert "FROM serving.service_levels AS l" in VIEW
     for level in policy.SERVICE_LEVELS:
         assert policy.z(level) == pytest.approx(NormalDist().inv_cdf(level), abs=1e-12)
     assert "COALESCE(p.service_level, 0.95) AS service_level" in VIEW
