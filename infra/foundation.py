@@ -95,8 +95,25 @@ class Foundation(pulumi.ComponentResource):
     def __init__(self, settings: StackSettings) -> None:
         super().__init__("salesphere:infra:Foundation", LAYER)
         self.settings = settings
-        buckets = names.bucket_names(settings.project, settings.env)
         uses_dataflow = "dataflow" in (settings.speed_runtime, settings.batch_runtime)
+        self._apis(settings, uses_dataflow)
+        self._pubsub_agent(settings)
+        self._topics(settings)
+        self._datasets(settings)
+        writer_grants = self._buckets(settings)
+        self._push_identity(settings)
+        self._functions_build(settings)
+        self._templates(settings, uses_dataflow)
+        self._subscriptions(writer_grants)
+        self.register_outputs(
+            {
+                "topics": {k: v.id for k, v in self.topics.items()},
+                "archive": self.archive.url,
+            }
+        )
+
+    def _apis(self, settings: StackSettings, uses_dataflow: bool) -> None:
+        """The Google APIs the stack needs; every resource waits for those of its type."""
         enabled = REQUIRED_APIS + ((DATAFLOW_API,) if uses_dataflow else ())
         self.api = {
             api: gcp.projects.Service(
@@ -111,6 +128,7 @@ class Foundation(pulumi.ComponentResource):
         self.apis = list(self.api.values())
         self.grants = Grants(settings.project, settings.region, self, apis=self.api)
 
+    def _pubsub_agent(self, settings: StackSettings) -> None:
         # Pub/Sub's service agent forwards dead letters, writes the archive and signs push
         # tokens. It exists only once the API is on (sometimes later), so it is created
         # explicitly and every grant to it depends on it through its ``member`` output.
@@ -124,6 +142,8 @@ class Foundation(pulumi.ComponentResource):
         )
         self.pubsub_agent = self.pubsub_identity.member
 
+    def _topics(self, settings: StackSettings) -> None:
+        """Every topic, and the dead-letter topics Pub/Sub's agent may publish to."""
         self.topics = {
             topic: gcp.pubsub.Topic(
                 f"topic-{topic}",
@@ -146,6 +166,8 @@ class Foundation(pulumi.ComponentResource):
                 self.pubsub_agent,
             )
 
+    def _datasets(self, settings: StackSettings) -> None:
+        """Every BigQuery dataset (tables and views belong to the layers)."""
         self.datasets = {
             dataset: gcp.bigquery.Dataset(
                 f"dataset-{dataset}",
@@ -164,6 +186,9 @@ class Foundation(pulumi.ComponentResource):
             for dataset in names.DATASETS
         }
 
+    def _buckets(self, settings: StackSettings) -> list[pulumi.Resource]:
+        """Artifacts and the archive (the master dataset); returns the archive writer's grants."""
+        buckets = names.bucket_names(settings.project, settings.env)
         storage_api = [self.api[api_table.STORAGE]]
         self.artifacts = bucket(
             "artifacts",
@@ -199,6 +224,9 @@ class Foundation(pulumi.ComponentResource):
                 ("reads-bucket", "roles/storage.legacyBucketReader"),
             )
         ]
+        return writer_grants
+
+    def _push_identity(self, settings: StackSettings) -> None:
         # One identity signs every Pub/Sub push (OIDC); it may invoke only the push targets.
         self.push_account = gcp.serviceaccount.Account(
             "sa-pubsub-push",
@@ -214,7 +242,8 @@ class Foundation(pulumi.ComponentResource):
             "roles/iam.serviceAccountTokenCreator",
             self.pubsub_agent,
         )
-        self._functions_build(settings)
+
+    def _templates(self, settings: StackSettings, uses_dataflow: bool) -> None:
         # The Dataflow launcher images (templates.yml pushes them): only with the opt-in.
         self.templates_repository = (
             self._repository(
@@ -226,6 +255,9 @@ class Foundation(pulumi.ComponentResource):
             if uses_dataflow
             else None
         )
+
+    def _subscriptions(self, writer_grants: list[pulumi.Resource]) -> None:
+        """The archive writer (Pub/Sub to Cloud Storage) and the dead-letter audits."""
         self.subscriptions: dict[str, gcp.pubsub.Subscription] = {}
         self.subscriptions[names.SUB_EVENTS_ARCHIVE] = self.subscription(
             names.SUB_EVENTS_ARCHIVE,
@@ -246,12 +278,6 @@ class Foundation(pulumi.ComponentResource):
         )
         for audit, _replay_to in names.DEAD_LETTERS.values():
             self.subscriptions[audit] = self.subscription(audit, LAYER, self)
-        self.register_outputs(
-            {
-                "topics": {k: v.id for k, v in self.topics.items()},
-                "archive": self.archive.url,
-            }
-        )
 
     def after(
         self, type_: str, *extra: pulumi.Resource, protect: bool = False
