@@ -485,111 +485,93 @@ def _images_and_builds(p: StackProfile, t: Traffic, d: Design) -> tuple[float, f
     return t.image_base_mb / 1000 + per_version_gb * versions, builds * t.build_minutes_per_function
 
 
-def estimate(
-    orders_per_day: float,
-    profile: StackProfile | None = None,
-    traffic: Traffic | None = None,
-    sizes: EventSizes | None = None,
-    design: Design | None = None,
-) -> Estimate:
-    """Monthly use of each billed item at ``orders_per_day``."""
-    p = profile or StackProfile()
-    t = traffic or Traffic()
-    s = sizes or measure_sizes()
-    d = design or Design()
-    if d.speed_retention_days is not None:
-        p = replace(p, speed_retention_days=d.speed_retention_days)
-    month = DAYS_PER_MONTH
+@dataclass(frozen=True)
+class _Volumes:
+    """How a day's orders arrive: events, and how many requests and envelopes carry them."""
+
+    events: float
+    live_requests: float
+    live_envelopes: float
+    live_env_events: float
+    file_events: float
+    file_envelopes: float
+
+
+def _volumes(orders_per_day: float, p: StackProfile, t: Traffic) -> _Volumes:
     lines = orders_per_day * t.lines_per_order
     events = lines * (1 + t.other_events_per_line)
-
-    # -- Pub/Sub: publishes + one delivery per subscription of the events topic --------
     live_events = events * t.live_share
     live_requests = orders_per_day * t.live_share
     per_request = live_events / live_requests if live_requests else 0.0
-    live_envelopes = live_requests * max(1.0, per_request / p.envelope_max_events)
-    live_env_events = per_request / max(1.0, per_request / p.envelope_max_events)
     file_events = events - live_events
-    file_envelopes = -(-file_events // p.envelope_max_events) if file_events else 0.0
-    billed_live = max(PUBSUB_MIN_BILLED_BYTES, s.envelope_bytes(live_env_events))
+    return _Volumes(
+        events=events,
+        live_requests=live_requests,
+        live_envelopes=live_requests * max(1.0, per_request / p.envelope_max_events),
+        live_env_events=per_request / max(1.0, per_request / p.envelope_max_events),
+        file_events=file_events,
+        file_envelopes=-(-file_events // p.envelope_max_events) if file_events else 0.0,
+    )
+
+
+def _pubsub(
+    v: _Volumes, p: StackProfile, t: Traffic, s: EventSizes, d: Design
+) -> tuple[float, float]:
+    """GiB a month through Pub/Sub (publishes + deliveries), and through its export."""
+    billed_live = max(PUBSUB_MIN_BILLED_BYTES, s.envelope_bytes(v.live_env_events))
     billed_file = max(PUBSUB_MIN_BILLED_BYTES, s.envelope_bytes(p.envelope_max_events))
-    events_topic_bytes = live_envelopes * billed_live + file_envelopes * billed_file
+    events_topic_bytes = v.live_envelopes * billed_live + v.file_envelopes * billed_file
     # events-speed (push or Dataflow pull) is basic delivery; events-archive is basic too
     # when the batch run pulls it, an export (billed apart, no free tier) when Pub/Sub
     # writes it to Cloud Storage itself.
     basic_deliveries = 1 + (d.archive_writer == "batch-pull")
-    other_messages = t.files_per_day * 2 + events * t.reject_share / 50  # drops + quarantine
+    other_messages = t.files_per_day * 2 + v.events * t.reject_share / 50  # drops + quarantine
     pubsub_bytes = events_topic_bytes * (1 + basic_deliveries) + other_messages * 2 * 1000
-    pubsub_gib = pubsub_bytes * month / GIB
-    export_gib = (events_topic_bytes * month / GIB) if d.archive_writer == "subscription" else 0.0
+    export = events_topic_bytes if d.archive_writer == "subscription" else 0.0
+    return pubsub_bytes * DAYS_PER_MONTH / GIB, export * DAYS_PER_MONTH / GIB
 
-    bq_storage, bq_query_tib, streaming_gib, write_api_gib = _bigquery(
-        events, live_requests, p, t, s, d
+
+def _functions_use(v: _Volumes, p: StackProfile, t: Traffic) -> tuple[float, float, float]:
+    """Invocations, vCPU-seconds and GiB-seconds a month: each function at its own size."""
+    speed_invocations = (
+        (v.live_envelopes + v.file_envelopes) if p.speed_runtime == "function" else 0
     )
-
-    # -- Cloud Functions: each function's seconds at its own size -------------------------
-    speed_invocations = (live_envelopes + file_envelopes) if p.speed_runtime == "function" else 0
     batch_invocations = p.batch_runs_per_day if p.batch_runtime == "function" else 0
-    invocations = (live_requests + t.files_per_day + speed_invocations + batch_invocations) * month
-    file_mb_per_day = file_events * t.file_bytes_per_event / 1e6
+    daily = v.live_requests + t.files_per_day + speed_invocations + batch_invocations
+    file_mb_per_day = v.file_events * t.file_bytes_per_event / 1e6
     seconds = {
-        limits.INGEST_HTTP: live_requests * t.ingest_seconds_per_request,
+        limits.INGEST_HTTP: v.live_requests * t.ingest_seconds_per_request,
         limits.INGEST_FILES: file_mb_per_day * t.file_seconds_per_mb
         + t.files_per_day * t.ingest_seconds_per_request,
         limits.SPEED: speed_invocations * t.speed_seconds_per_envelope,
         limits.BATCH: batch_invocations
         * (
-            t.batch_seconds_fixed + events / t.batch_events_per_second + forecast_seconds_per_run(t)
+            t.batch_seconds_fixed
+            + v.events / t.batch_events_per_second
+            + forecast_seconds_per_run(t)
         ),
     }
-    vcpu_s = sum(sec * p.function_sizes[fn][0] for fn, sec in seconds.items()) * month
-    gib_s = sum(sec * p.function_sizes[fn][1] for fn, sec in seconds.items()) * month
+    vcpu_s = sum(sec * p.function_sizes[fn][0] for fn, sec in seconds.items())
+    gib_s = sum(sec * p.function_sizes[fn][1] for fn, sec in seconds.items())
+    return daily * DAYS_PER_MONTH, vcpu_s * DAYS_PER_MONTH, gib_s * DAYS_PER_MONTH
 
-    # -- Cloud Storage -------------------------------------------------------------------
+
+def _storage_gb(v: _Volumes, p: StackProfile, t: Traffic, s: EventSizes) -> float:
+    """Standard storage: the archive until it turns nearline, landing files, bundles."""
     # Each envelope is archived once, at its real (not billed) size.
-    archive_day_bytes = live_envelopes * s.envelope_bytes(live_env_events) + file_envelopes * (
-        s.envelope_bytes(p.envelope_max_events)
+    archive_day_bytes = v.live_envelopes * s.envelope_bytes(v.live_env_events) + (
+        v.file_envelopes * s.envelope_bytes(p.envelope_max_events)
     )
-    standard_days = min(p.archive_nearline_after_days, month * t.horizon_months)
-    landing_day_bytes = file_events * t.file_bytes_per_event
-    gcs_gb = (
+    standard_days = min(p.archive_nearline_after_days, DAYS_PER_MONTH * t.horizon_months)
+    landing_day_bytes = v.file_events * t.file_bytes_per_event
+    return (
         archive_day_bytes * standard_days
         + landing_day_bytes * p.landing_retention_days
         + t.deploys_per_month * t.bundle_mb * 1e6 * 3
     ) / GB
-    class_a, class_b = _gcs_operations(events, p, t, d)
-    ar_gb, build_minutes = _images_and_builds(p, t, d)
 
-    # -- Logging, Secret Manager, KMS ----------------------------------------------------
-    logging_gib = (
-        invocations * t.log_bytes_per_request
-        + p.batch_runs_per_day * month * t.log_bytes_per_batch_run
-    ) / GIB
-    secret_access = t.ingest_instance_starts_per_day * month
-    kms_ops = t.deploys_per_month * t.kms_ops_per_deploy
 
-    uses = {
-        "pubsub_gib": pubsub_gib,
-        "pubsub_export_gib": export_gib,
-        "bq_storage_gib": bq_storage,
-        "bq_query_tib": bq_query_tib,
-        "bq_streaming_gib": streaming_gib,
-        "bq_write_api_gib": write_api_gib,
-        "fn_invocations": invocations,
-        "fn_vcpu_s": vcpu_s,
-        "fn_gib_s": gib_s,
-        "scheduler_jobs": float(p.scheduler_jobs),
-        "gcs_standard_gb": gcs_gb,
-        "gcs_class_a": class_a,
-        "gcs_class_b": class_b,
-        "ar_storage_gb": ar_gb,
-        "build_minutes": build_minutes,
-        "logging_gib": logging_gib,
-        "secret_versions": float(p.secret_versions),
-        "secret_access": secret_access,
-        "kms_key_versions": 1.0,
-        "kms_ops": float(kms_ops),
-    }
+def _notes(p: StackProfile, t: Traffic, d: Design) -> list[str]:
     notes = [
         f"design '{d.name}': archive written by "
         + (
@@ -609,14 +591,65 @@ def estimate(
     ]
     if "dataflow" in (p.speed_runtime, p.batch_runtime):
         notes.append("Dataflow is selected: it has no free tier and is billed from the first job.")
+    return notes
+
+
+def estimate(
+    orders_per_day: float,
+    profile: StackProfile | None = None,
+    traffic: Traffic | None = None,
+    sizes: EventSizes | None = None,
+    design: Design | None = None,
+) -> Estimate:
+    """Monthly use of each billed item at ``orders_per_day``."""
+    p = profile or StackProfile()
+    t = traffic or Traffic()
+    s = sizes or measure_sizes()
+    d = design or Design()
+    if d.speed_retention_days is not None:
+        p = replace(p, speed_retention_days=d.speed_retention_days)
+    v = _volumes(orders_per_day, p, t)
+    pubsub_gib, export_gib = _pubsub(v, p, t, s, d)
+    bq_storage, bq_query_tib, streaming_gib, write_api_gib = _bigquery(
+        v.events, v.live_requests, p, t, s, d
+    )
+    invocations, vcpu_s, gib_s = _functions_use(v, p, t)
+    class_a, class_b = _gcs_operations(v.events, p, t, d)
+    ar_gb, build_minutes = _images_and_builds(p, t, d)
+    logging_gib = (
+        invocations * t.log_bytes_per_request
+        + p.batch_runs_per_day * DAYS_PER_MONTH * t.log_bytes_per_batch_run
+    ) / GIB
+    uses = {
+        "pubsub_gib": pubsub_gib,
+        "pubsub_export_gib": export_gib,
+        "bq_storage_gib": bq_storage,
+        "bq_query_tib": bq_query_tib,
+        "bq_streaming_gib": streaming_gib,
+        "bq_write_api_gib": write_api_gib,
+        "fn_invocations": invocations,
+        "fn_vcpu_s": vcpu_s,
+        "fn_gib_s": gib_s,
+        "scheduler_jobs": float(p.scheduler_jobs),
+        "gcs_standard_gb": _storage_gb(v, p, t, s),
+        "gcs_class_a": class_a,
+        "gcs_class_b": class_b,
+        "ar_storage_gb": ar_gb,
+        "build_minutes": build_minutes,
+        "logging_gib": logging_gib,
+        "secret_versions": float(p.secret_versions),
+        "secret_access": t.ingest_instance_starts_per_day * DAYS_PER_MONTH,
+        "kms_key_versions": 1.0,
+        "kms_ops": float(t.deploys_per_month * t.kms_ops_per_deploy),
+    }
     return Estimate(
         orders_per_day=orders_per_day,
-        events_per_day=events,
+        events_per_day=v.events,
         profile=p,
         sizes=s,
         uses=tuple(QuotaUse(q, uses[q.key]) for q in QUOTAS),
         design=d,
-        notes=tuple(notes),
+        notes=tuple(_notes(p, t, d)),
     )
 
 
