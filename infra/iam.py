@@ -9,9 +9,9 @@ guardrails catch primitive roles and public members again on the recorded graph.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pulumi
 import pulumi_gcp as gcp
@@ -64,97 +64,87 @@ class Grants:
         belongs on cannot be named (it does not exist before the first deploy); say why.
         """
         project = self.project
-
-        def opts(type_: str) -> pulumi.ResourceOptions:
-            apis = [self.apis[a] for a in needed(type_) if a in self.apis]
-            return pulumi.ResourceOptions(
-                parent=self.parent, depends_on=[*apis, *(depends_on or [])]
+        binding = _BINDINGS.get(scope)
+        type_ = (
+            binding.type_
+            if binding
+            else (
+                "gcp:bigquery/datasetAccess:DatasetAccess"
+                if scope == "dataset"
+                else "gcp:projects/iAMMember:IAMMember"
             )
-
-        if scope == "topic":
-            return gcp.pubsub.TopicIAMMember(
-                name,
-                topic=target,
-                role=role,
-                member=member,
-                project=project,
-                opts=opts("gcp:pubsub/topicIAMMember:TopicIAMMember"),
-            )
-        if scope == "subscription":
-            return gcp.pubsub.SubscriptionIAMMember(
-                name,
-                subscription=target,
-                role=role,
-                member=member,
-                project=project,
-                opts=opts("gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember"),
-            )
-        if scope == "bucket":
-            return gcp.storage.BucketIAMMember(
-                name,
-                bucket=target,
-                role=role,
-                member=member,
-                opts=opts("gcp:storage/bucketIAMMember:BucketIAMMember"),
-            )
+        )
+        apis = [self.apis[a] for a in needed(type_) if a in self.apis]
+        opts = pulumi.ResourceOptions(parent=self.parent, depends_on=[*apis, *(depends_on or [])])
         if scope == "dataset":
-            return dataset_access(
-                name,
-                target,
-                role,
-                member,
-                project,
-                opts("gcp:bigquery/datasetAccess:DatasetAccess"),
-            )
-        if scope == "secret":
-            return gcp.secretmanager.SecretIamMember(
-                name,
-                secret_id=target,
-                role=role,
-                member=member,
-                project=project,
-                opts=opts("gcp:secretmanager/secretIamMember:SecretIamMember"),
-            )
-        if scope == "run":
-            return gcp.cloudrunv2.ServiceIamMember(
-                name,
-                name=target,
-                location=self.region,
-                role=role,
-                member=member,
-                project=project,
-                opts=opts("gcp:cloudrunv2/serviceIamMember:ServiceIamMember"),
-            )
-        if scope == "sa":
-            return gcp.serviceaccount.IAMMember(
-                name,
-                service_account_id=target,
-                role=role,
-                member=member,
-                opts=opts("gcp:serviceaccount/iAMMember:IAMMember"),
-            )
-        if scope == "repository":
-            return gcp.artifactregistry.RepositoryIamMember(
-                name,
-                repository=target,
-                location=self.region,
-                role=role,
-                member=member,
-                project=project,
-                opts=opts("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember"),
-            )
+            return dataset_access(name, target, role, member, project, opts)
+        if binding is not None:
+            where: dict[str, Any] = {binding.target_arg: target}
+            if binding.in_project:
+                where["project"] = project
+            if binding.regional:
+                where["location"] = self.region
+            return binding.resource(name, role=role, member=member, opts=opts, **where)
         if role not in PROJECT_LEVEL_ROLES and not project_reason:
             raise ValueError(
                 f"{name}: {role} must be granted on a specific resource, not the project; "
                 f"project-level grants are limited to {sorted(PROJECT_LEVEL_ROLES)}"
             )
-        return gcp.projects.IAMMember(
-            name,
-            project=project,
-            role=role,
-            member=member,
-            opts=opts("gcp:projects/iAMMember:IAMMember"),
-        )
+        return gcp.projects.IAMMember(name, project=project, role=role, member=member, opts=opts)
+
+
+@dataclass(frozen=True)
+class _Binding:
+    """How one scope's IAM member resource is declared: its class, the argument naming the
+    resource, its Pulumi type (for the APIs it waits for), and which placement it takes."""
+
+    resource: Callable[..., pulumi.CustomResource]
+    target_arg: str
+    type_: str
+    in_project: bool = True
+    regional: bool = False
+
+
+#: Every resource-level scope a grant can target (datasets use ACL entries, see below).
+_BINDINGS: dict[str, _Binding] = {
+    "topic": _Binding(
+        gcp.pubsub.TopicIAMMember, "topic", "gcp:pubsub/topicIAMMember:TopicIAMMember"
+    ),
+    "subscription": _Binding(
+        gcp.pubsub.SubscriptionIAMMember,
+        "subscription",
+        "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember",
+    ),
+    "bucket": _Binding(
+        gcp.storage.BucketIAMMember,
+        "bucket",
+        "gcp:storage/bucketIAMMember:BucketIAMMember",
+        in_project=False,
+    ),
+    "secret": _Binding(
+        gcp.secretmanager.SecretIamMember,
+        "secret_id",
+        "gcp:secretmanager/secretIamMember:SecretIamMember",
+    ),
+    "run": _Binding(
+        gcp.cloudrunv2.ServiceIamMember,
+        "name",
+        "gcp:cloudrunv2/serviceIamMember:ServiceIamMember",
+        regional=True,
+    ),
+    "sa": _Binding(
+        gcp.serviceaccount.IAMMember,
+        "service_account_id",
+        "gcp:serviceaccount/iAMMember:IAMMember",
+        in_project=False,
+    ),
+    "repository": _Binding(
+        gcp.artifactregistry.RepositoryIamMember,
+        "repository",
+        "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember",
+        regional=True,
+    ),
+}
 
 
 #: BigQuery's dataset roles in the form its dataset ACL stores them (the API accepts the
