@@ -39,8 +39,34 @@ class Batch(pulumi.ComponentResource):
             "batch-fn", "SalesSphere batch layer", settings, self
         )
         member = sa_member(self.account)
+        access = self._access(settings, base, grants, member)
+        if settings.batch_runtime == "dataflow":
+            access += self._dataflow_access(settings, base, grants, member)
+        _, source = functions.upload_source("batch", base.artifacts, self)
+        self.function = functions.deploy(
+            functions.BATCH,
+            settings,
+            LAYER,
+            source,
+            self.account,
+            self,
+            base,
+            env=dataflow.batch_function_env(settings, base.artifacts, self.account),
+            depends_on=access,
+        )
+        self.schedule: gcp.cloudscheduler.Job | None = None
+        if settings.scheduler_enabled:
+            self.schedule = self._schedule(settings, grants)
+        self.register_outputs(
+            {"tables": sorted(self.tables), "batch_url": functions.invoke_url(self.function)}
+        )
+
+    def _access(
+        self, settings: StackSettings, base: Foundation, grants: Grants, member: pulumi.Input[str]
+    ) -> list[pulumi.Resource]:
+        """What the batch account may do on either runtime, and nothing more."""
         datasets = base.datasets
-        access = [
+        return [
             grants.grant(
                 "batch-reads-archive",
                 "bucket",
@@ -82,58 +108,44 @@ class Batch(pulumi.ComponentResource):
                 member,
             ),
         ]
-        if settings.batch_runtime == "dataflow":
-            access += [
-                grants.grant(
-                    "batch-is-dataflow-worker",
-                    "project",
-                    settings.project,
-                    "roles/dataflow.worker",
-                    member,
-                ),
-                # The function launches each run's job and polls it until it finishes...
-                grants.grant(
-                    "batch-launches-dataflow-jobs",
-                    "project",
-                    settings.project,
-                    "roles/dataflow.developer",
-                    member,
-                ),
-                # Dataflow pulls the flex template's launcher image as the job's account.
-                grants.grant(
-                    "batch-pulls-template-image",
-                    "repository",
-                    base.templates_repository.name,  # type: ignore[union-attr]
-                    "roles/artifactregistry.reader",
-                    member,
-                ),
-                # ...and the job runs as the function's own account.
-                grants.grant(
-                    "batch-acts-as-itself-for-dataflow",
-                    "sa",
-                    self.account.name,
-                    "roles/iam.serviceAccountUser",
-                    member,
-                ),
-            ]
-        _, source = functions.upload_source("batch", base.artifacts, self)
-        self.function = functions.deploy(
-            functions.BATCH,
-            settings,
-            LAYER,
-            source,
-            self.account,
-            self,
-            base,
-            env=dataflow.batch_function_env(settings, base.artifacts, self.account),
-            depends_on=access,
-        )
-        self.schedule: gcp.cloudscheduler.Job | None = None
-        if settings.scheduler_enabled:
-            self.schedule = self._schedule(settings, grants)
-        self.register_outputs(
-            {"tables": sorted(self.tables), "batch_url": functions.invoke_url(self.function)}
-        )
+
+    def _dataflow_access(
+        self, settings: StackSettings, base: Foundation, grants: Grants, member: pulumi.Input[str]
+    ) -> list[pulumi.Resource]:
+        """With the Dataflow runtime: run as a worker, launch jobs, pull the template image."""
+        return [
+            grants.grant(
+                "batch-is-dataflow-worker",
+                "project",
+                settings.project,
+                "roles/dataflow.worker",
+                member,
+            ),
+            # The function launches each run's job and polls it until it finishes...
+            grants.grant(
+                "batch-launches-dataflow-jobs",
+                "project",
+                settings.project,
+                "roles/dataflow.developer",
+                member,
+            ),
+            # Dataflow pulls the flex template's launcher image as the job's account.
+            grants.grant(
+                "batch-pulls-template-image",
+                "repository",
+                base.templates_repository.name,  # type: ignore[union-attr]
+                "roles/artifactregistry.reader",
+                member,
+            ),
+            # ...and the job runs as the function's own account.
+            grants.grant(
+                "batch-acts-as-itself-for-dataflow",
+                "sa",
+                self.account.name,
+                "roles/iam.serviceAccountUser",
+                member,
+            ),
+        ]
 
     def _schedule(self, settings: StackSettings, grants: Grants) -> gcp.cloudscheduler.Job:
         """A nightly OIDC-authenticated POST to the batch function."""

@@ -49,7 +49,19 @@ class Speed(pulumi.ComponentResource):
             "speed-fn", "SalesSphere speed layer", settings, self
         )
         member = sa_member(self.account)
-        access = [
+        access = self._access(settings, base, grants, member)
+        if settings.speed_runtime == "function":
+            self._function_runtime(settings, base, access)
+        else:
+            self._dataflow_runtime(settings, base, grants, member)
+        self.alerts_audit = base.subscription(names.SUB_ALERTS_AUDIT, LAYER, self)
+        self.register_outputs({"tables": sorted(self.tables)})
+
+    def _access(
+        self, settings: StackSettings, base: Foundation, grants: Grants, member: pulumi.Input[str]
+    ) -> list[pulumi.Resource]:
+        """What the speed account may do on either runtime, and nothing more."""
+        return [
             grants.grant(
                 "speed-writes-speed",
                 "dataset",
@@ -77,66 +89,72 @@ class Speed(pulumi.ComponentResource):
                 "speed-runs-queries", "project", settings.project, "roles/bigquery.jobUser", member
             ),
         ]
-        if settings.speed_runtime == "function":
-            _, source = functions.upload_source("stream", base.artifacts, self)
-            self.function = functions.deploy(
-                functions.SPEED,
-                settings,
-                LAYER,
-                source,
-                self.account,
-                self,
-                base,
-                depends_on=access,
-            )
-            self.events = base.push_subscription(names.SUB_EVENTS_SPEED, self.function, LAYER, self)
-        else:
-            self.events = base.subscription(names.SUB_EVENTS_SPEED, LAYER, self)
-            access += [
-                grants.grant(
-                    "speed-pulls-events",
-                    "subscription",
-                    self.events.name,
-                    "roles/pubsub.subscriber",
-                    member,
-                ),
-                grants.grant(
-                    "speed-is-dataflow-worker",
-                    "project",
-                    settings.project,
-                    "roles/dataflow.worker",
-                    member,
-                ),
-                # Staging and temp files of the job: read, write, list, delete objects.
-                grants.grant(
-                    "speed-stages-artifacts",
-                    "bucket",
-                    base.artifacts.name,
-                    "roles/storage.objectUser",
-                    member,
-                ),
-                # Dataflow pulls the flex template's launcher image as the job's account.
-                grants.grant(
-                    "speed-pulls-template-image",
-                    "repository",
-                    base.templates_repository.name,  # type: ignore[union-attr]
-                    "roles/artifactregistry.reader",
-                    member,
-                ),
-            ]
-            self.job = dataflow.flex_job(
-                "stream",
-                settings,
-                LAYER,
-                base.artifacts,
-                self.account,
-                {
-                    "subscription": self.events.id,
-                    "project": settings.project,
-                    "env": settings.env,
-                },
-                self,
-                streaming=True,
-            )
-        self.alerts_audit = base.subscription(names.SUB_ALERTS_AUDIT, LAYER, self)
-        self.register_outputs({"tables": sorted(self.tables)})
+
+    def _function_runtime(
+        self, settings: StackSettings, base: Foundation, access: list[pulumi.Resource]
+    ) -> None:
+        """Free tier: ``events-speed`` pushes envelopes to the speed Cloud Function."""
+        _, source = functions.upload_source("stream", base.artifacts, self)
+        self.function = functions.deploy(
+            functions.SPEED,
+            settings,
+            LAYER,
+            source,
+            self.account,
+            self,
+            base,
+            depends_on=access,
+        )
+        self.events = base.push_subscription(names.SUB_EVENTS_SPEED, self.function, LAYER, self)
+
+    def _dataflow_runtime(
+        self, settings: StackSettings, base: Foundation, grants: Grants, member: pulumi.Input[str]
+    ) -> None:
+        """Opt-in: a streaming flex-template job pulls ``events-speed``."""
+        self.events = base.subscription(names.SUB_EVENTS_SPEED, LAYER, self)
+        self.dataflow_grants = [
+            grants.grant(
+                "speed-pulls-events",
+                "subscription",
+                self.events.name,
+                "roles/pubsub.subscriber",
+                member,
+            ),
+            grants.grant(
+                "speed-is-dataflow-worker",
+                "project",
+                settings.project,
+                "roles/dataflow.worker",
+                member,
+            ),
+            # Staging and temp files of the job: read, write, list, delete objects.
+            grants.grant(
+                "speed-stages-artifacts",
+                "bucket",
+                base.artifacts.name,
+                "roles/storage.objectUser",
+                member,
+            ),
+            # Dataflow pulls the flex template's launcher image as the job's account.
+            grants.grant(
+                "speed-pulls-template-image",
+                "repository",
+                base.templates_repository.name,  # type: ignore[union-attr]
+                "roles/artifactregistry.reader",
+                member,
+            ),
+        ]
+        self.job = dataflow.flex_job(
+            "stream",
+            settings,
+            LAYER,
+            base.artifacts,
+            self.account,
+            {
+                "subscription": self.events.id,
+                "project": settings.project,
+                "env": settings.env,
+            },
+            self,
+            streaming=True,
+        )
