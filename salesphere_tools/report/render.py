@@ -129,6 +129,84 @@ def series_label(series: dict[str, Any]) -> str:
     return html.escape(f"{series['store_id']} · {series['sku']} · {series['name']}")
 
 
+def _bound(rows: list[dict[str, Any]], key: str) -> list[float | None]:
+    return [None if f.get(key) is None else float(f[key]) for f in rows]
+
+
+def _interval_traces(fc: list[dict[str, Any]], visible: bool) -> list[go.Scatter]:
+    """The 95 % and 80 % bands: each an invisible lower edge, then the upper edge filled
+    down to it."""
+    days = [f["day"] for f in fc]
+    line = {"width": 0}
+    traces = []
+    for level, shade in ((95, 0.12), (80, 0.25)):
+        traces.append(
+            go.Scatter(
+                x=days,
+                y=_bound(fc, f"lo_{level}"),
+                line=line,
+                showlegend=False,
+                hoverinfo="skip",
+                visible=visible,
+                name=f"{level}% low",
+            )
+        )
+        traces.append(
+            go.Scatter(
+                x=days,
+                y=_bound(fc, f"hi_{level}"),
+                line=line,
+                fill="tonexty",
+                fillcolor=f"rgba(22,58,95,{shade})",
+                name=f"{level}% interval",
+                visible=visible,
+            )
+        )
+    return traces
+
+
+def _series_traces(s: dict[str, Any], visible: bool) -> list[go.Scatter]:
+    """Sales, forecast, out-of-stock days and the projected stock-out of one series."""
+    fc = s["forecast"]
+    projected = [s["stockout_date"]] if s.get("stockout_date") else []
+    return [
+        *_interval_traces(fc, visible),
+        go.Scatter(
+            x=[h["day"] for h in s["history"]],
+            y=[h["units"] for h in s["history"]],
+            mode="lines+markers",
+            name="units sold",
+            line={"color": "#1d2330"},
+            marker={"size": 4},
+            visible=visible,
+        ),
+        go.Scatter(
+            x=[f["day"] for f in fc],
+            y=_bound(fc, "units"),
+            mode="lines",
+            name="forecast",
+            line={"color": "#163a5f", "dash": "dash"},
+            visible=visible,
+        ),
+        go.Scatter(
+            x=s["stockout_days"],
+            y=[0] * len(s["stockout_days"]),
+            mode="markers",
+            name="out of stock",
+            marker={"symbol": "x", "color": "#b42318", "size": 9},
+            visible=visible,
+        ),
+        go.Scatter(
+            x=projected,
+            y=[0] * len(projected),
+            mode="markers",
+            name="projected stock-out",
+            marker={"symbol": "triangle-up", "color": "#b42318", "size": 13},
+            visible=visible,
+        ),
+    ]
+
+
 def forecast_figure(series: list[dict[str, Any]]) -> go.Figure:
     """Daily sales, forecast and its 80/95% bands per series, one series shown at a time.
 
@@ -139,80 +217,7 @@ def forecast_figure(series: list[dict[str, Any]]) -> go.Figure:
     fig = go.Figure()
     per = len(SERIES_TRACES)
     for index, s in enumerate(series):
-        visible = index == 0
-        fc = s["forecast"]
-        days = [f["day"] for f in fc]
-
-        def bound(key: str, rows: list[dict[str, Any]] = fc) -> list[float | None]:
-            return [None if f.get(key) is None else float(f[key]) for f in rows]
-
-        line = {"width": 0}
-        # each band: an invisible lower edge, then the upper edge filled down to it
-        for level, shade in ((95, 0.12), (80, 0.25)):
-            fig.add_trace(
-                go.Scatter(
-                    x=days,
-                    y=bound(f"lo_{level}"),
-                    line=line,
-                    showlegend=False,
-                    hoverinfo="skip",
-                    visible=visible,
-                    name=f"{level}% low",
-                )
-            )
-            fig.add_trace(
-                go.Scatter(
-                    x=days,
-                    y=bound(f"hi_{level}"),
-                    line=line,
-                    fill="tonexty",
-                    fillcolor=f"rgba(22,58,95,{shade})",
-                    name=f"{level}% interval",
-                    visible=visible,
-                )
-            )
-        fig.add_trace(
-            go.Scatter(
-                x=[h["day"] for h in s["history"]],
-                y=[h["units"] for h in s["history"]],
-                mode="lines+markers",
-                name="units sold",
-                line={"color": "#1d2330"},
-                marker={"size": 4},
-                visible=visible,
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=days,
-                y=bound("units"),
-                mode="lines",
-                name="forecast",
-                line={"color": "#163a5f", "dash": "dash"},
-                visible=visible,
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=s["stockout_days"],
-                y=[0] * len(s["stockout_days"]),
-                mode="markers",
-                name="out of stock",
-                marker={"symbol": "x", "color": "#b42318", "size": 9},
-                visible=visible,
-            )
-        )
-        projected = [s["stockout_date"]] if s.get("stockout_date") else []
-        fig.add_trace(
-            go.Scatter(
-                x=projected,
-                y=[0] * len(projected),
-                mode="markers",
-                name="projected stock-out",
-                marker={"symbol": "triangle-up", "color": "#b42318", "size": 13},
-                visible=visible,
-            )
-        )
+        fig.add_traces(_series_traces(s, visible=index == 0))
     buttons = [
         {
             "label": series_label(s),
@@ -221,22 +226,12 @@ def forecast_figure(series: list[dict[str, Any]]) -> go.Figure:
         }
         for index, s in enumerate(series)
     ]
+    menu = {"buttons": buttons, "x": 0, "xanchor": "left", "y": 1.18, "yanchor": "top"}
     fig.update_layout(
         xaxis={"type": "date"},
         yaxis={"title": "units per day", "rangemode": "tozero"},
         legend={"orientation": "h", "y": -0.15},
-        updatemenus=[
-            {
-                "buttons": buttons,
-                "x": 0,
-                "xanchor": "left",
-                "y": 1.18,
-                "yanchor": "top",
-                "showactive": True,
-            }
-        ]
-        if buttons
-        else [],
+        updatemenus=[{**menu, "showactive": True}] if buttons else [],
     )
     return fig
 
