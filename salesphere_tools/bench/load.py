@@ -238,6 +238,69 @@ def _verify(
     }
 
 
+def _check_bounds(settings: Settings, rates: Sequence[float], seconds: float, size: int) -> None:
+    """Loopback only, and a bounded number of requests: the test can never flood anything."""
+    if settings.host not in LOOPBACK or not settings.local:
+        raise ValueError(
+            f"the load test only targets a local twin on loopback, not "
+            f"{settings.host!r} ({settings.env}); start one with salesphere local up"
+        )
+    planned = sum(round(r * seconds) for r in rates)
+    if planned > MAX_REQUESTS or not 1 <= size <= settings.max_records_per_batch:
+        raise ValueError(
+            f"{planned} requests of {size} records is beyond the bounds "
+            f"({MAX_REQUESTS} requests, {settings.max_records_per_batch} records); "
+            "lower the rates, the step length or the batch size"
+        )
+
+
+@dataclass
+class _Stepper:
+    """Sends the rate steps one after another and stops at the first unhealthy one."""
+
+    sender: _Sender
+    run: str
+    catalog: Catalog
+    batch_size: int
+    p95_limit: float
+    started: float
+    shots: list[Shot] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    seq: int = 1
+
+    def warm_up(self) -> None:
+        """The first batch loads the catalog and opens the clients (not a step)."""
+        warm = _batch(self.run, 0, self.batch_size, self.catalog)
+        shot = Shot(-1, time.monotonic(), (warm[0]["ticket"],))
+        self.shots.append(self.sender.send(shot, orjson.dumps(warm)))
+
+    def step(self, pool: ThreadPoolExecutor, index: int, rate: float, seconds: float) -> bool:
+        """Send ``rate`` requests a second for ``seconds``; False when it was unhealthy."""
+        bodies = []
+        for _ in range(round(rate * seconds)):
+            records = _batch(self.run, self.seq, self.batch_size, self.catalog)
+            bodies.append((records[0]["ticket"], orjson.dumps(records)))
+            self.seq += 1
+        step_start = time.monotonic()
+        futures: list[Future[Shot]] = []
+        for n, (ticket, body) in enumerate(bodies):
+            due = step_start + n / rate
+            pause = due - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)  # pacing the sender, not waiting for readiness
+            futures.append(pool.submit(self.sender.send, Shot(index, due, (ticket,)), body))
+        done = [f.result() for f in futures]
+        self.shots.extend(done)
+        figures = _step_figures(rate, done, time.monotonic() - step_start, self.batch_size)
+        self.steps.append(figures)
+        shed = figures["status_429"] + figures["status_503"]
+        return not (
+            figures["p95_s"] > self.p95_limit
+            or shed * 2 > len(done)
+            or time.monotonic() - self.started > MAX_RUN_SECONDS
+        )
+
+
 def run_load(
     settings: Settings | None = None,
     rates: Sequence[float] = DEFAULT_RATES,
@@ -252,19 +315,7 @@ def run_load(
     from salesphere.gcp import clients
 
     settings = settings or Settings.from_env()
-    if settings.host not in LOOPBACK or not settings.local:
-        raise ValueError(
-            f"the load test only targets a local twin on loopback, not "
-            f"{settings.host!r} ({settings.env}); start one with salesphere local up"
-        )
-    planned = sum(round(r * seconds_per_step) for r in rates)
-    if planned > MAX_REQUESTS or not 1 <= batch_size <= settings.max_records_per_batch:
-        raise ValueError(
-            f"{planned} requests of {batch_size} records is beyond the bounds "
-            f"({MAX_REQUESTS} requests, {settings.max_records_per_batch} records); "
-            "lower the rates, the step length or the batch size"
-        )
-    catalog = _catalog(settings)
+    _check_bounds(settings, rates, seconds_per_step, batch_size)
     run = uuid.uuid4().hex[:8]
     subscription = clients.subscription_path(settings, f"loadtest-{run}")
     subscriber = clients.subscriber(settings)
@@ -273,47 +324,18 @@ def run_load(
         topic=clients.topic_path(settings, names.TOPIC_EVENTS),
         ack_deadline_seconds=60,
     )
-    sender = _Sender(settings)
-    shots: list[Shot] = []
-    steps: list[dict[str, Any]] = []
     started = time.monotonic()
+    stepper = _Stepper(_Sender(settings), run, _catalog(settings), batch_size, p95_limit, started)
     try:
-        # Warm-up (not a step): the first batch loads the catalog and opens the clients.
-        warm = _batch(run, 0, batch_size, catalog)
-        shots.append(
-            sender.send(Shot(-1, time.monotonic(), (warm[0]["ticket"],)), orjson.dumps(warm))
-        )
-        seq = 1
+        stepper.warm_up()
         with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="load") as pool:
             for index, rate in enumerate(rates):
-                count = round(rate * seconds_per_step)
-                bodies = []
-                for _ in range(count):
-                    records = _batch(run, seq, batch_size, catalog)
-                    bodies.append((records[0]["ticket"], orjson.dumps(records)))
-                    seq += 1
-                step_start = time.monotonic()
-                futures: list[Future[Shot]] = []
-                for n, (ticket, body) in enumerate(bodies):
-                    due = step_start + n / rate
-                    pause = due - time.monotonic()
-                    if pause > 0:
-                        time.sleep(pause)  # pacing the sender, not waiting for readiness
-                    futures.append(pool.submit(sender.send, Shot(index, due, (ticket,)), body))
-                done = [f.result() for f in futures]
-                shots.extend(done)
-                figures = _step_figures(rate, done, time.monotonic() - step_start, batch_size)
-                steps.append(figures)
-                shed = figures["status_429"] + figures["status_503"]
-                if (
-                    figures["p95_s"] > p95_limit
-                    or shed * 2 > len(done)
-                    or time.monotonic() - started > MAX_RUN_SECONDS
-                ):
+                if not stepper.step(pool, index, rate, seconds_per_step):
                     break
-        verification = _verify(settings, subscription, shots, run, verify_timeout)
+        verification = _verify(settings, subscription, stepper.shots, run, verify_timeout)
     finally:
         subscriber.delete_subscription(subscription=subscription)
+    steps = stepper.steps
     healthy = [s for s in steps if s["p95_s"] <= p95_limit and s["status_2xx"] == s["sent"]]
     best = max(healthy, key=lambda s: s["events_per_s"], default=None)
     return {
