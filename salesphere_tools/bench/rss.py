@@ -33,14 +33,19 @@ def _children_map() -> dict[int, list[int]]:
     return children
 
 
-def _rss_kib(pid: int) -> int:
+def _status_kib(pid: int | str, field: str) -> int:
+    """A ``kB`` field of ``/proc/<pid>/status`` (0 when the process or field is gone)."""
     try:
         for line in (_PROC / str(pid) / "status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def _rss_kib(pid: int) -> int:
+    return _status_kib(pid, "VmRSS")
 
 
 def own_peak_mib() -> float:
@@ -50,13 +55,8 @@ def own_peak_mib() -> float:
     ``exec``, so a child forked from a large parent (a benchmark run that already holds a
     forecast's memory) reports the parent's peak as its own.
     """
-    try:
-        for line in (_PROC / "self" / "status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _status_kib("self", "VmHWM")
+    return peak / 1024 if peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def descendants(root: int | None = None) -> set[int]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from salesphere_tools.cli.output import write_json
 
 forecast_app = typer.Typer(help="The demand forecast, evaluated on real retail data.")
 
@@ -112,9 +113,7 @@ def evaluate(
         raise typer.BadParameter(str(exc)) from None
     print_evaluation(result)
     if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
-        typer.echo(f"wrote {json_path}")
+        write_json(json_path, result.to_dict())
 
 
 def register(app: typer.Typer) -> None:

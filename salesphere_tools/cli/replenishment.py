@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from salesphere_tools.cli.output import write_json
+
 replenishment_app = typer.Typer(
     help="Purchase suggestions from serving.replenishment (forecast, safety stock, cases)."
 )
@@ -119,7 +121,6 @@ def simulate(
     ] = None,
 ) -> None:
     """Replay the purchase policy day by day against actual demand, per target service level."""
-    import json
 
     from salesphere_tools import replay
     from salesphere_tools.forecast import m5
@@ -148,9 +149,7 @@ def simulate(
         raise typer.BadParameter(str(exc)) from None
     print_replay(result)
     if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
-        typer.echo(f"wrote {json_path}")
+        write_json(json_path, result.to_dict())
 
 
 def register(app: typer.Typer) -> None:
