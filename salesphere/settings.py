@@ -258,9 +258,12 @@ class EnvVar:
     parse: Callable[[str, Any, str], Any] = lambda text, default, name: text
     show: Callable[[Any], str] = str
 
+    #: Text settings keep an explicitly empty value; for the others blank means unset.
+    blank_is_unset: bool = True
+
     def read(self, env: Mapping[str, str], default: Any) -> Any:
         text = env.get(self.name)
-        if text is None or (not text.strip() and self.parse is not _keep_text):
+        if text is None or (self.blank_is_unset and not text.strip()):
             return default
         return self.parse(text, default, self.name)
 
@@ -307,10 +310,10 @@ HMAC_KEYS_VAR = "SALESPHERE_HMAC_KEYS"
 #: Every other setting a process can take from its environment: the one declaration both
 #: :meth:`Settings.from_env` and :meth:`Settings.to_environ` read.
 ENVIRONMENT: tuple[EnvVar, ...] = (
-    EnvVar("project", "SALESPHERE_PROJECT", _keep_text),
-    EnvVar("env", "SALESPHERE_ENV", _keep_text),
-    EnvVar("region", "SALESPHERE_REGION", _keep_text),
-    EnvVar("host", "SALESPHERE_HOST", _keep_text),
+    EnvVar("project", "SALESPHERE_PROJECT", _keep_text, blank_is_unset=False),
+    EnvVar("env", "SALESPHERE_ENV", _keep_text, blank_is_unset=False),
+    EnvVar("region", "SALESPHERE_REGION", _keep_text, blank_is_unset=False),
+    EnvVar("host", "SALESPHERE_HOST", _keep_text, blank_is_unset=False),
     EnvVar("twin_dir", "SALESPHERE_TWIN_DIR", lambda t, d, n: Path(t), lambda p: str(p.resolve())),
     EnvVar("oidc_callers", "SALESPHERE_INGEST_OIDC_CALLERS", _names("serviceAccount:"), ",".join),
     EnvVar("oidc_audiences", "SALESPHERE_INGEST_OIDC_AUDIENCES", _names(), ",".join),
