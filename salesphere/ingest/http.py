@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from salesphere.ingest import fiscal, jsonparse, signing
+from salesphere.ingest import fiscal, jsonparse, openapi, signing
 from salesphere.ingest.ledger import LedgerError
 from salesphere.ingest.mapping import live_mapping, live_sources
 from salesphere.ingest.publish import PublishError
@@ -174,6 +174,8 @@ def handle(request: RequestLike, service: IngestService) -> Answer:
     """One HTTP request, start to finish."""
     settings = service.settings
     if request.method == "GET":
+        if request.path.rstrip("/").endswith(openapi.DOCUMENT_PATH):  # the contract, unsigned
+            return Answer(200, openapi.served(settings), {})
         return Answer(200, {"status": "ok", "sources": live_sources()}, {})
     if request.method != "POST":
         return error(405, "method_not_allowed", "POST a JSON batch; GET /healthz for health")

@@ -1,0 +1,129 @@
+"""The ingest API's OpenAPI document: generated from the code, current, served unsigned."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+from jsonschema.validators import Draft202012Validator
+
+from salesphere.ingest import http, openapi, signing
+from salesphere.ingest.mapping import live_sources
+from salesphere.ingest.service import IngestService
+from salesphere.settings import Settings
+from salesphere_tools.cli.docs import OPENAPI, render_openapi
+from tests.unit.test_ingest_http_guards import KEY_ID, SECRET, FakeRequest, answer
+from tests.unit.test_ingest_http_guards import SETTINGS as GUARDED
+
+DOCUMENT = openapi.build_document()
+
+POS = {
+    "terminal": "SP01-T1",
+    "store": "SP01",
+    "ticket": "SP01-20261128-000001",
+    "line": 1,
+    "type": "sale",
+    "sku": "ELE-10001",
+    "qty": 2,
+    "unit_price": "19.90",
+    "discount": "0.00",
+    "ts": "2026-11-28T14:03:00-03:00",
+}
+WEB = {
+    "order_id": "WEB-2",
+    "status": "refunded",
+    "created_at": "2026-11-28T23:50:00-03:00",
+    "updated_at": "2026-11-29T00:20:00-03:00",
+    "items": [{"line": 1, "sku": "ELE-10001", "quantity": 1, "price": 5.0}],
+}
+COUNT = {
+    "location": "SP01",
+    "item": "ELE-10001",
+    "units": 40,
+    "document": "CNT-1",
+    "type": "COUNT",
+    "recorded_at": "2026-11-28T06:00:00-03:00",
+}
+
+
+def body_schema(document: dict, path: str) -> Draft202012Validator:
+    """A validator for the JSON request body of ``POST path`` (its refs resolved in place)."""
+    schema = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    return Draft202012Validator({**schema, "components": document["components"]})
+
+
+def test_the_committed_document_is_current() -> None:
+    assert OPENAPI.read_text(encoding="utf-8") == render_openapi(), (
+        "docs/openapi.json is stale: run `salesphere docs --openapi` and commit it"
+    )
+
+
+def test_every_live_source_has_its_batch_path_and_the_xml_path_takes_fiscal_documents() -> None:
+    assert {p.strip("/") for p in DOCUMENT["paths"]} >= {*live_sources(), "fiscal"}
+    xml = DOCUMENT["paths"]["/fiscal"]["post"]["requestBody"]["content"]
+    assert set(xml) == {"application/xml", "text/xml"}
+    statuses = set(DOCUMENT["paths"]["/pos"]["post"]["responses"])
+    assert statuses == {"200", "207", "400", "401", "403", "413", "503"}
+
+
+@pytest.mark.parametrize(
+    ("path", "record"), [("/pos", POS), ("/ecommerce", WEB), ("/inventory", COUNT)]
+)
+def test_real_records_fit_their_source_schema_and_broken_ones_do_not(path, record) -> None:
+    validator = body_schema(DOCUMENT, path)
+    validator.validate([record])
+    validator.validate({"records": [record, record]})
+    assert not validator.is_valid([])
+    missing = {k: v for k, v in record.items() if k not in {"ts", "updated_at", "recorded_at"}}
+    assert not validator.is_valid([missing]), "the time key is required"
+    type_key = {"/pos": "type", "/ecommerce": "status", "/inventory": "type"}[path]
+    assert not validator.is_valid([{**record, type_key: "teleport"}])
+
+
+def test_limits_come_from_the_model_and_the_settings() -> None:
+    small = openapi.build_document(replace(Settings(), max_records_per_batch=7))
+    batch = small["paths"]["/pos"]["post"]["requestBody"]["content"]["application/json"]
+    assert batch["schema"]["anyOf"][0]["maxItems"] == 7
+    sale = DOCUMENT["components"]["schemas"]["PosSaleRecord"]["properties"]
+    assert sale["sku"]["pattern"] == "^[A-Za-z0-9_.-]+$"
+    assert (sale["qty"]["minimum"], sale["qty"]["maximum"]) == (0, 100_000)
+    validator = body_schema(DOCUMENT, "/pos")
+    assert not validator.is_valid([{**POS, "unit_price": "19.999"}])
+    assert not validator.is_valid([{**POS, "store": "SP 01"}])
+
+
+def documented_codes(status: int) -> set[str]:
+    error = DOCUMENT["components"]["schemas"][f"Error{status}"]["properties"]["error"]
+    return set(error["enum"]) if "enum" in error else {error["const"]}
+
+
+def test_every_error_code_the_handler_gives_is_documented() -> None:
+    """Requests that reach each refusal the handler can give without a backend."""
+    sent = [
+        answer(b"[]", signed=False),
+        answer(b"[]", **{signing.HEADER_SIGNATURE: "00"}),
+        answer(b"[]", **{signing.HEADER_KEY_ID: "nobody"}),
+        answer(b"[]", **{signing.HEADER_TIMESTAMP: "soon"}),
+        answer(b"[" + b" " * 1000 + b"]"),
+        *(answer(body) for body in (b"[{", b"\xff", b"{}", b"[]", b"[1,2,3]", b"[" * 40)),
+        http.handle(FakeRequest(b"", method="DELETE"), IngestService(GUARDED)),
+        http.handle(
+            FakeRequest(b"[1]", signing.sign(KEY_ID, SECRET, b"[1]"), args={"source": "x"}),
+            IngestService(GUARDED),
+        ),
+    ]
+    seen = {(got.status, got.body["error"]) for got in sent}
+    assert len(seen) == 13
+    for status, code in seen:
+        assert code in documented_codes(status), (status, code)
+    assert {code for s in openapi.ERROR_CODES for code in documented_codes(s)} >= {
+        code for _, code in seen
+    }
+
+
+def test_the_function_serves_the_document_without_credentials() -> None:
+    request = FakeRequest(b"", method="GET", path="/openapi.json", headers={})
+    got = http.handle(request, IngestService(Settings()))
+    assert got.status == 200
+    assert json.loads(got.flask()[0]) == DOCUMENT
