@@ -69,6 +69,7 @@ ERROR_CODES: dict[int, dict[str, str]] = {
     },
     405: {"method_not_allowed": "a method the path does not take"},
     413: {"body_too_large": "the body is larger than the limit"},
+    415: {"unsupported_media_type": "a body for /fiscal without an XML Content-Type"},
     503: {
         "overloaded": "this instance already processes its limit of batches; nothing was read",
         "unavailable": "Pub/Sub, the quarantine or the reference tables did not answer",
@@ -454,6 +455,11 @@ def _responses(settings: Settings) -> dict[str, Any]:
             "description": f"The body is larger than {settings.max_body_bytes} bytes; split it.",
             "content": _json(_ref("Error413")),
         },
+        "UnsupportedMediaType": {
+            "description": "Fiscal documents are XML: send the document with an XML "
+            "`Content-Type`.",
+            "content": _json(_ref("Error415")),
+        },
         "Unavailable": {
             "description": "Not processed now (`overloaded`: checked before reading the body; "
             "`unavailable`: a backend did not confirm). Nothing was half-done: send the same "
@@ -472,6 +478,7 @@ def _post(summary: str, description: str, content: dict[str, Any], statuses: lis
         "401": "Unauthenticated",
         "403": "Forbidden",
         "413": "TooLarge",
+        "415": "UnsupportedMediaType",
         "503": "Unavailable",
     }
     return {
@@ -563,7 +570,7 @@ def build_document(settings: Settings | None = None) -> dict[str, Any]:
                 ),
             }
         }
-    xml_statuses = ["200", "207", "401", "403", "413", "503"]
+    xml_statuses = ["200", "207", "401", "403", "413", "415", "503"]
     xml_schema = {
         "type": "string",
         "description": "One authorised NF-e or NFC-e (`nfeProc`; where the stack allows, a "
@@ -594,7 +601,7 @@ def build_document(settings: Settings | None = None) -> dict[str, Any]:
                 "orders, inventory movements (JSON batches, per source) and fiscal documents "
                 "(NF-e / NFC-e XML). Every POST is authenticated: HMAC-signed headers, or in "
                 "cloud a Google ID token. Answers are checked in this order: 503 `overloaded`, "
-                "413, 401/403, 400, then 200/207 per record, or 503 `unavailable`. Methods a "
+                "413, 401/403, 415/400, then 200/207 per record, or 503 `unavailable`. Methods a "
                 "path does not take answer 405 with `Allow`. Generated from the code "
                 "(salesphere/ingest/openapi.py); served by the function at /openapi.json."
             ),

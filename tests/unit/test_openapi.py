@@ -113,8 +113,17 @@ def test_every_error_code_the_handler_gives_is_documented() -> None:
             IngestService(GUARDED),
         ),
     ]
+    sent.append(
+        http.handle(
+            FakeRequest(
+                b"<NFe/>", signing.sign(KEY_ID, SECRET, b"<NFe/>"), path="/fiscal", args={}
+            ),
+            IngestService(GUARDED),
+        )
+    )
     seen = {(got.status, got.body["error"]) for got in sent}
-    assert len(seen) == 13
+    assert (415, "unsupported_media_type") in seen
+    assert len(seen) == 14
     for status, code in seen:
         assert code in documented_codes(status), (status, code)
     assert {code for s in openapi.ERROR_CODES for code in documented_codes(s)} >= {
