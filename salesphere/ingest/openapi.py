@@ -470,6 +470,19 @@ def _responses(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _batch_content(schema: dict[str, Any], mapping: SourceMapping) -> dict[str, Any]:
+    content = _json(schema)
+    if mapping.example is not None:
+        content["application/json"]["examples"] = {
+            "batch": {"summary": "A batch of one record", "value": [dict(mapping.example)]},
+            "records": {
+                "summary": "The same batch as an object",
+                "value": {"records": [dict(mapping.example)]},
+            },
+        }
+    return content
+
+
 def _post(summary: str, description: str, content: dict[str, Any], statuses: list[str]) -> Any:
     names = {
         "200": "Accepted",
@@ -565,7 +578,7 @@ def build_document(settings: Settings | None = None) -> dict[str, Any]:
                     "duplicate or rejected with its reasons); resending a batch is safe "
                     "(event ids are derived from the records, so repeats are dropped "
                     "downstream).",
-                    _json(tops[mapping.name]),
+                    _batch_content(tops[mapping.name], mapping),
                     json_statuses,
                 ),
             }

@@ -9,34 +9,17 @@ import pytest
 from jsonschema.validators import Draft202012Validator
 
 from salesphere.ingest import http, openapi, signing
-from salesphere.ingest.mapping import live_sources
+from salesphere.ingest.mapping import live_mapping, live_sources
 from salesphere.ingest.service import IngestService
 from salesphere.settings import Settings
 from salesphere_tools.cli.docs import OPENAPI, render_openapi
 from tests.unit.test_ingest_http_guards import KEY_ID, SECRET, FakeRequest, answer
 from tests.unit.test_ingest_http_guards import SETTINGS as GUARDED
+from tests.unit.test_ingest_mappings import run
 
 DOCUMENT = openapi.build_document()
 
-POS = {
-    "terminal": "SP01-T1",
-    "store": "SP01",
-    "ticket": "SP01-20261128-000001",
-    "line": 1,
-    "type": "sale",
-    "sku": "ELE-10001",
-    "qty": 2,
-    "unit_price": "19.90",
-    "discount": "0.00",
-    "ts": "2026-11-28T14:03:00-03:00",
-}
-WEB = {
-    "order_id": "WEB-2",
-    "status": "refunded",
-    "created_at": "2026-11-28T23:50:00-03:00",
-    "updated_at": "2026-11-29T00:20:00-03:00",
-    "items": [{"line": 1, "sku": "ELE-10001", "quantity": 1, "price": 5.0}],
-}
+#: An inventory count as the inventory system writes it (type in upper case).
 COUNT = {
     "location": "SP01",
     "item": "ELE-10001",
@@ -45,6 +28,14 @@ COUNT = {
     "type": "COUNT",
     "recorded_at": "2026-11-28T06:00:00-03:00",
 }
+TIME_KEYS = {"ts", "created_at", "updated_at", "recorded_at"}
+TYPE_KEYS = {"pos": "type", "ecommerce": "status", "inventory": "type"}
+
+
+def example(source: str) -> dict:
+    mapping = live_mapping(source)
+    assert mapping is not None and mapping.example is not None, source
+    return dict(mapping.example)
 
 
 def body_schema(document: dict, path: str) -> Draft202012Validator:
@@ -67,18 +58,26 @@ def test_every_live_source_has_its_batch_path_and_the_xml_path_takes_fiscal_docu
     assert statuses == {"200", "207", "400", "401", "403", "413", "503"}
 
 
-@pytest.mark.parametrize(
-    ("path", "record"), [("/pos", POS), ("/ecommerce", WEB), ("/inventory", COUNT)]
-)
-def test_real_records_fit_their_source_schema_and_broken_ones_do_not(path, record) -> None:
-    validator = body_schema(DOCUMENT, path)
-    validator.validate([record])
-    validator.validate({"records": [record, record]})
+@pytest.mark.parametrize("source", live_sources())
+def test_each_source_publishes_an_example_that_maps_cleanly_and_fits_its_schema(source) -> None:
+    record = example(source)
+    result, rows = run(source, record)
+    assert (result.status, result.rejects) == ("accepted", []), result.rejects
+    assert rows
+    media = DOCUMENT["paths"][f"/{source}"]["post"]["requestBody"]["content"]["application/json"]
+    assert media["examples"]["batch"]["value"] == [record]
+    validator = body_schema(DOCUMENT, f"/{source}")
+    for shown in media["examples"].values():
+        validator.validate(shown["value"])
     assert not validator.is_valid([])
-    missing = {k: v for k, v in record.items() if k not in {"ts", "updated_at", "recorded_at"}}
-    assert not validator.is_valid([missing]), "the time key is required"
-    type_key = {"/pos": "type", "/ecommerce": "status", "/inventory": "type"}[path]
-    assert not validator.is_valid([{**record, type_key: "teleport"}])
+    assert not validator.is_valid([{k: v for k, v in record.items() if k not in TIME_KEYS}])
+    assert not validator.is_valid([{**record, TYPE_KEYS[source]: "teleport"}])
+
+
+def test_the_schema_takes_the_type_in_either_case() -> None:
+    validator = body_schema(DOCUMENT, "/inventory")
+    validator.validate([COUNT, {**COUNT, "type": "count"}])
+    assert not validator.is_valid([{**COUNT, "type": "Count-ish"}])
 
 
 def test_limits_come_from_the_model_and_the_settings() -> None:
@@ -89,8 +88,10 @@ def test_limits_come_from_the_model_and_the_settings() -> None:
     assert sale["sku"]["pattern"] == "^[A-Za-z0-9_.-]+$"
     assert (sale["qty"]["minimum"], sale["qty"]["maximum"]) == (0, 100_000)
     validator = body_schema(DOCUMENT, "/pos")
-    assert not validator.is_valid([{**POS, "unit_price": "19.999"}])
-    assert not validator.is_valid([{**POS, "store": "SP 01"}])
+    pos = example("pos")
+    validator.validate([{**pos, "unit_price": 19.9}])
+    assert not validator.is_valid([{**pos, "unit_price": "19.999"}])
+    assert not validator.is_valid([{**pos, "store": "SP 01"}])
 
 
 def documented_codes(status: int) -> set[str]:
