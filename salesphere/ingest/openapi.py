@@ -360,11 +360,15 @@ def record_models(mapping: SourceMapping) -> tuple[type[BaseModel], ...]:
 
 
 def _record_type(mapping: SourceMapping) -> Any:
+    """Any of the source's per-type records (each type key value fits exactly one).
+
+    No OpenAPI ``discriminator``: a type is written in either case ("RECEIPT" and
+    "receipt"), and tools read a discriminator's mapping as one value per schema.
+    """
     models = record_models(mapping)
-    key = mapping.type_field.sources[0] if mapping.type_field else ""
     if len(models) == 1:
         return models[0]
-    return Annotated[Union[models], Field(discriminator=key)]  # noqa: UP007
+    return Union[models]  # noqa: UP007
 
 
 # -- the document ---------------------------------------------------------------------------

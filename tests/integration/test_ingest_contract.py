@@ -137,6 +137,6 @@ def test_every_answer_is_in_the_document(case, contract_twin: str) -> None:
 def test_the_run_reached_the_answers_that_matter() -> None:
     """Not vacuous: the generated requests got past auth into the batch and XML readers."""
     print(dict(ANSWERED))
-    for source in live_sources():
-        assert 207 in ANSWERED[f"POST /{source}"], ANSWERED
+    for source in live_sources():  # the document's example accepted, generated ones refused
+        assert {200, 207} <= ANSWERED[f"POST /{source}"], ANSWERED
     assert {207, 401, 405, 415} <= ANSWERED["POST /fiscal"], ANSWERED
