@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SALESPHERE := $(BIN)/salesphere
 
-.PHONY: setup demo test lint bench clean lock help
+.PHONY: setup demo test test-fast lint bench bench-real clean lock help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -21,6 +21,11 @@ test: setup  ## lint and run the full test suite (starts its own emulators)
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
+test-fast: setup  ## the fast lane: lint and every test that starts no emulator (under 2 minutes)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -m "not twin and not slow" -q
+
 lint: setup  ## ruff + import layers + sqlfluff + workflow checks
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -31,6 +36,10 @@ lint: setup  ## ruff + import layers + sqlfluff + workflow checks
 
 bench: setup  ## benchmarks with baselines and ratios (prints a table, writes bench-results.json)
 	$(SALESPHERE) bench
+
+bench-real: setup  ## the forecast and the order policy on every series of the M5 subset (writes out/)
+	$(SALESPHERE) forecast evaluate --dataset m5 --json out/forecast-evaluate-m5.json
+	$(SALESPHERE) replenishment simulate --dataset m5 --json out/replenishment-replay-m5.json
 
 lock:  ## re-resolve requirements.lock from pyproject.toml (needs the registries)
 	rm -rf /tmp/salesphere-lock && python3.11 -m venv /tmp/salesphere-lock

@@ -32,15 +32,41 @@ class Batch(pulumi.ComponentResource):
     def __init__(
         self, settings: StackSettings, base: Foundation, specs: dict[str, TableSpec]
     ) -> None:
-        super().__init__("salesphere:infra:Batch", LAYER)
+        super().__init__("salesphere:infra:Batch", LAYER, opts=base.layer_options())
         grants = Grants(settings.project, settings.region, self)
         self.tables = create_tables(specs, DATASETS, settings, base.datasets, LAYER, self)
         self.account = functions.service_account(
             "batch-fn", "SalesSphere batch layer", settings, self
         )
         member = sa_member(self.account)
+        access = self._access(settings, base, grants, member)
+        if settings.batch_runtime == "dataflow":
+            access += self._dataflow_access(settings, base, grants, member)
+        _, source = functions.upload_source("batch", base.artifacts, self)
+        self.function = functions.deploy(
+            functions.BATCH,
+            settings,
+            LAYER,
+            source,
+            self.account,
+            self,
+            base,
+            env=dataflow.batch_function_env(settings, base.artifacts, self.account),
+            depends_on=access,
+        )
+        self.schedule: gcp.cloudscheduler.Job | None = None
+        if settings.scheduler_enabled:
+            self.schedule = self._schedule(settings, grants)
+        self.register_outputs(
+            {"tables": sorted(self.tables), "batch_url": functions.invoke_url(self.function)}
+        )
+
+    def _access(
+        self, settings: StackSettings, base: Foundation, grants: Grants, member: pulumi.Input[str]
+    ) -> list[pulumi.Resource]:
+        """What the batch account may do on either runtime, and nothing more."""
         datasets = base.datasets
-        access = [
+        return [
             grants.grant(
                 "batch-reads-archive",
                 "bucket",
@@ -82,47 +108,44 @@ class Batch(pulumi.ComponentResource):
                 member,
             ),
         ]
-        if settings.batch_runtime == "dataflow":
-            access += [
-                grants.grant(
-                    "batch-is-dataflow-worker",
-                    "project",
-                    settings.project,
-                    "roles/dataflow.worker",
-                    member,
-                ),
-                # The function launches each run's job and polls it until it finishes...
-                grants.grant(
-                    "batch-launches-dataflow-jobs",
-                    "project",
-                    settings.project,
-                    "roles/dataflow.developer",
-                    member,
-                ),
-                # ...and the job runs as the function's own account.
-                grants.grant(
-                    "batch-acts-as-itself-for-dataflow",
-                    "sa",
-                    self.account.name,
-                    "roles/iam.serviceAccountUser",
-                    member,
-                ),
-            ]
-        _, source = functions.upload_source("batch", base.artifacts, self)
-        self.function = functions.deploy(
-            functions.BATCH,
-            settings,
-            LAYER,
-            source,
-            self.account,
-            self,
-            env=dataflow.batch_function_env(settings, base.artifacts, self.account),
-            depends_on=access,
-        )
-        self.schedule: gcp.cloudscheduler.Job | None = None
-        if settings.scheduler_enabled:
-            self.schedule = self._schedule(settings, grants)
-        self.register_outputs({"tables": sorted(self.tables), "batch_url": self.function.url})
+
+    def _dataflow_access(
+        self, settings: StackSettings, base: Foundation, grants: Grants, member: pulumi.Input[str]
+    ) -> list[pulumi.Resource]:
+        """With the Dataflow runtime: run as a worker, launch jobs, pull the template image."""
+        return [
+            grants.grant(
+                "batch-is-dataflow-worker",
+                "project",
+                settings.project,
+                "roles/dataflow.worker",
+                member,
+            ),
+            # The function launches each run's job and polls it until it finishes...
+            grants.grant(
+                "batch-launches-dataflow-jobs",
+                "project",
+                settings.project,
+                "roles/dataflow.developer",
+                member,
+            ),
+            # Dataflow pulls the flex template's launcher image as the job's account.
+            grants.grant(
+                "batch-pulls-template-image",
+                "repository",
+                base.templates_repository.name,  # type: ignore[union-attr]
+                "roles/artifactregistry.reader",
+                member,
+            ),
+            # ...and the job runs as the function's own account.
+            grants.grant(
+                "batch-acts-as-itself-for-dataflow",
+                "sa",
+                self.account.name,
+                "roles/iam.serviceAccountUser",
+                member,
+            ),
+        ]
 
     def _schedule(self, settings: StackSettings, grants: Grants) -> gcp.cloudscheduler.Job:
         """A nightly OIDC-authenticated POST to the batch function."""
@@ -149,12 +172,13 @@ class Batch(pulumi.ComponentResource):
                 retry_count=limits.SCHEDULE.retry_count
             ),
             http_target=gcp.cloudscheduler.JobHttpTargetArgs(
-                uri=self.function.url,
+                uri=functions.invoke_url(self.function),
                 http_method="POST",
                 headers={"Content-Type": "application/json"},
                 body=base64.b64encode(body).decode(),
                 oidc_token=gcp.cloudscheduler.JobHttpTargetOidcTokenArgs(
-                    service_account_email=caller.email, audience=self.function.url
+                    service_account_email=caller.email,
+                    audience=functions.invoke_url(self.function),
                 ),
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[invoker]),

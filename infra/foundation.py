@@ -11,28 +11,28 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.iam import Grants
+from infra import apis as api_table
+from infra.apis import REQUIRED_APIS
+from infra.functions import invoke_url
+from infra.iam import Grants, sa_member
 from infra.settings import StackSettings
 from salesphere import limits, names
 
 LAYER = "foundation"
-#: APIs the free-tier platform calls. Dataflow is added only when a stack opts in.
-REQUIRED_APIS = (
-    "pubsub.googleapis.com",
-    "storage.googleapis.com",
-    "bigquery.googleapis.com",
-    "cloudfunctions.googleapis.com",
-    "run.googleapis.com",
-    "cloudbuild.googleapis.com",
-    "artifactregistry.googleapis.com",
-    "cloudscheduler.googleapis.com",
-    "secretmanager.googleapis.com",
-    "iam.googleapis.com",
-    "iamcredentials.googleapis.com",
-    "logging.googleapis.com",
-)
-DATAFLOW_API = "dataflow.googleapis.com"
+DATAFLOW_API = api_table.DATAFLOW
 DAY_MS = 24 * 3600 * 1000
+#: Artifact Registry repository the functions' images are built into (instead of the
+#: ``gcf-artifacts`` one Cloud Functions would create without a cleanup policy).
+FUNCTIONS_REPOSITORY = "functions"
+#: Image versions kept per function image (the live one); older ones are deleted after a
+#: day. Artifact Registry's free storage is 0.5 GB and one set of images with their build
+#: caches already fills more than that (docs/infra.md, "What a month costs"); a rollback
+#: is a deploy of the previous commit, which rebuilds.
+KEEP_IMAGE_VERSIONS = 1
+#: Cloud Build's account for building the functions (``build_config.service_account``).
+BUILD_ACCOUNT = "functions-build"
+#: Artifact Registry repository of the Dataflow launcher images (templates.yml pushes to it).
+TEMPLATES_REPOSITORY = "templates"
 
 
 def days(n: int) -> str:
@@ -47,6 +47,7 @@ def bucket(
     layer: str,
     parent: pulumi.Resource,
     lifecycle: list[gcp.storage.BucketLifecycleRuleArgs],
+    depends_on: list[pulumi.Resource] | None = None,
 ) -> gcp.storage.Bucket:
     """A private, uniform-access bucket in the stack's (free-tier) region."""
     return gcp.storage.Bucket(
@@ -62,7 +63,9 @@ def bucket(
         soft_delete_policy=gcp.storage.BucketSoftDeletePolicyArgs(retention_duration_seconds=0),
         lifecycle_rules=lifecycle,
         labels=settings.labels(layer),
-        opts=pulumi.ResourceOptions(parent=parent, protect=settings.protect),
+        opts=pulumi.ResourceOptions(
+            parent=parent, protect=settings.protect, depends_on=depends_on or []
+        ),
     )
 
 
@@ -83,40 +86,71 @@ def move_after(days_: int, storage_class: str) -> gcp.storage.BucketLifecycleRul
 
 
 class Foundation(pulumi.ComponentResource):
-    """APIs, topics, datasets, the archive (master dataset) and the artifacts bucket."""
+    """APIs, topics, datasets, the archive (master dataset) and the artifacts bucket.
+
+    Every child waits for the APIs its type needs (:data:`infra.apis.API_FOR_TYPE`); the
+    other layers wait for all of them through their component (``layer_options``).
+    """
 
     def __init__(self, settings: StackSettings) -> None:
         super().__init__("salesphere:infra:Foundation", LAYER)
         self.settings = settings
-        child = pulumi.ResourceOptions(parent=self)
-        buckets = names.bucket_names(settings.project, settings.env)
         uses_dataflow = "dataflow" in (settings.speed_runtime, settings.batch_runtime)
-        apis = REQUIRED_APIS + ((DATAFLOW_API,) if uses_dataflow else ())
-        self.apis = [
-            gcp.projects.Service(
+        self._apis(settings, uses_dataflow)
+        self._pubsub_agent(settings)
+        self._topics(settings)
+        self._datasets(settings)
+        writer_grants = self._buckets(settings)
+        self._push_identity(settings)
+        self._functions_build(settings)
+        self._templates(settings, uses_dataflow)
+        self._subscriptions(writer_grants)
+        self.register_outputs(
+            {
+                "topics": {k: v.id for k, v in self.topics.items()},
+                "archive": self.archive.url,
+            }
+        )
+
+    def _apis(self, settings: StackSettings, uses_dataflow: bool) -> None:
+        """The Google APIs the stack needs; every resource waits for those of its type."""
+        enabled = REQUIRED_APIS + ((DATAFLOW_API,) if uses_dataflow else ())
+        self.api = {
+            api: gcp.projects.Service(
                 f"api-{api.split('.')[0]}",
                 project=settings.project,
                 service=api,
                 disable_on_destroy=False,
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self),
             )
-            for api in apis
-        ]
-        after_apis = pulumi.ResourceOptions(parent=self, depends_on=self.apis)
+            for api in enabled
+        }
+        self.apis = list(self.api.values())
+        self.grants = Grants(settings.project, settings.region, self, apis=self.api)
 
-        project = gcp.organizations.get_project_output(project_id=settings.project)
-        self.pubsub_agent = project.number.apply(
-            lambda number: f"serviceAccount:service-{number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+    def _pubsub_agent(self, settings: StackSettings) -> None:
+        # Pub/Sub's service agent forwards dead letters, writes the archive and signs push
+        # tokens. It exists only once the API is on (sometimes later), so it is created
+        # explicitly and every grant to it depends on it through its ``member`` output.
+        self.pubsub_identity = gcp.projects.ServiceIdentity(
+            "agent-pubsub",
+            project=settings.project,
+            service=api_table.PUBSUB,
+            opts=self.after(
+                "gcp:projects/serviceIdentity:ServiceIdentity", self.api[api_table.PUBSUB]
+            ),
         )
-        self.grants = Grants(settings.project, settings.region, self)
+        self.pubsub_agent = self.pubsub_identity.member
 
+    def _topics(self, settings: StackSettings) -> None:
+        """Every topic, and the dead-letter topics Pub/Sub's agent may publish to."""
         self.topics = {
             topic: gcp.pubsub.Topic(
                 f"topic-{topic}",
                 name=topic,
                 project=settings.project,
                 labels=settings.labels(LAYER),
-                opts=after_apis,
+                opts=self.after("gcp:pubsub/topic:Topic"),
             )
             for topic in names.TOPICS
         }
@@ -132,6 +166,8 @@ class Foundation(pulumi.ComponentResource):
                 self.pubsub_agent,
             )
 
+    def _datasets(self, settings: StackSettings) -> None:
+        """Every BigQuery dataset (tables and views belong to the layers)."""
         self.datasets = {
             dataset: gcp.bigquery.Dataset(
                 f"dataset-{dataset}",
@@ -145,13 +181,15 @@ class Foundation(pulumi.ComponentResource):
                 ),
                 delete_contents_on_destroy=settings.ephemeral,
                 labels=settings.labels(LAYER),
-                opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=self.apis, protect=settings.protect
-                ),
+                opts=self.after("gcp:bigquery/dataset:Dataset", protect=settings.protect),
             )
             for dataset in names.DATASETS
         }
 
+    def _buckets(self, settings: StackSettings) -> list[pulumi.Resource]:
+        """Artifacts and the archive (the master dataset); returns the archive writer's grants."""
+        buckets = names.bucket_names(settings.project, settings.env)
+        storage_api = [self.api[api_table.STORAGE]]
         self.artifacts = bucket(
             "artifacts",
             buckets.artifacts,
@@ -159,6 +197,7 @@ class Foundation(pulumi.ComponentResource):
             LAYER,
             self,
             [delete_after(settings.artifacts_retention_days)],
+            depends_on=storage_api,
         )
         self.archive = bucket(
             "archive",
@@ -170,6 +209,7 @@ class Foundation(pulumi.ComponentResource):
                 move_after(settings.archive_nearline_after_days, "NEARLINE"),
                 move_after(settings.archive_coldline_after_days, "COLDLINE"),
             ],
+            depends_on=storage_api,
         )
         writer_grants = [
             self.grants.grant(
@@ -184,13 +224,16 @@ class Foundation(pulumi.ComponentResource):
                 ("reads-bucket", "roles/storage.legacyBucketReader"),
             )
         ]
+        return writer_grants
+
+    def _push_identity(self, settings: StackSettings) -> None:
         # One identity signs every Pub/Sub push (OIDC); it may invoke only the push targets.
         self.push_account = gcp.serviceaccount.Account(
             "sa-pubsub-push",
             account_id="pubsub-push",
             display_name="SalesSphere Pub/Sub push (OIDC)",
             project=settings.project,
-            opts=child,
+            opts=self.after("gcp:serviceaccount/account:Account"),
         )
         self.grants.grant(
             "pubsub-agent-signs-push-tokens",
@@ -199,6 +242,22 @@ class Foundation(pulumi.ComponentResource):
             "roles/iam.serviceAccountTokenCreator",
             self.pubsub_agent,
         )
+
+    def _templates(self, settings: StackSettings, uses_dataflow: bool) -> None:
+        # The Dataflow launcher images (templates.yml pushes them): only with the opt-in.
+        self.templates_repository = (
+            self._repository(
+                "repo-templates",
+                TEMPLATES_REPOSITORY,
+                "Dataflow flex template launcher images (kept: the newest)",
+                settings,
+            )
+            if uses_dataflow
+            else None
+        )
+
+    def _subscriptions(self, writer_grants: list[pulumi.Resource]) -> None:
+        """The archive writer (Pub/Sub to Cloud Storage) and the dead-letter audits."""
         self.subscriptions: dict[str, gcp.pubsub.Subscription] = {}
         self.subscriptions[names.SUB_EVENTS_ARCHIVE] = self.subscription(
             names.SUB_EVENTS_ARCHIVE,
@@ -211,18 +270,105 @@ class Foundation(pulumi.ComponentResource):
                 filename_suffix=".jsonl",
                 filename_datetime_format="YYYY-MM-DD/hh_mm_ssZ",
                 text_config=gcp.pubsub.SubscriptionCloudStorageConfigTextConfigArgs(),
-                max_duration="300s",
+                # Each file is a class A operation: files are as long as Pub/Sub allows.
+                max_duration=f"{limits.ARCHIVE_FILE_MAX_S}s",
                 max_bytes=100 * 1024 * 1024,
             ),
             depends_on=writer_grants,
         )
         for audit, _replay_to in names.DEAD_LETTERS.values():
             self.subscriptions[audit] = self.subscription(audit, LAYER, self)
-        self.register_outputs(
-            {
-                "topics": {k: v.id for k, v in self.topics.items()},
-                "archive": self.archive.url,
-            }
+
+    def after(
+        self, type_: str, *extra: pulumi.Resource, protect: bool = False
+    ) -> pulumi.ResourceOptions:
+        """Options for a child of this component of ``type_``: it waits for its APIs."""
+        deps: list[pulumi.Resource] = [self.api[a] for a in api_table.needed(type_)]
+        return pulumi.ResourceOptions(parent=self, depends_on=[*deps, *extra], protect=protect)
+
+    def layer_options(self) -> pulumi.ResourceOptions:
+        """Options of another layer's component: it, and so each child, waits for every API."""
+        return pulumi.ResourceOptions(depends_on=self.apis)
+
+    def _functions_build(self, settings: StackSettings) -> None:
+        """The repository the functions' images go to, and the account that builds them.
+
+        Since mid-2024 a new project's default Cloud Build account may lack the permissions
+        to build a function, so every function names this account in
+        ``build_config.service_account``. It gets the roles Google lists for a custom build
+        account (docs/infra.md cites the page): write build logs, push images to this one
+        repository, read the function sources.
+        """
+        self.functions_repository = self._repository(
+            "repo-functions",
+            FUNCTIONS_REPOSITORY,
+            "Cloud Functions images (kept: the last two per function)",
+            settings,
+        )
+        self.build_account = gcp.serviceaccount.Account(
+            f"sa-{BUILD_ACCOUNT}",
+            account_id=BUILD_ACCOUNT,
+            display_name="SalesSphere function builds (Cloud Build)",
+            project=settings.project,
+            opts=self.after("gcp:serviceaccount/account:Account"),
+        )
+        member = sa_member(self.build_account)
+        self.build_grants = [
+            self.grants.grant(
+                "build-writes-logs", "project", settings.project, "roles/logging.logWriter", member
+            ),
+            self.grants.grant(
+                "build-pushes-images",
+                "repository",
+                self.functions_repository.name,
+                "roles/artifactregistry.writer",
+                member,
+            ),
+            # Cloud Functions copies each source zip into a bucket of its own
+            # (gcf-v2-sources-<project number>-<region>) that exists only after the first
+            # deploy, so reading sources cannot be granted on a named bucket.
+            self.grants.grant(
+                "build-reads-sources",
+                "project",
+                settings.project,
+                "roles/storage.objectViewer",
+                member,
+                project_reason="Cloud Functions' own source bucket is created at first deploy",
+            ),
+        ]
+
+    def _repository(
+        self, key: str, repository_id: str, description: str, settings: StackSettings
+    ) -> gcp.artifactregistry.Repository:
+        """A Docker repository that keeps the newest images and deletes the rest."""
+        return gcp.artifactregistry.Repository(
+            key,
+            repository_id=repository_id,
+            project=settings.project,
+            location=settings.region,
+            format="DOCKER",
+            description=description,
+            labels=settings.labels(LAYER),
+            cleanup_policy_dry_run=False,
+            cleanup_policies=[
+                gcp.artifactregistry.RepositoryCleanupPolicyArgs(
+                    id="keep-recent",
+                    action="KEEP",
+                    most_recent_versions=(
+                        gcp.artifactregistry.RepositoryCleanupPolicyMostRecentVersionsArgs(
+                            keep_count=KEEP_IMAGE_VERSIONS
+                        )
+                    ),
+                ),
+                gcp.artifactregistry.RepositoryCleanupPolicyArgs(
+                    id="delete-older",
+                    action="DELETE",
+                    condition=gcp.artifactregistry.RepositoryCleanupPolicyConditionArgs(
+                        tag_state="ANY", older_than="86400s"
+                    ),
+                ),
+            ],
+            opts=self.after("gcp:artifactregistry/repository:Repository"),
         )
 
     def push_subscription(
@@ -236,7 +382,7 @@ class Foundation(pulumi.ComponentResource):
 
         The push identity gets ``run.invoker`` on that one function only.
         """
-        invoker = Grants(self.settings.project, self.settings.region, parent).grant(
+        invoker = Grants(self.settings.project, self.settings.region, parent, apis=self.api).grant(
             f"pubsub-push-invokes-for-{name}",
             "run",
             target.name,
@@ -248,9 +394,9 @@ class Foundation(pulumi.ComponentResource):
             layer,
             parent,
             push_config=gcp.pubsub.SubscriptionPushConfigArgs(
-                push_endpoint=target.url,
+                push_endpoint=invoke_url(target),
                 oidc_token=gcp.pubsub.SubscriptionPushConfigOidcTokenArgs(
-                    service_account_email=self.push_account.email, audience=target.url
+                    service_account_email=self.push_account.email, audience=invoke_url(target)
                 ),
             ),
             depends_on=[invoker],
@@ -298,11 +444,13 @@ class Foundation(pulumi.ComponentResource):
             push_config=push_config,
             cloud_storage_config=cloud_storage_config,
             labels=settings.labels(layer),
-            opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on or []),
+            opts=pulumi.ResourceOptions(
+                parent=parent, depends_on=[self.api[api_table.PUBSUB], *(depends_on or [])]
+            ),
         )
         if dead_letter_policy:
             # The service agent must be able to pull from the source to forward dead letters.
-            Grants(settings.project, settings.region, parent).grant(
+            Grants(settings.project, settings.region, parent, apis=self.api).grant(
                 f"pubsub-agent-subscribes-{name}",
                 "subscription",
                 sub.name,

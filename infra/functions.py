@@ -8,6 +8,7 @@ and batch layers only say *which* function, *who* it runs as and *who* may call 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_gcp as gcp
@@ -15,6 +16,9 @@ import pulumi_gcp as gcp
 from infra.settings import StackSettings, repo_root
 from infra.sources import RUNTIME, SourceBundle, build_dir, bundle
 from salesphere import limits
+
+if TYPE_CHECKING:
+    from infra.foundation import Foundation
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ def deploy(
     source: gcp.storage.BucketObject,
     account: gcp.serviceaccount.Account,
     parent: pulumi.Resource,
+    base: Foundation,
     env: dict[str, pulumi.Input[str]] | None = None,
     secret_env: list[gcp.cloudfunctionsv2.FunctionServiceConfigSecretEnvironmentVariableArgs]
     | None = None,
@@ -88,7 +93,9 @@ def deploy(
     """Create the function; it runs as ``account`` and reads its stack from env vars.
 
     Its time, memory and CPU come from :data:`salesphere.limits.FUNCTIONS`, the one
-    definition the push subscriptions and the schedule are derived from as well.
+    definition the push subscriptions and the schedule are derived from as well. It is
+    built by ``base.build_account`` into ``base.functions_repository`` (which has a
+    cleanup policy), after that account has its roles.
     """
     size = limits.FUNCTIONS[spec.name]
     variables: dict[str, pulumi.Input[str]] = {
@@ -107,6 +114,8 @@ def deploy(
         build_config=gcp.cloudfunctionsv2.FunctionBuildConfigArgs(
             runtime=RUNTIME,
             entry_point=spec.entry_point,
+            service_account=base.build_account.name,
+            docker_repository=base.functions_repository.id,
             source=gcp.cloudfunctionsv2.FunctionBuildConfigSourceArgs(
                 storage_source=gcp.cloudfunctionsv2.FunctionBuildConfigSourceStorageSourceArgs(
                     bucket=source.bucket, object=source.name
@@ -125,8 +134,21 @@ def deploy(
             environment_variables=variables,
             secret_environment_variables=secret_env or None,
         ),
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on or []),
+        opts=pulumi.ResourceOptions(
+            parent=parent, depends_on=[*base.build_grants, *(depends_on or [])]
+        ),
     )
+
+
+def invoke_url(function: gcp.cloudfunctionsv2.Function) -> pulumi.Output[str]:
+    """The one address Pub/Sub pushes and Cloud Scheduler calls go to, and their token
+    audience: the function's default ``run.app`` URL (``service_config.uri``).
+
+    Cloud Run counts same-project Pub/Sub and Cloud Scheduler requests as internal only
+    when they use the default ``run.app`` URL (docs/infra.md cites the ingress page), and
+    every function but ingest-http accepts internal traffic only.
+    """
+    return function.service_config.apply(lambda config: config.uri if config else None)  # type: ignore[return-value]
 
 
 def service_account(

@@ -85,6 +85,8 @@ def _members(props: Mapping[str, Any]) -> list[str]:
     """Members of an IAM member, binding or policy resource (policyData is JSON text)."""
     found = [props["member"]] if isinstance(props.get("member"), str) else []
     found += [m for m in props.get("members") or [] if isinstance(m, str)]
+    # a BigQuery dataset ACL entry (gcp.bigquery.DatasetAccess)
+    found += [props[k] for k in ("specialGroup", "iamMember") if isinstance(props.get(k), str)]
     policy_data = props.get("policyData")
     if isinstance(policy_data, str):
         found += re.findall(r'"(allUsers|allAuthenticatedUsers)"', policy_data)

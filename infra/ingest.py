@@ -11,11 +11,11 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from infra import functions
+from infra import apis, functions
 from infra.foundation import Foundation, bucket, delete_after
 from infra.iam import Grants, sa_member
 from infra.settings import SettingsError, StackSettings
-from salesphere import names
+from salesphere import endpoints, names
 
 LAYER = "ingest"
 HMAC_SECRET_ID = "ingest-hmac-keys"
@@ -43,12 +43,26 @@ def oidc_callers(members: tuple[str, ...]) -> list[str]:
 
 
 class Ingest(pulumi.ComponentResource):
-    """Everything a targeted deploy of ``services/ingest`` touches."""
+    """Everything a targeted deploy of ``services/ingest`` touches.
+
+    Built in the order a file drop travels: buckets and the HMAC secret, the landing
+    bucket's notifications, the function account and what it may do, then the functions.
+    """
 
     def __init__(self, settings: StackSettings, base: Foundation) -> None:
-        super().__init__("salesphere:infra:Ingest", LAYER)
-        buckets = names.bucket_names(settings.project, settings.env)
+        super().__init__("salesphere:infra:Ingest", LAYER, opts=base.layer_options())
         grants = Grants(settings.project, settings.region, self)
+        self._storage(settings)
+        self._secret(settings, base)
+        self._notifications(settings, base, grants)
+        self.account = functions.service_account("ingest-fn", "SalesSphere ingest", settings, self)
+        access = self._access(settings, base, grants, sa_member(self.account))
+        self._functions(settings, base, grants, access)
+        self.register_outputs({"ingest_url": self.url})
+
+    def _storage(self, settings: StackSettings) -> None:
+        """The landing bucket files are dropped in, and quarantine for what is refused."""
+        buckets = names.bucket_names(settings.project, settings.env)
         self.landing = bucket(
             "landing",
             buckets.landing,
@@ -65,6 +79,9 @@ class Ingest(pulumi.ComponentResource):
             self,
             [delete_after(settings.quarantine_retention_days)],
         )
+
+    def _secret(self, settings: StackSettings, base: Foundation) -> None:
+        """The HMAC keys of POS systems that cannot do OIDC (values added outside Pulumi)."""
         self.secret = gcp.secretmanager.Secret(
             "secret-hmac-keys",
             secret_id=HMAC_SECRET_ID,
@@ -85,8 +102,14 @@ class Ingest(pulumi.ComponentResource):
             ),
         )
 
+    def _notifications(self, settings: StackSettings, base: Foundation, grants: Grants) -> None:
+        """Every object finalized in landing is announced on the file-drops topic."""
         # Landing bucket -> file-drops topic, published by Cloud Storage's service agent.
-        gcs_agent = gcp.storage.get_project_service_account_output(project=settings.project)
+        # The lookup itself creates the agent if needed: it waits for the Cloud Storage API.
+        gcs_agent = gcp.storage.get_project_service_account_output(
+            project=settings.project,
+            opts=pulumi.InvokeOutputOptions(depends_on=[base.api[apis.STORAGE]]),
+        )
         notify_grant = grants.grant(
             "gcs-agent-publishes-file-drops",
             "topic",
@@ -103,14 +126,16 @@ class Ingest(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[notify_grant]),
         )
 
-        self.account = functions.service_account("ingest-fn", "SalesSphere ingest", settings, self)
-        member = sa_member(self.account)
+    def _access(
+        self, settings: StackSettings, base: Foundation, grants: Grants, member: pulumi.Input[str]
+    ) -> list[pulumi.Resource]:
+        """What the ingest account may do, and nothing more."""
         # What ingest does (infra/iam_recorded.json): publish events and rejects;
         # read a dropped file, write its marker and report, move it (copy + delete) in the
         # landing bucket; write rejects to quarantine, where a retried request rewrites the
         # same object (an overwrite needs storage.objects.delete too); log to ops; read the
         # reference catalog with a query job; read the HMAC keys mounted from the secret.
-        access = [
+        return [
             grants.grant(
                 "ingest-publishes-events",
                 "topic",
@@ -169,6 +194,14 @@ class Ingest(pulumi.ComponentResource):
             ),
         ]
 
+    def _functions(
+        self,
+        settings: StackSettings,
+        base: Foundation,
+        grants: Grants,
+        access: list[pulumi.Resource],
+    ) -> None:
+        """ingest-http and ingest-files from one bundle, the public invoker, the push."""
         if not settings.hmac_secret_version:
             raise SettingsError(
                 "salesphere:hmac_secret_version is empty; ingest always mounts its HMAC keys "
@@ -186,6 +219,16 @@ class Ingest(pulumi.ComponentResource):
             )
         ]
         callers = oidc_callers(settings.ingest_invokers)
+        # The token audiences ingest-http accepts: its own two URLs, from the one
+        # definition the function and callers share (salesphere/endpoints.py). The
+        # run.app one is what callers mint tokens for (the ``ingest_url`` output).
+        number = gcp.organizations.get_project_output(project_id=settings.project).number
+        self.audiences = number.apply(
+            lambda n: endpoints.audiences(
+                functions.INGEST_HTTP.name, settings.project, str(n), settings.region
+            )
+        )
+        self.url = self.audiences.apply(lambda urls: urls[0])
         self.http = functions.deploy(
             functions.INGEST_HTTP,
             settings,
@@ -193,7 +236,11 @@ class Ingest(pulumi.ComponentResource):
             source,
             self.account,
             self,
-            env={"SALESPHERE_INGEST_OIDC_CALLERS": ",".join(callers)},
+            base,
+            env={
+                "SALESPHERE_INGEST_OIDC_CALLERS": ",".join(callers),
+                "SALESPHERE_INGEST_OIDC_AUDIENCES": self.audiences.apply(",".join),
+            },
             secret_env=secret_env,
             depends_on=access,
         )
@@ -204,6 +251,7 @@ class Ingest(pulumi.ComponentResource):
             source,
             self.account,
             self,
+            base,
             secret_env=secret_env,
             depends_on=access,
         )
@@ -217,4 +265,3 @@ class Ingest(pulumi.ComponentResource):
         self.file_drops = base.push_subscription(
             names.SUB_FILE_DROPS_INGEST, self.files, LAYER, self
         )
-        self.register_outputs({"ingest_url": self.http.url})

@@ -43,12 +43,19 @@ class Recorded:
     protect: bool
     parent: str
     dependencies: tuple[str, ...]
+    #: What the mocks answered (computed outputs such as a function's URLs).
+    outputs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def layer(self) -> str:
         """The component (layer) that owns it, from the URN's type chain."""
         first = self.urn.split("::")[2].split("$")[0]
-        return first.rsplit(":", 1)[-1].lower() if first.startswith("salesphere:infra:") else ""
+        if not first.startswith("salesphere:infra:"):
+            return ""
+        component = first.rsplit(":", 1)[-1].lower()
+        from infra import speed  # the one component whose deployed name is not its layer's
+
+        return speed.LAYER if component == speed.DEPLOYED_NAME else component
 
 
 @dataclass
@@ -74,8 +81,14 @@ class _Mocks(pulumi.runtime.Mocks):
 
     def __init__(self) -> None:
         self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
+        self.outputs: dict[tuple[str, str], dict[str, Any]] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        resource_id, outputs = self._answer(args)
+        self.outputs[(args.typ, args.name)] = outputs
+        return resource_id, outputs
+
+    def _answer(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
         self.inputs[(args.typ, args.name)] = inputs
         outputs = dict(inputs)
@@ -87,11 +100,25 @@ class _Mocks(pulumi.runtime.Mocks):
             outputs.update(email=email, name=f"projects/{project}/serviceAccounts/{email}")
             return f"projects/{project}/serviceAccounts/{email}", outputs
         if args.typ == "gcp:cloudfunctionsv2/function:Function":
-            outputs["url"] = f"https://{name}-{token}-uc.a.run.app"
+            region = inputs.get("location")
+            outputs["url"] = f"https://{region}-{project}.cloudfunctions.net/{name}"
+            outputs["serviceConfig"] = {
+                **inputs.get("serviceConfig", {}),
+                "uri": f"https://{name}-{token}-uc.a.run.app",
+            }
             return (
                 f"projects/{project}/locations/{inputs.get('location')}/functions/{name}",
                 outputs,
             )
+        if args.typ == "gcp:projects/serviceIdentity:ServiceIdentity":
+            agent = inputs["service"].split(".")[0]
+            email = f"service-{MOCK_PROJECT_NUMBER}@gcp-sa-{agent}.iam.gserviceaccount.com"
+            outputs.update(email=email, member=f"serviceAccount:{email}")
+            return f"projects/{MOCK_PROJECT_NUMBER}/services/{inputs['service']}", outputs
+        if args.typ == "gcp:artifactregistry/repository:Repository":
+            repo = f"projects/{project}/locations/{inputs['location']}/repositories"
+            outputs["name"] = inputs["repositoryId"]
+            return f"{repo}/{inputs['repositoryId']}", outputs
         if args.typ == "gcp:storage/bucket:Bucket":
             outputs["url"] = f"gs://{name}"
             return name, outputs
@@ -192,6 +219,7 @@ def run_program(
                 protect=options["protect"],
                 parent=options["parent"],
                 dependencies=options["dependencies"],
+                outputs=mocks.outputs.get((type_, name), {}),
             )
         )
     return ProgramRun(stack=stack, resources=resources, warnings=warnings)

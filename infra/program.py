@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import pulumi
 
+from infra.analysts import authorise_serving, grant_analysts
 from infra.batch import Batch
 from infra.foundation import Foundation
+from infra.functions import invoke_url
 from infra.ingest import Ingest
 from infra.schemas import table_specs
 from infra.serving import Serving
 from infra.settings import read_settings, repo_root
-from infra.stream import Stream
+from infra.speed import Speed
 
 
 def build() -> None:
@@ -24,17 +26,20 @@ def build() -> None:
     specs = table_specs(root / "salesphere" / "sql" / "tables")
     foundation = Foundation(settings)
     ingest = Ingest(settings, foundation)
-    stream = Stream(settings, foundation, specs)
+    speed = Speed(settings, foundation, specs)
     batch = Batch(settings, foundation, specs)
     serving = Serving(
         settings,
         foundation,
         specs,
-        upstream={**stream.tables, **batch.tables},
+        upstream={**speed.tables, **batch.tables},
         root=root,
     )
+    authorise_serving(settings, foundation, serving.reads, serving)
+    grant_analysts(settings, foundation, serving)
     pulumi.export("project", settings.project)
-    pulumi.export("ingest_url", ingest.http.url)
-    pulumi.export("batch_url", batch.function.url)
+    pulumi.export("ingest_url", ingest.url)
+    pulumi.export("ingest_audiences", ingest.audiences)
+    pulumi.export("batch_url", invoke_url(batch.function))
     pulumi.export("archive_bucket", foundation.archive.name)
     pulumi.export("views", sorted(serving.views))

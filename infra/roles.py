@@ -108,6 +108,55 @@ ROLES: dict[str, frozenset[str]] = {
             "pubsub.topics.attachSubscription",
         }
     ),
+    # -- Artifact Registry, Logging (the functions' build account, Dataflow images) -------
+    # https://cloud.google.com/iam/docs/roles-permissions/artifactregistry (read 2026-12-05)
+    "roles/artifactregistry.reader": frozenset(
+        {
+            "artifactregistry.dockerimages.get",
+            "artifactregistry.dockerimages.list",
+            "artifactregistry.files.download",
+            "artifactregistry.files.get",
+            "artifactregistry.files.list",
+            "artifactregistry.packages.get",
+            "artifactregistry.packages.list",
+            "artifactregistry.repositories.downloadArtifacts",
+            "artifactregistry.repositories.get",
+            "artifactregistry.repositories.list",
+            "artifactregistry.repositories.listEffectiveTags",
+            "artifactregistry.repositories.listTagBindings",
+            "artifactregistry.repositories.readViaVirtualRepository",
+            "artifactregistry.tags.get",
+            "artifactregistry.tags.list",
+            "artifactregistry.versions.get",
+            "artifactregistry.versions.list",
+        }
+    ),
+    "roles/artifactregistry.writer": frozenset(
+        {
+            "artifactregistry.dockerimages.get",
+            "artifactregistry.dockerimages.list",
+            "artifactregistry.files.download",
+            "artifactregistry.files.get",
+            "artifactregistry.files.list",
+            "artifactregistry.packages.get",
+            "artifactregistry.packages.list",
+            "artifactregistry.repositories.downloadArtifacts",
+            "artifactregistry.repositories.get",
+            "artifactregistry.repositories.list",
+            "artifactregistry.repositories.listEffectiveTags",
+            "artifactregistry.repositories.listTagBindings",
+            "artifactregistry.repositories.readViaVirtualRepository",
+            "artifactregistry.repositories.uploadArtifacts",
+            "artifactregistry.tags.create",
+            "artifactregistry.tags.get",
+            "artifactregistry.tags.list",
+            "artifactregistry.tags.update",
+            "artifactregistry.versions.get",
+            "artifactregistry.versions.list",
+        }
+    ),
+    # https://cloud.google.com/iam/docs/roles-permissions/logging (read 2026-12-05)
+    "roles/logging.logWriter": frozenset({"logging.logEntries.create", "logging.logEntries.route"}),
     # -- Secret Manager, Cloud Run, IAM, Dataflow -----------------------------------------
     "roles/secretmanager.secretAccessor": frozenset({"secretmanager.versions.access"}),
     "roles/run.invoker": frozenset({"run.routes.invoke", "run.jobs.run"}),

@@ -81,11 +81,23 @@ def _from_json(path: Path, fallback: TableSpec | None) -> TableSpec:
         dataset=dataset,
         table=table,
         fields=tuple(fields),
-        source=str(path),
+        # Relative to the repository: a description that names the checkout's absolute
+        # path would change on every machine that deploys, and redeploy every table.
+        source=_repo_relative(path),
         description=meta.get("description") or (fallback.description if fallback else ""),
         partition_field=partition or (fallback.partition_field if fallback else None),
         clustering=clustering or (fallback.clustering if fallback else ()),
     )
+
+
+def _repo_relative(path: Path) -> str:
+    from infra.settings import repo_root
+
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(repo_root()).as_posix()
+    except ValueError:
+        return path.name
 
 
 def table_specs(tables_dir: Path) -> dict[str, TableSpec]:

@@ -43,14 +43,17 @@ class Serving(pulumi.ComponentResource):
         upstream: dict[str, gcp.bigquery.Table],
         root: Path,
     ) -> None:
-        super().__init__("salesphere:infra:Serving", LAYER)
+        super().__init__("salesphere:infra:Serving", LAYER, opts=base.layer_options())
         self.tables = create_tables(specs, DATASETS, settings, base.datasets, LAYER, self)
         known = {**upstream, **self.tables}
         self.views: dict[str, gcp.bigquery.Table] = {}
         self.unresolved: dict[str, list[str]] = {}
+        #: view -> the (dataset, table) pairs its SQL reads (infra/analysts.py authorises them)
+        self.reads: dict[str, frozenset[tuple[str, str]]] = {}
         for view in load_views(
             settings.project, root / "sql" / "serving", root / "sql" / "serving" / "generated"
         ):
+            self.reads[view.name] = view.reads
             deps: list[pulumi.Resource] = []
             for dataset, table in sorted(view.reads):
                 key = f"{dataset}.{table}"

@@ -74,6 +74,9 @@ class StackSettings:
     function_max_instances: int
     #: Members allowed to call the ingest HTTP function (e.g. an integrator's service account).
     ingest_invokers: tuple[str, ...] = ()
+    #: The analysts' Google group (``group:<email>``): may query the serving views and
+    #: nothing else (infra/analysts.py). Empty: no analyst grants.
+    analyst_group: str = ""
     #: Secret Manager version mounted as SALESPHERE_HMAC_KEYS in the ingest functions,
     #: always: ingest refuses to start without keys (fail closed). Add a version before
     #: the first full ``pulumi up`` (docs/infra.md, "HMAC keys").
@@ -125,6 +128,7 @@ def _defaults(kind: str) -> dict[str, object]:
         "dataflow_opt_in": False,
         "function_max_instances": 2 if ephemeral else 5,
         "ingest_invokers": [],
+        "analyst_group": "",
         "hmac_secret_version": "latest",
         "extra_labels": {},
     }
@@ -216,6 +220,12 @@ def settings_from(
             "salesphere:batch_runtime=dataflow launches a billed Dataflow job on every batch "
             "run (no free tier); set salesphere:dataflow_opt_in=true if you accept the cost, "
             "or keep batch_runtime=function"
+        )
+    group = str(resolved["analyst_group"])
+    if group and (not group.startswith("group:") or "@" not in group):
+        raise SettingsError(
+            f"salesphere:analyst_group = {group!r} must be 'group:<email>' (a Google group: "
+            "access follows membership, so people join and leave without a deploy)"
         )
     if int(resolved["message_retention_days"]) not in range(1, 8):  # type: ignore[call-overload]
         raise SettingsError("salesphere:message_retention_days must be 1..7 (Pub/Sub's limit)")

@@ -28,6 +28,8 @@ from pydantic import (
 from salesphere.identity import derive_event_id
 
 SCHEMA_VERSION = 1
+#: How a row writes a UTC timestamp (microseconds, ``Z``): the warehouse rows' one text form.
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 DEFAULT_CURRENCY = "BRL"
 #: Events claiming to happen further in the future than this are rejected: a
 #: terminal with a wrong clock must not create sales for next year.
@@ -150,7 +152,7 @@ class CanonicalEvent(BaseModel):
         """The warehouse row: JSON-safe, money as strings (NUMERIC), times as RFC 3339 UTC."""
         row = self.model_dump(mode="json")
         for key in ("occurred_at", "received_at"):
-            row[key] = getattr(self, key).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            row[key] = getattr(self, key).strftime(TIME_FORMAT)
         return row
 
     @classmethod

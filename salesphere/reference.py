@@ -7,6 +7,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from salesphere.model import Channel
+from salesphere.replenishment import DEFAULT_SERVICE_LEVEL, SERVICE_LEVELS
 from salesphere.taxid import TaxIdError, normalise_cnpj
 
 #: Catalogue defaults for the replenishment terms a purchasing export may leave out: order
@@ -69,6 +70,22 @@ class Product(BaseModel):
     def _gtin_is_real(cls, value: object) -> object:
         return check_gtin(value)
 
+    service_level: float = Field(
+        DEFAULT_SERVICE_LEVEL,
+        description="Chance of not running out in a review cycle the safety stock buys; "
+        f"one of {', '.join(str(v) for v in SERVICE_LEVELS)}.",
+    )
+
+    @field_validator("service_level")
+    @classmethod
+    def _known_service_level(cls, value: float) -> float:
+        if value not in SERVICE_LEVELS:
+            raise ValueError(
+                f"service_level {value} is not one of "
+                f"{', '.join(str(v) for v in SERVICE_LEVELS)}; pick the nearest"
+            )
+        return value
+
     @model_validator(mode="after")
     def _cover_window_is_plausible(self) -> Product:
         """An order covers lead time + review period; more than a year is a typo."""
@@ -92,6 +109,12 @@ class Store(BaseModel):
     state: str = Field(min_length=2, max_length=2)
     channel: Channel = Channel.STORE
     timezone: str = "America/Sao_Paulo"
+    country: str = Field(
+        "BR",
+        pattern=r"^[A-Z]{2}$",
+        description="ISO 3166 country code: with the state as its subdivision, it picks "
+        "the public holidays and retail events the forecast expects.",
+    )
     cnpj: str | None = Field(
         None,
         description="The establishment's CNPJ (numeric or alphanumeric): how fiscal "

@@ -11,8 +11,10 @@ twin needs no configuration at all.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from salesphere.names import BucketNames, bucket_names
 
@@ -106,10 +108,11 @@ class Settings:
     #: DirectRunner with ``forecast_workers`` worker processes). A stack whose batch
     #: runtime is ``dataflow`` always forecasts with Beam, on Dataflow.
     forecast_runtime: str = "process"
-    #: How long the archive may lag ingest; a batch run's cutoff is its start minus this
-    #: (the cloud archive subscription flushes every 5 minutes at most). The demo, after
-    #: draining the local archiver, passes 0.
-    batch_archive_lag_seconds: float = 600.0
+    #: How long the archive may lag ingest; a batch run's cutoff is its start minus this:
+    #: the cloud archive subscription closes a file at most every
+    #: ``limits.ARCHIVE_FILE_MAX_S`` (600 s), plus a minute for the write (a test keeps them
+    #: in step). The demo, after draining the local archiver, passes 0.
+    batch_archive_lag_seconds: float = 660.0
     #: HMAC keys (id, secret) for POS systems that cannot do OIDC. In cloud they come only
     #: from Secret Manager (``SALESPHERE_HMAC_KEYS``, mounted by infra/ingest.py); the
     #: twin's :data:`LOCAL_HMAC_KEYS` are dropped for any other env (see __post_init__).
@@ -122,6 +125,10 @@ class Settings:
     #: from homologation (tpAmb 2), marked ``nfe-unauthorised``. ``None``: only the twin
     #: and dev do (``SALESPHERE_FISCAL_ACCEPT_UNAUTHORISED`` on/off overrides).
     fiscal_accept_unauthorised: bool | None = None
+    #: The audiences an ID token for ingest-http may carry: its own URLs
+    #: (:func:`salesphere.endpoints.audiences`, passed by the program). Empty: no token is
+    #: accepted (fail closed).
+    oidc_audiences: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.forecast_runtime not in FORECAST_RUNTIMES:
@@ -187,102 +194,33 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
-        """Read ``SALESPHERE_*`` variables once; unset ones keep the local defaults."""
+        """Read ``SALESPHERE_*`` variables once (:data:`ENVIRONMENT`); unset ones keep the
+        local defaults."""
         env = os.environ if environ is None else environ
-        defaults = Ports()
+        base = cls()
+        values: dict[str, Any] = {
+            var.field: var.read(env, getattr(base, var.field)) for var in ENVIRONMENT
+        }
         ports = Ports(
             **{
-                name: int(env.get(f"SALESPHERE_PORT_{name.upper()}", getattr(defaults, name)))
-                for name in defaults.__dataclass_fields__
+                name: int(env.get(f"{PORT_PREFIX}{name.upper()}", getattr(base.ports, name)))
+                for name in Ports.__dataclass_fields__
             }
         )
-        keys = parse_hmac_keys(env.get("SALESPHERE_HMAC_KEYS", ""))
-        base = cls()
-        env_name = env.get("SALESPHERE_ENV", base.env)
-        return cls(
-            project=env.get("SALESPHERE_PROJECT", base.project),
-            env=env_name,
-            region=env.get("SALESPHERE_REGION", base.region),
-            host=env.get("SALESPHERE_HOST", base.host),
-            ports=ports,
-            twin_dir=Path(env.get("SALESPHERE_TWIN_DIR", str(base.twin_dir))),
-            hmac_keys=keys or (LOCAL_HMAC_KEYS if env_name == LOCAL_ENV else ()),
-            oidc_callers=tuple(
-                c.strip().removeprefix("serviceAccount:")
-                for c in env.get("SALESPHERE_INGEST_OIDC_CALLERS", "").split(",")
-                if c.strip()
-            ),
-            max_inflight_requests=int(
-                env.get("SALESPHERE_MAX_INFLIGHT_REQUESTS", base.max_inflight_requests)
-            ),
-            speed_sync_seconds=float(
-                env.get("SALESPHERE_SPEED_SYNC_SECONDS", base.speed_sync_seconds)
-            ),
-            speed_sync_window_seconds=float(
-                env.get("SALESPHERE_SPEED_SYNC_WINDOW_SECONDS", base.speed_sync_window_seconds)
-            ),
-            batch_lock_lease_seconds=float(
-                env.get("SALESPHERE_BATCH_LOCK_LEASE_SECONDS", base.batch_lock_lease_seconds)
-            ),
-            forecast_enabled=parse_switch(
-                env.get("SALESPHERE_FORECAST", ""), base.forecast_enabled, "SALESPHERE_FORECAST"
-            ),
-            forecast_horizon_days=int(
-                env.get("SALESPHERE_FORECAST_HORIZON_DAYS", base.forecast_horizon_days)
-            ),
-            forecast_backtest_every_days=int(
-                env.get(
-                    "SALESPHERE_FORECAST_BACKTEST_EVERY_DAYS", base.forecast_backtest_every_days
-                )
-            ),
-            forecast_backtest_folds=int(
-                env.get("SALESPHERE_FORECAST_BACKTEST_FOLDS", base.forecast_backtest_folds)
-            ),
-            forecast_history_days=int(
-                env.get("SALESPHERE_FORECAST_HISTORY_DAYS", base.forecast_history_days)
-            ),
-            forecast_workers=int(env.get("SALESPHERE_FORECAST_WORKERS", base.forecast_workers)),
-            forecast_runtime=parse_choice(
-                env.get("SALESPHERE_FORECAST_RUNTIME", ""),
-                base.forecast_runtime,
-                FORECAST_RUNTIMES,
-                "SALESPHERE_FORECAST_RUNTIME",
-            ),
-            fiscal_accept_unauthorised=(
-                parse_switch(fiscal, False, "SALESPHERE_FISCAL_ACCEPT_UNAUTHORISED")
-                if (fiscal := env.get("SALESPHERE_FISCAL_ACCEPT_UNAUTHORISED", "").strip())
-                else None
-            ),
-        )
+        keys = parse_hmac_keys(env.get(HMAC_KEYS_VAR, ""))
+        hmac_keys = keys or (LOCAL_HMAC_KEYS if values["env"] == LOCAL_ENV else ())
+        return cls(**values, ports=ports, hmac_keys=hmac_keys)
 
     def to_environ(self) -> dict[str, str]:
         """The variables that make :meth:`from_env` in a child process rebuild these settings."""
         out = {
-            "SALESPHERE_PROJECT": self.project,
-            "SALESPHERE_ENV": self.env,
-            "SALESPHERE_REGION": self.region,
-            "SALESPHERE_HOST": self.host,
-            "SALESPHERE_TWIN_DIR": str(self.twin_dir.resolve()),
-            "SALESPHERE_HMAC_KEYS": ",".join(f"{k}={v}" for k, v in self.hmac_keys),
-            "SALESPHERE_INGEST_OIDC_CALLERS": ",".join(self.oidc_callers),
-            "SALESPHERE_MAX_INFLIGHT_REQUESTS": str(self.max_inflight_requests),
-            "SALESPHERE_SPEED_SYNC_SECONDS": str(self.speed_sync_seconds),
-            "SALESPHERE_SPEED_SYNC_WINDOW_SECONDS": str(self.speed_sync_window_seconds),
-            "SALESPHERE_BATCH_LOCK_LEASE_SECONDS": str(self.batch_lock_lease_seconds),
-            "SALESPHERE_FORECAST": "on" if self.forecast_enabled else "off",
-            "SALESPHERE_FORECAST_HORIZON_DAYS": str(self.forecast_horizon_days),
-            "SALESPHERE_FORECAST_BACKTEST_EVERY_DAYS": str(self.forecast_backtest_every_days),
-            "SALESPHERE_FORECAST_BACKTEST_FOLDS": str(self.forecast_backtest_folds),
-            "SALESPHERE_FORECAST_HISTORY_DAYS": str(self.forecast_history_days),
-            "SALESPHERE_FORECAST_WORKERS": str(self.forecast_workers),
-            "SALESPHERE_FORECAST_RUNTIME": self.forecast_runtime,
+            var.name: var.show(getattr(self, var.field))
+            for var in ENVIRONMENT
+            if getattr(self, var.field) is not None
         }
-        if self.fiscal_accept_unauthorised is not None:
-            out["SALESPHERE_FISCAL_ACCEPT_UNAUTHORISED"] = (
-                "on" if self.fiscal_accept_unauthorised else "off"
-            )
-        for name in self.ports.__dataclass_fields__:
-            out[f"SALESPHERE_PORT_{name.upper()}"] = str(getattr(self.ports, name))
+        out[HMAC_KEYS_VAR] = ",".join(f"{k}={v}" for k, v in self.hmac_keys)
+        for name in Ports.__dataclass_fields__:
+            out[f"{PORT_PREFIX}{name.upper()}"] = str(getattr(self.ports, name))
         return {**out, **self.emulator_environ()}
 
     def emulator_environ(self) -> dict[str, str]:
@@ -305,6 +243,90 @@ class Settings:
         """
         wanted = self.emulator_environ()
         os.environ.update({k: v for k, v in wanted.items() if not names or k in names})
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One setting's environment variable: its name, how its text is read and written.
+
+    ``parse(text, default, name)`` reads a set variable (empty text keeps the default);
+    ``show(value)`` writes it back so a child process rebuilds the same value.
+    """
+
+    field: str
+    name: str
+    parse: Callable[[str, Any, str], Any] = lambda text, default, name: text
+    show: Callable[[Any], str] = str
+
+    def read(self, env: Mapping[str, str], default: Any) -> Any:
+        text = env.get(self.name)
+        if text is None or (not text.strip() and self.parse is not _keep_text):
+            return default
+        return self.parse(text, default, self.name)
+
+
+def _keep_text(text: str, default: Any, name: str) -> str:
+    return text
+
+
+def _number(kind: type) -> Callable[[str, Any, str], Any]:
+    def parse(text: str, default: Any, name: str) -> Any:
+        try:
+            return kind(text.strip())
+        except ValueError:
+            raise SettingsError(f"{name} must be a number, not {text!r}") from None
+
+    return parse
+
+
+def _names(prefix: str = "") -> Callable[[str, Any, str], tuple[str, ...]]:
+    """Comma-separated names, each stripped (and without ``prefix``, e.g. ``serviceAccount:``)."""
+
+    def parse(text: str, default: Any, name: str) -> tuple[str, ...]:
+        return tuple(p.strip().removeprefix(prefix) for p in text.split(",") if p.strip())
+
+    return parse
+
+
+def _switch(text: str, default: bool | None, name: str) -> bool:
+    return parse_switch(text, bool(default), name)
+
+
+def _on_off(value: bool) -> str:
+    return "on" if value else "off"
+
+
+def _runtime(text: str, default: str, name: str) -> str:
+    return parse_choice(text, default, FORECAST_RUNTIMES, name)
+
+
+#: Where ports come from: ``SALESPHERE_PORT_<NAME>`` for each field of :class:`Ports`.
+PORT_PREFIX = "SALESPHERE_PORT_"
+#: HMAC keys ``id=secret,...``; read apart because the twin's default depends on ``env``.
+HMAC_KEYS_VAR = "SALESPHERE_HMAC_KEYS"
+#: Every other setting a process can take from its environment: the one declaration both
+#: :meth:`Settings.from_env` and :meth:`Settings.to_environ` read.
+ENVIRONMENT: tuple[EnvVar, ...] = (
+    EnvVar("project", "SALESPHERE_PROJECT", _keep_text),
+    EnvVar("env", "SALESPHERE_ENV", _keep_text),
+    EnvVar("region", "SALESPHERE_REGION", _keep_text),
+    EnvVar("host", "SALESPHERE_HOST", _keep_text),
+    EnvVar("twin_dir", "SALESPHERE_TWIN_DIR", lambda t, d, n: Path(t), lambda p: str(p.resolve())),
+    EnvVar("oidc_callers", "SALESPHERE_INGEST_OIDC_CALLERS", _names("serviceAccount:"), ",".join),
+    EnvVar("oidc_audiences", "SALESPHERE_INGEST_OIDC_AUDIENCES", _names(), ",".join),
+    EnvVar("max_inflight_requests", "SALESPHERE_MAX_INFLIGHT_REQUESTS", _number(int)),
+    EnvVar("speed_sync_seconds", "SALESPHERE_SPEED_SYNC_SECONDS", _number(float)),
+    EnvVar("speed_sync_window_seconds", "SALESPHERE_SPEED_SYNC_WINDOW_SECONDS", _number(float)),
+    EnvVar("batch_lock_lease_seconds", "SALESPHERE_BATCH_LOCK_LEASE_SECONDS", _number(float)),
+    EnvVar("forecast_enabled", "SALESPHERE_FORECAST", _switch, _on_off),
+    EnvVar("forecast_horizon_days", "SALESPHERE_FORECAST_HORIZON_DAYS", _number(int)),
+    EnvVar("forecast_backtest_every_days", "SALESPHERE_FORECAST_BACKTEST_EVERY_DAYS", _number(int)),
+    EnvVar("forecast_backtest_folds", "SALESPHERE_FORECAST_BACKTEST_FOLDS", _number(int)),
+    EnvVar("forecast_history_days", "SALESPHERE_FORECAST_HISTORY_DAYS", _number(int)),
+    EnvVar("forecast_workers", "SALESPHERE_FORECAST_WORKERS", _number(int)),
+    EnvVar("forecast_runtime", "SALESPHERE_FORECAST_RUNTIME", _runtime),
+    EnvVar("fiscal_accept_unauthorised", "SALESPHERE_FISCAL_ACCEPT_UNAUTHORISED", _switch, _on_off),
+)
 
 
 def parse_switch(text: str, default: bool, name: str) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra import roles
+from infra.iam import DATASET_ROLES
 from infra.mocking import ProgramRun
 
 RECORD = Path(__file__).resolve().parents[1] / "infra" / "iam_recorded.json"
@@ -45,10 +46,11 @@ MEMBER_TYPES = {
     "gcp:pubsub/topicIAMMember:TopicIAMMember": ("topic", "topic"),
     "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": ("subscription", "subscription"),
     "gcp:storage/bucketIAMMember:BucketIAMMember": ("bucket", "bucket"),
-    "gcp:bigquery/datasetIamMember:DatasetIamMember": ("dataset", "datasetId"),
+    "gcp:bigquery/datasetAccess:DatasetAccess": ("dataset", "datasetId"),
     "gcp:secretmanager/secretIamMember:SecretIamMember": ("secret", "secretId"),
     "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": ("run", "name"),
     "gcp:serviceaccount/iAMMember:IAMMember": ("sa", "serviceAccountId"),
+    "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": ("repository", "repository"),
     "gcp:projects/iAMMember:IAMMember": ("project", "project"),
 }
 
@@ -83,6 +85,28 @@ def services_of(run: ProgramRun) -> set[str]:
     return found
 
 
+LEGACY_DATASET_ROLES = {legacy: role for role, legacy in DATASET_ROLES.items()}
+
+
+def member_and_role(type_: str, inputs: dict) -> tuple[str, str]:
+    """(member, predefined role) of any grant resource; a dataset ACL entry spells both
+    its own way (``userByEmail``/``groupByEmail``, ``READER``/``WRITER``/``OWNER``)."""
+    if type_ != "gcp:bigquery/datasetAccess:DatasetAccess":
+        return str(inputs.get("member", "")), str(inputs.get("role", ""))
+    role = LEGACY_DATASET_ROLES.get(inputs.get("role", ""), inputs.get("role", ""))
+    if inputs.get("userByEmail"):
+        email = inputs["userByEmail"]
+        kind = "serviceAccount" if email.endswith(".gserviceaccount.com") else "user"
+        return f"{kind}:{email}", role
+    if inputs.get("groupByEmail"):
+        return f"group:{inputs['groupByEmail']}", role
+    if inputs.get("specialGroup"):
+        return str(inputs["specialGroup"]), role
+    if inputs.get("iamMember"):
+        return str(inputs["iamMember"]), role
+    return "", role
+
+
 def bindings(run: ProgramRun) -> dict[str, list[Binding]]:
     """account id -> its role bindings, each on one resource."""
     out: dict[str, list[Binding]] = defaultdict(list)
@@ -90,9 +114,11 @@ def bindings(run: ProgramRun) -> dict[str, list[Binding]]:
         if r.type not in MEMBER_TYPES:
             continue
         scope, key = MEMBER_TYPES[r.type]
-        member = r.inputs["member"]
+        member, role = member_and_role(r.type, r.inputs)
+        if not member:
+            continue  # an authorised dataset or view, not a principal
         account = member.split(":", 1)[1].split("@", 1)[0] if ":" in member else member
-        out[account].append(Binding(r.inputs["role"], (scope, str(r.inputs[key])), r.urn))
+        out[account].append(Binding(role, (scope, str(r.inputs[key])), r.urn))
     return out
 
 
@@ -107,7 +133,7 @@ def resolve(logical: str, run: ProgramRun) -> list[Resource]:
         chain = [("bucket", run.by_name(f"bucket-{name}").inputs["name"])]
     elif kind == "table":
         chain = [("table", name), ("dataset", name.split(".", 1)[0])]
-    elif kind in {"dataset", "topic", "subscription", "secret"}:
+    elif kind in {"dataset", "topic", "subscription", "secret", "repository"}:
         chain = [(kind, name)]
     elif kind == "sa":
         chain = [

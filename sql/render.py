@@ -11,9 +11,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from salesphere.batch.sqlrender import render_all
+from salesphere import replenishment
+from salesphere.batch.sqlrender import GENERATED_MARK, render_all
 from salesphere.sql import SQL_DIR
 from sql import GENERATED_DIR
+
+_SERVICE_LEVELS = """{mark} salesphere/replenishment.py (service_levels_sql)
+-- view: serving.service_levels
+-- description: The service levels a SKU may plan for (reference.products.service_level)
+--   and the safety factor z of each: the standard normal quantile, which BigQuery has no
+--   function for. serving.replenishment multiplies the spread of demand over lead time plus
+--   review by it.
+-- grain: service_level
+-- column: service_level: Chance of not running out in a review cycle.
+-- column: z: Its standard normal quantile (safety stock = z x sigma).
+{body}
+"""
 
 _README = """# `{folder}`: generated, do not edit
 
@@ -28,6 +41,9 @@ Edit the template, render, commit both; a test fails when they drift.
 def rendered() -> dict[Path, str]:
     """Every generated file (path -> content), READMEs included."""
     files = render_all(GENERATED_DIR)
+    files[GENERATED_DIR / "service_levels.sql"] = _SERVICE_LEVELS.format(
+        mark=GENERATED_MARK, body=replenishment.service_levels_sql()
+    )
     out = dict(files)
     for here, label in (
         (SQL_DIR / "batch", "salesphere/sql/batch/"),

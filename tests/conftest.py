@@ -79,6 +79,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+#: Fixtures that start real emulators: a test using any of them is a ``twin`` test, so the
+#: fast lane (``make test-fast``: ``-m "not twin and not slow"``) never starts one.
+TWIN_FIXTURES = {"twin", "quiet_twin", "fresh_twin", "function_bundles"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if TWIN_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.twin)
+
+
 def _free_ports() -> Ports:
     return Ports(**{name: free_port() for name in Ports.__dataclass_fields__})
 

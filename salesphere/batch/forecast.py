@@ -69,6 +69,19 @@ def _number(value: float) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
 
 
+def forecast_config(settings: Settings) -> ForecastConfig:
+    """The engine's configuration for a batch run: one place, read by the offline evaluation."""
+    return ForecastConfig(
+        horizon=settings.forecast_horizon_days,
+        plan=BacktestPlan(
+            folds=settings.forecast_backtest_folds,
+            horizon=settings.forecast_horizon_days,
+            step=min(28, settings.forecast_horizon_days),
+        ),
+        workers=settings.forecast_workers,
+    )
+
+
 def fit_all(
     settings: Settings,
     run_id: str,
@@ -84,7 +97,7 @@ def fit_all(
     the pipeline stage obeys) runs the forecast as a Dataflow job too, its files under
     the run's staging prefix; ``forecast_runtime = beam`` runs the same pipeline on
     DirectRunner with ``forecast_workers`` processes; otherwise the engine runs in process.
-    All three give the same forecasts (tests/unit/test_forecast_beam.py).
+    All three give the same forecasts (tests/salesphere/batch/test_forecast_beam.py).
     """
     if batch_runtime() == "dataflow":
         workdir = f"gs://{settings.buckets.artifacts}/{staging_prefix(run_id)}/forecast_beam"
@@ -145,15 +158,7 @@ def run_forecast(
     ]
     timings["read"] = time.monotonic() - t0
     mode = mode or due_mode(settings, choices.computed_at, started)
-    config = ForecastConfig(
-        horizon=settings.forecast_horizon_days,
-        plan=BacktestPlan(
-            folds=settings.forecast_backtest_folds,
-            horizon=settings.forecast_horizon_days,
-            step=min(28, settings.forecast_horizon_days),
-        ),
-        workers=settings.forecast_workers,
-    )
+    config = forecast_config(settings)
     t1 = time.monotonic()
     runtime, results = fit_all(settings, run_id, series, config, mode=mode, chosen=choices.models)
     timings["models"] = time.monotonic() - t1

@@ -192,6 +192,8 @@ def forecast_beam(
     raises :class:`ForecastJobIncomplete` unless every series came back exactly once.
     """
     tasks = chunk_tasks(series, config, mode=mode, chosen=chosen)
+    # The tasks carry the run's store profiles (engine.prepare): the workers decode with it.
+    config = tasks[0][1] if tasks else config
     expected = {(i, p) for i, task in enumerate(tasks) for p in range(len(task[0]))}
     if not tasks:
         return []

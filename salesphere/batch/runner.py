@@ -17,6 +17,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -218,19 +220,18 @@ def run_batch(
     """
     started = utcnow()
     run_id = run_id or new_run_id(started)
-    timings: dict[str, float] = {}
-    t0 = time.monotonic()
+    clock = _Stopwatch()
     with run_lock(settings, run_id, timedelta(seconds=settings.batch_lock_lease_seconds)) as lease:
         if _already_succeeded(settings, run_id):
             return RunReport(run_id=run_id, status="already_done")
-        plan: RunPlan = plan_run(
-            list_archive(settings),
-            last_success_started_at=last_success_started_at(settings),
-            full=full,
-            date_from=date_from,
-            date_to=date_to,
-        )
-        timings["plan"] = time.monotonic() - t0
+        with clock("plan"):
+            plan: RunPlan = plan_run(
+                list_archive(settings),
+                last_success_started_at=last_success_started_at(settings),
+                full=full,
+                date_from=date_from,
+                date_to=date_to,
+            )
         report = RunReport(run_id=run_id, status="nothing_new", mode=plan.mode)
         if plan.empty and plan.mode != "full":
             return report
@@ -238,22 +239,78 @@ def run_batch(
             archive_lag = timedelta(seconds=settings.batch_archive_lag_seconds)
         cutoff = started - archive_lag
         _record_start(settings, run_id, started)
+        stats = _rebuild(
+            settings,
+            plan,
+            run_id,
+            cutoff,
+            lease,
+            clock,
+            PipelineOptions(shards, full_validation, beam_args, launcher),
+        )
+        with clock("forecast"):
+            report.forecast = _forecast(settings, run_id, cutoff, started, forecast_mode, lease)
+    return _succeeded(report, plan, stats, cutoff, clock.done())
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """How the Beam stage runs: shards, full validation, extra Beam flags, elsewhere."""
+
+    shards: int | None = None
+    full_validation: bool = False
+    beam_args: list[str] | None = None
+    launcher: TemplateLauncher | None = None
+
+
+class _Stopwatch:
+    """Seconds per stage of a run (``with clock("load"): ...``) and in total."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        began = time.monotonic()
         try:
-            t1 = time.monotonic()
+            yield
+        finally:
+            self.seconds[stage] = time.monotonic() - began
+
+    def done(self) -> dict[str, float]:
+        total = {**self.seconds, "total": time.monotonic() - self.start}
+        return {k: round(v, 3) for k, v in total.items()}
+
+
+def _rebuild(
+    settings: Settings,
+    plan: RunPlan,
+    run_id: str,
+    cutoff: datetime,
+    lease: Any,
+    clock: _Stopwatch,
+    options: PipelineOptions,
+) -> Any:
+    """Archive -> staged parts -> staging tables -> one committed transaction.
+
+    Any failure records the run as failed, removes what it staged and re-raises: the batch
+    views and the cutoff stay as the last committed run left them.
+    """
+    try:
+        with clock("pipeline"):
             stats = run_pipeline(
                 settings,
                 plan,
                 run_id,
-                shards=shards,
-                full_validation=full_validation,
-                beam_args=beam_args,
-                launcher=launcher,
+                shards=options.shards,
+                full_validation=options.full_validation,
+                beam_args=options.beam_args,
+                launcher=options.launcher,
             )
-            timings["pipeline"] = time.monotonic() - t1
-            t2 = time.monotonic()
+        with clock("load"):
             staging = warehouse.load_staging(settings, _staged_uris(settings, run_id), run_id)
-            timings["load"] = time.monotonic() - t2
-            t3 = time.monotonic()
+        with clock("commit"):
             lease.check()  # a run that stalled past its lease must not commit over a newer one
             warehouse.commit(
                 settings,
@@ -263,16 +320,18 @@ def run_batch(
                 dates=list(plan.dates),
                 full=plan.mode == "full",
             )
-            timings["commit"] = time.monotonic() - t3
-        except Exception as exc:
-            _record_failure(settings, run_id, f"{type(exc).__name__}: {exc}")
-            _clean_staging(settings, run_id)
-            raise
+    except Exception as exc:
+        _record_failure(settings, run_id, f"{type(exc).__name__}: {exc}")
         _clean_staging(settings, run_id)
-        t4 = time.monotonic()
-        report.forecast = _forecast(settings, run_id, cutoff, started, forecast_mode, lease)
-        timings["forecast"] = time.monotonic() - t4
-    timings["total"] = time.monotonic() - t0
+        raise
+    _clean_staging(settings, run_id)
+    return stats
+
+
+def _succeeded(
+    report: RunReport, plan: RunPlan, stats: Any, cutoff: datetime, seconds: dict[str, float]
+) -> RunReport:
+    """The report of a committed run (forecast_failed when its forecast step failed)."""
     report.status = "forecast_failed" if report.forecast.get("status") == "failed" else "succeeded"
     report.partitions = list(plan.dates)
     report.files = stats.files
@@ -282,5 +341,5 @@ def run_batch(
     report.invalid = dict(stats.invalid)
     report.bad_lines = stats.bad_lines
     report.cutoff = cutoff
-    report.seconds = {k: round(v, 3) for k, v in timings.items()}
+    report.seconds = seconds
     return report

@@ -1,4 +1,4 @@
-"""Rolling-origin backtest: how each candidate would have done, and which one to use.
+"""Rolling-origin backtest: how the forecast and the baselines would have done.
 
 For a series of ``n`` days the backtest makes ``folds`` forecasts of ``horizon`` days from
 origins ``step`` days apart, the last one ending on the newest day: each fold fits on the
@@ -7,10 +7,9 @@ over the folds on observed days (stock-out days are ``NaN`` and count nowhere), 
 bias are those of every forecast day of every fold together; MASE averages the folds, each
 scaled by its own training history.
 
-The model with the lowest WAPE is chosen for the series; where nothing sold in any fold
-(WAPE undefined) the smallest absolute error decides, so a product that stopped selling
-gets the model that forecasts least. Baselines compete too: a series that nothing beats
-keeps the simple forecast, and the table says so.
+The scores are reported (``batch.forecast_accuracy``), not used to pick a model per
+series: two folds of one series are too few to tell models apart, and choosing on them
+picked noise (see :mod:`.engine`).
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from salesphere.forecast import metrics
-from salesphere.forecast.models import BASELINES, Model
+from salesphere.forecast.models import Model
 from salesphere.forecast.series import Series
 
 
@@ -88,19 +87,3 @@ def backtest(series: Series, models: list[Model], plan: BacktestPlan) -> list[Sc
             score.forecast += fc
             score.mase_folds.append(metrics.mase(actual, point, scale))
     return [s for s in scores.values() if s.folds]
-
-
-def choose(scores: list[Score]) -> str | None:
-    """The lowest WAPE; ties and undefined WAPE by absolute error, then own models first."""
-    if not scores:
-        return None
-
-    def key(score: Score) -> tuple[float, float, int]:
-        wape = score.wape
-        return (
-            math.inf if math.isnan(wape) else round(wape, 9),
-            round(score.abs_error, 9),
-            1 if score.model in BASELINES else 0,
-        )
-
-    return min(scores, key=key).model

@@ -1,13 +1,20 @@
-"""Forecast every series of a run: classify, backtest when due, fit the chosen model.
+"""Forecast every series of a run: classify, backtest when due, forecast.
+
+Every series is forecast by one method, :class:`~.models.WeekdayBlend` (a robust level
+times a weekday profile shrunk toward its store's). The engine used to choose a
+statistical model per series by a two-fold backtest; on real sales that choice followed
+noise (a quarter of the series got seasonal naive) and the result lost to a 28-day
+moving average, so the choice is gone. The store profiles are the one thing shared
+across series: :func:`prepare` computes them from every series of the run before the
+series are split into chunks.
 
 Two kinds of run share this code (``mode``):
 
-* ``backtest``: every series is backtested (:mod:`.backtest`) over all its candidates and
-  the two baselines, the winner is chosen and fitted on the whole history. This is the
-  expensive run the schedule makes weekly (``Settings.forecast_backtest_every_days``).
-* ``update``: every series keeps the model its last backtest chose (``chosen``) and is
-  only refitted on the new actuals; a series without a choice yet (new in the catalog, or
-  one that only now has history enough) is backtested on its own.
+* ``backtest``: every series is backtested (:mod:`.backtest`): the product's forecast
+  and the two baselines, scored for ``batch.forecast_accuracy``. This is the run the
+  schedule makes weekly (``Settings.forecast_backtest_every_days``).
+* ``update``: the forecast is refitted on the new actuals and nothing is scored; a
+  series without a score yet (``chosen`` has no entry for it) is backtested on its own.
 
 Series are independent, so they are split into chunks over ``workers`` processes (the
 benchmark uses both cores; the batch function has one vCPU and runs them in process).
@@ -21,7 +28,7 @@ import math
 import os
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from multiprocessing import get_context
 
@@ -29,11 +36,12 @@ import numpy as np
 
 from salesphere.forecast import backtest as bt
 from salesphere.forecast.models import (
-    CANDIDATES,
+    CALIBRATION_DAYS,
     LEVELS,
-    candidates_for,
-    default_model,
-    usable,
+    StoreContext,
+    WeekdayBlend,
+    backtested_models,
+    store_context,
 )
 from salesphere.forecast.series import Series, classify
 
@@ -50,6 +58,32 @@ class ForecastConfig:
     workers: int = 1
     #: Series per task handed to a worker process.
     chunk: int = 50
+    #: What the blend learns per store from all the run's series, filled by :func:`prepare`.
+    stores: tuple[tuple[str, StoreContext], ...] = ()
+
+    def store(self, store_id: str) -> StoreContext | None:
+        return dict(self.stores).get(store_id)
+
+
+def prepare(config: ForecastConfig, series: list[Series]) -> ForecastConfig:
+    """``config`` with each store's context from ``series`` (unchanged if it has them).
+
+    The level factors are computed for the run's origin and for every origin the
+    forecast is also made from (the backtest folds, the interval calibration), each
+    from the series as they were then.
+    """
+    if config.stores:
+        return config
+    plan = config.plan
+    offsets = {0, CALIBRATION_DAYS}
+    offsets |= {plan.horizon + plan.step * i for i in range(plan.folds)}
+    by_store: dict[str, list[tuple[np.ndarray, date]]] = {}
+    for s in series:
+        by_store.setdefault(s.store_id, []).append((s.y, s.start))
+    stores = tuple(
+        (store, store_context(items, offsets)) for store, items in sorted(by_store.items())
+    )
+    return replace(config, stores=stores)
 
 
 @dataclass
@@ -75,23 +109,24 @@ Task = tuple[list[Series], ForecastConfig, list[str | None], bool]
 def forecast_series(
     series: Series, config: ForecastConfig, chosen: str | None, run_backtest: bool
 ) -> SeriesForecast:
-    """Classify, backtest if asked (or if there is no choice), fit and forecast one series."""
+    """Classify, backtest if asked (or if never scored), forecast one series.
+
+    ``chosen`` is the model the last backtest recorded for the series (None: never
+    scored, so it is backtested now whatever the mode).
+    """
     cls = classify(series.y)
     scores: list[bt.Score] = []
-    model_name = chosen if chosen in CANDIDATES else None
+    model = WeekdayBlend(config.store(series.store_id), len(series.y))
     backtested = False
-    if run_backtest or model_name is None:
-        scores = bt.backtest(series, candidates_for(cls.name), config.plan)
+    if run_backtest or chosen is None:
+        scores = bt.backtest(series, backtested_models(model), config.plan)
         backtested = bool(scores)
-        model_name = bt.choose(scores) or default_model(cls.name)
-    # The table names the model that really made the forecast (a short history falls back).
-    model_name = usable(model_name, series.y)
-    prediction = CANDIDATES[model_name].predict(series.y, series.start, config.horizon)
+    prediction = model.predict(series.y, series.start, config.horizon)
     return SeriesForecast(
         series.store_id,
         series.sku,
         cls.name,
-        model_name,
+        model.name,
         series.origin,
         prediction.mean,
         prediction.lo,
@@ -127,6 +162,7 @@ def chunk_tasks(
     if mode not in (BACKTEST, UPDATE):
         raise ValueError(f"mode must be {BACKTEST!r} or {UPDATE!r}, not {mode!r}")
     items = list(series)
+    config = prepare(config, items)
     picks = [(chosen or {}).get(s.key) for s in items]
     run_backtest = mode == BACKTEST
     return [

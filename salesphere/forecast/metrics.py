@@ -7,6 +7,9 @@
   mean absolute change over one season (seasonal naive with season 7). Below 1, the
   forecast beats "same as last week" as seen in the history; comparable across series of
   any size.
+* **RMSSE** (root mean squared scaled error, the M5 competition's measure) = sqrt(mean
+  squared error / in-sample mean squared one-day change), dollar-weighted over series
+  with :func:`dollar_weight`.
 * **Bias** = (sum forecast - sum actual) / sum actual: positive means over-forecasting
   (over-stock), negative under-forecasting (stock-outs).
 
@@ -63,3 +66,44 @@ def absolute_error_sums(actual: np.ndarray, forecast: np.ndarray) -> tuple[float
     """(sum |a - f|, sum a, sum f) over observed days: WAPE and bias of many series add up."""
     a, f = _pairs(actual, forecast)
     return float(np.abs(a - f).sum()), float(a.sum()), float(f.sum())
+
+
+def rmsse_scale(history: np.ndarray) -> float:
+    """RMSSE's denominator: mean squared one-day change from the first day that sold.
+
+    As the M5 competition defines it: the in-sample error of the naive forecast
+    (tomorrow sells what today sold), squared, over the history from the series' first
+    non-zero day on (the leading zeros of a product not yet listed are not demand).
+    Censored days are left out of the pairs. NaN when fewer than two such days exist.
+    """
+    y = np.asarray(history, dtype=float)
+    sold = np.flatnonzero(y > 0)
+    if sold.size == 0:
+        return math.nan
+    y = y[sold[0] :]
+    diff = np.diff(y)
+    diff = diff[~np.isnan(diff)]
+    return float(np.mean(diff**2)) if diff.size else math.nan
+
+
+def rmsse(actual: np.ndarray, forecast: np.ndarray, scale: float) -> float:
+    """Root mean squared scaled error: sqrt(mean (a - f)² / ``scale``), observed days only.
+
+    Squared errors reward the mean (what an order quantity needs) where absolute errors
+    reward the median, which on intermittent demand is often zero.
+    """
+    a, f = _pairs(actual, forecast)
+    if a.size == 0 or not scale or math.isnan(scale):
+        return math.nan
+    return float(math.sqrt(np.mean((a - f) ** 2) / scale))
+
+
+def dollar_weight(units: np.ndarray, price: np.ndarray, days: int = 28) -> float:
+    """A series' weight in a dollar-weighted score: its sales value over its last ``days``.
+
+    The M5 rules weight each series by units x sell price summed over the last 28 days of
+    the training history, so the series that carry the money carry the score.
+    """
+    u = np.asarray(units, dtype=float)[-days:]
+    p = np.asarray(price, dtype=float)[-days:]
+    return float(np.nansum(u * np.nan_to_num(p)))

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from salesphere import endpoints
 from salesphere.ingest import fiscal, jsonparse, openapi, signing
 from salesphere.ingest.ledger import LedgerError
 from salesphere.ingest.mapping import live_mapping, live_sources
@@ -71,7 +72,6 @@ class RequestLike(Protocol):
     headers: Mapping[str, str]
     content_length: int | None
     stream: Any
-    host_url: str
 
 
 @dataclass
@@ -101,18 +101,36 @@ def read_body(request: RequestLike, limit: int) -> bytes | None:
     return None if len(data) > limit else data
 
 
-def verify_oidc(token: str, host_url: str) -> str | None:
-    """The verified e-mail of a Google-signed ID token whose audience is this service."""
+#: Where Google publishes the certificates its ID tokens are signed with.
+OIDC_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
+OIDC_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
+
+
+def verify_oidc(token: str, audiences: tuple[str, ...]) -> str | None:
+    """The verified e-mail of a Google-signed ID token for one of ``audiences``.
+
+    ``audiences`` is the explicit list of this function's URLs (``Settings.oidc_audiences``):
+    the request's own host cannot be trusted for it, since behind Cloud Run's TLS
+    termination it is ``http://`` while every token names an ``https://`` URL.
+    """
+    if not audiences:
+        log.warning("OIDC token refused: no accepted audiences configured")
+        return None
     try:
         from google.auth.transport import requests as google_requests
         from google.oauth2 import id_token
 
-        claims = id_token.verify_oauth2_token(token, google_requests.Request(), audience=None)
+        claims = id_token.verify_token(
+            token, google_requests.Request(), audience=None, certs_url=OIDC_CERTS_URL
+        )
     except Exception as exc:
         log.info("OIDC token refused: %s", exc)
         return None
-    audience = str(claims.get("aud", ""))
-    if not audience.rstrip("/").startswith(host_url.rstrip("/")):
+    if claims.get("iss") not in OIDC_ISSUERS:
+        log.info("OIDC token refused: issuer %r is not Google", claims.get("iss"))
+        return None
+    if not endpoints.audience_matches(str(claims.get("aud", "")), audiences):
+        log.info("OIDC token refused: audience %r is not one of %s", claims.get("aud"), audiences)
         return None
     if not claims.get("email") or claims.get("email_verified") is not True:
         return None
@@ -135,7 +153,7 @@ def authenticate(request: RequestLike, body: bytes, settings: Settings) -> Answe
         return f"hmac:{key_id}"
     bearer = headers.get("Authorization", "")
     if bearer.startswith("Bearer ") and not settings.local:
-        who = verify_oidc(bearer.removeprefix("Bearer ").strip(), request.host_url)
+        who = verify_oidc(bearer.removeprefix("Bearer ").strip(), settings.oidc_audiences)
         if who is None:
             return error(
                 403, "bad_token", "the bearer token is not a valid ID token for this service"

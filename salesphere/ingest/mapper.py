@@ -2,7 +2,7 @@
 
 :class:`Mapper` binds a mapping (:mod:`salesphere.ingest.mapping`) to records: header
 aliases, the field plan per event type, typed defaults and store timezones. ``map``
-tries the compiled engine (:mod:`salesphere.ingest.compiled`) first and interprets the
+tries the compiled engine (:mod:`salesphere.ingest.fastpath.compiled`) first and interprets the
 mapping only for a record it cannot take, so every rejected field gets its own reject.
 """
 
@@ -14,7 +14,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from salesphere.ingest import formats
-from salesphere.ingest.compiled import CompiledMapping, empty
+from salesphere.ingest.fastpath.compiled import CompiledMapping, empty
 from salesphere.ingest.formats import FormatError, normalise_header
 from salesphere.ingest.mapping import FieldSpec, SourceMapping, timezone_named
 from salesphere.validation import Reject
@@ -236,7 +236,7 @@ class Mapper:
     def map(self, record: Mapping[str, Any]) -> Draft:
         """Drafts for one record; any conversion error rejects the whole record.
 
-        The compiled engine (:mod:`salesphere.ingest.compiled`) handles clean records; the
+        The compiled engine (:mod:`salesphere.ingest.fastpath.compiled`) handles clean records; the
         first problem sends the record through :meth:`_map_slow`, which interprets the
         mapping and names every rejected field. Both use the same converters, so a clean
         record maps identically.

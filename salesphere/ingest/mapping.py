@@ -9,9 +9,9 @@ the HTTP API and the file drops share one engine.
 
 This module reads and checks mapping files. Two engines run them, each in its own module:
 :mod:`salesphere.ingest.mapper` interprets a mapping and names every problem of a record;
-:mod:`salesphere.ingest.compiled` runs the same mapping as closures bound once, for
+:mod:`salesphere.ingest.fastpath.compiled` runs the same mapping as closures bound once, for
 clean records at tens of thousands a second. (The fused kernel,
-:mod:`salesphere.ingest.kernel`, maps and validates the commonest layouts in one step.)
+:mod:`salesphere.ingest.fastpath.kernel`, maps and validates the commonest layouts in one step.)
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Shared by the HTTP API and the file drops so both apply exactly the same rules. The
 processor is pure: it returns rows to publish and rejects to quarantine, and leaves
-the I/O to the caller. A record takes the fused kernel (:mod:`salesphere.ingest.kernel`)
+the I/O to the caller. A record takes the fused kernel (:mod:`salesphere.ingest.fastpath.kernel`)
 when its layout allows, else the mapper and :func:`salesphere.ingest.validate.validate`;
 references are checked against :class:`salesphere.ingest.catalog.Reference`.
 """
@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from salesphere.ingest import kernel
 from salesphere.ingest.catalog import Reference
+from salesphere.ingest.fastpath import kernel
 from salesphere.ingest.mapper import Mapper
 from salesphere.ingest.readers import BAD_RECORD
 from salesphere.ingest.results import ACCEPTED, DUPLICATE, REJECTED, RecordResult

@@ -232,6 +232,12 @@ PRODUCTS = TableDef(
             "STRING",
             description="The unit's GTIN/EAN; how fiscal documents name the product (blank: none).",
         ),
+        Column(
+            "service_level",
+            "FLOAT64",
+            description="Chance of not running out in a review cycle the safety stock buys "
+            "(0.8, 0.85, 0.9, 0.95, 0.97, 0.98, 0.99 or 0.995; blank: 0.95).",
+        ),
     ),
     "The catalog: prices, the static reorder point and the supplier's ordering terms.",
 )
@@ -256,6 +262,12 @@ STORES = TableDef(
             "STRING",
             description="The establishment's CNPJ (numeric or alphanumeric), how fiscal "
             "documents name the store (blank: none).",
+        ),
+        Column(
+            "country",
+            "STRING",
+            description="ISO 3166 country code (BR when blank); with the state as its "
+            "subdivision it picks the holidays and retail events of the forecast.",
         ),
     ),
     "Stores and the online channel.",

@@ -66,7 +66,7 @@ def bench_twin(runtime: str, with_ingest: bool = True) -> Iterator[Settings]:
         try:
             # ingest-http too: freshness then starts at its 2xx, as the platform defines it
             only = {RUNTIME_SERVICE[runtime]} | ({"ingest-http"} if with_ingest else set())
-            twin.up(stream_runtime=runtime, only=only)
+            twin.up(speed_runtime=runtime, only=only)
             yield settings
         finally:
             twin.down()

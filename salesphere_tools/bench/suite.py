@@ -365,6 +365,111 @@ def fiscal(scale: float) -> list[Figure]:
     ]
 
 
+#: The real-data sample ``make bench`` scores (``make bench-real`` scores every series).
+REAL_SERIES = 1500
+REAL_SEED = 7
+REAL_ORIGINS = (28, 56, 84)
+
+
+def forecast_real(scale: float = 1.0, *, series: int | None = None) -> list[Figure]:
+    """The engine against the baselines on M5 sales (a fixed sample; ``scale`` shrinks it).
+
+    Targets, pooled over the origins: dollar-weighted RMSSE at most 0.95 x the 28-day
+    moving average's, WAPE at most 0.95 x MA28 x store weekday index's, |bias| at most
+    5 %, and no origin worse than MA28 x weekday in WAPE.
+    """
+    from salesphere.forecast.engine import default_workers
+    from salesphere_tools.forecast import m5
+    from salesphere_tools.forecast.evaluate import MA28_WEEKDAY, POOLED, evaluate
+
+    n = series if series is not None else max(5, int(REAL_SERIES * scale))
+    got = evaluate(
+        m5.load(), series=n, seed=REAL_SEED, origins=REAL_ORIGINS, workers=default_workers()
+    )
+    engine, ma28, weekday = (got.tallies[m] for m in ("engine", "ma28", MA28_WEEKDAY))
+    label = f"M5, {got.series:,} series x {len(got.origins)} origins"
+    worst = max(engine[str(k)].wape / weekday[str(k)].wape for k in got.origins)
+    return [
+        Figure(
+            "forecast",
+            f"{label}: dollar-weighted RMSSE",
+            engine[POOLED].rmsse,
+            "RMSSE",
+            target=round(0.95 * ma28[POOLED].rmsse, 4),
+            higher_is_better=False,
+            baseline=ma28[POOLED].rmsse,
+            baseline_name="MA28",
+        ),
+        Figure(
+            "forecast",
+            f"{label}: WAPE",
+            engine[POOLED].wape,
+            "WAPE",
+            target=round(0.95 * weekday[POOLED].wape, 4),
+            higher_is_better=False,
+            baseline=weekday[POOLED].wape,
+            baseline_name="MA28 x weekday",
+            note=f"worst origin {worst:.3f} x MA28 x weekday's WAPE (target <= 1)",
+        ),
+        Figure(
+            "forecast",
+            f"{label}: |bias|",
+            abs(engine[POOLED].bias),
+            "share",
+            target=0.05,
+            higher_is_better=False,
+            note=f"MA28's {ma28[POOLED].bias:+.1%}; engine {sum(got.seconds.values()):.0f} s",
+        ),
+    ]
+
+
+#: The replay's fixed sample for ``make bench`` (``make bench-real`` replays every series).
+REPLAY_SERIES = 600
+
+
+def replay_real(scale: float = 1.0, *, series: int | None = None) -> list[Figure]:
+    """The purchase policy replayed on M5 sales (weekly review, 3-day lead time, pack 1).
+
+    Targets per service level: aggregate unit fill between 0.5 point below and 1.5
+    points above the target, at least 75 % of the series reaching it, and at 0.98 at
+    most 10 days of stock on hand.
+    """
+    from salesphere_tools import replay
+
+    n = series if series is not None else max(5, int(REPLAY_SERIES * scale))
+    got = replay.simulate(replay.m5_data(), series=n, seed=REAL_SEED)
+    out = []
+    for o in got.outcomes:
+        label = f"M5 replay, {o.series:,} series, target {o.target}"
+        inside = o.target - 0.005 <= o.fill <= o.target + 0.015
+        out.append(
+            Figure(
+                "replenishment",
+                f"{label}: unit fill",
+                o.fill,
+                "fill",
+                target=round(o.target - 0.005, 4),
+                note=f"{'inside' if inside else 'OUTSIDE'} [{o.target - 0.005:.3f}, "
+                f"{o.target + 0.015:.3f}]; {o.orders_per_year:.0f} orders/year, "
+                f"{o.stockout_days_per_year:.1f} stock-out days/year",
+            )
+        )
+        out.append(
+            Figure("replenishment", f"{label}: series meeting it", o.meeting, "share", target=0.75)
+        )
+        out.append(
+            Figure(
+                "replenishment",
+                f"{label}: days of stock on hand",
+                o.days_on_hand,
+                "days",
+                target=10.0 if o.target == 0.98 else None,
+                higher_is_better=False,
+            )
+        )
+    return out
+
+
 def suite(scale: float = 1.0, twins: Twins = private_twin) -> dict[str, Benchmark]:
     """Benchmarks by name, in the order they run; ``scale`` multiplies every case's size."""
     return {
@@ -378,4 +483,6 @@ def suite(scale: float = 1.0, twins: Twins = private_twin) -> dict[str, Benchmar
         "batch-function-memory": lambda: batch_function_memory(scale, twins),
         "forecast": lambda: forecast(scale),
         "fiscal": lambda: fiscal(scale),
+        "forecast-real": lambda: forecast_real(scale),
+        "replenishment-replay": lambda: replay_real(scale),
     }

@@ -29,7 +29,7 @@ def run(
     archive_lag: float | None = typer.Option(
         None,
         help="Seconds the archive may lag ingest; the cutoff is run start minus this "
-        "(default: Settings.batch_archive_lag_seconds, 600).",
+        "(default: Settings.batch_archive_lag_seconds, 660).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the run report as JSON."),
 ) -> None:

@@ -23,7 +23,8 @@ def _profile(stack: str):  # type: ignore[no-untyped-def]  # -> StackProfile (la
         s = settings_for_stack(stack)
     except SettingsError as exc:
         raise typer.BadParameter(str(exc), param_hint="--stack") from exc
-    speed = limits.FUNCTIONS[limits.SPEED]
+    from infra.functions import ALL_FUNCTIONS
+
     return StackProfile(
         stack=stack,
         envelope_max_events=Settings().envelope_max_events,
@@ -34,8 +35,10 @@ def _profile(stack: str):  # type: ignore[no-untyped-def]  # -> StackProfile (la
         speed_retention_days=s.speed_retention_days,
         landing_retention_days=s.landing_retention_days,
         archive_nearline_after_days=s.archive_nearline_after_days,
-        function_cpu=speed.cpu,
-        function_memory_gib=speed.memory_mib / 1024,
+        function_sizes={
+            name: (size.cpu, size.memory_mib / 1024) for name, size in limits.FUNCTIONS.items()
+        },
+        functions=len(ALL_FUNCTIONS),
     )
 
 
@@ -45,92 +48,120 @@ def _fmt(value: float) -> str:
     return f"{value:,.3f}".rstrip("0").rstrip(".") if value else "0"
 
 
+def _as_json(stack: str, orders_per_day: float, design: str, result, sizes, limits) -> str:  # type: ignore[no-untyped-def]
+    """The estimate as JSON (``--json``): every quota, where it runs out, the bill."""
+    return json.dumps(
+        {
+            "stack": stack,
+            "design": design,
+            "orders_per_day": orders_per_day,
+            "events_per_day": round(result.events_per_day),
+            "measured": sizes.__dict__,
+            "quotas": [
+                {
+                    "key": u.quota.key,
+                    "used": u.used,
+                    "free": u.quota.free,
+                    "unit": u.quota.unit,
+                    "share": u.share if u.quota.free else None,
+                    "runs_out_at_orders_per_day": limits[u.quota.key],
+                    "overage_usd": u.overage_usd,
+                }
+                for u in result.uses
+            ],
+            "first_to_run_out": result.first_to_run_out.quota.key,
+            "overage_usd": result.overage_usd,
+            "billed_without_free_tier": [u.quota.key for u in result.billed_without_free_tier],
+            "notes": list(result.notes),
+        },
+        indent=2,
+    )
+
+
+def _print_table(stack: str, orders_per_day: float, result, sizes, limits) -> None:  # type: ignore[no-untyped-def]
+    """The estimate as a table, the quota that runs out first and the bill."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from salesphere_tools.costs import DAYS_PER_MONTH
+
+    console = Console()
+    console.print(
+        f"stack [bold]{stack}[/]: {orders_per_day:,.0f} orders/day = "
+        f"{result.events_per_day:,.0f} events/day; measured {sizes.event_bytes:.0f} B/event "
+        f"on the wire (+{sizes.envelope_overhead_bytes:.0f} B/envelope), "
+        f"{sizes.row_logical_bytes:.0f} B/row in BigQuery"
+    )
+    table = Table(
+        "quota", "used / month", "free", "used %", "runs out at orders/day", "over free (USD)"
+    )
+    for u in result.uses:
+        limit = limits[u.quota.key]
+        if not u.quota.free:
+            share = "[red]billed[/]" if u.used else "-"
+            free = "none"
+        else:
+            style = "red" if u.share > 1 else ("yellow" if u.share > 0.5 else "")
+            share = f"[{style}]{u.share * 100:.1f}%[/]" if style else f"{u.share * 100:.1f}%"
+            free = _fmt(u.quota.free)
+        table.add_row(
+            u.quota.label,
+            f"{_fmt(u.used)} {u.quota.unit}",
+            free,
+            share,
+            "never" if limit is None else ("already" if limit < 1 else f"{limit:,.0f}"),
+            f"{u.overage_usd:.4f}",
+        )
+    console.print(table)
+    first = result.first_to_run_out
+    if first.share > 1:
+        verdict = f"runs out first: used up on day {DAYS_PER_MONTH / first.share:.0f} of each month"
+    else:
+        verdict = "would run out first as volume grows"
+    console.print(
+        f"[bold]{first.quota.label}[/] {verdict} ({first.share * 100:.0f}% of the free "
+        f"allowance); estimated bill ≈ ${result.overage_usd:.2f}/month"
+    )
+    for u in result.billed_without_free_tier:
+        console.print(
+            f"billed from the first unit (no free tier): {u.quota.label} "
+            f"≈ ${u.overage_usd:.4f}/month"
+        )
+    for note in result.notes:
+        console.print(f"[dim]note: {note}[/]")
+
+
+def cost(
+    orders_per_day: Annotated[float, typer.Option(help="Orders per day across all stores.")],
+    stack: Annotated[str, typer.Option(help="dev, staging, prod or pr-<n>")] = "prod",
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    design: Annotated[
+        str,
+        typer.Option(
+            help="now (this tree), before (the design this model was first written "
+            "against) or proposed (with the SQL and service changes docs/infra.md asks for)"
+        ),
+    ] = "now",
+) -> None:
+    """Estimated monthly use of each free-tier quota, and the first one to run out."""
+    from salesphere_tools.costs import QUOTAS, designs, estimate, exhaustion_point, measure_sizes
+
+    known = designs()
+    if design not in known:
+        raise typer.BadParameter(f"--design must be one of {', '.join(known)}")
+    chosen = known[design]
+    if orders_per_day < 0:
+        raise typer.BadParameter("--orders-per-day must be >= 0")
+    profile = _profile(stack)
+    sizes = measure_sizes()
+    result = estimate(orders_per_day, profile, sizes=sizes, design=chosen)
+    limits = {q.key: exhaustion_point(q.key, profile, sizes=sizes, design=chosen) for q in QUOTAS}
+    if as_json:
+        typer.echo(_as_json(stack, orders_per_day, chosen.name, result, sizes, limits))
+    else:
+        _print_table(stack, orders_per_day, result, sizes, limits)
+
+
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the main app."""
-
-    @app.command("cost")
-    def cost(
-        orders_per_day: Annotated[float, typer.Option(help="Orders per day across all stores.")],
-        stack: Annotated[str, typer.Option(help="dev, staging, prod or pr-<n>")] = "prod",
-        as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-    ) -> None:
-        """Estimated monthly use of each free-tier quota, and the first one to run out."""
-        from rich.console import Console
-        from rich.table import Table
-
-        from salesphere_tools.costs import (
-            DAYS_PER_MONTH,
-            QUOTAS,
-            estimate,
-            exhaustion_point,
-            measure_sizes,
-        )
-
-        if orders_per_day < 0:
-            raise typer.BadParameter("--orders-per-day must be >= 0")
-        profile = _profile(stack)
-        sizes = measure_sizes()
-        result = estimate(orders_per_day, profile, sizes=sizes)
-        limits = {q.key: exhaustion_point(q.key, profile, sizes=sizes) for q in QUOTAS}
-        first = result.first_to_run_out
-        if as_json:
-            typer.echo(
-                json.dumps(
-                    {
-                        "stack": stack,
-                        "orders_per_day": orders_per_day,
-                        "events_per_day": round(result.events_per_day),
-                        "measured": sizes.__dict__,
-                        "quotas": [
-                            {
-                                "key": u.quota.key,
-                                "used": u.used,
-                                "free": u.quota.free,
-                                "unit": u.quota.unit,
-                                "share": u.share,
-                                "runs_out_at_orders_per_day": limits[u.quota.key],
-                                "overage_usd": u.overage_usd,
-                            }
-                            for u in result.uses
-                        ],
-                        "first_to_run_out": first.quota.key,
-                        "overage_usd": result.overage_usd,
-                        "notes": list(result.notes),
-                    },
-                    indent=2,
-                )
-            )
-            return
-        console = Console()
-        console.print(
-            f"stack [bold]{stack}[/]: {orders_per_day:,.0f} orders/day = "
-            f"{result.events_per_day:,.0f} events/day; measured {sizes.event_bytes:.0f} B/event "
-            f"on the wire (+{sizes.envelope_overhead_bytes:.0f} B/envelope), "
-            f"{sizes.row_logical_bytes:.0f} B/row in BigQuery"
-        )
-        table = Table(
-            "quota", "used / month", "free", "used %", "runs out at orders/day", "over free (USD)"
-        )
-        for u in result.uses:
-            limit = limits[u.quota.key]
-            style = "red" if u.share > 1 else ("yellow" if u.share > 0.5 else "")
-            table.add_row(
-                u.quota.label,
-                f"{_fmt(u.used)} {u.quota.unit}",
-                f"{_fmt(u.quota.free)}",
-                f"[{style}]{u.share * 100:.1f}%[/]" if style else f"{u.share * 100:.1f}%",
-                "never" if limit is None else ("already" if limit < 1 else f"{limit:,.0f}"),
-                f"{u.overage_usd:.2f}",
-            )
-        console.print(table)
-        if first.share > 1:
-            day = DAYS_PER_MONTH / first.share
-            verdict = f"runs out first: used up on day {day:.0f} of each month"
-        else:
-            verdict = "would run out first as volume grows"
-        console.print(
-            f"[bold]{first.quota.label}[/] {verdict} ({first.share * 100:.0f}% of the free "
-            f"allowance); estimated bill beyond the free tier ≈ ${result.overage_usd:.2f}/month"
-        )
-        for note in result.notes:
-            console.print(f"[dim]note: {note}[/]")
+    app.command("cost")(cost)

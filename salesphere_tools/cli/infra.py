@@ -16,7 +16,7 @@ import typer
 if TYPE_CHECKING:
     from infra.mocking import ProgramRun, Recorded
 
-LAYERS = ("foundation", "ingest", "stream", "batch", "serving")
+LAYERS = ("foundation", "ingest", "speed", "batch", "serving")
 
 
 def parse_sets(values: list[str]) -> dict[str, str]:
@@ -159,114 +159,138 @@ def _print_tree(run: ProgramRun, violations: list[Any]) -> None:
         console.print(f"[{colour}]{v.enforcement} {v.policy}[/]: {v.message}  [dim]{v.urn}[/]")
 
 
+infra_app = typer.Typer(
+    help="Pulumi infrastructure: offline preview under mocks, deploy targets.",
+    no_args_is_help=True,
+)
+
+
+@infra_app.command("preview")
+def preview(
+    stack: Annotated[str, typer.Option(help="dev, staging, prod or pr-<n>")] = "dev",
+    format: Annotated[str, typer.Option("--format", help="tree or json")] = "tree",
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="config override, e.g. salesphere:speed_runtime=dataflow"),
+    ] = None,
+) -> None:
+    """List every resource the stack declares, with key inputs and guardrail results.
+
+    Exits 1 when a mandatory guardrail fails, so CI can gate on it.
+    """
+    if format not in ("tree", "json"):
+        raise typer.BadParameter("use --format tree or --format json")
+    from salesphere_tools.cli.infra_check import run_preview
+
+    run, violations = run_preview(stack, parse_sets(set_ or []))
+    if format == "json":
+        body = {
+            "stack": run.stack,
+            "resource_count": len(run.resources),
+            "resources": [
+                {
+                    "urn": r.urn,
+                    "type": r.type,
+                    "name": r.name,
+                    "layer": r.layer,
+                    "protect": r.protect,
+                    "key_inputs": key_inputs(r),
+                    "inputs": _jsonable(r.inputs),
+                }
+                for r in run.resources
+            ],
+            "warnings": run.warnings,
+            "violations": [v.__dict__ for v in violations],
+        }
+        typer.echo(json.dumps(body, indent=2, sort_keys=True))
+    else:
+        _print_tree(run, violations)
+    if any(v.enforcement == "mandatory" for v in violations):
+        raise typer.Exit(1)
+
+
+@infra_app.command("targets")
+def targets(
+    layer: Annotated[
+        list[str] | None, typer.Option(help=f"one or more of {', '.join(LAYERS)}")
+    ] = None,
+    resource: Annotated[
+        list[str] | None,
+        typer.Option(help="logical resource name(s), e.g. secret-hmac-keys"),
+    ] = None,
+    stack: Annotated[str, typer.Option(help="dev, staging, prod or pr-<n>")] = "dev",
+    dependencies: Annotated[
+        bool,
+        typer.Option(
+            "--dependencies/--exact",
+            help="also list everything they depend on, transitively (default): "
+            "`pulumi up --target` refuses a resource whose dependency or parent is "
+            "neither deployed nor targeted",
+        ),
+    ] = True,
+) -> None:
+    """Print `--target=<urn>` for every resource of the layer(s) or of the named
+    resources and, by default, for every resource and component they depend on
+    (transitively), for `pulumi up`: the URNs come from the program itself, so a moved
+    or renamed resource cannot leave a deploy script pointing at nothing, and a
+    targeted deploy on a fresh stack creates what it needs first."""
+    layers, named = set(layer or []), set(resource or [])
+    if not layers and not named:
+        raise typer.BadParameter("give --layer or --resource")
+    unknown = sorted(layers - set(LAYERS))
+    if unknown:
+        raise typer.BadParameter(f"unknown layer(s) {unknown}; choose from {LAYERS}")
+    from salesphere_tools.cli.infra_check import run_preview
+
+    run, _ = run_preview(stack, {})
+    missing = sorted(named - {r.name for r in run.resources})
+    if missing:
+        raise typer.BadParameter(
+            f"stack {stack} declares no resource named {missing}; "
+            "see `salesphere infra preview --stack " + stack + "`"
+        )
+    chosen = [r.name for r in run.resources if r.layer in layers or r.name in named]
+    if dependencies:
+        from salesphere_tools.infra_graph import closure
+
+        listed = closure(run, chosen)
+    else:
+        listed = [r for r in run.resources if r.name in set(chosen)]
+    for r in listed:
+        typer.echo(f"--target={r.urn}")
+
+
+@infra_app.command("check")
+def check(
+    stack: Annotated[
+        list[str] | None,
+        typer.Option(help="stack(s) to check; default dev, staging, prod and pr-1"),
+    ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="run only these checks (stacks, limits, bundles, sql, iam, apis, agents, "
+            "audiences, analysts)"
+        ),
+    ] = None,
+) -> None:
+    """Check offline what `pulumi up` would deploy: stacks, limits, bundles, SQL, IAM.
+
+    Prints a table of what passed and the first fix for what did not; exits 1 if
+    anything failed.
+    """
+    from salesphere_tools.cli.infra_check import CHECKS, DEFAULT_STACKS, render, run_checks
+
+    names = list(only or CHECKS)
+    unknown = sorted(set(names) - set(CHECKS))
+    if unknown:
+        raise typer.BadParameter(f"unknown check(s) {unknown}; choose from {list(CHECKS)}")
+    rows = run_checks(names, list(stack or DEFAULT_STACKS))
+    render(rows)
+    if not all(row.ok for row in rows):
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the main app."""
-    infra_app = typer.Typer(
-        help="Pulumi infrastructure: offline preview under mocks, deploy targets.",
-        no_args_is_help=True,
-    )
-
-    @infra_app.command("preview")
-    def preview(
-        stack: Annotated[str, typer.Option(help="dev, staging, prod or pr-<n>")] = "dev",
-        format: Annotated[str, typer.Option("--format", help="tree or json")] = "tree",
-        set_: Annotated[
-            list[str] | None,
-            typer.Option("--set", help="config override, e.g. salesphere:speed_runtime=dataflow"),
-        ] = None,
-    ) -> None:
-        """List every resource the stack declares, with key inputs and guardrail results.
-
-        Exits 1 when a mandatory guardrail fails, so CI can gate on it.
-        """
-        if format not in ("tree", "json"):
-            raise typer.BadParameter("use --format tree or --format json")
-        from salesphere_tools.cli.infra_check import run_preview
-
-        run, violations = run_preview(stack, parse_sets(set_ or []))
-        if format == "json":
-            body = {
-                "stack": run.stack,
-                "resource_count": len(run.resources),
-                "resources": [
-                    {
-                        "urn": r.urn,
-                        "type": r.type,
-                        "name": r.name,
-                        "layer": r.layer,
-                        "protect": r.protect,
-                        "key_inputs": key_inputs(r),
-                        "inputs": _jsonable(r.inputs),
-                    }
-                    for r in run.resources
-                ],
-                "warnings": run.warnings,
-                "violations": [v.__dict__ for v in violations],
-            }
-            typer.echo(json.dumps(body, indent=2, sort_keys=True))
-        else:
-            _print_tree(run, violations)
-        if any(v.enforcement == "mandatory" for v in violations):
-            raise typer.Exit(1)
-
-    @infra_app.command("targets")
-    def targets(
-        layer: Annotated[
-            list[str] | None, typer.Option(help=f"one or more of {', '.join(LAYERS)}")
-        ] = None,
-        resource: Annotated[
-            list[str] | None,
-            typer.Option(help="logical resource name(s), e.g. secret-hmac-keys"),
-        ] = None,
-        stack: Annotated[str, typer.Option(help="dev, staging, prod or pr-<n>")] = "dev",
-    ) -> None:
-        """Print `--target <urn>` for every resource of the layer(s) or of the named
-        resources, for `pulumi up`: the URNs come from the program itself, so a moved or
-        renamed resource cannot leave a deploy script pointing at nothing."""
-        layers, named = set(layer or []), set(resource or [])
-        if not layers and not named:
-            raise typer.BadParameter("give --layer or --resource")
-        unknown = sorted(layers - set(LAYERS))
-        if unknown:
-            raise typer.BadParameter(f"unknown layer(s) {unknown}; choose from {LAYERS}")
-        from salesphere_tools.cli.infra_check import run_preview
-
-        run, _ = run_preview(stack, {})
-        missing = sorted(named - {r.name for r in run.resources})
-        if missing:
-            raise typer.BadParameter(
-                f"stack {stack} declares no resource named {missing}; "
-                "see `salesphere infra preview --stack " + stack + "`"
-            )
-        for r in run.resources:
-            if r.layer in layers or r.name in named:
-                typer.echo(f"--target={r.urn}")
-
-    @infra_app.command("check")
-    def check(
-        stack: Annotated[
-            list[str] | None,
-            typer.Option(help="stack(s) to check; default dev, staging, prod and pr-1"),
-        ] = None,
-        only: Annotated[
-            list[str] | None,
-            typer.Option(help="run only these checks (stacks, limits, bundles, sql, iam)"),
-        ] = None,
-    ) -> None:
-        """Check offline what `pulumi up` would deploy: stacks, limits, bundles, SQL, IAM.
-
-        Prints a table of what passed and the first fix for what did not; exits 1 if
-        anything failed.
-        """
-        from salesphere_tools.cli.infra_check import CHECKS, DEFAULT_STACKS, render, run_checks
-
-        names = list(only or CHECKS)
-        unknown = sorted(set(names) - set(CHECKS))
-        if unknown:
-            raise typer.BadParameter(f"unknown check(s) {unknown}; choose from {list(CHECKS)}")
-        rows = run_checks(names, list(stack or DEFAULT_STACKS))
-        render(rows)
-        if not all(row.ok for row in rows):
-            raise typer.Exit(1)
-
     app.add_typer(infra_app, name="infra")

@@ -9,7 +9,12 @@ not, the first thing to fix. Checks run in order of cost; ``--only`` picks some.
 * ``bundles``: each function's bundle installs from its own requirements on the
   deployed Python and its entry point starts;
 * ``sql``: Google's own analyzer (ZetaSQL) accepts every statement sent to BigQuery;
-* ``iam``: every permission a service was seen to use is granted to it, nothing more.
+* ``iam``: every permission a service was seen to use is granted to it, nothing more;
+* ``apis``: every resource waits for the Google APIs its type needs, accounts for IAM;
+* ``agents``: grants to Pub/Sub's service agent wait for the agent to be created;
+* ``audiences``: pushes, the schedule and ingest-http's accepted token audiences come
+  from one definition of each function's URLs;
+* ``analysts``: the analyst group reads every serving view and no table beneath it.
 """
 
 from __future__ import annotations
@@ -171,12 +176,94 @@ def check_iam(stacks: Sequence[str]) -> list[Check]:
     return out
 
 
+def _graph_rows(area: str, stacks: Sequence[str], find: Callable[[Any], list[str]], what: str):  # type: ignore[no-untyped-def]
+    from infra.mocking import run_program
+
+    rows = []
+    for stack in stacks:
+        run = run_program(stack)
+        problems = find(run)
+        rows.append(
+            Check(
+                area,
+                stack,
+                not problems,
+                what if not problems else f"{len(problems)} problem(s)",
+                problems[0] if problems else "",
+            )
+        )
+    return rows
+
+
+def check_apis(stacks: Sequence[str]) -> list[Check]:
+    """Each resource waits for its APIs (infra/apis.py), each account for IAM."""
+    from salesphere_tools.infra_graph import account_problems, api_problems
+
+    return _graph_rows(
+        "apis",
+        stacks,
+        lambda run: api_problems(run) + account_problems(run),
+        "every resource waits for its APIs",
+    )
+
+
+def check_agents(stacks: Sequence[str]) -> list[Check]:
+    """Service agents are created (ServiceIdentity) before anything is granted to them."""
+    from salesphere_tools.infra_graph import agent_problems
+
+    return _graph_rows("agents", stacks, agent_problems, "Pub/Sub agent created before its grants")
+
+
+def check_audiences(stacks: Sequence[str]) -> list[Check]:
+    """Push endpoints, audiences, the scheduler target and ingest-http's accepted list."""
+    from salesphere_tools.infra_graph import endpoint_problems
+
+    return _graph_rows(
+        "audiences", stacks, endpoint_problems, "one definition of each function's URLs"
+    )
+
+
+#: Group the analyst check runs as when a stack sets none (the grants are per stack).
+PROBE_ANALYSTS = "group:analyst-probe@example.com"
+
+
+def check_analysts(stacks: Sequence[str]) -> list[Check]:
+    """The stack's analyst group (or a probe one) reads every view and no table under it."""
+    from infra.mocking import run_program
+    from infra.settings import settings_for_stack
+    from salesphere_tools.infra_graph import analyst_problems
+
+    rows = []
+    for stack in stacks:
+        group = settings_for_stack(stack).analyst_group
+        run = run_program(stack, {} if group else {"salesphere:analyst_group": PROBE_ANALYSTS})
+        member = group or PROBE_ANALYSTS
+        problems, views, tables = analyst_problems(run, member)
+        who = member if group else f"{member} (no salesphere:analyst_group set)"
+        rows.append(
+            Check(
+                "analysts",
+                stack,
+                not problems,
+                f"{who}: reads {views} views, none of {tables} tables"
+                if not problems
+                else f"{len(problems)} problem(s)",
+                problems[0] if problems else "",
+            )
+        )
+    return rows
+
+
 CHECKS: dict[str, CheckFn] = {
     "stacks": check_stacks,
     "limits": check_limits,
     "bundles": check_bundles,
     "sql": check_sql,
     "iam": check_iam,
+    "apis": check_apis,
+    "agents": check_agents,
+    "audiences": check_audiences,
+    "analysts": check_analysts,
 }
 
 

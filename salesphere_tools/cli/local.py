@@ -31,7 +31,7 @@ def _twin() -> Twin:
 
 @local_app.command()
 def up(
-    stream_runtime: Annotated[
+    speed_runtime: Annotated[
         str,
         typer.Option(
             help="Speed-layer runtime: 'function' (free-tier Cloud Function) or 'beam' "
@@ -43,13 +43,13 @@ def up(
     ] = False,
 ) -> None:
     """Start the emulators and services, create topics/buckets/datasets, wait until healthy."""
-    if stream_runtime not in {"function", "beam"}:
-        raise typer.BadParameter("use 'function' or 'beam'", param_hint="--stream-runtime")
+    if speed_runtime not in {"function", "beam"}:
+        raise typer.BadParameter("use 'function' or 'beam'", param_hint="--speed-runtime")
     twin = _twin()
     try:
         with console.status("starting the local twin") as status:
             report = twin.up(
-                stream_runtime=stream_runtime,
+                speed_runtime=speed_runtime,
                 with_services=not emulators_only,
                 progress=status.update,
             )

@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "batch",
     "query",
     "reconcile",
+    "forecast",
     "replenishment",
     "report",
     "docs",

@@ -64,6 +64,95 @@ def export(
         )
 
 
+def print_replay(result, console=None) -> None:
+    """One rich table: a row per target service level."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console(width=120)
+    table = Table(
+        title=f"{result.dataset}: policy replayed over the last {result.days} days "
+        f"(lost sales, orders in transit)"
+    )
+    for col in (
+        "target",
+        "series",
+        "unit fill",
+        "series meeting target",
+        "days on hand",
+        "orders / year",
+        "stock-out days / year",
+    ):
+        table.add_column(col, justify="right")
+    for o in result.outcomes:
+        table.add_row(
+            f"{o.target:.3g}",
+            f"{o.series:,}",
+            f"{o.fill:.4f}",
+            f"{o.meeting:.1%}",
+            f"{o.days_on_hand:.1f}",
+            f"{o.orders_per_year:.1f}",
+            f"{o.stockout_days_per_year:.1f}",
+        )
+    console.print(table)
+
+
+@replenishment_app.command("simulate")
+def simulate(
+    dataset: Annotated[
+        str,
+        typer.Option(
+            help="m5 (real sales; weekly review, 3-day lead time, pack 1) or generated "
+            "(two years of generated history with the catalogue's terms)."
+        ),
+    ] = "m5",
+    series: Annotated[
+        int | None, typer.Option(help="Replay a random sample of this many series (default all).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the sample.")] = 0,
+    targets: Annotated[
+        str, typer.Option(help="Service levels to replay, comma separated.")
+    ] = "0.9,0.95,0.98",
+    days: Annotated[int, typer.Option(help="Days replayed, up to the data's last day.")] = 364,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Also write the results to this JSON file.")
+    ] = None,
+) -> None:
+    """Replay the purchase policy day by day against actual demand, per target service level."""
+    import json
+
+    from salesphere_tools import replay
+    from salesphere_tools.forecast import m5
+
+    if dataset not in ("m5", "generated"):
+        raise typer.BadParameter("--dataset must be m5 or generated")
+    try:
+        levels = [float(v) for v in targets.split(",") if v.strip()]
+    except ValueError:
+        raise typer.BadParameter("--targets takes numbers, e.g. 0.9,0.95,0.98") from None
+    try:
+        data = replay.m5_data() if dataset == "m5" else replay.generated_data()
+    except m5.DatasetMissing as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    try:
+        result = replay.simulate(
+            data,
+            series=series,
+            seed=seed,
+            targets=levels,
+            days=days,
+            progress=lambda msg: typer.echo(msg, err=True),
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    print_replay(result)
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+        typer.echo(f"wrote {json_path}")
+
+
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the main app."""
     app.add_typer(replenishment_app, name="replenishment")

@@ -25,7 +25,7 @@ from salesphere_tools.generate.live import (
 )
 from salesphere_tools.generate.manifest import Manifest, daily_totals, end_of_day_stock
 from salesphere_tools.generate.reference_files import write_reference
-from salesphere_tools.generate.simulate import Simulation
+from salesphere_tools.generate.simulate import SalesTotals, Simulation
 from salesphere_tools.generate.spreadsheets import SpreadsheetWriter, store_rows
 
 MONEY_KINDS = frozenset({"sale", "return"})
@@ -100,7 +100,7 @@ def generate(config: GeneratorConfig, progress: Progress | None = None) -> Manif
     manifest.files.extend(
         write_reference(config.out, products, stores, utc_text(start, 0), start.isoformat())
     )
-    totals: dict[tuple[int, int, int], list[int]] = {}
+    totals: dict[tuple[int, int, int], SalesTotals] = {}
     by_type: dict[str, int] = {}
     lost = shrinkage = oversells = spreadsheet_rows = 0
     sent: list[SimEvent] = []
@@ -137,9 +137,7 @@ def generate(config: GeneratorConfig, progress: Progress | None = None) -> Manif
                 spreadsheet_rows += entry.events
         manifest.files.append(inventory.write_day(result.day, stock_events))
         for key, values in result.totals.items():
-            acc = totals.setdefault(key, [0] * len(values))
-            for i, value in enumerate(values):
-                acc[i] += value
+            totals.setdefault(key, SalesTotals()).add(values)
         lost += result.lost_lines
         shrinkage += result.shrinkage_units
         oversells += result.oversells
@@ -168,7 +166,7 @@ def _expected(
     planner: DefectPlanner,
     by_type: dict[str, int],
     spreadsheet_rows: int,
-    totals: dict[tuple[int, int, int], list[int]],
+    totals: dict[tuple[int, int, int], SalesTotals],
     config: GeneratorConfig,
     store_ids: list[str],
 ) -> dict[str, object]:

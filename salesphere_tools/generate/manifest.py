@@ -22,7 +22,7 @@ from typing import Any
 from salesphere.speed.alerts import DIRECTION
 from salesphere_tools.generate.defects import Defect
 from salesphere_tools.generate.events import SimEvent, cents
-from salesphere_tools.generate.simulate import TOTAL_FIELDS
+from salesphere_tools.generate.simulate import SalesTotals
 
 MANIFEST_VERSION = 1
 
@@ -90,8 +90,8 @@ class Manifest:
         )
 
 
-def _money_row(values: list[int]) -> dict[str, Any]:
-    row: dict[str, Any] = dict(zip(TOTAL_FIELDS, values, strict=True))
+def _money_row(totals: SalesTotals) -> dict[str, Any]:
+    row: dict[str, Any] = asdict(totals)
     gross = row.pop("gross_cents")
     discounts = row.pop("discount_cents")
     returns = row.pop("returns_cents")
@@ -103,21 +103,16 @@ def _money_row(values: list[int]) -> dict[str, Any]:
 
 
 def daily_totals(
-    totals: dict[tuple[int, int, int], list[int]], start: date, store_ids: list[str]
+    totals: dict[tuple[int, int, int], SalesTotals], start: date, store_ids: list[str]
 ) -> dict[str, Any]:
     """Roll the simulation's per (store, local day, UTC day) sums up three ways."""
-    width = len(TOTAL_FIELDS)
-    by_local: dict[int, list[int]] = {}
-    by_utc: dict[int, list[int]] = {}
-    by_store: dict[tuple[int, int], list[int]] = {}
+    by_local: dict[int, SalesTotals] = {}
+    by_utc: dict[int, SalesTotals] = {}
+    by_store: dict[tuple[int, int], SalesTotals] = {}
     for (store, local_day, utc_day), values in sorted(totals.items()):
-        for target, key in ((by_local, local_day), (by_utc, utc_day)):
-            acc = target.setdefault(key, [0] * width)  # type: ignore[attr-defined]
-            for i, value in enumerate(values):
-                acc[i] += value
-        acc = by_store.setdefault((local_day, store), [0] * width)
-        for i, value in enumerate(values):
-            acc[i] += value
+        by_local.setdefault(local_day, SalesTotals()).add(values)
+        by_utc.setdefault(utc_day, SalesTotals()).add(values)
+        by_store.setdefault((local_day, store), SalesTotals()).add(values)
 
     def day_text(index: int) -> str:
         return (start + timedelta(days=index)).isoformat()

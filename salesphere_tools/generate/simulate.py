@@ -18,8 +18,9 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
+from typing import NamedTuple
 
 from salesphere_tools.generate.calendar import (
     DayPlan,
@@ -58,17 +59,61 @@ OVERSELL_RATE = 0.02
 # Timeline action kinds, in the order they run when they share a second.
 _COUNT, _RECEIPT, _XFER_OUT, _XFER_IN, _RETURN, _TICKET, _DAMAGE, _SHRINK = range(8)
 
-#: Per-day totals, index positions in the lists of :attr:`DayResult.totals`.
-TOTAL_FIELDS = (
-    "units_sold",
-    "units_returned",
-    "gross_cents",
-    "discount_cents",
-    "returns_cents",
-    "sale_lines",
-    "return_lines",
-    "orders",
-)
+
+@dataclass(slots=True)
+class SalesTotals:
+    """Sales sums for one store on one (local day, UTC day): the books the platform's
+    serving views must reproduce. Money in cents, so sums stay exact."""
+
+    units_sold: int = 0
+    units_returned: int = 0
+    gross_cents: int = 0
+    discount_cents: int = 0
+    returns_cents: int = 0
+    sale_lines: int = 0
+    return_lines: int = 0
+    orders: int = 0
+
+    def add(self, other: SalesTotals) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+class Basket(NamedTuple):
+    """One customer's lines: positions ``first:end`` of the day's pre-drawn SKUs and units."""
+
+    first: int
+    end: int
+
+
+class Arrival(NamedTuple):
+    """A supplier delivery due at a store: its document and (SKU index, units) lines."""
+
+    store: int
+    doc: str
+    lines: list[tuple[int, int]]
+
+
+class TransferLeg(NamedTuple):
+    """One side of a transfer between two stores (``other`` is the counterpart store)."""
+
+    sku: int
+    qty: int
+    other: int
+    doc: str
+
+
+class Action(NamedTuple):
+    """Something that happens in a store at second ``sod`` of its local day.
+
+    Actions sort by time, then by kind (counts before receipts before sales at the same
+    second), then by the order they were planned.
+    """
+
+    sod: int
+    kind: int
+    seq: int
+    payload: Basket | _Pending | Arrival | TransferLeg | None = None
 
 
 @dataclass(slots=True)
@@ -78,8 +123,8 @@ class DayResult:
     day: int
     plan: DayPlan
     events: list[SimEvent]
-    #: (store index, local day index, utc day index) -> totals in TOTAL_FIELDS order.
-    totals: dict[tuple[int, int, int], list[int]] = field(default_factory=dict)
+    #: (store index, local day index, utc day index) -> the sales sums of that day.
+    totals: dict[tuple[int, int, int], SalesTotals] = field(default_factory=dict)
     lost_lines: int = 0
     shrinkage_units: int = 0
     oversells: int = 0
@@ -133,7 +178,7 @@ class Simulation:
             self.up_to.append(levels)
             self.stock.append([int(level * self.rng.uniform(0.55, 1.0)) for level in levels])
             self.pending.append([-1] * k)
-        self.arrivals: dict[int, list[tuple[int, str, list[tuple[int, int]]]]] = {}
+        self.arrivals: dict[int, list[Arrival]] = {}
         self.returns: dict[tuple[int, int], list[_Pending]] = {}
         self.web_seq = 0
         self.doc_seq = 0
@@ -172,19 +217,18 @@ class Simulation:
         day: int,
         index: int,
         plan: DayPlan,
-        transfers: list[tuple[int, object]],
+        transfers: list[tuple[int, TransferLeg]],
         result: DayResult,
     ) -> None:
         store = self.stores[index]
         rng = self.rng
         weekday = plan.day.weekday()
-        actions: list[tuple[int, int, int, object]] = []
-        seq = 0
+        actions: list[Action] = []
 
-        def add(sod: int, kind: int, payload: object) -> None:
-            nonlocal seq
-            seq += 1
-            actions.append((sod, kind, seq, payload))
+        def add(
+            sod: int, kind: int, payload: Basket | _Pending | Arrival | TransferLeg | None
+        ) -> None:
+            actions.append(Action(sod, kind, len(actions) + 1, payload))
 
         # Day one starts from a full snapshot at midnight (the go-live count), then
         # each morning a rotating slice is counted before opening.
@@ -212,12 +256,12 @@ class Simulation:
         units = rng.choices(UNITS, cum_weights=UNITS_CW, k=len(skus))
         first = 0
         for minute, size in zip(minutes, sizes, strict=True):
-            add(minute * 60 + rng.randrange(60), _TICKET, (first, first + size))
+            add(minute * 60 + rng.randrange(60), _TICKET, Basket(first, first + size))
             first += size
         add(DAMAGE_AT, _DAMAGE, None)
         if not store.online:
             add(SHRINK_AT, _SHRINK, None)
-        actions.sort(key=_action_key)
+        actions.sort()
 
         _StoreDay(self, day, index, plan, result, skus, units).run(actions)
 
@@ -243,7 +287,7 @@ class Simulation:
         self.doc_seq += 1
         return f"{prefix}-{self.doc_seq:07d}"
 
-    def _arrivals_for(self, day: int, store: int) -> list[tuple[int, str, list[tuple[int, int]]]]:
+    def _arrivals_for(self, day: int, store: int) -> list[Arrival]:
         arrivals = self.arrivals.get(day, [])
         mine = [a for a in arrivals if a[0] == store]
         self.arrivals[day] = [a for a in arrivals if a[0] != store]
@@ -257,10 +301,10 @@ class Simulation:
         if moved:
             self.returns.setdefault((day + 1, store), []).extend(moved)
 
-    def _plan_transfers(self, day: int, plan: DayPlan) -> dict[int, list[tuple[int, object]]]:
+    def _plan_transfers(self, day: int, plan: DayPlan) -> dict[int, list[tuple[int, TransferLeg]]]:
         """Move stock from a well-stocked store to one running dry, before opening."""
         physical = [i for i, s in enumerate(self.stores) if not s.online]
-        plans: dict[int, list[tuple[int, object]]] = {}
+        plans: dict[int, list[tuple[int, TransferLeg]]] = {}
         if len(physical) < 2 or plan.store_factor == 0:
             return plans
         rng = self.rng
@@ -287,8 +331,8 @@ class Simulation:
                 continue
             self.transfer_seq += 1
             doc = f"TR-{self.transfer_seq:06d}"
-            plans.setdefault(donor, []).append((_XFER_OUT, (sku, qty, needy, doc)))
-            plans.setdefault(needy, []).append((_XFER_IN, (sku, qty, donor, doc)))
+            plans.setdefault(donor, []).append((_XFER_OUT, TransferLeg(sku, qty, needy, doc)))
+            plans.setdefault(needy, []).append((_XFER_IN, TransferLeg(sku, qty, donor, doc)))
         return plans
 
     def _reorder(self, day: int) -> None:
@@ -306,11 +350,7 @@ class Simulation:
                     orders.setdefault(key, []).append((sku, levels[sku] - stock[sku]))
             for (arrival, _supplier), lines in orders.items():
                 doc = self.next_doc("NF")
-                self.arrivals.setdefault(arrival, []).append((index, doc, lines))
-
-
-def _action_key(action: tuple[int, int, int, object]) -> tuple[int, int, int]:
-    return action[0], action[1], action[2]
+                self.arrivals.setdefault(arrival, []).append(Arrival(index, doc, lines))
 
 
 def _cumulative(weights: list[float]) -> list[float]:
@@ -365,35 +405,32 @@ class _StoreDay:
         self.events = result.events
         self.ticket_seq = 0
 
-    def run(self, actions: list[tuple[int, int, int, object]]) -> None:
-        """Apply the day's actions in time order."""
-        state = self
-        day = self.day
+    def run(self, actions: list[Action]) -> None:
+        """Apply the day's actions in time order (each payload's type says what it is)."""
         for sod, kind, _seq, payload in actions:
-            if kind == _TICKET:
-                state.ticket(sod, *payload)  # type: ignore[misc]
-            elif kind == _RETURN:
-                state.give_back(sod, payload)  # type: ignore[arg-type]
+            if isinstance(payload, Basket):
+                self.ticket(sod, payload.first, payload.end)
+            elif isinstance(payload, _Pending):
+                self.give_back(sod, payload)
+            elif isinstance(payload, Arrival):
+                self.receive(sod, payload)
+            elif isinstance(payload, TransferLeg):
+                self.transfer(sod, kind == _XFER_OUT, payload)
             elif kind == _COUNT:
-                state.count(sod, full=day == 0)
-            elif kind == _RECEIPT:
-                state.receive(sod, payload)  # type: ignore[arg-type]
-            elif kind in (_XFER_OUT, _XFER_IN):
-                state.transfer(sod, kind == _XFER_OUT, payload)  # type: ignore[arg-type]
+                self.count(sod, full=self.day == 0)
             elif kind == _DAMAGE:
-                state.damage(sod)
+                self.damage(sod)
             else:
-                state.shrink()
+                self.shrink()
 
     # money -----------------------------------------------------------------------------
 
-    def _totals(self, sod: int) -> list[int]:
+    def _totals(self, sod: int) -> SalesTotals:
         utc_day = self.day + (sod - self.store.utc_offset_hours * 3600) // SECONDS_PER_DAY
         key = (self.index, self.day, utc_day)
         totals = self.result.totals.get(key)
         if totals is None:
-            totals = [0] * len(TOTAL_FIELDS)
-            self.result.totals[key] = totals
+            totals = self.result.totals[key] = SalesTotals()
         return totals
 
     def ticket(self, sod: int, first: int, end: int) -> None:
@@ -435,15 +472,15 @@ class _StoreDay:
             return
         order_id, terminal = self._new_order()
         totals = self._totals(sod)
-        totals[7] += 1
+        totals.orders += 1
         for number, event in enumerate(lines, start=1):
             event.order_id = order_id
             event.line = number
             event.terminal = terminal
-            totals[0] += event.qty
-            totals[2] += event.price * event.qty
-            totals[3] += event.discount
-            totals[5] += 1
+            totals.units_sold += event.qty
+            totals.gross_cents += event.price * event.qty
+            totals.discount_cents += event.discount
+            totals.sale_lines += 1
             self.events.append(event)
             sim.schedule_return(event)
 
@@ -481,9 +518,9 @@ class _StoreDay:
         )
         self.stock[sale.sku] += qty
         totals = self._totals(sod)
-        totals[1] += qty
-        totals[4] += sale.price * qty - discount
-        totals[6] += 1
+        totals.units_returned += qty
+        totals.returns_cents += sale.price * qty - discount
+        totals.return_lines += 1
         self.events.append(event)
 
     # stock -----------------------------------------------------------------------------
@@ -502,8 +539,8 @@ class _StoreDay:
                     )
                 )
 
-    def receive(self, sod: int, arrival: tuple[int, str, list[tuple[int, int]]]) -> None:
-        _store, doc, lines = arrival
+    def receive(self, sod: int, arrival: Arrival) -> None:
+        doc, lines = arrival.doc, arrival.lines
         pending = self.sim.pending[self.index]
         for sku, qty in lines:
             self.stock[sku] += qty
@@ -512,8 +549,8 @@ class _StoreDay:
                 SimEvent("stock_receipt", self.index, self.day, sod, sku, qty, doc=doc)
             )
 
-    def transfer(self, sod: int, outgoing: bool, payload: tuple[int, int, int, str]) -> None:
-        sku, qty, other, doc = payload
+    def transfer(self, sod: int, outgoing: bool, leg: TransferLeg) -> None:
+        sku, qty, other, doc = leg
         self.stock[sku] += -qty if outgoing else qty
         kind = "transfer_out" if outgoing else "transfer_in"
         self.events.append(

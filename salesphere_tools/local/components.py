@@ -193,18 +193,18 @@ def function(
     )
 
 
-def services(settings: Settings, *, stream_runtime: str = "function") -> list[Component]:
+def services(settings: Settings, *, speed_runtime: str = "function") -> list[Component]:
     """The platform's services whose code exists in this checkout."""
     found: list[Component] = []
     present = {t.service for t in FUNCTIONS if (REPO / "services" / t.service / "main.py").exists()}
     for target in FUNCTIONS:
         if target.service not in present or (
-            target.name == "speed" and stream_runtime != "function"
+            target.name == "speed" and speed_runtime != "function"
         ):
             continue
         found.append(function(settings, target))
     pipeline = REPO / "services/stream/pipeline.py"
-    if stream_runtime == "beam" and pipeline.exists():
+    if speed_runtime == "beam" and pipeline.exists():
         found.append(
             Component(
                 name="speed-beam",

@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from salesphere_tools.local.polling import TimedOut, eventually
+
 
 @dataclass
 class ProcessRecord:
@@ -119,23 +121,22 @@ def wait_until(
 ) -> float:
     """Poll ``check`` until it is true; return seconds waited. A readiness check, not a sleep.
 
-    Fails fast if the process being waited for has died, quoting its log's last lines.
+    Errors from ``check`` mean "not ready yet" (a port still closed). Fails fast if the
+    process being waited for has died, quoting its log's last lines.
     """
     start = time.monotonic()
-    delay = 0.02
-    while True:
-        try:
-            if check():
-                return time.monotonic() - start
-        except Exception:
-            pass
+
+    def died() -> str | None:
         if record is not None and not is_running(record):
-            raise RuntimeError(f"{what} exited during start-up.\n{tail(record.log)}")
-        if time.monotonic() - start > timeout:
-            hint = f"\n{tail(record.log)}" if record else ""
-            raise TimeoutError(f"{what} was not ready after {timeout:.0f} s.{hint}")
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.25)
+            return f"exited during start-up.\n{tail(record.log)}"
+        return None
+
+    try:
+        eventually(check, timeout=timeout, what=what, errors_mean_not_yet=True, give_up=died)
+    except TimedOut as exc:
+        hint = f"\n{tail(record.log)}" if record else ""
+        raise TimedOut(f"{what} was not ready after {timeout:.0f} s.{hint}") from exc
+    return time.monotonic() - start
 
 
 def read_log(path: str) -> str:

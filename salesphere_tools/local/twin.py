@@ -48,7 +48,7 @@ class Twin:
     def up(
         self,
         *,
-        stream_runtime: str = "function",
+        speed_runtime: str = "function",
         with_services: bool = True,
         only: set[str] | None = None,
         progress: Progress | None = None,
@@ -59,7 +59,7 @@ class Twin:
         report = UpReport()
         running = {n: r for n, r in self.state.load().items() if processes.is_running(r)}
         prereqs.check_java()
-        svc = services(self.settings, stream_runtime=stream_runtime) if with_services else []
+        svc = services(self.settings, speed_runtime=speed_runtime) if with_services else []
         if only is not None:
             svc = [c for c in svc if c.name in only]
         self.prepare(svc, progress=say)
@@ -166,7 +166,7 @@ class Twin:
         # recorded processes can still be reported (as kind "unknown").
         with contextlib.suppress(prereqs.PrerequisiteError):
             checks.update({c.name: c for c in services(self.settings)})
-            checks.update({c.name: c for c in services(self.settings, stream_runtime="beam")})
+            checks.update({c.name: c for c in services(self.settings, speed_runtime="beam")})
         out: dict[str, dict[str, Any]] = {}
         for name, rec in records.items():
             alive = processes.is_running(rec)

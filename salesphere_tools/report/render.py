@@ -129,6 +129,84 @@ def series_label(series: dict[str, Any]) -> str:
     return html.escape(f"{series['store_id']} · {series['sku']} · {series['name']}")
 
 
+def _bound(rows: list[dict[str, Any]], key: str) -> list[float | None]:
+    return [None if f.get(key) is None else float(f[key]) for f in rows]
+
+
+def _interval_traces(fc: list[dict[str, Any]], visible: bool) -> list[go.Scatter]:
+    """The 95 % and 80 % bands: each an invisible lower edge, then the upper edge filled
+    down to it."""
+    days = [f["day"] for f in fc]
+    line = {"width": 0}
+    traces = []
+    for level, shade in ((95, 0.12), (80, 0.25)):
+        traces.append(
+            go.Scatter(
+                x=days,
+                y=_bound(fc, f"lo_{level}"),
+                line=line,
+                showlegend=False,
+                hoverinfo="skip",
+                visible=visible,
+                name=f"{level}% low",
+            )
+        )
+        traces.append(
+            go.Scatter(
+                x=days,
+                y=_bound(fc, f"hi_{level}"),
+                line=line,
+                fill="tonexty",
+                fillcolor=f"rgba(22,58,95,{shade})",
+                name=f"{level}% interval",
+                visible=visible,
+            )
+        )
+    return traces
+
+
+def _series_traces(s: dict[str, Any], visible: bool) -> list[go.Scatter]:
+    """Sales, forecast, out-of-stock days and the projected stock-out of one series."""
+    fc = s["forecast"]
+    projected = [s["stockout_date"]] if s.get("stockout_date") else []
+    return [
+        *_interval_traces(fc, visible),
+        go.Scatter(
+            x=[h["day"] for h in s["history"]],
+            y=[h["units"] for h in s["history"]],
+            mode="lines+markers",
+            name="units sold",
+            line={"color": "#1d2330"},
+            marker={"size": 4},
+            visible=visible,
+        ),
+        go.Scatter(
+            x=[f["day"] for f in fc],
+            y=_bound(fc, "units"),
+            mode="lines",
+            name="forecast",
+            line={"color": "#163a5f", "dash": "dash"},
+            visible=visible,
+        ),
+        go.Scatter(
+            x=s["stockout_days"],
+            y=[0] * len(s["stockout_days"]),
+            mode="markers",
+            name="out of stock",
+            marker={"symbol": "x", "color": "#b42318", "size": 9},
+            visible=visible,
+        ),
+        go.Scatter(
+            x=projected,
+            y=[0] * len(projected),
+            mode="markers",
+            name="projected stock-out",
+            marker={"symbol": "triangle-up", "color": "#b42318", "size": 13},
+            visible=visible,
+        ),
+    ]
+
+
 def forecast_figure(series: list[dict[str, Any]]) -> go.Figure:
     """Daily sales, forecast and its 80/95% bands per series, one series shown at a time.
 
@@ -139,80 +217,7 @@ def forecast_figure(series: list[dict[str, Any]]) -> go.Figure:
     fig = go.Figure()
     per = len(SERIES_TRACES)
     for index, s in enumerate(series):
-        visible = index == 0
-        fc = s["forecast"]
-        days = [f["day"] for f in fc]
-
-        def bound(key: str, rows: list[dict[str, Any]] = fc) -> list[float | None]:
-            return [None if f.get(key) is None else float(f[key]) for f in rows]
-
-        line = {"width": 0}
-        # each band: an invisible lower edge, then the upper edge filled down to it
-        for level, shade in ((95, 0.12), (80, 0.25)):
-            fig.add_trace(
-                go.Scatter(
-                    x=days,
-                    y=bound(f"lo_{level}"),
-                    line=line,
-                    showlegend=False,
-                    hoverinfo="skip",
-                    visible=visible,
-                    name=f"{level}% low",
-                )
-            )
-            fig.add_trace(
-                go.Scatter(
-                    x=days,
-                    y=bound(f"hi_{level}"),
-                    line=line,
-                    fill="tonexty",
-                    fillcolor=f"rgba(22,58,95,{shade})",
-                    name=f"{level}% interval",
-                    visible=visible,
-                )
-            )
-        fig.add_trace(
-            go.Scatter(
-                x=[h["day"] for h in s["history"]],
-                y=[h["units"] for h in s["history"]],
-                mode="lines+markers",
-                name="units sold",
-                line={"color": "#1d2330"},
-                marker={"size": 4},
-                visible=visible,
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=days,
-                y=bound("units"),
-                mode="lines",
-                name="forecast",
-                line={"color": "#163a5f", "dash": "dash"},
-                visible=visible,
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=s["stockout_days"],
-                y=[0] * len(s["stockout_days"]),
-                mode="markers",
-                name="out of stock",
-                marker={"symbol": "x", "color": "#b42318", "size": 9},
-                visible=visible,
-            )
-        )
-        projected = [s["stockout_date"]] if s.get("stockout_date") else []
-        fig.add_trace(
-            go.Scatter(
-                x=projected,
-                y=[0] * len(projected),
-                mode="markers",
-                name="projected stock-out",
-                marker={"symbol": "triangle-up", "color": "#b42318", "size": 13},
-                visible=visible,
-            )
-        )
+        fig.add_traces(_series_traces(s, visible=index == 0))
     buttons = [
         {
             "label": series_label(s),
@@ -221,22 +226,12 @@ def forecast_figure(series: list[dict[str, Any]]) -> go.Figure:
         }
         for index, s in enumerate(series)
     ]
+    menu = {"buttons": buttons, "x": 0, "xanchor": "left", "y": 1.18, "yanchor": "top"}
     fig.update_layout(
         xaxis={"type": "date"},
         yaxis={"title": "units per day", "rangemode": "tozero"},
         legend={"orientation": "h", "y": -0.15},
-        updatemenus=[
-            {
-                "buttons": buttons,
-                "x": 0,
-                "xanchor": "left",
-                "y": 1.18,
-                "yanchor": "top",
-                "showactive": True,
-            }
-        ]
-        if buttons
-        else [],
+        updatemenus=[{**menu, "showactive": True}] if buttons else [],
     )
     return fig
 
@@ -273,9 +268,8 @@ def accuracy_summary(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def render(data: ReportData) -> str:
-    """The complete HTML page for ``data``."""
-    parts: list[str] = []
+def kpi_section(data: ReportData) -> str:
+    """The headline figures a manager reads first."""
     kpis = [
         ("Net revenue", brl(data.total_net), "kpi-net"),
         ("Units sold", f"{data.total_units:,}".replace(",", "."), "kpi-units"),
@@ -283,7 +277,7 @@ def render(data: ReportData) -> str:
         ("Stock alerts", str(len(data.alerts)), "kpi-alerts"),
         ("Speed lag", f"{data.freshness.get('lag_seconds', 0):.0f} s", "kpi-lag"),
     ]
-    parts.append(
+    return (
         '<div class="kpis">'
         + "".join(
             f'<div class="kpi" id="{i}"><div class="v">{text(v)}</div>'
@@ -293,6 +287,9 @@ def render(data: ReportData) -> str:
         + "</div>"
     )
 
+
+def daily_section(data: ReportData) -> str:
+    """Net revenue and units per local business day."""
     days = [r["day"] for r in data.daily]
     nets = [float(r["net"]) for r in data.daily]
     trend = go.Figure(
@@ -319,19 +316,26 @@ def render(data: ReportData) -> str:
         yaxis2={"overlaying": "y", "side": "right", "title": "units"},
         legend={"orientation": "h"},
     )
-    parts.append(
-        f'<section class="wide"><h2>Daily sales (local business days)</h2>{_figure_html(trend, "chart-daily")}</section>'
+    return (
+        '<section class="wide"><h2>Daily sales (local business days)</h2>'
+        f"{_figure_html(trend, 'chart-daily')}</section>"
     )
 
+
+def intraday_section(data: ReportData) -> str:
+    """Today's net sales per local hour."""
     intraday = go.Figure(
         go.Bar(x=[r["hour"] for r in data.intraday], y=[float(r["net"]) for r in data.intraday])
     )
     intraday.update_xaxes(title="hour (store's local time)", dtick=1)
-    parts.append(
+    return (
         f"<section><h2>Intraday sales, {text(data.today)} (local hours)</h2>"
         f"{_figure_html(intraday, 'chart-intraday')}</section>"
     )
 
+
+def stores_section(data: ReportData) -> str:
+    """Revenue and margin side by side per store."""
     stores = go.Figure(
         [
             go.Bar(
@@ -347,9 +351,11 @@ def render(data: ReportData) -> str:
         ]
     )
     stores.update_layout(barmode="group", legend={"orientation": "h"})
-    parts.append(
-        f"<section><h2>Store comparison</h2>{_figure_html(stores, 'chart-stores')}</section>"
-    )
+    return f"<section><h2>Store comparison</h2>{_figure_html(stores, 'chart-stores')}</section>"
+
+
+def products_section(data: ReportData) -> str:
+    """Best and worst sellers by net sales."""
 
     def product_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
         return [
@@ -358,7 +364,7 @@ def render(data: ReportData) -> str:
         ]
 
     headers = ["SKU", "product", "units", "revenue", "margin"]
-    parts.append(
+    return (
         "<section><h2>Top products</h2>"
         + _table(headers, product_rows(data.top_products), {2, 3, 4})
         + "</section><section><h2>Bottom products</h2>"
@@ -366,6 +372,9 @@ def render(data: ReportData) -> str:
         + "</section>"
     )
 
+
+def alerts_section(data: ReportData) -> str:
+    """Positions at or below their reorder point, with what to do."""
     alert_rows = [
         [
             r["store_id"],
@@ -378,34 +387,34 @@ def render(data: ReportData) -> str:
         ]
         for r in data.alerts
     ]
-    parts.append(
+    headers = ["store", "SKU", "on hand", "reorder point", "days of cover", "lead time (d)"]
+    return (
         '<section class="wide" id="alerts"><h2>Inventory on hand: stock alerts</h2>'
-        + _table(
-            [
-                "store",
-                "SKU",
-                "on hand",
-                "reorder point",
-                "days of cover",
-                "lead time (d)",
-                "status",
-            ],
-            alert_rows,
-            {2, 3, 4, 5},
-        )
+        + _table([*headers, "status"], alert_rows, {2, 3, 4, 5})
         + "</section>"
     )
 
+
+def forecast_note(data: ReportData) -> str:
+    """Warnings a reader of the forecast or the suggestion must see first."""
     note = "" if data.has_forecast else f'<p class="bad">{text(NO_FORECAST)}</p>'
     if data.freshness.get("stale_forecast"):
         note += f'<p class="bad" id="stale-forecast">{text(data.freshness["stale_forecast"])}</p>'
-    parts.append(
+    return note
+
+
+def forecast_section(data: ReportData) -> str:
+    """Sales, forecast and intervals of the top series."""
+    return (
         '<section class="wide" id="forecast"><h2>Demand forecast: top series by revenue</h2>'
-        + note
+        + forecast_note(data)
         + _figure_html(forecast_figure(data.forecast_series), "chart-forecast", height=380)
         + "</section>"
     )
 
+
+def suggestions_section(data: ReportData) -> str:
+    """What to order, with the numbers that explain each quantity."""
     suggestion_rows = [
         [
             r["store_id"],
@@ -423,33 +432,33 @@ def render(data: ReportData) -> str:
         ]
         for r in data.suggestions
     ]
+    headers = [
+        "store",
+        "SKU",
+        "product",
+        "on hand",
+        "demand lead+review",
+        "safety stock",
+        "reorder point (calc.)",
+        "stock-out",
+        "order (units)",
+        "cases",
+        "demand from",
+        "status",
+    ]
     suggestions = (
-        _table(
-            [
-                "store",
-                "SKU",
-                "product",
-                "on hand",
-                "demand lead+review",
-                "safety stock",
-                "reorder point (calc.)",
-                "stock-out",
-                "order (units)",
-                "cases",
-                "demand from",
-                "status",
-            ],
-            suggestion_rows,
-            {3, 4, 5, 6, 8, 9},
-        )
+        _table(headers, suggestion_rows, {3, 4, 5, 6, 8, 9})
         if suggestion_rows
         else "<p>nothing to order at this review.</p>"
     )
-    parts.append(
+    return (
         '<section class="wide" id="suggestions"><h2>Purchase suggestions '
-        "(serving.replenishment)</h2>" + note + suggestions + "</section>"
+        "(serving.replenishment)</h2>" + forecast_note(data) + suggestions + "</section>"
     )
 
+
+def accuracy_section(data: ReportData) -> str:
+    """The newest backtest's accuracy per model against the baselines."""
     accuracy_rows = [
         [
             r["series_class"],
@@ -476,14 +485,17 @@ def render(data: ReportData) -> str:
         )
     else:
         accuracy = f'<p class="bad">{text(NO_FORECAST)}</p>'
-    parts.append(
+    return (
         '<section class="wide" id="accuracy"><h2>Forecast accuracy (backtest)</h2>'
         + accuracy
         + "</section>"
     )
 
+
+def freshness_section(data: ReportData) -> str:
+    """How complete (cutoff) and how fresh (speed lag, forecast) the numbers are."""
     fresh = data.freshness
-    parts.append(
+    return (
         '<section id="freshness"><h2>Freshness</h2>'
         + _table(
             ["measure", "value"],
@@ -497,6 +509,10 @@ def render(data: ReportData) -> str:
         )
         + "</section>"
     )
+
+
+def quality_section(data: ReportData) -> str:
+    """Rejected records by source and reason."""
     quality = go.Figure(
         go.Bar(
             y=[f"{r['source']}: {r['rule']}" for r in data.quality],
@@ -504,11 +520,31 @@ def render(data: ReportData) -> str:
             orientation="h",
         )
     )
-    parts.append(
+    return (
         f"<section><h2>Data quality: rejects by source and reason</h2>"
         f"{_figure_html(quality, 'chart-quality')}</section>"
     )
 
+
+#: The dashboard, top to bottom: one function per section.
+SECTIONS = (
+    kpi_section,
+    daily_section,
+    intraday_section,
+    stores_section,
+    products_section,
+    alerts_section,
+    forecast_section,
+    suggestions_section,
+    accuracy_section,
+    freshness_section,
+    quality_section,
+)
+
+
+def render(data: ReportData) -> str:
+    """The complete HTML page for ``data``."""
+    parts = [section(data) for section in SECTIONS]
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<title>SalesSphere dashboard</title>"

@@ -285,9 +285,11 @@ def speed_reads() -> list[Statement]:
 
 
 def ingest_reads() -> list[Statement]:
-    from salesphere.ingest import service
+    from salesphere.ingest import fiscal, service
 
-    return _run("ingest: reference lookups", service.load_catalog, settings())
+    return _run("ingest: reference lookups", service.load_catalog, settings()) + _run(
+        "ingest: fiscal reference lookups", fiscal.load_fiscal_catalog, settings()
+    )
 
 
 def reconcile_checks() -> list[Statement]:

@@ -21,7 +21,7 @@ Our flags are parsed here with ``allow_abbrev=False`` (so ``--archive`` can neve
 ``--archive-lag``); everything else goes to Beam unchanged. ``--project`` is ours (where
 the datasets are) and Beam's (where the job runs), so it is read *and* passed on. The
 template parameters in ``metadata.json`` are exactly the flags not in
-``LOCAL_ONLY_FLAGS`` (``tests/unit/test_pipeline_flags.py``). Settings come from
+``LOCAL_ONLY_FLAGS`` (``tests/services/test_pipelines.py``). Settings come from
 ``SALESPHERE_*`` variables, with ``--project``/``--env`` overriding them.
 """
 

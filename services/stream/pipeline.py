@@ -9,7 +9,7 @@ as the Cloud Function writes ``speed.events`` exactly once, raises stock alerts 
 records poison in ``speed.dead_letters``. Flags this file does not know go to Beam;
 ``--project`` is both ours (where the datasets are) and Beam's (where the job runs), so
 it is read here *and* passed on. ``metadata.json`` declares the same flags as flex
-template parameters (``tests/unit/test_pipeline_flags.py`` compares the two).
+template parameters (``tests/services/test_pipelines.py`` compares the two).
 
 The library comes from the installed ``salesphere`` package (the worker wheel in the
 template image, the repository's editable install locally); nothing here edits

@@ -7,11 +7,13 @@
 --   newest forecast (batch.demand_forecast) where one covers the window, else the observed
 --   average: units sold per day over the days the position was observed and in stock
 --   within the 28 days up to the newest sale date (days it closed empty without a sale are
---   censored, not zero demand; demand_source says which). The forecast's daily error is read from its 95% interval (80% when that is
---   missing): sigma = (upper bound - forecast) / z of the interval; days are taken as
---   independent, so the window's sigma is the square root of the summed daily variances.
---   Days of the window past the forecast horizon take the window's average forecast day.
---   The service level is set once, in the policy CTE at the top of this file.
+--   censored, not zero demand; demand_source says which). Sigma over L + R is measured: the
+--   spread of the units sold over every window of L + R days in the last 91 days
+--   (salesphere/replenishment.py states the policy; the replay `salesphere replenishment
+--   simulate` runs the same rule day by day against real sales). Days of the window past
+--   the forecast horizon take the window's average forecast day. The service level is
+--   per SKU (reference.products.service_level, 0.95 when blank), one of the levels of the
+--   service_levels CTE at the top of this file.
 -- grain: store_id, sku
 -- column: store_id: Store id (reference.stores).
 -- column: sku: Product SKU (reference.products).
@@ -36,9 +38,11 @@
 -- column: demand_lead_time: Units expected over the lead time (today and the next L - 1
 --   days).
 -- column: demand_lead_review: Units expected over lead time plus review period.
--- column: sigma_lead_review: Standard deviation of demand over lead time plus review period.
+-- column: sigma_lead_review: Standard deviation of the units sold over lead time plus review
+--   period, measured over every such window of the last 91 days (the daily spread times
+--   the square root of L + R when no full window exists yet).
 -- column: service_level: Chance of not running out before the next delivery that the
---   safety stock buys (policy CTE).
+--   safety stock buys (reference.products.service_level, 0.95 when blank).
 -- column: safety_stock: z(service_level) x sigma_lead_review.
 -- column: computed_reorder_point: demand_lead_time + safety_stock: at or below this, stock
 --   is expected to run out before an order placed today arrives.
@@ -60,13 +64,9 @@
 -- example: SELECT sku, product_name, suggested_order_quantity, stockout_date
 --   FROM serving.replenishment WHERE store_id = 'SP01' AND suggested_order_quantity > 0
 --   ORDER BY urgent DESC, stockout_date
-WITH policy AS (
-    -- The one place the service level is set. z is its standard normal quantile
-    -- (NormalDist().inv_cdf(service_level)); tests/unit/test_replenishment_sql.py checks the
-    -- pair. 95%: out of stock before a delivery in about one review cycle in twenty.
-    SELECT
-        0.95 AS service_level,
-        1.6448536269514722 AS z
+WITH service_levels AS (
+    -- Service level -> z (serving.service_levels, rendered from salesphere.replenishment).
+    SELECT l.service_level, l.z FROM serving.service_levels AS l
 ),
 
 positions AS (
@@ -83,6 +83,7 @@ positions AS (
         COALESCE(p.review_period_days, 7) AS review_period_days,
         COALESCE(p.pack_size, 1) AS pack_size,
         COALESCE(p.min_order_quantity, 0) AS min_order_quantity,
+        COALESCE(p.service_level, 0.95) AS service_level,
         -- The web shop WEB and a store missing from reference.stores keep São Paulo's day.
         CURRENT_DATE(COALESCE(st.timezone, 'America/Sao_Paulo')) AS as_of_date
     FROM serving.inventory_on_hand AS i
@@ -227,6 +228,62 @@ trailing AS (
     FROM observed AS ob
 ),
 
+-- Sigma over lead time + review, measured: the spread of the units sold over every
+-- window of L + R consecutive days in the 91 days up to the newest sale date (same anchor;
+-- salesphere.replenishment.cover_sigma is the same rule in Python, SIGMA_DAYS = 91). No
+-- full window yet (a new position, or L + R longer than its history): NULL, and the
+-- forecast's daily spread stands in (expected CTE).
+cover_days_sold AS (
+    SELECT
+        ps.store_id,
+        ps.sku,
+        ps.lead_time_days + ps.review_period_days AS cover_days,
+        d AS day,
+        COALESCE(sd.units_sold, 0) AS units_sold
+    FROM positions AS ps
+    -- Only the days the position existed (from its first stock event): a window before
+    -- it was listed is no evidence of its spread.
+    INNER JOIN observed_history AS oh ON ps.store_id = oh.store_id AND ps.sku = oh.sku
+    CROSS JOIN observed_anchor AS oa
+    CROSS JOIN
+        UNNEST(
+            GENERATE_DATE_ARRAY(
+                GREATEST(oh.first_day, DATE_SUB(oa.last_day, INTERVAL 90 DAY)), oa.last_day
+            )
+        ) AS d
+    LEFT JOIN serving.sales_daily AS sd
+        ON ps.store_id = sd.store_id AND ps.sku = sd.sku AND d = sd.sale_date
+),
+
+cover_windows AS (
+    -- One row per window start: the units sold over the cover_days days from it.
+    SELECT
+        a.store_id,
+        a.sku,
+        a.day,
+        SUM(b.units_sold) AS units
+    FROM cover_days_sold AS a
+    INNER JOIN cover_days_sold AS b
+        ON
+            a.store_id = b.store_id
+            AND a.sku = b.sku
+            AND a.day <= b.day
+            AND DATE_ADD(a.day, INTERVAL a.cover_days DAY) > b.day
+    CROSS JOIN observed_anchor AS oa
+    WHERE DATE_ADD(a.day, INTERVAL a.cover_days - 1 DAY) <= oa.last_day
+    GROUP BY a.store_id, a.sku, a.day
+),
+
+cover_spread AS (
+    SELECT
+        cw.store_id,
+        cw.sku,
+        -- Population standard deviation of the window sums.
+        SQRT(GREATEST(AVG(cw.units * cw.units) - POW(AVG(cw.units), 2), 0)) AS sigma_cover
+    FROM cover_windows AS cw
+    GROUP BY cw.store_id, cw.sku
+),
+
 demand AS (
     SELECT
         ps.*,
@@ -240,10 +297,12 @@ demand AS (
         fc.stockout_date AS forecast_stockout_date,
         COALESCE(tr.daily_units, 0) AS trailing_daily_units,
         COALESCE(tr.daily_variance, 0) AS trailing_daily_variance,
-        COALESCE(tr.demand_days, 0) AS demand_days
+        COALESCE(tr.demand_days, 0) AS demand_days,
+        cs.sigma_cover
     FROM positions AS ps
     LEFT JOIN forecast AS fc ON ps.store_id = fc.store_id AND ps.sku = fc.sku
     LEFT JOIN trailing AS tr ON ps.store_id = tr.store_id AND ps.sku = tr.sku
+    LEFT JOIN cover_spread AS cs ON ps.store_id = cs.store_id AND ps.sku = cs.sku
 ),
 
 expected AS (
@@ -265,11 +324,17 @@ expected AS (
             dm.window_units * dm.cover_days / dm.forecast_days,
             dm.trailing_daily_units * dm.cover_days
         ) AS demand_lead_review,
-        SQRT(
-            IF(
-                dm.has_forecast,
-                dm.window_variance * dm.cover_days / dm.forecast_days,
-                dm.trailing_daily_variance * dm.cover_days
+        -- Measured over real windows (cover_spread); a position with no full window yet
+        -- falls back to the daily spread of the forecast (or the trailing days), days
+        -- taken as independent.
+        COALESCE(
+            dm.sigma_cover,
+            SQRT(
+                IF(
+                    dm.has_forecast,
+                    dm.window_variance * dm.cover_days / dm.forecast_days,
+                    dm.trailing_daily_variance * dm.cover_days
+                )
             )
         ) AS sigma_lead_review,
         CASE
@@ -289,12 +354,11 @@ expected AS (
 levels AS (
     SELECT
         ex.*,
-        policy.service_level,
-        policy.z * ex.sigma_lead_review AS safety_stock,
-        ex.demand_lead_time + policy.z * ex.sigma_lead_review AS computed_reorder_point,
-        ex.demand_lead_review + policy.z * ex.sigma_lead_review AS order_up_to
+        sl.z * ex.sigma_lead_review AS safety_stock,
+        ex.demand_lead_time + sl.z * ex.sigma_lead_review AS computed_reorder_point,
+        ex.demand_lead_review + sl.z * ex.sigma_lead_review AS order_up_to
     FROM expected AS ex
-    CROSS JOIN policy
+    INNER JOIN service_levels AS sl ON ex.service_level = sl.service_level
 ),
 
 needs AS (

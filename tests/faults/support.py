@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from salesphere.gcp import clients
 from salesphere.ingest import signing
 from salesphere.settings import Settings
 from salesphere_tools.local import processes
+from salesphere_tools.local.polling import eventually
 from salesphere_tools.local.twin import Twin
 from salesphere_tools.reconcile import reconcile
 
@@ -105,15 +106,6 @@ def speed_ids(settings: Settings) -> set[str]:
     return {r["event_id"] for r in query(settings, "SELECT DISTINCT event_id FROM speed.events")}
 
 
-def wait_until(check: Callable[[], bool], *, timeout: float, what: str) -> None:
-    """Poll an observable condition (asynchronous delivery); fail with ``what``."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.5)
-
-
 def archive_ids(settings: Settings) -> set[str]:
     """Distinct event ids in the master dataset (the GCS archive)."""
     from salesphere import names
@@ -145,7 +137,7 @@ def kill(twin: Twin, component: str) -> None:
     import signal
 
     os.killpg(record.pid, signal.SIGKILL)
-    wait_until(lambda: not processes.is_running(record), timeout=10, what=f"{component} to die")
+    eventually(lambda: not processes.is_running(record), timeout=10, what=f"{component} to die")
 
 
 def pick_moment(rng: random.Random, items: Iterable[Any]) -> int:

@@ -28,6 +28,7 @@ from salesphere.gcp import clients
 from salesphere.model import utcnow
 from salesphere_tools.generate import GeneratorConfig, generate
 from salesphere_tools.local import processes
+from salesphere_tools.local.polling import eventually
 from salesphere_tools.local.twin import Twin
 from salesphere_tools.speed.replay import replay_dead_letters
 from salesphere_tools.warehouse.reference import load_reference_files
@@ -41,7 +42,6 @@ from tests.faults.support import (
     send,
     speed_ids,
     split_batch,
-    wait_until,
 )
 from tests.faults.support import (
     query as query_rows,
@@ -72,12 +72,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
 def delivered(world: dict) -> None:
     """Wait until the speed layer and the archive hold every accepted event."""
     settings, books = world["settings"], world["books"]
-    wait_until(
+    eventually(
         lambda: books.accepted_ids <= speed_ids(settings) | _batch_ids(settings),
         timeout=DELIVERY_TIMEOUT,
         what="the speed layer to hold every accepted event",
     )
-    wait_until(
+    eventually(
         lambda: books.accepted_ids <= archive_ids(settings),
         timeout=DELIVERY_TIMEOUT,
         what="the archive (master dataset) to hold every accepted event",
@@ -135,7 +135,7 @@ def test_speed_layer_killed_and_restarted(world: dict) -> None:
 def test_redelivered_messages_add_nothing(world: dict) -> None:
     """Seek the speed subscription back: Pub/Sub delivers the messages again; counted once."""
     from salesphere.envelope import envelope_id_for
-    from tests.integration.test_speed_function import _log_outcomes, _seek_before
+    from tests.support.test_speed_function import _log_outcomes, _seek_before
 
     settings, books, twin = world["settings"], world["books"], world["twin"]
     _seek_before(twin, utcnow())  # turns on retention of acknowledged messages
@@ -149,7 +149,7 @@ def test_redelivered_messages_add_nothing(world: dict) -> None:
     log = twin.log_dir / "speed.log"
     first = len(_log_outcomes(log, envelope))
     _seek_before(twin, before)  # Pub/Sub delivers every message since `before` again
-    wait_until(
+    eventually(
         lambda: len(_log_outcomes(log, envelope)) > first,
         timeout=60,
         what="the replayed envelope to reach the speed layer again",
@@ -190,7 +190,7 @@ def test_poison_files_are_quarantined_after_bounded_attempts(world: dict, tmp_pa
     from salesphere import limits
     from salesphere.ingest.files import ATTEMPTS_PREFIX
     from salesphere_tools.ingest.send import upload_files, wait_for_marker
-    from tests.unit.test_ingest_file_attempts import panicking_xlsx
+    from tests.salesphere.ingest.test_files_attempts import panicking_xlsx
 
     settings, books, twin = world["settings"], world["books"], world["twin"]
     deep = tmp_path / "estoque_deep.json"
@@ -252,7 +252,7 @@ def test_poison_files_are_quarantined_after_bounded_attempts(world: dict, tmp_pa
     # The spreadsheets' rows may be new events (not in the senders' books): wait until
     # the speed layer has written them all, then check the books.
     delivered(world)
-    wait_until(lambda: reconcile(settings).ok, timeout=DELIVERY_TIMEOUT, what="the books")
+    eventually(lambda: reconcile(settings).ok, timeout=DELIVERY_TIMEOUT, what="the books")
     assert_books_balance(settings, books)
 
 
@@ -322,7 +322,7 @@ def test_batch_run_killed_midway(world: dict, tmp_path: Path) -> None:
     lock = (
         clients.storage_client(settings).bucket(settings.buckets.artifacts).blob("batch/lock.json")
     )
-    wait_until(lambda: lock.exists() or proc.poll() is not None, timeout=60, what="the lock")
+    eventually(lambda: lock.exists() or proc.poll() is not None, timeout=60, what="the lock")
     try:
         proc.wait(timeout=random.Random(SEED + 4).uniform(0.2, 3.0))
     except subprocess.TimeoutExpired:
@@ -338,7 +338,7 @@ def test_batch_run_killed_midway(world: dict, tmp_path: Path) -> None:
         with pytest.raises(RunInProgress, match="crashed"):
             run_batch(settings, archive_lag=timedelta(0))
     if lock.exists():
-        wait_until(lambda: silent_for() > lease, timeout=30, what="the dead run's lease to lapse")
+        eventually(lambda: silent_for() > lease, timeout=30, what="the dead run's lease to lapse")
     batch(world)  # takes the lapsed lock over: nobody deletes anything by hand
     assert not lock.exists()
     assert_books_balance(settings, books)

@@ -19,7 +19,7 @@ def test_preview_json_pr_stack_without_yaml() -> None:
     assert {r["layer"] for r in body["resources"]} == {
         "foundation",
         "ingest",
-        "stream",
+        "speed",
         "batch",
         "serving",
     }
@@ -32,7 +32,7 @@ def test_preview_json_pr_stack_without_yaml() -> None:
 def test_preview_tree_prod_lists_all_layers() -> None:
     result = CliRunner().invoke(app, ["infra", "preview", "--stack", "prod"])
     assert result.exit_code == 0, result.output
-    for layer in ("foundation", "ingest", "stream", "batch", "serving"):
+    for layer in ("foundation", "ingest", "speed", "batch", "serving"):
         assert layer in result.output
     assert "protect" in result.output and "all policies pass" in result.output
 
@@ -57,7 +57,9 @@ def test_preview_fails_on_mandatory_violation() -> None:
 
 
 def test_targets_lists_only_the_layer() -> None:
-    result = CliRunner().invoke(app, ["infra", "targets", "--stack", "dev", "--layer", "ingest"])
+    result = CliRunner().invoke(
+        app, ["infra", "targets", "--stack", "dev", "--layer", "ingest", "--exact"]
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.split()
     assert lines and all(line.startswith("--target=urn:pulumi:dev::salesphere::") for line in lines)

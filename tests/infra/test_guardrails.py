@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from infra.guardrails import Resource, evaluate
 from infra.mocking import ProgramRun, run_program
+from tests import REPO_ROOT
 
 from .conftest import policy_view
 
@@ -88,13 +89,12 @@ def test_missing_labels_are_advisory(runs: dict[str, ProgramRun]) -> None:
 
 
 def test_policy_pack_wraps_the_same_functions() -> None:
-    from pathlib import Path
 
     import yaml
 
     from infra.guardrails import POLICIES
 
-    pack = Path(__file__).resolve().parents[2] / "infra" / "policy"
+    pack = REPO_ROOT / "infra" / "policy"
     assert yaml.safe_load((pack / "PulumiPolicy.yaml").read_text())["runtime"]["name"] == "python"
     source = (pack / "__main__.py").read_text()
     assert "from infra.guardrails import" in source and "POLICIES" in source

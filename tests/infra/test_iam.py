@@ -8,6 +8,7 @@ import pytest
 
 from infra.guardrails import Resource, evaluate
 from infra.mocking import ProgramRun, run_program
+from salesphere_tools.iam_check import member_and_role
 
 from .conftest import STACKS, policy_view
 
@@ -18,6 +19,7 @@ SCOPE_KEYS = (
     "datasetId",
     "secretId",
     "serviceAccountId",
+    "repository",
     "name",
     "project",
 )
@@ -52,6 +54,11 @@ EXPECTED = {
     },
     "pubsub-push": {("roles/run.invoker", "speed"), ("roles/run.invoker", "ingest-files")},
     "batch-scheduler": {("roles/run.invoker", "batch")},
+    "functions-build": {
+        ("roles/logging.logWriter", "{p}"),
+        ("roles/storage.objectViewer", "{p}"),
+        ("roles/artifactregistry.writer", "functions"),
+    },
     # The one public binding: ingest-http authenticates every request in code.
     "allUsers": {("roles/run.invoker", "ingest-http")},
 }
@@ -60,12 +67,12 @@ EXPECTED = {
 def _grants(run: ProgramRun) -> dict[str, set[tuple[str, str]]]:
     found: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for r in run.resources:
-        member = r.inputs.get("member")
-        if not isinstance(member, str) or "role" not in r.inputs:
+        member, role = member_and_role(r.type, r.inputs)
+        if not member or not role:
             continue
         target = next(r.inputs[k] for k in SCOPE_KEYS if k in r.inputs)
         account = member.split(":", 1)[-1].split("@", 1)[0]
-        found[account].add((r.inputs["role"], target))
+        found[account].add((role, target))
     return found
 
 
@@ -86,15 +93,25 @@ def test_pr_stack_has_no_scheduler_identity(runs: dict[str, ProgramRun]) -> None
     accounts = {
         r.inputs["accountId"] for r in runs["pr-7"].of_type("gcp:serviceaccount/account:Account")
     }
-    assert accounts == {"ingest-fn", "speed-fn", "batch-fn", "pubsub-push"}
+    assert accounts == {"ingest-fn", "speed-fn", "batch-fn", "pubsub-push", "functions-build"}
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_project_level_grants_are_only_job_runner_roles(
     runs: dict[str, ProgramRun], stack: str
 ) -> None:
-    roles = {r.inputs["role"] for r in runs[stack].of_type("gcp:projects/iAMMember:IAMMember")}
-    assert roles == {"roles/bigquery.jobUser"}
+    roles = {
+        (r.inputs["role"], r.inputs["member"].split("@")[0])
+        for r in runs[stack].of_type("gcp:projects/iAMMember:IAMMember")
+    }
+    services = {"serviceAccount:ingest-fn", "serviceAccount:speed-fn", "serviceAccount:batch-fn"}
+    assert {role for role, member in roles if member in services} == {"roles/bigquery.jobUser"}
+    # Cloud Build's account: logs (project-only role) and sources in Google's own bucket,
+    # which exists only after the first deploy (infra/foundation.py).
+    assert {role for role, member in roles if member not in services} == {
+        "roles/logging.logWriter",
+        "roles/storage.objectViewer",
+    }
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from salesphere import limits, names
 from salesphere_tools.cli.infra_check import check_limits, check_stacks, run_checks
 from salesphere_tools.cli.main import app
+from sql import view_files
 
 
 def test_stacks_and_limits_pass_for_every_stack_kind() -> None:
@@ -61,3 +62,26 @@ def test_a_bundle_that_does_not_start_fails_its_row_with_the_fix(monkeypatch) ->
     assert rows["ingest-http"].ok and "Python 3.12.0" in rows["ingest-http"].detail
     assert not rows["speed"].ok
     assert "services/stream/requirements.txt" in rows["speed"].fix
+
+
+def test_the_graph_checks_pass_for_every_stack_kind() -> None:
+    rows = run_checks(
+        ["apis", "agents", "audiences", "analysts"], ["dev", "staging", "prod", "pr-1"]
+    )
+    assert [(r.area, r.subject) for r in rows] == [
+        (area, stack)
+        for area in ("apis", "agents", "audiences", "analysts")
+        for stack in ("dev", "staging", "prod", "pr-1")
+    ]
+    assert all(r.ok for r in rows), [r for r in rows if not r.ok]
+    assert f"reads {len(view_files())} views, none of" in rows[-1].detail
+
+
+def test_a_graph_problem_fails_its_row_with_the_problem_as_fix(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from salesphere_tools import infra_graph
+
+    monkeypatch.setattr(
+        infra_graph, "endpoint_problems", lambda run: ["sub-x pushes to the wrong URL"]
+    )
+    (row,) = run_checks(["audiences"], ["pr-1"])
+    assert not row.ok and row.fix == "sub-x pushes to the wrong URL"

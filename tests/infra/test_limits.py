@@ -95,3 +95,13 @@ def test_scheduler_never_waits_longer_than_the_function_lives(
     assert (
         _seconds(job.inputs["attemptDeadline"]) <= batch.inputs["serviceConfig"]["timeoutSeconds"]
     )
+
+
+def test_the_batch_cutoff_waits_longer_than_an_archive_file_stays_open() -> None:
+    """Events received before the cutoff must already be in closed archive files."""
+    from salesphere import limits
+    from salesphere.settings import Settings
+
+    assert Settings.batch_archive_lag_seconds > limits.ARCHIVE_FILE_MAX_S
+    archive = limits.SUBSCRIPTIONS["events-archive"]
+    assert archive.ack_deadline_s >= limits.ARCHIVE_FILE_MAX_S <= 600

@@ -13,10 +13,11 @@ from infra.settings import repo_root
 from salesphere import names
 from salesphere.warehouse.schemas import EVENT_CLUSTERING
 from sql import view_files
+from tests import REPO_ROOT
 
 from .conftest import STACKS
 
-LAYERS = {"foundation", "ingest", "stream", "batch", "serving"}
+LAYERS = {"foundation", "ingest", "speed", "batch", "serving"}
 TOPIC = "gcp:pubsub/topic:Topic"
 SUB = "gcp:pubsub/subscription:Subscription"
 BUCKET = "gcp:storage/bucket:Bucket"
@@ -32,7 +33,9 @@ def _values(run: ProgramRun, type_: str, key: str) -> set[str]:
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_layer_is_a_component_with_children(runs: dict[str, ProgramRun], stack: str) -> None:
     run = runs[stack]
-    components = {r.name for r in run.resources if r.type.startswith("salesphere:infra:")}
+    components = {
+        r.layer or r.name for r in run.resources if r.type.startswith("salesphere:infra:")
+    }
     assert components == LAYERS
     for layer in LAYERS:
         assert any(r.layer == layer and r.type.startswith("gcp:") for r in run.resources), layer
@@ -203,9 +206,8 @@ def test_speed_function_runs_one_instance_the_others_scale(runs: dict[str, Progr
 def test_the_resource_counts_in_the_docs_are_the_programs(runs: dict[str, ProgramRun]) -> None:
     """docs/infra.md tells an engineer what `pulumi up` will create; it must stay true."""
     import re
-    from pathlib import Path
 
-    text = " ".join((Path(__file__).parents[2] / "docs/infra.md").read_text().split())
+    text = " ".join((REPO_ROOT / "docs/infra.md").read_text().split())
     found = re.search(
         r"with the (\d+) serving views .*?: dev (\d+) resources, staging (\d+), "
         r"prod (\d+) \((\d+) protected\), pr-7 (\d+)",
@@ -218,3 +220,29 @@ def test_the_resource_counts_in_the_docs_are_the_programs(runs: dict[str, Progra
         len(runs[s].resources) for s in ("dev", "staging", "prod", "pr-7")
     )
     assert protected == sum(r.protect for r in runs["prod"].resources)
+
+
+def test_table_descriptions_do_not_name_the_checkout(runs: dict[str, ProgramRun]) -> None:
+    """A description with the absolute path would differ on every machine that deploys."""
+    root = str(repo_root())
+    described = [t.inputs.get("description", "") for t in runs["dev"].of_type(TABLE)]
+    assert described and not [d for d in described if root in d or "/work/" in d]
+    assert any("(schema: salesphere/sql/tables/" in d for d in described)
+
+
+def test_the_speed_layer_keeps_its_deployed_urns(runs: dict[str, ProgramRun]) -> None:
+    """The layer is called speed everywhere, but its component keeps the type and name it
+    was deployed with: a new URN would make `pulumi up` replace every resource below it
+    (the speed tables with their data). Same URNs, nothing replaced."""
+    from infra import speed
+
+    for run in runs.values():
+        speed_layer = [r for r in run.resources if r.layer == speed.LAYER]
+        assert speed_layer, "no resource belongs to the speed layer"
+        for resource in speed_layer:
+            chain = resource.urn.split("::")[2]
+            assert chain.split("$")[0] == speed.DEPLOYED_TYPE, resource.urn
+        component = [r for r in run.resources if r.type == speed.DEPLOYED_TYPE]
+        assert [r.name for r in component] == [speed.DEPLOYED_NAME]
+        events = run.by_name("table-speed-events")
+        assert events.inputs["labels"]["layer"] == speed.LAYER  # labels change in place

@@ -1,0 +1,149 @@
+"""Fiscal XML through ingest's two doors, against in-memory storage, Pub/Sub and ledger.
+
+File drops recognise fiscal XML by content (any name); HTTP by ``Content-Type:
+application/xml``. Both publish the document's events once, refuse with the reason and
+keep the document, and remember each key in the landing bucket's ``_fiscal/`` register.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from salesphere.ingest import fiscal, http, signing
+from salesphere.ingest.catalog import Reference
+from salesphere.ingest.files import FileIngestor
+from salesphere.ingest.service import IngestService
+from salesphere.settings import Settings
+from tests.salesphere.fiscal.samples import Line, build, cancellation, key_of
+from tests.salesphere.fiscal.test_convert import CATALOG
+from tests.salesphere.fiscal.test_xmlsafe import BILLION_LAUGHS
+from tests.salesphere.ingest.test_files_attempts import (
+    LANDING,
+    Ledger,
+    Publisher,
+    Storage,
+    drop,
+)
+from tests.salesphere.ingest.test_http import FakeRequest
+
+TICKET = build(lines=[Line("SKU-1", "2.0000", "4.99"), Line("SKU-2", "1", "10.00")])
+
+
+def wire(settings: Settings) -> tuple[FileIngestor, IngestService]:
+    service = IngestService(
+        settings,
+        publisher=Publisher(),
+        ledger=Ledger(),
+        reference=Reference(),  # type: ignore[arg-type]
+    )
+    storage = Storage()
+    files = FileIngestor(service)
+    files._gcs = storage
+    ingest = fiscal.FiscalIngest(service, catalog=CATALOG)
+    ingest._gcs = storage
+    fiscal._INSTANCES[service] = ingest
+    return files, service
+
+
+@pytest.fixture
+def wired() -> tuple[FileIngestor, IngestService]:
+    return wire(Settings())
+
+
+def events(service: IngestService) -> list[dict[str, Any]]:
+    return [e for env in service.publisher.envelopes for e in env.events]
+
+
+def test_a_fiscal_file_is_recognised_by_content_whatever_its_name(wired) -> None:
+    files, service = wired
+    outcome = files.handle(drop(files, "pos/ticket-0001.txt", TICKET))
+    assert (outcome["status"], outcome["mapping"], outcome["events"]) == ("ingested", "nfce", 2)
+    published = events(service)
+    assert [(e["event_type"], e["sku"], e["quantity"]) for e in published] == [
+        ("sale", "SKU-1", 2),
+        ("sale", "SKU-2", 1),
+    ]
+    landing = files.gcs.bucket(LANDING)
+    assert f"_fiscal/documents/{key_of(TICKET)}.json" in landing.objects
+    assert service.ledger.logs[-1]["source"] == "nfce"
+
+
+def test_a_re_dropped_document_publishes_nothing_new(wired) -> None:
+    files, service = wired
+    files.handle(drop(files, "pos/a.xml", TICKET))
+    assert files.handle(drop(files, "other/b.xml", TICKET))["status"] == "duplicate"
+    bare = build(lines=[Line("SKU-1", "2.0000", "4.99"), Line("SKU-2", "1", "10.00")], status=None)
+    outcome = files.handle(drop(files, "pos/c.xml", bare))  # same document, other bytes
+    assert (outcome["duplicate"], outcome["events"]) == (1, 0)
+    assert len(events(service)) == 2
+
+
+def test_a_hostile_file_is_quarantined_whole_with_its_reason(wired) -> None:
+    files, service = wired
+    outcome = files.handle(drop(files, "spreadsheet/vendas.csv", BILLION_LAUGHS))
+    assert (outcome["status"], outcome["rule"]) == ("rejected", "dtd_forbidden")
+    quarantine = files.gcs.bucket(service.settings.buckets.quarantine)
+    assert any(name.startswith("files/") for name in quarantine.objects)
+    assert service.ledger.rejects[0].rule == "dtd_forbidden"
+    assert events(service) == []
+
+
+def test_a_cancellation_dropped_before_its_ticket_keeps_the_ticket_out(wired) -> None:
+    files, service = wired
+    first = files.handle(drop(files, "pos/cancel.xml", cancellation(key_of(TICKET))))
+    assert (first["status"], first["accepted"], first["events"]) == ("ingested", 1, 0)
+    later = files.handle(drop(files, "pos/ticket.xml", TICKET))
+    assert (later["status"], later["rule"]) == ("rejected", "cancelled")
+    assert events(service) == []
+
+
+def test_a_cancellation_after_its_ticket_is_reported_with_the_events_to_void(wired) -> None:
+    files, service = wired
+    files.handle(drop(files, "pos/ticket.xml", TICKET))
+    outcome = files.handle(drop(files, "pos/cancel.xml", cancellation(key_of(TICKET))))
+    assert outcome["rejected"] == 1
+    reject = service.ledger.rejects[-1]
+    assert reject.rule == "cancelled_after_counting"
+    assert all(e["event_id"] in reject.message for e in events(service))
+
+
+def signed(body: bytes, content_type: str = "application/xml") -> FakeRequest:
+    key_id, secret = Settings().hmac_keys[0]
+    headers = {**signing.sign(key_id, secret, body), "Content-Type": content_type}
+    return FakeRequest(body, headers, args={})
+
+
+def test_http_takes_one_xml_document_per_request(wired) -> None:
+    _, service = wired
+    answer = http.handle(signed(TICKET, "application/xml; charset=utf-8"), service)
+    assert answer.status == 200, answer.body
+    assert answer.body["results"][0]["status"] == "accepted"
+    assert len(answer.body["results"][0]["event_ids"]) == 2
+    again = http.handle(signed(TICKET), service)
+    assert (again.status, again.body["results"][0]["status"]) == (200, "duplicate")
+    assert len(events(service)) == 2
+
+
+def test_http_refuses_with_207_the_reason_and_keeps_the_document(wired) -> None:
+    _, service = wired
+    conflict = build(lines=[Line("SKU-1", "3.0000", "4.99"), Line("SKU-2", "1", "10.00")])
+    http.handle(signed(TICKET), service)
+    answer = http.handle(signed(conflict, "text/xml"), service)
+    assert answer.status == 207
+    error = answer.body["results"][0]["errors"][0]
+    assert error["rule"] == "key_conflict" and key_of(TICKET) in error["message"]
+    kept = fiscal.for_service(service).gcs.bucket(service.settings.buckets.quarantine)
+    assert kept.objects[f"documents/{answer.body['request_id']}.xml"][0] == conflict
+
+
+def test_a_production_stack_refuses_what_is_not_authorised() -> None:
+    _, service = wire(replace(Settings(), fiscal_accept_unauthorised=False))
+    answer = http.handle(signed(build(lines=[Line("SKU-1", "1", "4.99")], status=None)), service)
+    assert answer.status == 207
+    assert answer.body["results"][0]["errors"][0]["rule"] == "not_authorised"
+    marked = wire(Settings())[1]
+    accepted = http.handle(signed(build(lines=[Line("SKU-1", "1", "4.99")], status=None)), marked)
+    assert accepted.status == 200 and events(marked)[0]["source"] == "nfce-unauthorised"

@@ -1,0 +1,214 @@
+"""salesphere_tools.costs: measured sizes, billing rules, and which quota runs out first."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from salesphere.envelope import pack
+from salesphere_tools.costs import (
+    PUBSUB_MIN_BILLED_BYTES,
+    EventSizes,
+    StackProfile,
+    Traffic,
+    estimate,
+    exhaustion_point,
+    measure_sizes,
+    runs_per_day,
+    sample_events,
+)
+
+
+def test_sizes_are_measured_from_the_real_envelope_format() -> None:
+    sizes = measure_sizes(50)
+    events = sample_events(50)
+    actual = len(next(pack(events, "pos", 50)).to_json())
+    assert sizes.envelope_bytes(50) == pytest.approx(actual, rel=1e-9)
+    one = len(next(pack(events[:1], "pos", 1)).to_json())
+    assert sizes.envelope_bytes(1) == pytest.approx(one, abs=60)  # per-event size varies a bit
+    assert 200 < sizes.event_bytes < 1000
+
+
+def test_small_messages_are_billed_at_the_pubsub_minimum() -> None:
+    tiny = EventSizes(event_bytes=10, envelope_overhead_bytes=10, row_logical_bytes=100)
+    traffic = Traffic(live_share=1.0, other_events_per_line=0.0, files_per_day=0, reject_share=0)
+    est = estimate(1000, StackProfile(), traffic, tiny)
+    # 1000 envelopes/day, published once and pushed to the speed layer, each >= 1000 B...
+    expected = 1000 * 2 * PUBSUB_MIN_BILLED_BYTES * 30.4 / 1024**3
+    assert est.use("pubsub_gib").used == pytest.approx(expected, rel=1e-6)
+    # ...and exported once by the archive's Cloud Storage subscription, billed apart
+    export = est.use("pubsub_export_gib")
+    assert export.used == pytest.approx(expected / 2, rel=1e-6) and export.quota.free == 0
+    assert export in est.billed_without_free_tier and export.overage_usd > 0
+
+
+def test_usage_grows_with_volume_and_scheduler_does_not() -> None:
+    sizes = measure_sizes(50)
+    low, high = estimate(10_000, sizes=sizes), estimate(200_000, sizes=sizes)
+    for key in ("pubsub_gib", "bq_storage_gib", "bq_query_tib", "fn_invocations", "fn_vcpu_s"):
+        assert high.use(key).used > 10 * low.use(key).used, key
+    assert high.use("scheduler_jobs").used == low.use("scheduler_jobs").used == 1
+
+
+def test_first_to_run_out_is_the_most_used_quota() -> None:
+    sizes = measure_sizes(50)
+    est = estimate(200_000, sizes=sizes)
+    assert est.first_to_run_out.share == max(u.share for u in est.uses if u.quota.free)
+    assert est.first_to_run_out.share > 1
+    assert est.overage_usd > 0
+
+
+def test_exhaustion_point_is_where_share_crosses_one() -> None:
+    sizes = measure_sizes(50)
+    point = exhaustion_point("bq_storage_gib", sizes=sizes)
+    assert point is not None
+    assert estimate(point * 0.99, sizes=sizes).use("bq_storage_gib").share <= 1
+    assert estimate(point * 1.01, sizes=sizes).use("bq_storage_gib").share > 1
+    too_many = StackProfile(scheduler_jobs=4)
+    assert exhaustion_point("scheduler_jobs", too_many, sizes=sizes) == 0.0
+    assert exhaustion_point("scheduler_jobs", sizes=sizes) is None
+
+
+def test_dataflow_profile_adds_a_note_and_removes_speed_invocations() -> None:
+    sizes = measure_sizes(50)
+    fn = estimate(50_000, StackProfile(), sizes=sizes)
+    df = estimate(50_000, StackProfile(speed_runtime="dataflow"), sizes=sizes)
+    assert df.use("fn_invocations").used < fn.use("fn_invocations").used
+    assert any("Dataflow" in n for n in df.notes)
+
+
+@pytest.mark.parametrize(
+    ("cron", "runs"),
+    [("15 3 * * *", 1), ("0 1,13 * * *", 2), ("*/15 * * * *", 96), ("0 8-17 * * *", 10)],
+)
+def test_runs_per_day(cron: str, runs: int) -> None:
+    assert runs_per_day(cron) == runs
+
+
+def test_cost_cli_names_first_quota(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from salesphere_tools.cli.main import app
+
+    result = CliRunner().invoke(app, ["cost", "--orders-per-day", "200000", "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    shares = {q["key"]: q["share"] for q in body["quotas"] if q["share"] is not None}
+    assert body["first_to_run_out"] == max(shares, key=shares.__getitem__)
+    assert len(body["quotas"]) == 20
+    assert "kms_key_versions" in body["billed_without_free_tier"]
+    text = CliRunner().invoke(app, ["cost", "--orders-per-day", "10000", "--stack", "pr-7"])
+    assert text.exit_code == 0 and "runs out first" in text.output
+    bad = CliRunner().invoke(app, ["cost", "--orders-per-day", "1", "--stack", "qa"])
+    assert bad.exit_code != 0 and "pr-<number>" in bad.output
+
+
+def test_the_forecast_is_counted_in_the_batch_run_and_its_queries() -> None:
+    from salesphere_tools import costs
+
+    sizes = costs.measure_sizes(50)
+    without = costs.estimate(10_000, traffic=costs.Traffic(forecast_series=0), sizes=sizes)
+    with_forecast = costs.estimate(
+        10_000, traffic=costs.Traffic(forecast_series=4_000), sizes=sizes
+    )
+    # 4,000 series: 6 days of 0.03 s and 1 of 0.13 s per series a week -> ~177 s per run
+    assert costs.forecast_seconds_per_run(costs.Traffic(forecast_series=4_000)) == pytest.approx(
+        4_000 * (6 / 7 * 0.03 + 1 / 7 * 0.13)
+    )
+    batch_cpu = costs.StackProfile().function_sizes["batch"][0]
+    extra_seconds = 177.14 * costs.DAYS_PER_MONTH * batch_cpu
+    assert with_forecast.use("fn_vcpu_s").used - without.use("fn_vcpu_s").used == pytest.approx(
+        extra_seconds, rel=0.01
+    )
+    assert with_forecast.use("bq_query_tib").used > without.use("bq_query_tib").used
+    assert any("demand forecast" in note for note in with_forecast.notes)
+
+
+def test_each_function_is_billed_at_its_own_size_from_the_limits() -> None:
+    from salesphere import limits
+    from salesphere_tools import costs
+
+    sizes = costs.measure_sizes(50)
+    profile = costs.StackProfile()
+    assert profile.function_sizes["batch"] == (limits.FUNCTIONS["batch"].cpu, 2.0)
+    est = costs.estimate(10_000, profile, sizes=sizes)
+    bigger = dict(profile.function_sizes, batch=(2.0, 4.0))
+    grown = costs.estimate(10_000, dataclasses.replace(profile, function_sizes=bigger), sizes=sizes)
+    runs = costs.DAYS_PER_MONTH  # one nightly run
+    per_run = (
+        costs.Traffic().batch_seconds_fixed
+        + 26_000 / 5_000
+        + costs.forecast_seconds_per_run(costs.Traffic())
+    )
+    assert grown.use("fn_vcpu_s").used - est.use("fn_vcpu_s").used == pytest.approx(
+        runs * per_run * 1.0, rel=1e-6
+    )
+
+
+def test_class_a_counts_listings_file_drop_writes_and_archive_files() -> None:
+    from salesphere import limits
+    from salesphere_tools import costs
+
+    sizes = costs.measure_sizes(50)
+    now = costs.designs()["now"]
+    assert now.archive_file_seconds == limits.ARCHIVE_FILE_MAX_S
+    quiet = costs.Traffic(files_per_day=0, deploys_per_month=0)
+    base = costs.estimate(10_000, traffic=quiet, sizes=sizes, design=now).use("gcs_class_a")
+    drops = costs.estimate(
+        10_000, traffic=dataclasses.replace(quiet, files_per_day=10), sizes=sizes, design=now
+    ).use("gcs_class_a")
+    # the drop itself and ingest's own five writes, plus a tenth of a quarantine copy
+    assert drops.used - base.used == pytest.approx(
+        costs.DAYS_PER_MONTH * 10 * (1 + costs.FILE_DROP_WRITES + 0.01 * 10), rel=1e-6
+    )
+    # listing the whole archive prefix each run is class A, a page per 1,000 objects
+    by_day = dataclasses.replace(now, archive_listing="days")
+    listed = costs.estimate(10_000, traffic=quiet, sizes=sizes, design=by_day).use("gcs_class_a")
+    assert base.used - listed.used > costs.DAYS_PER_MONTH * 20
+    # a file every 5 minutes doubles the archive's share of it
+    fast = dataclasses.replace(by_day, archive_file_seconds=300)
+    faster = costs.estimate(10_000, traffic=quiet, sizes=sizes, design=fast).use("gcs_class_a")
+    assert faster.used - listed.used == pytest.approx(costs.DAYS_PER_MONTH * (288 - 144), rel=0.05)
+
+
+def test_image_cleanup_bounds_artifact_registry_storage() -> None:
+    from infra.foundation import KEEP_IMAGE_VERSIONS
+    from salesphere_tools import costs
+
+    sizes = costs.measure_sizes(50)
+    found = costs.designs()
+    assert found["now"].image_keep_versions == KEEP_IMAGE_VERSIONS
+    kept = costs.estimate(10_000, sizes=sizes, design=found["now"]).use("ar_storage_gb")
+    never = costs.estimate(10_000, sizes=sizes, design=found["before"]).use("ar_storage_gb")
+    assert never.used > 20 * kept.used
+    assert kept.used < 1.0
+
+
+def test_the_anti_join_window_and_speed_window_set_a_dashboard_query() -> None:
+    from salesphere_tools import costs
+
+    sizes = costs.measure_sizes(50)
+    now = costs.designs()["now"]
+    whole = costs.estimate(10_000, sizes=sizes, design=now).use("bq_query_tib").used
+    bounded = (
+        costs.estimate(10_000, sizes=sizes, design=dataclasses.replace(now, anti_join_days=7))
+        .use("bq_query_tib")
+        .used
+    )
+    assert whole > 3 * bounded
+
+
+def test_write_api_rows_are_free_and_insert_all_rows_are_billed_per_kilobyte() -> None:
+    from salesphere_tools import costs
+
+    sizes = costs.measure_sizes(50)
+    legacy = costs.estimate(10_000, sizes=sizes, design=costs.designs()["now"])
+    proposed = costs.estimate(10_000, sizes=sizes, design=costs.designs()["proposed"])
+    rows = 26_000 + 8_000 + 30  # speed rows + ingest-log rows (requests and files) a day
+    assert legacy.use("bq_streaming_gib").used == pytest.approx(
+        rows * 1024 * costs.DAYS_PER_MONTH / 1024**3, rel=1e-6
+    )
+    assert proposed.use("bq_streaming_gib").used == 0
+    assert proposed.use("bq_write_api_gib").share < 0.01
