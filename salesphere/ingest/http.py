@@ -4,11 +4,14 @@
 of records or ``{"records": [...]}``. Answers, in the order they are checked:
 
 =====  ==========================================================================
+405    a method the path does not take (``Allow`` says which); ``GET /healthz`` and
+       ``GET /openapi.json`` (this API's OpenAPI document) need no credentials
 503    overloaded: ``Settings.max_inflight_requests`` batches already in progress
        (checked first, before the body is read; ``Retry-After``; nothing published)
 401    no credentials (neither HMAC headers nor an OIDC bearer token)
 403    bad credentials (unknown key, bad signature, timestamp > 5 min off)
 413    body larger than ``Settings.max_body_bytes``
+415    the fiscal path (``/fiscal``) without an XML ``Content-Type``
 400    invalid UTF-8, malformed JSON, JSON nested deeper than
        ``Settings.max_json_depth``, not a list, empty, too many records, unknown source
 200    every record accepted (or a duplicate within the batch)
@@ -31,7 +34,7 @@ from typing import Any, Protocol
 import orjson
 
 from salesphere import endpoints
-from salesphere.ingest import fiscal, jsonparse, signing
+from salesphere.ingest import fiscal, jsonparse, openapi, signing
 from salesphere.ingest.ledger import LedgerError
 from salesphere.ingest.mapping import live_mapping, live_sources
 from salesphere.ingest.publish import PublishError
@@ -45,6 +48,19 @@ SOURCE_HEADER = "X-Salesphere-Source"
 RETRY_AFTER_SECONDS = "5"
 #: A shed request is retried soon: capacity frees up as soon as a batch finishes.
 SHED_RETRY_AFTER_SECONDS = "1"
+
+
+#: Read-only paths (their last segment): no credentials, GET and HEAD only.
+HEALTH = openapi.HEALTH_PATH.strip("/")
+DOCUMENT = openapi.DOCUMENT_PATH.strip("/")
+READ_METHODS = ("GET", "HEAD")
+
+
+def allowed_methods(last_segment: str) -> tuple[str, ...]:
+    """What a path takes (the ``Allow`` of a 405): read-only paths GET, the rest POST."""
+    if last_segment in (HEALTH, DOCUMENT):
+        return READ_METHODS
+    return (*READ_METHODS, "POST") if not last_segment else ("POST",)
 
 
 class RequestLike(Protocol):
@@ -191,10 +207,22 @@ def parse_records(
 def handle(request: RequestLike, service: IngestService) -> Answer:
     """One HTTP request, start to finish."""
     settings = service.settings
-    if request.method == "GET":
+    last = request.path.strip("/").split("/")[-1]
+    reading = request.method in READ_METHODS
+    if reading and last == DOCUMENT:  # the contract, unsigned
+        return Answer(200, openapi.served(settings), {})
+    if reading and last in (HEALTH, ""):
         return Answer(200, {"status": "ok", "sources": live_sources()}, {})
-    if request.method != "POST":
-        return error(405, "method_not_allowed", "POST a JSON batch; GET /healthz for health")
+    allow = allowed_methods(last)
+    if request.method not in allow:
+        answer = error(
+            405,
+            "method_not_allowed",
+            f"{request.path} takes {', '.join(allow)}: POST a batch to a source's path, "
+            f"GET /{HEALTH} for health, GET /{DOCUMENT} for the API's description",
+        )
+        answer.headers["Allow"] = ", ".join(allow)
+        return answer
     # Load shedding: refuse at once, before reading or checking anything, when this
     # instance already processes its limit; a shed request has published nothing.
     if not service.admission.acquire(blocking=False):
@@ -228,6 +256,13 @@ def _handle_post(request: RequestLike, service: IngestService) -> Answer:
     if fiscal.is_xml_request(request.headers.get("Content-Type")):
         return _handle_fiscal(body, service, who)
     source = source_of(request)
+    if source == fiscal.FISCAL_SOURCE:
+        return error(
+            415,
+            "unsupported_media_type",
+            "fiscal documents are XML: send one document per request with Content-Type "
+            f"{' or '.join(fiscal.XML_CONTENT_TYPES)}",
+        )
     if source is None or live_mapping(source) is None:
         return error(
             400,

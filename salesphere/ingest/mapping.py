@@ -75,6 +75,8 @@ class SourceMapping:
     type_values: dict[str, str]
     fields: tuple[FieldSpec, ...]
     per_type: dict[str, tuple[FieldSpec, ...]] = field(default_factory=dict)
+    #: Live sources: one record as senders write it (published in the API's document).
+    example: Mapping[str, Any] | None = None
 
     @property
     def tabular(self) -> bool:
@@ -178,6 +180,7 @@ def parse_mapping(data: Mapping[str, Any], where: str = "<mapping>") -> SourceMa
         type_values=values,
         fields=fields,
         per_type=per_type,
+        example=data.get("example"),
     )
 
 
