@@ -582,7 +582,12 @@ transfers_to AS (
         tm.sku,
         SUM(tm.units) AS units,
         ARRAY_AGG(
-            STRUCT(tm.from_store, tm.units, tm.same_state, tm.lead_time_days)
+            STRUCT(
+                tm.from_store AS from_store,
+                tm.units AS units,
+                tm.same_state AS same_state,
+                tm.lead_time_days AS lead_time_days
+            )
             ORDER BY tm.from_store
         ) AS moves
     FROM transfer_moves AS tm
