@@ -11,6 +11,7 @@ own order-up-to level; an empty shelf needs 20 - on order - in transit.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -20,6 +21,9 @@ import pytest
 from salesphere.batch.runner import run_batch
 from salesphere.gcp import clients
 from salesphere.model import finalize
+from salesphere_tools import transfers
+from salesphere_tools.purchasing import ExportError
+from salesphere_tools.report import data
 from tests.support import batch as h
 
 pytestmark = pytest.mark.twin
@@ -216,7 +220,7 @@ def _positions(settings) -> dict[tuple, tuple]:
     }
 
 
-def test_transfers_come_before_purchases_on_both_sides_of_the_cutoff(quiet_twin) -> None:
+def test_transfers_come_before_purchases_on_both_sides_of_the_cutoff(quiet_twin, tmp_path) -> None:
     settings = quiet_twin.settings
     h.reset(settings)
     _load_reference(settings)
@@ -236,3 +240,29 @@ def test_transfers_come_before_purchases_on_both_sides_of_the_cutoff(quiet_twin)
     )
     assert _moves(settings) == MOVES  # ...and in the batch half
     assert _positions(settings) == POSITIONS
+
+    # The pt-BR export for SP2: what it receives, in spreadsheet cells.
+    result = transfers.export(settings, "SP2", tmp_path / "sp2.csv")
+    assert (result.rows, result.units) == (3, 46)
+    with result.path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter=";"))
+    assert [(r["SKU"], r["Loja de origem"], r["Transferir (un.)"]) for r in rows] == [
+        ("T", "SP1", "20"),
+        ("V", "SP1", "10"),
+        ("W", "SP1", "16"),
+    ]
+    v = rows[1]
+    assert v["Compra restante no destino (un.)"] == "10" and v["Mesmo estado"] == "Sim"
+    assert v["Nível máximo na origem (un.)"] == "20,0"
+    assert v["Ruptura prevista no destino em"] == f"{today:%d/%m/%Y}"  # empty shelf
+    everything = transfers.export(settings, None, tmp_path / "all.csv")
+    assert (everything.rows, everything.units) == (4, 66)
+    with pytest.raises(ExportError, match="unknown store 'XX'"):
+        transfers.export(settings, "XX", tmp_path / "xx.csv")
+
+    # The dashboard reads the same rows.
+    shown = {
+        (r["sku"], r["from_store"], r["to_store"]): r["units"]
+        for r in data.fetch_transfers(settings)
+    }
+    assert shown == {key: units for key, (units, _, _) in MOVES.items()}
