@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -24,6 +25,7 @@ from salesphere.model import finalize
 from salesphere_tools import transfers
 from salesphere_tools.purchasing import ExportError
 from salesphere_tools.report import data
+from salesphere_tools.warehouse.reference import load_reference_files
 from tests.support import batch as h
 
 pytestmark = pytest.mark.twin
@@ -146,11 +148,18 @@ def _forecasts(today: date) -> list[dict]:
     ]
 
 
-def _load_reference(settings) -> None:
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _load_reference(settings, folder: Path) -> None:
+    """Through `salesphere batch load-reference`: products, stores and one pair's lead time."""
     bq = clients.bigquery_client(settings)
-    for table in ("products", "stores", "transfer_lead_times"):
-        bq.query_and_wait(f"DELETE FROM reference.{table} WHERE TRUE")
     bq.query_and_wait("DELETE FROM batch.demand_forecast WHERE TRUE")
+    folder.mkdir()
     products = [
         {
             "sku": sku,
@@ -178,13 +187,16 @@ def _load_reference(settings) -> None:
         }
         for s, uf in STORES.items()
     ]
-    lead_times = [{"from_store": "SP1", "to_store": "MG1", "days": 5}]
-    for table, rows in (
-        ("products", products),
-        ("stores", stores),
-        ("transfer_lead_times", lead_times),
-    ):
-        assert bq.insert_rows_json(f"{settings.project}.reference.{table}", rows) == []
+    _write_csv(folder / "products.csv", products)
+    _write_csv(folder / "stores.csv", stores)
+    # Today's reference folders have no lead-time file: they load, and the table is empty.
+    loaded = load_reference_files(settings, folder)
+    assert loaded["reference.transfer_lead_times"] == 0
+    _write_csv(
+        folder / "transfer_lead_times.csv", [{"from_store": "SP1", "to_store": "MG1", "days": 5}]
+    )
+    loaded = load_reference_files(settings, folder)
+    assert loaded["reference.transfer_lead_times"] == 1
 
 
 def _moves(settings) -> dict[tuple, tuple]:
@@ -223,7 +235,7 @@ def _positions(settings) -> dict[tuple, tuple]:
 def test_transfers_come_before_purchases_on_both_sides_of_the_cutoff(quiet_twin, tmp_path) -> None:
     settings = quiet_twin.settings
     h.reset(settings)
-    _load_reference(settings)
+    _load_reference(settings, tmp_path / "reference")
     now = datetime.now(UTC)
     today = now.astimezone(ZoneInfo("America/Sao_Paulo")).date()
     received = now - timedelta(minutes=1)
@@ -266,3 +278,8 @@ def test_transfers_come_before_purchases_on_both_sides_of_the_cutoff(quiet_twin,
         for r in data.fetch_transfers(settings)
     }
     assert shown == {key: units for key, (units, _, _) in MOVES.items()}
+
+    # Without the pair's row the cross-state default applies.
+    (tmp_path / "reference" / "transfer_lead_times.csv").unlink()
+    load_reference_files(settings, tmp_path / "reference")
+    assert _moves(settings)[("U", "SP1", "MG1")] == (20, False, 4)
