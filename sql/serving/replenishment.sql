@@ -24,8 +24,8 @@
 -- column: on_hand: Units on hand now (serving.inventory_on_hand); below zero the stock
 --   record is wrong and the arithmetic takes 0.
 -- column: on_order: Units ordered and not yet received. The platform records no purchase
---   orders yet, so 0: subtract open orders by hand. Units in transit from another store
---   (in_transit) are added.
+--   orders yet, so 0: subtract open orders by hand.
+--   Plus the units in transit from another store (in_transit).
 -- column: in_transit: Units sent to this store by another and not yet received: a
 --   transfer_out seen at the sender (counterpart_store_id = this store) without the
 --   transfer_in of the same document (source_ref) and SKU at this store. Counted in
