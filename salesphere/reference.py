@@ -19,6 +19,12 @@ DEFAULT_MIN_ORDER_QUANTITY = 0
 #: Lead time plus review period is the window an order must cover; beyond a year the
 #: forecast (a few weeks ahead) says nothing, so such a catalogue row is a typing error.
 MAX_COVER_DAYS = 365
+#: Days a transfer between two stores takes when ``reference.transfer_lead_times`` has no row
+#: for the pair: a van run inside a state is overnight plus a day to shelve; across states
+#: the truck and the interstate fiscal paperwork (the transfer NF-e) take about twice that.
+#: ``serving.transfer_suggestions`` applies the same values (a test keeps them in step).
+DEFAULT_TRANSFER_DAYS_SAME_STATE = 2
+DEFAULT_TRANSFER_DAYS_OTHER_STATE = 4
 
 
 class Product(BaseModel):
@@ -125,6 +131,28 @@ class Store(BaseModel):
     @classmethod
     def _cnpj_is_real(cls, value: object) -> object:
         return check_cnpj(value)
+
+
+class TransferLeadTime(BaseModel):
+    """Days stock takes from one store to another (``reference.transfer_lead_times``).
+
+    Optional per pair and per direction; a pair without a row takes
+    :data:`DEFAULT_TRANSFER_DAYS_SAME_STATE` or :data:`DEFAULT_TRANSFER_DAYS_OTHER_STATE`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    from_store: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    to_store: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    days: int = Field(ge=0, le=60, description="Days from dispatch to the goods on the shelf.")
+
+    @model_validator(mode="after")
+    def _two_stores(self) -> TransferLeadTime:
+        if self.from_store == self.to_store:
+            raise ValueError(
+                f"from_store and to_store are both {self.from_store}; a transfer needs two stores"
+            )
+        return self
 
 
 class SupplierItem(BaseModel):

@@ -291,6 +291,18 @@ SUPPLIER_ITEMS = TableDef(
     "stock receipts in units.",
 )
 
+TRANSFER_LEAD_TIMES = TableDef(
+    names.DATASET_REFERENCE,
+    "transfer_lead_times",
+    (
+        Column("from_store", "STRING", "REQUIRED", "Store the stock leaves (reference.stores)."),
+        Column("to_store", "STRING", "REQUIRED", "Store the stock arrives at (reference.stores)."),
+        Column("days", "INT64", "REQUIRED", "Days from dispatch to the goods on the shelf."),
+    ),
+    "Days a transfer takes per store pair and direction; a pair without a row takes the "
+    "default (salesphere.reference: 2 days within a state, 4 across states).",
+)
+
 DEMAND_FORECAST = TableDef(
     names.DATASET_BATCH,
     "demand_forecast",
@@ -395,6 +407,7 @@ TABLES: tuple[TableDef, ...] = (
     PRODUCTS,
     STORES,
     SUPPLIER_ITEMS,
+    TRANSFER_LEAD_TIMES,
     DEMAND_FORECAST,
     FORECAST_ACCURACY,
 )

@@ -66,6 +66,62 @@ def export(
         )
 
 
+@replenishment_app.command("transfers")
+def transfers(
+    store: Annotated[
+        str | None, typer.Option("--store", help="Store id, e.g. SP01: what it sends and gets.")
+    ] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Every suggested transfer between all stores.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="CSV to write (default out/sugestao_transferencia_<store>_<date>.csv)."),
+    ] = None,
+    encoding: Annotated[
+        str,
+        typer.Option(help="utf-8-bom (Excel, LibreOffice) or latin-1 (older ERP imports)."),
+    ] = "utf-8-bom",
+) -> None:
+    """Write the suggested transfers between stores as a pt-BR CSV (; separated)."""
+    from salesphere.settings import Settings
+    from salesphere_tools.purchasing import ENCODINGS, ExportError
+    from salesphere_tools.transfers import export as write
+
+    if (store is None) == (not everything):
+        raise typer.BadParameter("pass --store <id> or --all (one of them)")
+    if encoding not in ENCODINGS:
+        raise typer.BadParameter(f"--encoding must be one of {', '.join(ENCODINGS)}")
+    label = store or "todas"
+    path = out or Path("out") / f"sugestao_transferencia_{label}_{date.today():%Y%m%d}.csv"
+    try:
+        result = write(Settings.from_env(), store, path, encoding=encoding)
+    except ExportError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    except Exception as exc:  # connection refused, missing view and the like
+        typer.echo(
+            f"cannot read serving.transfer_suggestions ({exc}); is the twin up "
+            "(`salesphere local up`) and the warehouse set up?",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"{result.path}: {result.rows} transfer(s), {result.units} unit(s) "
+        f"({encoding}, ';' separated, decimal comma)"
+    )
+    if result.rows == 0:
+        typer.echo(
+            "no transfer suggested today: no store holds more than it needs of a SKU another lacks"
+        )
+    if result.replaced:
+        typer.echo(
+            f"{result.replaced} character(s) Latin-1 cannot hold were written as '?'; "
+            "use --encoding utf-8-bom to keep them",
+            err=True,
+        )
+
+
 def print_replay(result, console=None) -> None:
     """One rich table: a row per target service level."""
     from rich.console import Console

@@ -44,6 +44,8 @@ class ReportData:
     forecast_series: list[dict[str, Any]] = field(default_factory=list)
     #: serving.replenishment rows with something to order, urgent first.
     suggestions: list[dict[str, Any]] = field(default_factory=list)
+    #: serving.transfer_suggestions rows, soonest stock-out at the receiver first.
+    transfers: list[dict[str, Any]] = field(default_factory=list)
     #: Backtest per model and series class (and "all"): model, series_class, series,
     #: wape, mase, bias (means over series), baseline (seasonal_naive / trailing_avg_28).
     accuracy: list[dict[str, Any]] = field(default_factory=list)
@@ -192,6 +194,21 @@ def fetch_suggestions(settings: Any, limit: int = 40) -> list[dict[str, Any]]:
     )
 
 
+def fetch_transfers(settings: Any, limit: int = 40) -> list[dict[str, Any]]:
+    """What to move between stores (serving.transfer_suggestions), soonest need first."""
+    from salesphere.gcp import clients
+
+    return clients.query_rows(
+        settings,
+        "SELECT t.sku, t.product_name, t.from_store, t.to_store, t.units, t.same_state, "
+        "t.lead_time_days, t.from_on_hand, t.to_on_hand, t.to_stockout_date, "
+        "t.to_suggested_order_quantity "
+        "FROM serving.transfer_suggestions AS t "
+        "ORDER BY t.to_stockout_date IS NULL, t.to_stockout_date, t.sku, t.from_store, "
+        f"t.to_store LIMIT {int(limit)}",
+    )
+
+
 def fetch_accuracy(settings: Any) -> list[dict[str, Any]]:
     """The newest backtest: mean WAPE, MASE and bias per model and series class.
 
@@ -292,6 +309,7 @@ def fetch(settings: Any, *, top: int = 10) -> ReportData:
     return ReportData(
         forecast_series=fetch_forecasts(settings),
         suggestions=fetch_suggestions(settings),
+        transfers=fetch_transfers(settings),
         accuracy=fetch_accuracy(settings),
         has_forecast=has_forecast,
         subtitle=f"project {settings.project} · env {settings.env} · "

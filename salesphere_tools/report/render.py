@@ -413,6 +413,51 @@ def forecast_section(data: ReportData) -> str:
     )
 
 
+def transfers_section(data: ReportData) -> str:
+    """What to move between stores before buying: the purchase table below is net of it."""
+    rows = [
+        [
+            r["sku"],
+            r.get("product_name") or "",
+            r["from_store"],
+            r["to_store"],
+            r["units"],
+            "yes" if r.get("same_state") else "no",
+            r["lead_time_days"],
+            r["from_on_hand"],
+            r["to_on_hand"],
+            "–" if r.get("to_stockout_date") is None else str(r["to_stockout_date"]),
+            r["to_suggested_order_quantity"],
+        ]
+        for r in data.transfers
+    ]
+    headers = [
+        "SKU",
+        "product",
+        "from",
+        "to",
+        "move (units)",
+        "same state",
+        "transfer days",
+        "on hand at origin",
+        "on hand at destination",
+        "stock-out at destination",
+        "still to buy (units)",
+    ]
+    body = (
+        _table(headers, rows, {4, 6, 7, 8, 10})
+        if rows
+        else "<p>no transfer suggested: no store holds more than it needs of a SKU another "
+        "lacks.</p>"
+    )
+    return (
+        '<section class="wide" id="transfers"><h2>Transfers between stores '
+        "(serving.transfer_suggestions)</h2><p>Stock above a store's order-up-to level, sent "
+        "to a store at or below its reorder point (same state first). The purchase "
+        "suggestions below already count these units.</p>" + body + "</section>"
+    )
+
+
 def suggestions_section(data: ReportData) -> str:
     """What to order, with the numbers that explain each quantity."""
     suggestion_rows = [
@@ -535,6 +580,7 @@ SECTIONS = (
     products_section,
     alerts_section,
     forecast_section,
+    transfers_section,
     suggestions_section,
     accuracy_section,
     freshness_section,

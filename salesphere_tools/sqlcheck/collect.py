@@ -365,6 +365,16 @@ def purchasing_queries() -> list[Statement]:
     ]
 
 
+def transfer_queries() -> list[Statement]:
+    """``salesphere replenishment transfers``: one store's transfers, and every store's."""
+    from salesphere_tools import transfers
+
+    return [
+        *_run("transfers: one store", transfers.fetch_rows, settings(), "SP01"),
+        *_run("transfers: every store", transfers.fetch_rows, settings(), None),
+    ]
+
+
 def cli_queries() -> list[Statement]:
     """``salesphere speed tail`` for each table, summary and all columns."""
     from salesphere_tools.speed import tail
@@ -463,6 +473,7 @@ COLLECTORS: tuple[Callable[[], list[Statement]], ...] = (
     recompute_queries,
     report_queries,
     purchasing_queries,
+    transfer_queries,
     cli_queries,
     demo_queries,
     probe_queries,

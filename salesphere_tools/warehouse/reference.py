@@ -2,7 +2,9 @@
 
 ``supplier_items.csv`` (suppliers' codes and units for fiscal receipts) is optional: when
 the folder has none, ``reference.supplier_items`` is emptied, so a company without
-supplier NF-e keeps loading what it always did.
+supplier NF-e keeps loading what it always did. ``transfer_lead_times.csv`` (days per store
+pair) is optional the same way: without it every pair takes the default of
+:mod:`salesphere.reference` (2 days within a state, 4 across).
 
 The data generator and purchasing export these CSVs with headers equal to the fields of
 :class:`salesphere.reference.Product` and :class:`~salesphere.reference.Store`; each row is
@@ -21,17 +23,25 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from salesphere.gcp import clients
-from salesphere.reference import Product, Store, SupplierItem
+from salesphere.reference import Product, Store, SupplierItem, TransferLeadTime
 from salesphere.settings import Settings
-from salesphere.warehouse.schemas import PRODUCTS, STORES, SUPPLIER_ITEMS, TableDef, bq_schema
+from salesphere.warehouse.schemas import (
+    PRODUCTS,
+    STORES,
+    SUPPLIER_ITEMS,
+    TRANSFER_LEAD_TIMES,
+    TableDef,
+    bq_schema,
+)
 
 FILES: tuple[tuple[str, type[BaseModel], TableDef], ...] = (
     ("products.csv", Product, PRODUCTS),
     ("stores.csv", Store, STORES),
     ("supplier_items.csv", SupplierItem, SUPPLIER_ITEMS),
+    ("transfer_lead_times.csv", TransferLeadTime, TRANSFER_LEAD_TIMES),
 )
 #: Files a folder may leave out (their table is then loaded empty).
-OPTIONAL_FILES = frozenset({"supplier_items.csv"})
+OPTIONAL_FILES = frozenset({"supplier_items.csv", "transfer_lead_times.csv"})
 
 
 def _present(record: dict[str, str], model: type[BaseModel]) -> dict[str, str]:

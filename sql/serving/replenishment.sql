@@ -25,6 +25,16 @@
 --   record is wrong and the arithmetic takes 0.
 -- column: on_order: Units ordered and not yet received. The platform records no purchase
 --   orders yet, so 0: subtract open orders by hand.
+--   Plus the units in transit from another store (in_transit).
+-- column: in_transit: Units sent to this store by another and not yet received: a
+--   transfer_out seen at the sender (counterpart_store_id = this store) without the
+--   transfer_in of the same document (source_ref) and SKU at this store. Counted in
+--   on_order.
+-- column: transfer_in: Units suggested to move here from other stores today
+--   (serving.transfer_suggestions); the order covers only what they do not.
+-- column: transfer_out: Units suggested to move from here to other stores today.
+-- column: transfers_in: The suggested transfers to this store, one per donor: from_store,
+--   units, same_state, lead_time_days (serving.transfer_suggestions unnests them).
 -- column: lead_time_days: L, days the supplier needs to deliver (reference.products).
 -- column: review_period_days: R, days until this SKU is reviewed again (reference.products,
 --   7 when blank).
@@ -56,10 +66,10 @@
 -- column: pack_size: Units per case (reference.products, 1 when blank).
 -- column: min_order_quantity: Supplier's minimum order in units (reference.products, 0
 --   when blank).
--- column: suggested_order_quantity: max(0, order_up_to - max(on_hand, 0) - on_order),
---   rounded up to whole cases, and at least min_order_quantity (itself rounded up to whole
+-- column: suggested_order_quantity: max(0, order_up_to - max(on_hand, 0) - on_order
+--   - transfer_in), rounded up to whole cases, and at least min_order_quantity (itself rounded up to whole
 --   cases) when anything is ordered.
--- column: urgent: Something to order and on hand plus on order at or below
+-- column: urgent: Something to order after transfers and on hand plus on order at or below
 --   computed_reorder_point: order today, or stock is expected to run out before delivery.
 -- example: SELECT sku, product_name, suggested_order_quantity, stockout_date
 --   FROM serving.replenishment WHERE store_id = 'SP01' AND suggested_order_quantity > 0
@@ -67,6 +77,63 @@
 WITH service_levels AS (
     -- Service level -> z (serving.service_levels, rendered from salesphere.replenishment).
     SELECT l.service_level, l.z FROM serving.service_levels AS l
+),
+
+-- Units on their way from another store: each transfer document's transfer_out at the
+-- sender less the transfer_in of the same document and SKU at the receiver. A
+-- transfer_out without a document (source_ref) cannot be matched and is not counted.
+transfer_events AS (
+    SELECT
+        e.event_id,
+        ANY_VALUE(e.event_type) AS event_type,
+        ANY_VALUE(e.store_id) AS store_id,
+        ANY_VALUE(e.counterpart_store_id) AS counterpart_store_id,
+        ANY_VALUE(e.sku) AS sku,
+        ANY_VALUE(e.source_ref) AS source_ref,
+        ANY_VALUE(e.quantity) AS quantity
+    FROM (
+        SELECT
+            m.event_id, m.event_type, m.store_id, m.counterpart_store_id, m.sku,
+            m.source_ref, m.quantity
+        FROM master.events AS m
+        WHERE m.event_type IN ('transfer_out', 'transfer_in') AND m.source_ref IS NOT NULL
+        UNION ALL
+        SELECT
+            s.event_id, s.event_type, s.store_id, s.counterpart_store_id, s.sku,
+            s.source_ref, s.quantity
+        FROM serving.events_since_cutoff AS s
+        WHERE s.event_type IN ('transfer_out', 'transfer_in') AND s.source_ref IS NOT NULL
+    ) AS e
+    GROUP BY e.event_id
+),
+
+transfer_legs AS (
+    SELECT
+        te.event_type,
+        te.store_id,
+        te.counterpart_store_id,
+        te.sku,
+        te.source_ref,
+        SUM(te.quantity) AS quantity
+    FROM transfer_events AS te
+    GROUP BY te.event_type, te.store_id, te.counterpart_store_id, te.sku, te.source_ref
+),
+
+in_transit AS (
+    SELECT
+        o.counterpart_store_id AS store_id,
+        o.sku,
+        SUM(GREATEST(o.quantity - COALESCE(i.quantity, 0), 0)) AS units
+    FROM transfer_legs AS o
+    LEFT JOIN transfer_legs AS i
+        ON
+            i.event_type = 'transfer_in'
+            AND o.counterpart_store_id = i.store_id
+            AND o.store_id = i.counterpart_store_id
+            AND o.sku = i.sku
+            AND o.source_ref = i.source_ref
+    WHERE o.event_type = 'transfer_out'
+    GROUP BY o.counterpart_store_id, o.sku
 ),
 
 positions AS (
@@ -365,8 +432,188 @@ needs AS (
     SELECT
         lv.*,
         -- Rounded to a millionth first, so float noise cannot add a whole case.
-        ROUND(lv.order_up_to - lv.available - lv.on_order, 6) AS shortfall
+        ROUND(lv.order_up_to - lv.available - lv.on_order - COALESCE(it.units, 0), 6)
+            AS shortfall,
+        COALESCE(it.units, 0) AS in_transit
     FROM levels AS lv
+    LEFT JOIN in_transit AS it ON lv.store_id = it.store_id AND lv.sku = it.sku
+),
+
+-- Transfers before purchases (serving.transfer_suggestions shows the pairs). Physical
+-- stores only (the web shop ships from its own stock). A donor gives what it holds on the
+-- shelf above its order-up-to level, never more: giving down to the reorder point would
+-- only move the purchase to the donor at its next review. A receiver is at or below its
+-- reorder point (on hand + on order + in transit) and receives up to its order-up-to
+-- level. Same state first, then across states; within a tier donors and receivers are
+-- matched in a fixed order (largest surplus / need first, then store id) by overlapping
+-- their running sums, so the same data always gives the same suggestion.
+transfer_positions AS (
+    SELECT
+        n.store_id,
+        n.sku,
+        st.state,
+        GREATEST(CAST(FLOOR(ROUND(n.available - n.order_up_to, 6)) AS INT64), 0) AS surplus,
+        IF(
+            n.available + n.on_order + n.in_transit <= n.computed_reorder_point,
+            GREATEST(CAST(CEIL(n.shortfall) AS INT64), 0),
+            0
+        ) AS need
+    FROM needs AS n
+    INNER JOIN reference.stores AS st ON n.store_id = st.store_id
+    WHERE st.channel = 'store'
+),
+
+state_donors AS (
+    SELECT
+        tp.*,
+        SUM(tp.surplus) OVER (
+            PARTITION BY tp.sku, tp.state ORDER BY tp.surplus DESC, tp.store_id
+            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS upto
+    FROM transfer_positions AS tp
+    WHERE tp.surplus > 0
+),
+
+state_receivers AS (
+    SELECT
+        tp.*,
+        SUM(tp.need) OVER (
+            PARTITION BY tp.sku, tp.state ORDER BY tp.need DESC, tp.store_id
+            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS upto
+    FROM transfer_positions AS tp
+    WHERE tp.need > 0
+),
+
+state_moves AS (
+    -- Donor d covers units (d.upto - d.surplus, d.upto] of the state's surplus, receiver r
+    -- units (r.upto - r.need, r.upto] of its need: d sends r their overlap.
+    SELECT
+        d.sku,
+        d.store_id AS from_store,
+        r.store_id AS to_store,
+        LEAST(d.upto, r.upto) - GREATEST(d.upto - d.surplus, r.upto - r.need) AS units
+    FROM state_donors AS d
+    INNER JOIN state_receivers AS r
+        ON
+            d.sku = r.sku
+            AND d.state = r.state
+            AND d.upto - d.surplus < r.upto
+            AND r.upto - r.need < d.upto
+),
+
+state_left AS (
+    -- What each store still gives or needs after its own state: in a state either the
+    -- surplus or the need runs out, so the second round pairs different states.
+    SELECT
+        tp.store_id,
+        tp.sku,
+        tp.state,
+        tp.surplus - COALESCE(SUM(IF(sm.from_store = tp.store_id, sm.units, 0)), 0) AS surplus,
+        tp.need - COALESCE(SUM(IF(sm.to_store = tp.store_id, sm.units, 0)), 0) AS need
+    FROM transfer_positions AS tp
+    LEFT JOIN state_moves AS sm
+        ON tp.sku = sm.sku AND tp.store_id IN (sm.from_store, sm.to_store)
+    GROUP BY tp.store_id, tp.sku, tp.state, tp.surplus, tp.need
+),
+
+other_donors AS (
+    SELECT
+        sl.*,
+        SUM(sl.surplus) OVER (
+            PARTITION BY sl.sku ORDER BY sl.surplus DESC, sl.store_id
+            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS upto
+    FROM state_left AS sl
+    WHERE sl.surplus > 0
+),
+
+other_receivers AS (
+    SELECT
+        sl.*,
+        SUM(sl.need) OVER (
+            PARTITION BY sl.sku ORDER BY sl.need DESC, sl.store_id
+            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS upto
+    FROM state_left AS sl
+    WHERE sl.need > 0
+),
+
+other_moves AS (
+    SELECT
+        d.sku,
+        d.store_id AS from_store,
+        r.store_id AS to_store,
+        LEAST(d.upto, r.upto) - GREATEST(d.upto - d.surplus, r.upto - r.need) AS units
+    FROM other_donors AS d
+    INNER JOIN other_receivers AS r
+        ON
+            d.sku = r.sku
+            AND d.upto - d.surplus < r.upto
+            AND r.upto - r.need < d.upto
+),
+
+transfer_moves AS (
+    SELECT
+        mv.sku,
+        mv.from_store,
+        mv.to_store,
+        mv.units,
+        fs.state = ts.state AS same_state,
+        COALESCE(
+            tl.days,
+            -- Defaults: salesphere.reference.DEFAULT_TRANSFER_DAYS_SAME_STATE / _OTHER_STATE.
+            IF(fs.state = ts.state, 2, 4)
+        ) AS lead_time_days
+    FROM (
+        SELECT sm.* FROM state_moves AS sm
+        UNION ALL
+        SELECT om.* FROM other_moves AS om
+    ) AS mv
+    INNER JOIN reference.stores AS fs ON mv.from_store = fs.store_id
+    INNER JOIN reference.stores AS ts ON mv.to_store = ts.store_id
+    LEFT JOIN reference.transfer_lead_times AS tl
+        ON mv.from_store = tl.from_store AND mv.to_store = tl.to_store
+),
+
+transfers_to AS (
+    SELECT
+        tm.to_store AS store_id,
+        tm.sku,
+        SUM(tm.units) AS units,
+        ARRAY_AGG(
+            STRUCT(
+                tm.from_store AS from_store,
+                tm.units AS units,
+                tm.same_state AS same_state,
+                tm.lead_time_days AS lead_time_days
+            )
+            ORDER BY tm.from_store
+        ) AS moves
+    FROM transfer_moves AS tm
+    GROUP BY tm.to_store, tm.sku
+),
+
+transfers_from AS (
+    SELECT
+        tm.from_store AS store_id,
+        tm.sku,
+        SUM(tm.units) AS units
+    FROM transfer_moves AS tm
+    GROUP BY tm.from_store, tm.sku
+),
+
+netted AS (
+    SELECT
+        n.*,
+        COALESCE(tt.units, 0) AS transfer_in,
+        COALESCE(tf.units, 0) AS transfer_out,
+        COALESCE(tt.moves, []) AS transfers_in,
+        -- What the transfers leave to buy.
+        ROUND(n.shortfall - COALESCE(tt.units, 0), 6) AS order_shortfall
+    FROM needs AS n
+    LEFT JOIN transfers_to AS tt ON n.store_id = tt.store_id AND n.sku = tt.sku
+    LEFT JOIN transfers_from AS tf ON n.store_id = tf.store_id AND n.sku = tf.sku
 )
 
 SELECT
@@ -376,7 +623,11 @@ SELECT
     n.supplier,
     n.as_of_date,
     n.on_hand,
-    n.on_order,
+    n.on_order + n.in_transit AS on_order,
+    n.in_transit,
+    n.transfer_in,
+    n.transfer_out,
+    n.transfers_in,
     n.lead_time_days,
     n.review_period_days,
     IF(n.has_forecast, 'forecast', 'trailing_average') AS demand_source,
@@ -395,13 +646,14 @@ SELECT
     n.pack_size,
     n.min_order_quantity,
     IF(
-        n.shortfall <= 0,
+        n.order_shortfall <= 0,
         0,
         GREATEST(
-            CAST(CEIL(n.shortfall / n.pack_size) AS INT64),
+            CAST(CEIL(n.order_shortfall / n.pack_size) AS INT64),
             CAST(CEIL(n.min_order_quantity / n.pack_size) AS INT64)
         )
         * n.pack_size
     ) AS suggested_order_quantity,
-    n.shortfall > 0 AND n.available + n.on_order <= n.computed_reorder_point AS urgent
-FROM needs AS n
+    n.order_shortfall > 0
+    AND n.available + n.on_order + n.in_transit <= n.computed_reorder_point AS urgent
+FROM netted AS n

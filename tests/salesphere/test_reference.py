@@ -50,3 +50,24 @@ def test_a_bad_pack_size_names_the_row(tmp_path: Path) -> None:
     path.write_text(HEADER + "K1,Caneta,Papelaria,1.00,2.90,,3,x,7,1,0\n", encoding="utf-8")
     with pytest.raises(ValueError, match="reorder_point"):
         read_rows(path, Product)
+
+
+def test_transfer_lead_times_read_per_pair(tmp_path: Path) -> None:
+    from salesphere.reference import TransferLeadTime
+
+    path = tmp_path / "transfer_lead_times.csv"
+    path.write_text("from_store,to_store,days\nSP01,SP02,1\nSP01,RJ01,3\n")
+    rows = read_rows(path, TransferLeadTime)
+    assert rows == [
+        {"from_store": "SP01", "to_store": "SP02", "days": 1},
+        {"from_store": "SP01", "to_store": "RJ01", "days": 3},
+    ]
+
+
+def test_a_transfer_to_the_same_store_names_the_row(tmp_path: Path) -> None:
+    from salesphere.reference import TransferLeadTime
+
+    path = tmp_path / "transfer_lead_times.csv"
+    path.write_text("from_store,to_store,days\nSP01,SP01,1\n")
+    with pytest.raises(ValueError, match=r"transfer_lead_times.csv:2: .*two stores"):
+        read_rows(path, TransferLeadTime)

@@ -89,3 +89,30 @@ def test_each_alert_kind_gets_its_action_and_negative_stock_asks_for_a_count() -
     out = section[section.index("OUT") :].split("</tr>")[0]
     assert "count the shelf" in neg and "reorder now" not in neg
     assert "reorder now" in out and "count the shelf" not in out
+
+
+def test_transfers_are_listed_before_the_purchases_they_reduce() -> None:
+    data = sample()
+    page = render(data)
+    assert "no transfer suggested" in page[page.index('id="transfers"') :]
+    data.transfers = [
+        {
+            "sku": "SKU-1",
+            "product_name": "Café",
+            "from_store": "SP01",
+            "to_store": "SP02",
+            "units": 16,
+            "same_state": True,
+            "lead_time_days": 2,
+            "from_on_hand": 180,
+            "to_on_hand": 0,
+            "to_stockout_date": date(2026, 11, 7),
+            "to_suggested_order_quantity": 4,
+        }
+    ]
+    page = render(data)
+    assert page.index('id="transfers"') < page.index('id="suggestions"')
+    row = page[page.index('id="transfers"') :].split("<td>SKU-1</td>")[1].split("</tr>")[0]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
+    assert cells[:3] == ["Café", "SP01", "SP02"]
+    assert cells[3:6] == ["16", "yes", "2"] and cells[-1] == "4"

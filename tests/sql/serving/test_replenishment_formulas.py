@@ -106,3 +106,11 @@ def test_catalogue_terms_default_and_validate() -> None:
             _product(**bad)
     with pytest.raises(ValidationError, match="exceeds 365 days"):
         _product(supplier_lead_time_days=300, review_period_days=90)
+
+
+def test_transfer_lead_time_defaults_are_the_reference_modules() -> None:
+    same, other = (
+        int(v) for v in re.search(r"IF\(fs\.state = ts\.state, (\d+), (\d+)\)", VIEW).groups()
+    )
+    assert same == reference.DEFAULT_TRANSFER_DAYS_SAME_STATE
+    assert other == reference.DEFAULT_TRANSFER_DAYS_OTHER_STATE
