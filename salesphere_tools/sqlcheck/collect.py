@@ -285,10 +285,18 @@ def speed_reads() -> list[Statement]:
 
 
 def ingest_reads() -> list[Statement]:
-    from salesphere.ingest import fiscal, service
+    from salesphere.ingest import fiscal, history, service
 
-    return _run("ingest: reference lookups", service.load_catalog, settings()) + _run(
-        "ingest: fiscal reference lookups", fiscal.load_fiscal_catalog, settings()
+    return (
+        _run("ingest: reference lookups", service.load_catalog, settings())
+        + _run("ingest: fiscal reference lookups", fiscal.load_fiscal_catalog, settings())
+        + _run(
+            "history import: already imported?",
+            history.already_imported,
+            settings(),
+            "0" * 64,
+            answer=lambda sql: [{"n": 0}],
+        )
     )
 
 
