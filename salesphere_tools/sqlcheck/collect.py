@@ -398,6 +398,7 @@ def demo_queries() -> list[Statement]:
     state = type("State", (), {"settings": settings()})()
     out = _run("demo: serving totals", demo._serving_totals, state)
     out += _run("demo: forecast summary", demo._forecast_summary, state)
+    out += _run("demo: backtest accuracy", demo._accuracy, state)
     for name, sql in (
         ("demo: distinct speed events", demo.SPEED_EVENTS_SQL),
         ("demo: events since cutoff", demo.SINCE_CUTOFF_SQL),
