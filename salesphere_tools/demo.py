@@ -474,20 +474,28 @@ def step_legacy_history(state: DemoState) -> None:
     console.print(
         f"{path.name}: {report.received:,} rows read, {report.accepted:,} imported "
         f"({report.first_day:%d/%m/%Y}..{report.last_day:%d/%m/%Y}), "
-        f"{report.rejected} quarantined; the live week starts {first_live:%d/%m/%Y}. "
-        "Importing the same file again changes nothing."
+        f"{report.rejected} quarantined; the live week starts {first_live:%d/%m/%Y}."
+    )
+    again = import_file(state.settings, path)
+    console.print(
+        "Imported again: "
+        + (
+            "already imported, nothing changed."
+            if again.already_imported
+            else "[red]landed twice[/red]"
+        )
     )
 
 
 #: Backtest accuracy per model: mean WAPE over the series each model was scored on, and
 #: over the series where it was the one chosen.
 ACCURACY_SQL = (
-    "SELECT a.model, COUNT(*) AS series, AVG(a.wape) AS wape, "
+    "SELECT a.model, COUNT(*) AS series, AVG(a.wape) AS mean_wape, "
     "COUNTIF(a.chosen) AS chosen_in FROM batch.forecast_accuracy AS a "
-    "WHERE a.wape IS NOT NULL GROUP BY a.model ORDER BY wape"
+    "WHERE a.wape IS NOT NULL GROUP BY a.model ORDER BY mean_wape"
 )
 CHOSEN_ACCURACY_SQL = (
-    "SELECT COUNT(*) AS series, AVG(a.wape) AS wape FROM batch.forecast_accuracy AS a "
+    "SELECT COUNT(*) AS series, AVG(a.wape) AS mean_wape FROM batch.forecast_accuracy AS a "
     "WHERE a.chosen AND a.wape IS NOT NULL"
 )
 
@@ -510,17 +518,17 @@ def step_backtest_and_replay(state: DemoState) -> None:
     if not per_model:
         console.print("[yellow]no backtest yet[/yellow]: the history is too short to score")
         return
-    wape = {str(r["model"]): float(r["wape"]) for r in per_model}
+    wape = {str(r["model"]): float(r["mean_wape"]) for r in per_model}
     table = Table("model", "series scored", "mean WAPE", "chosen for")
     for row in per_model:
         table.add_row(
             str(row["model"]),
             f"{row['series']:,}",
-            f"{float(row['wape']):.1%}",
+            f"{float(row['mean_wape']):.1%}",
             f"{row['chosen_in']:,}",
         )
     console.print(table)
-    best = float(chosen[0]["wape"]) if chosen and chosen[0]["wape"] is not None else None
+    best = float(chosen[0]["mean_wape"]) if chosen and chosen[0]["mean_wape"] is not None else None
     if best is not None:
         console.print(
             f"Backtest: the chosen models' mean WAPE is {best:.1%} against "
