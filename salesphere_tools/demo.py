@@ -570,6 +570,18 @@ def step_suggestion_summary(state: DemoState) -> None:
         )
         + "."
     )
+    covers = sorted(
+        int(r["on_hand"]) / float(r["daily_demand"])
+        for r in rows
+        if r["daily_demand"] and float(r["daily_demand"]) > 0
+    )
+    leads = sorted(int(r["lead_time_days"]) for r in rows)
+    if covers:
+        summary += (
+            f" Why: the median SKU's stock covers {covers[len(covers) // 2]:.1f} days of "
+            f"forecast demand, against a median supplier lead time of "
+            f"{leads[len(leads) // 2]} days."
+        )
     state.facts["suggestion"] = summary
     console.print(summary)
 
