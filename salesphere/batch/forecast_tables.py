@@ -2,7 +2,8 @@
 
 Reads, after the batch run's own commit (so they see exactly what it absorbed):
 
-* ``batch.sales_daily`` -> units sold per store, SKU and local business day;
+* ``batch.sales_daily`` -> units sold per store, SKU and local business day, completed by
+  ``master.daily_history`` (an imported daily summary) on the days the platform has none;
 * ``master.events`` (received before the cutoff) -> closing stock per position and local
   day, replaying counts and movements the way ``batch.inventory_positions`` does: a day
   whose closing stock is at or below zero is a stock-out day, censored in the series
@@ -37,11 +38,32 @@ from salesphere.warehouse.schemas import DEMAND_FORECAST, FORECAST_ACCURACY, Tab
 FORECAST = DEMAND_FORECAST.ref
 ACCURACY = FORECAST_ACCURACY.ref
 
+#: Units per store, SKU and day: the platform's own days (batch.sales_daily) and, for the
+#: days the platform has none, the newest import of the previous system's daily summary
+#: (master.daily_history): a day the platform saw is never counted twice.
 SALES_SQL = """
-SELECT d.store_id, d.sku, d.sale_date AS day, SUM(d.units_sold) AS units
-FROM batch.sales_daily AS d
-WHERE d.sale_date >= @since AND d.store_id IS NOT NULL AND d.sku IS NOT NULL
-GROUP BY d.store_id, d.sku, d.sale_date
+WITH platform AS (
+    SELECT d.store_id, d.sku, d.sale_date AS day, SUM(d.units_sold) AS units
+    FROM batch.sales_daily AS d
+    WHERE d.sale_date >= @since AND d.store_id IS NOT NULL AND d.sku IS NOT NULL
+    GROUP BY d.store_id, d.sku, d.sale_date
+),
+
+imported AS (
+    SELECT h.store_id, h.sku, h.day, h.units
+    FROM master.daily_history AS h
+    WHERE h.day >= @since
+    QUALIFY ROW_NUMBER() OVER (
+        PARTITION BY h.store_id, h.sku, h.day ORDER BY h.imported_at DESC, h.import_id DESC
+    ) = 1
+)
+
+SELECT p.store_id, p.sku, p.day, p.units FROM platform AS p
+UNION ALL
+SELECT i.store_id, i.sku, i.day, i.units
+FROM imported AS i
+LEFT JOIN platform AS p ON i.store_id = p.store_id AND i.sku = p.sku AND i.day = p.day
+WHERE p.day IS NULL
 """
 
 #: Closing stock per position and local day (days with a stock-relevant event). Within a

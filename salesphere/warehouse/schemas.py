@@ -396,6 +396,32 @@ FORECAST_ACCURACY = TableDef(
     clustering=("store_id", "sku"),
 )
 
+DAILY_HISTORY = TableDef(
+    names.DATASET_MASTER,
+    "daily_history",
+    (
+        Column("store_id", "STRING", "REQUIRED", "Store or channel id (reference.stores)."),
+        Column("sku", "STRING", "REQUIRED", "Product SKU (reference.products)."),
+        Column("day", "DATE", "REQUIRED", "Local business day of the sales in the old system."),
+        Column("units", "INT64", "REQUIRED", "Units sold that day, net of returns (>= 0)."),
+        Column("net_sales", "NUMERIC", "REQUIRED", "Net sales that day (BRL)."),
+        Column(
+            "import_id",
+            "STRING",
+            "REQUIRED",
+            "SHA-256 of the imported file: the same file imported again is a no-op.",
+        ),
+        Column("file_name", "STRING", description="The file's name as given to the import."),
+        Column("file_row", "INT64", description="Row of the file the values came from."),
+        Column("imported_at", "TIMESTAMP", "REQUIRED", "When the import ran."),
+    ),
+    "Daily sales summaries imported from a previous system (salesphere history import). "
+    "Append-only: a corrected file adds rows, and for each store, SKU and day the newest "
+    "import wins. The forecast reads it together with batch.sales_daily, whose days win.",
+    partition_field="imported_at",
+    clustering=("store_id", "sku"),
+)
+
 TABLES: tuple[TableDef, ...] = (
     MASTER_EVENTS,
     SPEED_EVENTS,
@@ -410,6 +436,7 @@ TABLES: tuple[TableDef, ...] = (
     TRANSFER_LEAD_TIMES,
     DEMAND_FORECAST,
     FORECAST_ACCURACY,
+    DAILY_HISTORY,
 )
 
 

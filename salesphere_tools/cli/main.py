@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "ingest",
     "speed",
     "batch",
+    "history",
     "query",
     "reconcile",
     "forecast",

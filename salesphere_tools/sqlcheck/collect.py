@@ -285,10 +285,18 @@ def speed_reads() -> list[Statement]:
 
 
 def ingest_reads() -> list[Statement]:
-    from salesphere.ingest import fiscal, service
+    from salesphere.ingest import fiscal, history, service
 
-    return _run("ingest: reference lookups", service.load_catalog, settings()) + _run(
-        "ingest: fiscal reference lookups", fiscal.load_fiscal_catalog, settings()
+    return (
+        _run("ingest: reference lookups", service.load_catalog, settings())
+        + _run("ingest: fiscal reference lookups", fiscal.load_fiscal_catalog, settings())
+        + _run(
+            "history import: already imported?",
+            history.already_imported,
+            settings(),
+            "0" * 64,
+            answer=lambda sql: [{"n": 0}],
+        )
     )
 
 
@@ -400,6 +408,7 @@ def demo_queries() -> list[Statement]:
     state = type("State", (), {"settings": settings()})()
     out = _run("demo: serving totals", demo._serving_totals, state)
     out += _run("demo: forecast summary", demo._forecast_summary, state)
+    out += _run("demo: backtest accuracy", demo._accuracy, state)
     for name, sql in (
         ("demo: distinct speed events", demo.SPEED_EVENTS_SQL),
         ("demo: events since cutoff", demo.SINCE_CUTOFF_SQL),
