@@ -285,9 +285,12 @@ def speed_reads() -> list[Statement]:
 
 
 def ingest_reads() -> list[Statement]:
-    from salesphere.ingest import service
+    from salesphere.ingest import fiscal, service
 
-    return _run("ingest: reference lookups", service.load_catalog, settings())
+    return [
+        *_run("ingest: reference lookups", service.load_catalog, settings()),
+        *_run("ingest: fiscal catalog", fiscal.load_fiscal_catalog, settings()),
+    ]
 
 
 def reconcile_checks() -> list[Statement]:
@@ -360,6 +363,7 @@ def purchasing_queries() -> list[Statement]:
     return [
         *_run("purchasing: replenishment rows", purchasing.fetch_rows, settings(), "SP01"),
         *_run("purchasing: known stores", purchasing.known_stores, settings()),
+        *_run("purchasing: ordering terms", purchasing.fetch_terms, settings(), "SP01"),
     ]
 
 

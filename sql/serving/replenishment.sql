@@ -21,8 +21,8 @@
 --   day of the window the order covers.
 -- column: on_hand: Units on hand now (serving.inventory_on_hand); below zero the stock
 --   record is wrong and the arithmetic takes 0.
--- column: on_order: Units ordered and not yet received. The platform records no purchase
---   orders yet, so 0: subtract open orders by hand.
+-- column: on_order: Units ordered and not yet received: the open_units of the position's
+--   purchase order lines (serving.open_purchase_orders), late ones included.
 -- column: lead_time_days: L, days the supplier needs to deliver (reference.products).
 -- column: review_period_days: R, days until this SKU is reviewed again (reference.products,
 --   7 when blank).
@@ -69,6 +69,17 @@ WITH policy AS (
         1.6448536269514722 AS z
 ),
 
+on_order AS (
+    -- Purchase orders in transit, so an order placed today is not suggested again.
+    SELECT
+        o.store_id,
+        o.sku,
+        SUM(o.open_units) AS units
+    FROM serving.open_purchase_orders AS o
+    WHERE o.open_units > 0
+    GROUP BY o.store_id, o.sku
+),
+
 positions AS (
     SELECT
         i.store_id,
@@ -77,7 +88,7 @@ positions AS (
         p.supplier,
         i.on_hand,
         GREATEST(i.on_hand, 0) AS available,
-        0 AS on_order,
+        COALESCE(oo.units, 0) AS on_order,
         p.reorder_point AS catalogue_reorder_point,
         p.supplier_lead_time_days AS lead_time_days,
         COALESCE(p.review_period_days, 7) AS review_period_days,
@@ -88,6 +99,7 @@ positions AS (
     FROM serving.inventory_on_hand AS i
     INNER JOIN reference.products AS p ON i.sku = p.sku
     LEFT JOIN reference.stores AS st ON i.store_id = st.store_id
+    LEFT JOIN on_order AS oo ON i.store_id = oo.store_id AND i.sku = oo.sku
 ),
 
 forecast_days AS (
