@@ -392,6 +392,7 @@ def demo_queries() -> list[Statement]:
     state = type("State", (), {"settings": settings()})()
     out = _run("demo: serving totals", demo._serving_totals, state)
     out += _run("demo: forecast summary", demo._forecast_summary, state)
+    out += _run("demo: fiscal day and orders", demo._fiscal_and_order_rows, settings(), "SP01")
     for name, sql in (
         ("demo: distinct speed events", demo.SPEED_EVENTS_SQL),
         ("demo: events since cutoff", demo.SINCE_CUTOFF_SQL),
