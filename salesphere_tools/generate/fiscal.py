@@ -1,6 +1,6 @@
 """Fiscal documents for the generated data: what a Brazilian retailer's systems really send.
 
-With ``GeneratorConfig.fiscal`` on, the first physical store (the *fiscal store*) sends:
+With ``GeneratorConfig.fiscal`` on, the smallest physical store (the *fiscal store*) sends:
 
 * its tickets of the newest ``fiscal_days`` days as **NFC-e** (one authorised ``nfeProc``
   per ticket, ``fiscal/<date>/nfce-<n>.xml``) in place of its POS JSON and its end-of-day
@@ -70,7 +70,9 @@ class FiscalWriter:
     voided_lines: int = 0
 
     def __post_init__(self) -> None:
-        self.store = next(i for i, s in enumerate(self.stores) if not s.online)
+        # The smallest physical store: one NFC-e per ticket is one request each.
+        physical = [i for i, s in enumerate(self.stores) if not s.online]
+        self.store = min(physical, key=lambda i: (self.stores[i].size, i))
         self.suppliers = sorted({p.supplier for p in self.products})
 
     # -- reference ---------------------------------------------------------------------------
@@ -279,7 +281,12 @@ class FiscalWriter:
                             cancel_sent, 0)
             )  # fmt: skip
             self.cancelled.append(
-                {"key": key_of(data), "lines": len(indexes), "cancelled_first": before}
+                {
+                    "key": key_of(data),
+                    "lines": len(indexes),
+                    "units": sum(events[i].qty for i in indexes),
+                    "cancelled_first": before,
+                }
             )
             if not before:
                 self.voided_lines += len(indexes)
