@@ -7,8 +7,10 @@ always stopped at the end (unless ``--keep-running``), even when a step fails.
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -137,6 +139,13 @@ def _post_live(state: DemoState, dates: set[str], label: str) -> None:
     )
 
 
+def _count(body: dict, counts: dict[str, int], rules: dict[str, int]) -> None:
+    for result in body.get("results", []):
+        counts[result["status"]] = counts.get(result["status"], 0) + 1
+        for error in result.get("errors", []):
+            rules[error["rule"]] = rules.get(error["rule"], 0) + 1
+
+
 def _post_fiscal(state: DemoState, dates: set[str], label: str) -> None:
     """The fiscal store's NFC-e and cancellations, one document per request, in send order."""
     from salesphere_tools.ingest.send import post_xml
@@ -144,16 +153,35 @@ def _post_fiscal(state: DemoState, dates: set[str], label: str) -> None:
     files = _files(state, sources={"nfce", "nfe-event"}, dates=dates)
     counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
     rules: dict[str, int] = {}
-    with Progress(*Progress.get_default_columns(), console=console) as bar:
+    lock = threading.Lock()
+
+    def post(path: Path) -> None:
+        status, body = post_xml(state.settings, path)
+        if status >= 500:
+            raise RuntimeError(f"ingest answered {status} for {path}: {body}")
+        with lock:
+            _count(body, counts, rules)
+
+    # Tickets go several at a time, as a store's tills do; each cancellation waits for
+    # what was sent before it, so one still arrives before its ticket.
+    with (
+        Progress(*Progress.get_default_columns(), console=console) as bar,
+        ThreadPoolExecutor(max_workers=FISCAL_POSTERS) as pool,
+    ):
         task = bar.add_task(label, total=len(files))
+        pending: list = []
         for path in files:
-            status, body = post_xml(state.settings, path)
-            if status >= 500:
-                raise RuntimeError(f"ingest answered {status} for {path}: {body}")
-            for result in body.get("results", []):
-                counts[result["status"]] = counts.get(result["status"], 0) + 1
-                for error in result.get("errors", []):
-                    rules[error["rule"]] = rules.get(error["rule"], 0) + 1
+            if path.name.startswith("cancelamento-"):
+                for future in pending:
+                    future.result()
+                    bar.advance(task)
+                pending = []
+                post(path)
+                bar.advance(task)
+            else:
+                pending.append(pool.submit(post, path))
+        for future in pending:
+            future.result()
             bar.advance(task)
     console.print(
         f"{len(files)} fiscal documents posted as application/xml: {counts['accepted']:,} "
@@ -161,6 +189,9 @@ def _post_fiscal(state: DemoState, dates: set[str], label: str) -> None:
         + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(rules.items()))})" if rules else "")
     )
 
+
+#: Fiscal documents posted at once (the twin's ingest function serves them concurrently).
+FISCAL_POSTERS = 6
 
 #: Landing folder per generated source dropped as files (None: guessed from the name).
 DROP_FOLDERS = {
@@ -453,13 +484,12 @@ def step_fiscal_and_orders(state: DemoState) -> None:
         )
     console.print("Purchase order lines (ERP export + suppliers' NF-e receipts):")
     console.print(table)
-    table = Table("order", "store", "SKU", "open", "expected", "days late", "on order", "suggest")
+    table = Table("order", "SKU", "open", "due", "late", "on order", "suggest")
     late = 0
     for row in open_lines:
         late += row["status"] == "late"
         table.add_row(
             str(row["order_number"]),
-            str(row["store_id"]),
             str(row["sku"]),
             f"{row['open_units']:,}",
             str(row["expected_delivery"]),

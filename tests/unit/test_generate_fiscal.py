@@ -37,7 +37,7 @@ def _catalog(root: Path) -> FiscalCatalog:
 
 def test_fiscal_output_converts_to_the_books(tmp_path: Path) -> None:
     config = GeneratorConfig(
-        out=tmp_path, days=7, stores=4, skus=40, seed=7, start=date(2026, 10, 5), fiscal=True
+        out=tmp_path, days=7, stores=4, skus=200, seed=42, start=date(2026, 10, 5), fiscal=True
     )
     manifest = generate(config)
     books = json.loads((tmp_path / "manifest.json").read_text())
