@@ -41,7 +41,12 @@ MAX_UNIT_PRICE = Decimal("1000000")
 
 
 class EventType(StrEnum):
-    """What happened. Sales and returns move money; the rest move stock."""
+    """What happened. Sales and returns move money; the rest move stock.
+
+    A ``void`` undoes one earlier event, whose id it carries in ``source_ref`` (a fiscal
+    document cancelled after it was counted): every metric leaves out the voided event
+    and the void itself, so the pair counts nowhere, and it is not a return.
+    """
 
     SALE = "sale"
     RETURN = "return"
@@ -50,6 +55,7 @@ class EventType(StrEnum):
     STOCK_COUNT = "stock_count"
     TRANSFER_OUT = "transfer_out"
     TRANSFER_IN = "transfer_in"
+    VOID = "void"
 
 
 MONEY_EVENTS = frozenset({EventType.SALE, EventType.RETURN})
@@ -144,6 +150,11 @@ class CanonicalEvent(BaseModel):
             raise ValueError("counted_quantity is only allowed on stock_count")
         if self.event_type in TRANSFER_EVENTS and not self.counterpart_store_id:
             raise ValueError(f"counterpart_store_id is required for {self.event_type.value}")
+        if self.event_type is EventType.VOID:
+            if not self.source_ref:
+                raise ValueError("source_ref (the voided event's id) is required for void")
+            if self.quantity or self.unit_price is not None:
+                raise ValueError("a void moves nothing itself: quantity 0 and no unit_price")
         return self
 
     # -- serialisation -------------------------------------------------------------------

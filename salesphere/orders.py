@@ -8,7 +8,8 @@ lines by :func:`link_receipts`:
 1. a receipt that names its order (``xPed`` → ``order_id``, ``nItemPed`` → ``line_number``)
    goes to that line, when the line is for the same store and SKU;
 2. any other receipt (or the rest of one larger than its named line) goes to the open lines
-   of the same supplier (when known), store and SKU, the oldest order first;
+   of the same supplier (when known), store and SKU ordered at or before it, the oldest
+   order first;
 3. what no open line takes is reported as unmatched, with the reason; never spread on a
    guess to another SKU or store.
 
@@ -201,6 +202,8 @@ def _oldest_first(result: Linked, ordered: list[LineStatus], receipt: Receipt, l
     for status in ordered:
         line = status.line
         if not status.open or line.store_id != receipt.store_id or line.sku != receipt.sku:
+            continue
+        if line.ordered_at > receipt.occurred_at:  # goods that arrived before the order
             continue
         if receipt.supplier_cnpj and line.supplier_cnpj != receipt.supplier_cnpj:
             continue

@@ -7,8 +7,10 @@ always stopped at the end (unless ``--keep-running``), even when a step fails.
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -76,7 +78,12 @@ def step_generate(state: DemoState) -> None:
     # be over, or its late-evening sales would be refused as coming from the future.
     start = (utcnow() - timedelta(hours=5)).date() - timedelta(days=opts.days)
     config = GeneratorConfig(
-        out=opts.out / "data", days=opts.days, stores=opts.stores, seed=opts.seed, start=start
+        out=opts.out / "data",
+        days=opts.days,
+        stores=opts.stores,
+        seed=opts.seed,
+        start=start,
+        fiscal=True,
     )
     with console.status("generating"):
         manifest = generate(config)
@@ -132,11 +139,81 @@ def _post_live(state: DemoState, dates: set[str], label: str) -> None:
     )
 
 
+def _count(body: dict, counts: dict[str, int], rules: dict[str, int]) -> None:
+    for result in body.get("results", []):
+        counts[result["status"]] = counts.get(result["status"], 0) + 1
+        for error in result.get("errors", []):
+            rules[error["rule"]] = rules.get(error["rule"], 0) + 1
+
+
+def _post_fiscal(state: DemoState, dates: set[str], label: str) -> None:
+    """The fiscal store's NFC-e and cancellations, one document per request, in send order."""
+    from salesphere_tools.ingest.send import post_xml
+
+    files = _files(state, sources={"nfce", "nfe-event"}, dates=dates)
+    counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+    rules: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def post(path: Path) -> None:
+        status, body = post_xml(state.settings, path)
+        for _ in range(10):  # load shedding: retry as the answer says (documented 503)
+            if status != 503:
+                break
+            time.sleep(1.0)
+            status, body = post_xml(state.settings, path)
+        if status >= 500:
+            raise RuntimeError(f"ingest answered {status} for {path}: {body}")
+        with lock:
+            _count(body, counts, rules)
+
+    # Tickets go several at a time, as a store's tills do; each cancellation waits for
+    # what was sent before it, so one still arrives before its ticket.
+    with (
+        Progress(*Progress.get_default_columns(), console=console) as bar,
+        ThreadPoolExecutor(max_workers=FISCAL_POSTERS) as pool,
+    ):
+        task = bar.add_task(label, total=len(files))
+        pending: list = []
+        for path in files:
+            if path.name.startswith("cancelamento-"):
+                for future in pending:
+                    future.result()
+                    bar.advance(task)
+                pending = []
+                post(path)
+                bar.advance(task)
+            else:
+                pending.append(pool.submit(post, path))
+        for future in pending:
+            future.result()
+            bar.advance(task)
+    console.print(
+        f"{len(files)} fiscal documents posted as application/xml: {counts['accepted']:,} "
+        f"accepted, {counts['duplicate']:,} duplicate, {counts['rejected']:,} refused"
+        + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(rules.items()))})" if rules else "")
+    )
+
+
+#: Fiscal documents posted at once: under ingest's in-flight limit (4 on the twin).
+FISCAL_POSTERS = 3
+
+#: Landing folder per generated source dropped as files (None: guessed from the name).
+DROP_FOLDERS = {
+    "spreadsheet": None,
+    "inventory": None,
+    "nfe": "fiscal",
+    "purchase_orders": "purchase_orders",
+}
+
+
 def _drop_files(state: DemoState, dates: set[str], label: str) -> None:
     from salesphere_tools.ingest.send import upload_files, wait_for_marker
 
-    files = _files(state, sources={"spreadsheet", "inventory"}, dates=dates)
-    uploaded = upload_files(state.settings, files)
+    uploaded = []
+    for source, folder in DROP_FOLDERS.items():
+        files = _files(state, sources={source}, dates=dates)
+        uploaded += upload_files(state.settings, files, source=folder)
     outcomes = []
     with Progress(*Progress.get_default_columns(), console=console) as bar:
         task = bar.add_task(label, total=len(uploaded))
@@ -244,6 +321,7 @@ def step_today(state: DemoState) -> None:
     dates = state.facts["dates"]
     before = int(_scalar(state, SINCE_CUTOFF_SQL) or 0)
     _post_live(state, {dates[-1]}, "newest day's live batches")
+    _post_fiscal(state, {dates[-1]}, "newest day's NFC-e (one store) and cancellations")
     _drop_files(state, set(dates[-2:]), "late spreadsheets and exports")
     _wait_for_speed_layer(state)
     after = int(_scalar(state, SINCE_CUTOFF_SQL) or 0)
@@ -335,11 +413,110 @@ def _check_stock_against_generator(state: DemoState) -> None:
         raise RuntimeError(f"{len(wrong)} store x SKU positions differ from the books: {sample}")
 
 
+#: Module constants so the BigQuery analyzer check (salesphere_tools.sqlcheck) reads them.
+ORDER_STATUS_SQL = (
+    "SELECT o.status, COUNT(*) AS lines, SUM(o.ordered_units) AS ordered, "
+    "SUM(o.received_units) AS received, SUM(o.open_units) AS open_units "
+    "FROM serving.open_purchase_orders AS o GROUP BY o.status ORDER BY o.status"
+)
+OPEN_ORDERS_SQL = (
+    "SELECT o.order_number, o.store_id, o.sku, o.open_units, o.expected_delivery, o.days_late, "
+    "o.status, r.on_order, r.suggested_order_quantity "
+    "FROM serving.open_purchase_orders AS o LEFT JOIN serving.replenishment AS r "
+    "ON o.store_id = r.store_id AND o.sku = r.sku WHERE o.open_units > 0 "
+    "ORDER BY o.days_late DESC, o.order_number"
+)
+FISCAL_DAY_SQL = (
+    "SELECT d.sale_date, SUM(d.units_sold) AS units, SUM(d.net_sales) AS net, "
+    "SUM(d.orders) AS orders FROM serving.sales_daily AS d "
+    "WHERE d.store_id = @store GROUP BY d.sale_date ORDER BY d.sale_date DESC LIMIT 1"
+)
+
+
+def _fiscal_and_order_rows(settings: Settings, store: str) -> tuple[dict, list, list]:
+    """The store's newest served day, order lines by status, and the open lines."""
+    from google.cloud import bigquery
+
+    from salesphere.gcp import clients
+
+    config = bigquery.QueryJobConfig(
+        query_parameters=[bigquery.ScalarQueryParameter("store", "STRING", store)]
+    )
+    day = [
+        dict(r.items())
+        for r in clients.bigquery_client(settings).query_and_wait(FISCAL_DAY_SQL, job_config=config)
+    ]
+    return (
+        day[0] if day else {},
+        clients.query_rows(settings, ORDER_STATUS_SQL),
+        clients.query_rows(settings, OPEN_ORDERS_SQL),
+    )
+
+
+def step_fiscal_and_orders(state: DemoState) -> None:
+    """The fiscal store's day from NFC-e against the books; orders in transit and late."""
+    fiscal = state.facts["manifest"].simulation["fiscal"]
+    store = fiscal["store_id"]
+    served, statuses, open_lines = _fiscal_and_order_rows(state.settings, store)
+    books = next(
+        r
+        for r in state.facts["manifest"].expected["daily_by_store"]
+        if r["store_id"] == store and r["date"] == str(served["sale_date"])
+    )
+    ok = (
+        float(served["net"]) == float(books["net_revenue"])
+        and served["units"] == books["units_sold"]
+    )
+    first = sum(1 for c in fiscal["cancelled_tickets"] if c["cancelled_first"])
+    console.print(
+        f"{store} on {served['sale_date']}, from NFC-e only: {served['units']:,} units, "
+        f"{served['orders']:,} tickets, net {served['net']:,.2f}; the books say "
+        f"{books['units_sold']:,} units, net {books['net_revenue']} "
+        + ("[green]✓[/green]" if ok else "[red]✗[/red]")
+        + f" ({len(fiscal['cancelled_tickets'])} tickets cancelled, {first} of them before "
+        "the ticket arrived: neither counts)"
+    )
+    if not ok:
+        raise RuntimeError(f"{store}'s fiscal day differs from the books")
+    table = Table("status", "lines", "ordered", "received", "open")
+    for row in statuses:
+        table.add_row(
+            str(row["status"]),
+            f"{row['lines']:,}",
+            f"{row['ordered']:,}",
+            f"{row['received']:,}",
+            f"{row['open_units']:,}",
+        )
+    console.print("Purchase order lines (ERP export + suppliers' NF-e receipts):")
+    console.print(table)
+    table = Table("order", "SKU", "open", "due", "late", "on order", "suggest")
+    late = 0
+    for row in open_lines:
+        late += row["status"] == "late"
+        table.add_row(
+            str(row["order_number"]),
+            str(row["sku"]),
+            f"{row['open_units']:,}",
+            str(row["expected_delivery"]),
+            ("[red]" if row["days_late"] else "") + str(row["days_late"]),
+            str(row["on_order"]),
+            str(row["suggested_order_quantity"]),
+        )
+    console.print(
+        "In transit: the open units are on order in serving.replenishment, so the suggestion "
+        "does not ask for them again:"
+    )
+    console.print(table)
+    state.facts["late_orders"] = late
+    if not late:
+        raise RuntimeError("the generated late order is not flagged late")
+
+
 def step_reconcile(state: DemoState) -> None:
     from salesphere_tools.reconcile import reconcile
 
     result = reconcile(state.settings)
-    table = Table("source", "received", "accepted", "rejected", "adds up")
+    table = Table("source", "received", "accepted", "rejected", "events", "adds up")
     for row in result.facts.get("sources", []):
         ok = row["received"] == row["accepted"] + row["rejected"]
         table.add_row(
@@ -347,6 +524,7 @@ def step_reconcile(state: DemoState) -> None:
             f"{row['received']:,}",
             f"{row['accepted']:,}",
             f"{row['rejected']:,}",
+            f"{row.get('events') or 0:,}",
             "[green]✓[/green]" if ok else "[red]✗[/red]",
         )
     console.print(table)
@@ -606,12 +784,13 @@ def run_demo(options: DemoOptions) -> bool:
         ("6. The newest day arrives live, with late spreadsheets", step_today),
         ("7. Batch layer again: the new events move from speed to batch", step_second_batch),
         ("8. Serving totals vs. the generator's own bookkeeping", step_check_against_generator),
-        ("9. Reconcile: nothing lost, nothing doubled", step_reconcile),
-        ("10. Demand forecast per store and SKU (batch layer)", step_forecast),
-        ("10b. Backtest against the baselines, and the policy replayed", step_backtest_and_replay),
-        ("11. Purchase suggestion (serving.replenishment)", step_purchasing),
-        ("11b. The suggestion in short", step_suggestion_summary),
-        ("12. Dashboard", step_report),
+        ("9. Fiscal XML and purchase orders in transit", step_fiscal_and_orders),
+        ("10. Reconcile: nothing lost, nothing doubled", step_reconcile),
+        ("11. Demand forecast per store and SKU (batch layer)", step_forecast),
+        ("11b. Backtest against the baselines, and the policy replayed", step_backtest_and_replay),
+        ("12. Purchase suggestion (serving.replenishment)", step_purchasing),
+        ("12b. The suggestion in short", step_suggestion_summary),
+        ("13. Dashboard", step_report),
     ]
     ok = True
     try:

@@ -14,9 +14,11 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from salesphere.exports import safe_row
 from salesphere.settings import Settings
@@ -197,3 +199,184 @@ def export(
     out.write_bytes(data)
     warning = stale_forecast_warning(read_freshness(settings))
     return Export(out, len(rows if everything else to_order), len(to_order), replaced, warning)
+
+
+# -- placing an accepted suggestion as purchase orders ---------------------------------------
+
+#: The header `place` writes: the columns of salesphere/mappings/orders/erp_pedidos.yaml.
+ORDER_HEADER = (
+    "pedido",
+    "item",
+    "cnpj_fornecedor",
+    "loja",
+    "sku",
+    "quantidade",
+    "custo_unitario",
+    "data_pedido",
+    "previsao_entrega",
+    "situacao",
+)
+_TERMS_SQL = (
+    "SELECT p.sku, p.unit_cost, p.supplier_lead_time_days, st.timezone, "
+    "ARRAY_AGG(DISTINCT si.supplier_cnpj IGNORE NULLS) AS suppliers "
+    "FROM reference.products AS p CROSS JOIN reference.stores AS st "
+    "LEFT JOIN reference.supplier_items AS si ON p.sku = si.sku "
+    "WHERE st.store_id = @store "
+    "GROUP BY p.sku, p.unit_cost, p.supplier_lead_time_days, st.timezone"
+)
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Purchase order lines written for one store, and where the file went."""
+
+    order_number: str
+    lines: int
+    units: int
+    path: Path
+    object_name: str | None
+
+
+def read_export(path: Path, store: str) -> list[tuple[str, int]]:
+    """(SKU, units) of a suggestion export the buyer accepted (and may have edited).
+
+    Reads the file :func:`export` writes (either encoding): the store's rows with a
+    positive "Sugestão de compra (un.)".
+    """
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    reader = csv.DictReader(io.StringIO(text), delimiter=DELIMITER)
+    units_header = dict((c, h) for c, h, _ in COLUMNS)["suggested_order_quantity"]
+    missing = {"Loja", "SKU", units_header} - set(reader.fieldnames or ())
+    if missing:
+        raise ExportError(
+            f"{path} lacks the column(s) {', '.join(sorted(missing))}; pass the file "
+            "`salesphere replenishment export` wrote"
+        )
+    out: list[tuple[str, int]] = []
+    for number, row in enumerate(reader, start=2):
+        if row["Loja"] != store:
+            continue
+        cell_text = (row[units_header] or "0").strip().replace(".", "")
+        try:
+            units = int(cell_text)
+        except ValueError:
+            raise ExportError(
+                f"{path}:{number}: {units_header} is {cell_text!r}, not a whole number of "
+                "units; fix the cell and place again"
+            ) from None
+        if units > 0:
+            out.append((row["SKU"], units))
+    return out
+
+
+def order_lines_csv(
+    store: str,
+    order_number: str,
+    wanted: list[tuple[str, int]],
+    terms: dict[str, dict[str, Any]],
+    now: datetime,
+    supplier_cnpj: str | None = None,
+) -> str:
+    """The orders file (erp_pedidos layout) for ``wanted``; raises naming what is missing."""
+    unknown = [sku for sku, _ in wanted if sku not in terms]
+    if unknown:
+        raise ExportError(f"unknown SKU(s) {', '.join(unknown)} in reference.products")
+    if supplier_cnpj is None:
+        unresolved = [sku for sku, _ in wanted if len(terms[sku]["suppliers"] or []) != 1]
+        if unresolved:
+            raise ExportError(
+                f"no single supplier CNPJ for {', '.join(unresolved)} in "
+                "reference.supplier_items; add them to supplier_items.csv or pass "
+                "--supplier-cnpj"
+            )
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=DELIMITER, lineterminator="\r\n")
+    writer.writerow(ORDER_HEADER)
+    for number, (sku, units) in enumerate(sorted(wanted), start=1):
+        term = terms[sku]
+        today = now.astimezone(ZoneInfo(term["timezone"])).date()
+        due = today + timedelta(days=int(term["supplier_lead_time_days"]))
+        cost = Decimal(str(term["unit_cost"])).quantize(Decimal("0.01"))
+        writer.writerow(
+            safe_row(
+                (
+                    order_number,
+                    str(number),
+                    supplier_cnpj or term["suppliers"][0],
+                    store,
+                    sku,
+                    str(units),
+                    str(cost).replace(".", ","),
+                    now.astimezone(UTC).isoformat(timespec="seconds"),
+                    due.strftime("%d/%m/%Y"),
+                    "aberto",
+                )
+            )
+        )
+    return buffer.getvalue()
+
+
+def fetch_terms(settings: Settings, store: str) -> dict[str, dict[str, Any]]:
+    """Per SKU: unit cost, lead time, the store's timezone and the SKU's supplier CNPJs."""
+    from google.cloud import bigquery
+
+    from salesphere.gcp import clients
+
+    config = bigquery.QueryJobConfig(
+        query_parameters=[bigquery.ScalarQueryParameter("store", "STRING", store)]
+    )
+    result = clients.bigquery_client(settings).query_and_wait(_TERMS_SQL, job_config=config)
+    return {row["sku"]: dict(row.items()) for row in result}
+
+
+def place(
+    settings: Settings,
+    store: str,
+    out_dir: Path,
+    *,
+    from_export: Path | None = None,
+    supplier_cnpj: str | None = None,
+    now: datetime | None = None,
+    upload: bool = True,
+) -> Placed:
+    """Record the store's accepted suggestion as purchase orders, through ingest.
+
+    The lines are today's suggestion (or those of ``from_export``), costed at the
+    catalogue's unit cost, due after the supplier's lead time, under one new order number
+    ``SUG-<store>-<UTC time>``. The file goes to ``purchase_orders/`` in the landing
+    bucket, where the file-drop function reads it like an ERP's export; once ingested,
+    serving.replenishment counts the lines as on order.
+    """
+    from salesphere.gcp import clients
+    from salesphere.ingest.orders import ORDERS_FOLDER
+
+    now = now or datetime.now(UTC)
+    if from_export is not None:
+        wanted = read_export(from_export, store)
+    else:
+        rows = fetch_rows(settings, store)
+        wanted = [
+            (r["sku"], int(r["suggested_order_quantity"]))
+            for r in rows
+            if (r.get("suggested_order_quantity") or 0) > 0
+        ]
+    if not wanted:
+        raise ExportError(f"nothing to order for {store}: no SKU with a suggestion above 0")
+    terms = fetch_terms(settings, store)
+    if not terms:
+        raise ExportError(f"unknown store {store!r} (reference.stores) or empty catalogue")
+    order_number = f"SUG-{store}-{now.astimezone(UTC):%Y%m%d%H%M%S}"
+    text = order_lines_csv(store, order_number, wanted, terms, now, supplier_cnpj)
+    path = out_dir / f"pedido_{order_number}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    object_name = None
+    if upload:
+        object_name = f"{ORDERS_FOLDER}/{path.name}"
+        bucket = clients.storage_client(settings).bucket(settings.buckets.landing)
+        bucket.blob(object_name).upload_from_filename(str(path), content_type="text/csv")
+    return Placed(order_number, len(wanted), sum(u for _, u in wanted), path, object_name)

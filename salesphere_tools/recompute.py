@@ -94,9 +94,11 @@ def local_day_totals(
     return takes back unit_price x quantity - discount; units and lines count sales only.
     """
     out: dict[DayKey, DayTotals] = defaultdict(DayTotals)
+    # A void (a fiscal document cancelled after it was counted) takes its event out.
+    voided = {e.get("source_ref") for e in events.values() if e["event_type"] == "void"}
     for event in events.values():
         kind = event["event_type"]
-        if kind not in ("sale", "return"):
+        if kind not in ("sale", "return") or event["event_id"] in voided:
             continue
         zone = ZoneInfo(zones.get(event["store_id"], HOME_TIMEZONE))
         day = _timestamp(event["occurred_at"]).astimezone(zone).date()

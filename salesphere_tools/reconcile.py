@@ -2,7 +2,8 @@
 
 Three equations, each computed by the warehouse and compared here:
 
-1. per source, records received = accepted + rejected (``ops.ingest_log``), and every
+1. per source, records received = accepted + rejected (``ops.ingest_log``; a fiscal
+   document is one record and its items are its events), and every
    file quarantined as a whole (refused, or given up on after its attempts) has its
    ``ops.ingest_log`` row (``facts["files"]`` counts them per source and rule);
 2. accepted (ingest) = distinct events in master ∪ speed (what the layers hold), and the
@@ -48,7 +49,7 @@ QUALIFY ROW_NUMBER() OVER (PARTITION BY request_id ORDER BY received_at) = 1
 CHECKS: dict[str, str] = {
     "sources": f"""
         SELECT source, SUM(records_received) AS received, SUM(records_accepted) AS accepted,
-               SUM(records_rejected) AS rejected
+               SUM(records_rejected) AS rejected, COALESCE(SUM(events_accepted), 0) AS events
         FROM ({LEDGER}) GROUP BY source ORDER BY source
     """,
     # Whole files ingest refused or gave up on (one ops.rejects row at location 'file'):
@@ -87,6 +88,12 @@ CHECKS: dict[str, str] = {
           COUNTIF(event_type = 'sale') AS sale_lines,
           COALESCE(SUM(IF(event_type = 'return', quantity, 0)), 0) AS units_returned
         FROM ({DISTINCT_ACCEPTED})
+        -- A void (fiscal document cancelled after counting) takes its event out of every
+        -- metric: the recomputation leaves both out too.
+        WHERE event_type != 'void' AND event_id NOT IN (
+            SELECT source_ref FROM ({DISTINCT_ACCEPTED})
+            WHERE event_type = 'void' AND source_ref IS NOT NULL
+        )
     """,
 }
 

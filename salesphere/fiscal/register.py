@@ -11,9 +11,9 @@ Two facts decide whether a document may count, and neither is in the document it
 * **Has it been cancelled?** A cancellation (``110111``/``110112``) is recorded under the
   key whether or not the document has arrived. A document arriving after its cancellation
   is refused (``cancelled``): it counts nowhere, and is kept in quarantine for audit.
-  A cancellation arriving after its document is recorded with the ids of the events the
-  document produced, and reported as ``cancelled_after_counting`` (see docs/fiscal.md for
-  what undoing them downstream needs).
+  A cancellation arriving after its document is recorded, and answered with the events
+  the document produced (id, store, SKU, time), so ingest can publish one ``void`` per
+  event (see docs/fiscal.md).
 
 The store behind it is a small key-value interface (:class:`RegisterStore`): the ingest
 functions keep it as objects in the landing bucket, tests in memory. ``put_new`` must be
@@ -69,6 +69,9 @@ class CancellationResult:
     document_counted: bool
     voided_event_ids: tuple[str, ...] = ()
     duplicate: bool = False
+    #: Per voided event: ``event_id``, ``store_id``, ``sku``, ``occurred_at`` (ISO, UTC).
+    #: Empty for a document recorded before the register kept them.
+    voided_events: tuple[dict[str, Any], ...] = ()
 
 
 class FiscalRegister:
@@ -99,7 +102,12 @@ class FiscalRegister:
             )
         return True
 
-    def record_document(self, document: FiscalDocument, event_ids: list[str]) -> bool:
+    def record_document(
+        self,
+        document: FiscalDocument,
+        event_ids: list[str],
+        events: list[dict[str, Any]] | None = None,
+    ) -> bool:
         """Remember the document's hash and events; ``False`` when the key was recorded
         already (first writer wins). Two deliveries racing on one key with different
         content can both pass :meth:`check_document`; the loser learns it here (its
@@ -109,6 +117,11 @@ class FiscalRegister:
             {
                 "content_hash": document.content_hash,
                 "event_ids": list(event_ids),
+                # What a later cancellation needs to void each event (store, SKU, time).
+                "events": [
+                    {k: e[k] for k in ("event_id", "store_id", "sku", "occurred_at")}
+                    for e in events or ()
+                ],
                 "model": document.model,
                 "issued_at": document.issued_at.isoformat(),
             },
@@ -128,6 +141,11 @@ class FiscalRegister:
         )
         known = self.store.get(DOCUMENTS + key)
         ids = tuple(known.get("event_ids", ())) if known else ()
+        events = tuple(known.get("events") or ()) if known else ()
         return CancellationResult(
-            key=key, document_counted=known is not None, voided_event_ids=ids, duplicate=not fresh
+            key=key,
+            document_counted=known is not None,
+            voided_event_ids=ids,
+            duplicate=not fresh,
+            voided_events=events if len(events) == len(ids) else (),
         )

@@ -49,7 +49,7 @@ from salesphere import limits
 from salesphere.exports import safe_row
 from salesphere.fiscal.xmlsafe import DEFAULT_LIMITS as FISCAL_LIMITS
 from salesphere.gcp import clients
-from salesphere.ingest import fiscal, jsonparse
+from salesphere.ingest import fiscal, jsonparse, orders
 from salesphere.ingest.formats import normalise_header
 from salesphere.ingest.mapper import Mapper
 from salesphere.ingest.mapping import SourceMapping, file_candidates
@@ -383,6 +383,8 @@ class FileIngestor:
     ) -> dict[str, Any]:
         if fiscal.is_fiscal_file(path, ref.name):  # recognised by content, any name
             return self._ingest_fiscal(path, ref, digest, bucket, home)
+        if orders.is_order_object(ref.name):
+            return self._ingest_orders(path, ref, digest, bucket, home)
         mapping = choose_mapping(path, ref.name)
         table = open_table(path, ref.name, mapping.delimiter, mapping.encodings, self.settings)
         columns = {normalise_header(h): h for h in table.header}
@@ -423,6 +425,75 @@ class FileIngestor:
             "request_id": request_id,
             "sha256": digest,
             **report.summary.to_json(),
+        }
+
+    def _ingest_orders(
+        self, path: Path, ref: ObjectRef, digest: str, bucket: Any, home: str
+    ) -> dict[str, Any]:
+        """A purchase order export: its lines appended to ``ops.purchase_order_lines``.
+
+        No events: an order line is a plan, not a movement. Each row is one record in
+        ``ops.ingest_log`` (source ``purchase_orders``); a bad row is quarantined with its
+        field and rule like any other, the good rows still land.
+        """
+        layout = orders.choose_layout(path, ref.name)
+        lines, rejects = orders.read_order_lines(path, ref.name, layout)
+        request_id = f"file-{digest[:32]}"
+        received = utcnow().strftime(TIME_FORMAT)
+        object_name = f"gs://{ref.bucket}/{ref.name}"
+        rows = [
+            orders.line_row(
+                line,
+                received_at=received,
+                request_id=request_id,
+                source=layout.name,
+                object_name=object_name,
+            )
+            for line in lines
+        ]
+        quarantined = [
+            QuarantineRecord(
+                request_id=request_id,
+                source=orders.ORDERS_SOURCE,
+                location=f"row {number}",
+                field=reject.field,
+                rule=reject.rule,
+                message=reject.message,
+                value=reject.value,
+                payload="",
+                received_at=received,
+            )
+            for number, reject in rejects
+        ]
+        ledger = self.service.ledger
+        ledger.order_lines(rows, [orders.line_row_id(row) for row in rows])
+        ledger.quarantine(quarantined, source=orders.ORDERS_SOURCE, request_id=request_id)
+        summary = RequestCounts(
+            received=len(lines) + len({number for number, _ in rejects}),
+            accepted=len(lines),
+            rejected=len({number for number, _ in rejects}),
+        )
+        if rejects:
+            bucket.blob(home + REPORT_SUFFIX).upload_from_string(
+                report_bytes([[n, "", r.field, r.value, r.rule, r.message] for n, r in rejects]),
+                content_type="text/csv",
+            )
+        ledger.log(
+            request_id=request_id,
+            source=orders.ORDERS_SOURCE,
+            channel="file",
+            received_at=received,
+            summary=summary,
+            object_name=object_name,
+        )
+        log.info("ingested orders %s with %s: %s", ref.name, layout.name, summary.to_json())
+        return {
+            "status": "ingested",
+            "object": ref.name,
+            "mapping": layout.name,
+            "request_id": request_id,
+            "sha256": digest,
+            **summary.to_json(),
         }
 
     def _ingest_fiscal(

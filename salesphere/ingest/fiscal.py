@@ -33,7 +33,7 @@ from salesphere.fiscal.convert import FiscalCatalog, FiscalPolicy, StoreRef, Sup
 from salesphere.fiscal.document import FiscalDocument
 from salesphere.fiscal.errors import FiscalRejected
 from salesphere.fiscal.intake import Intake, take
-from salesphere.fiscal.register import DOCUMENTS, FiscalRegister
+from salesphere.fiscal.register import DOCUMENTS, CancellationResult, FiscalRegister
 from salesphere.gcp import clients
 from salesphere.ingest.publish import pack_rows
 from salesphere.ingest.readers import FileRejected
@@ -56,7 +56,7 @@ log = logging.getLogger("salesphere.ingest.fiscal")
 FISCAL_SOURCE = "fiscal"
 REGISTER_PREFIX = "_fiscal/"
 XML_CONTENT_TYPES = ("application/xml", "text/xml")
-#: Rule of a cancellation whose document was already counted (see docs/fiscal.md).
+#: Rule of a cancellation whose counted document cannot be voided (see docs/fiscal.md).
 CANCELLED_AFTER_COUNTING = "cancelled_after_counting"
 CATALOG_TTL_SECONDS = 300.0
 _SNIFF_BYTES = 512
@@ -249,7 +249,27 @@ class FiscalIngest:
             return RecordResult(0, REJECTED, rejects=rejects), []
         ids = [row["event_id"] for row in rows]
         cancelled = intake.cancellation
-        if cancelled is not None and cancelled.document_counted and not cancelled.duplicate:
+        if cancelled is not None and cancelled.document_counted:
+            return self._voids(intake, cancelled, received_at, received_text)
+        if intake.duplicate:
+            return RecordResult(0, DUPLICATE, event_ids=ids), []
+        return RecordResult(0, ACCEPTED, event_ids=ids), rows
+
+    def _voids(
+        self,
+        intake: Intake,
+        cancelled: CancellationResult,
+        received_at: datetime,
+        received_text: str,
+    ) -> tuple[RecordResult, list[dict[str, Any]]]:
+        """A cancellation of a document already counted: one ``void`` per event it produced.
+
+        Each void carries the voided event's id (``source_ref``), store, SKU and time, so
+        its own id is derived from the voided one: a redelivered cancellation publishes
+        the same voids again (deduplicated downstream like any event), which also covers a
+        first delivery that recorded the cancellation and then failed to publish.
+        """
+        if not cancelled.voided_events:
             return RecordResult(
                 0,
                 REJECTED,
@@ -258,15 +278,32 @@ class FiscalIngest:
                         field="chNFe",
                         value=cancelled.key,
                         rule=CANCELLED_AFTER_COUNTING,
-                        message=f"document {cancelled.key} was cancelled after it was counted; "
-                        "its events must be voided downstream: "
+                        message=f"document {cancelled.key} was cancelled after it was counted, "
+                        "but its register entry predates the events' store and SKU, so they "
+                        "cannot be voided automatically; void by hand: "
                         + ", ".join(cancelled.voided_event_ids),
                     )
                 ],
             ), []
-        if intake.duplicate:
-            return RecordResult(0, DUPLICATE, event_ids=ids), []
-        return RecordResult(0, ACCEPTED, event_ids=ids), rows
+        source = self._source(intake)
+        rows: list[dict[str, Any]] = []
+        for voided in cancelled.voided_events:
+            draft = {
+                "event_type": "void",
+                "occurred_at": datetime.fromisoformat(voided["occurred_at"].replace("Z", "+00:00")),
+                "source": source,
+                "source_ref": voided["event_id"],
+                "store_id": voided["store_id"],
+                "sku": voided["sku"],
+                "quantity": 0,
+                "channel": "backoffice",
+            }
+            row, problems = validate(draft, received_at, received_text)
+            if row is None:
+                return RecordResult(0, REJECTED, rejects=problems), []
+            rows.append(row)
+        ids = [row["event_id"] for row in rows]
+        return RecordResult(0, DUPLICATE if cancelled.duplicate else ACCEPTED, event_ids=ids), rows
 
     def _finish(
         self,
@@ -318,7 +355,7 @@ class FiscalIngest:
             and isinstance(intake.item, FiscalDocument)
         ):
             document = intake.item
-            if not self.register.record_document(document, result.event_ids):
+            if not self.register.record_document(document, result.event_ids, rows):
                 known = self.register.store.get(DOCUMENTS + document.key.text) or {}
                 if known.get("content_hash") != document.content_hash:
                     log.error(

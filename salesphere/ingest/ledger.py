@@ -25,7 +25,7 @@ from salesphere.gcp import clients
 from salesphere.groupcommit import GroupCommitter
 from salesphere.ingest.results import QuarantineRecord, RequestCounts
 from salesphere.settings import Settings
-from salesphere.warehouse.schemas import INGEST_LOG, REJECTS
+from salesphere.warehouse.schemas import INGEST_LOG, PURCHASE_ORDER_LINES, REJECTS
 
 BQ_DEADLINE_SECONDS = 30.0
 #: Log rows one insert carries at most (well inside insertAll's 50k rows / 10 MB).
@@ -111,6 +111,12 @@ class IngestLedger:
         except Exception as exc:
             raise LedgerError(f"could not publish to the quarantine topic: {exc}") from exc
         return name
+
+    def order_lines(self, rows: list[dict[str, Any]], ids: list[str]) -> None:
+        """Append purchase order lines to ``ops.purchase_order_lines`` (insert ids dedupe)."""
+        for start in range(0, len(rows), LOG_ROWS_PER_INSERT):
+            end = start + LOG_ROWS_PER_INSERT
+            self._insert(PURCHASE_ORDER_LINES.ref, rows[start:end], ids[start:end])
 
     def log(
         self,

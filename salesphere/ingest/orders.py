@@ -6,12 +6,20 @@ without accents, case or spacing, like the event mappings), how numbers and date
 written, the timezone of dates without a time, and which status values mean "cancelled".
 Every row becomes a validated line or rejects naming the row, field and rule; a file
 without a required column is refused whole (``missing_columns``).
+
+File drops under ``purchase_orders/`` in the landing bucket are order exports
+(:func:`is_order_object`); the layout is the first whose columns the header carries
+(:func:`choose_layout`). Each accepted line becomes one row of ``ops.purchase_order_lines``
+(:func:`line_row`), appended with the file's receive time: the newest version of a line is
+its state, so a later export that cancels a line or changes its quantity wins, and the same
+file read twice adds rows that change nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -23,11 +31,15 @@ from pydantic import ValidationError
 
 from salesphere.ingest import formats
 from salesphere.ingest.formats import FormatError, normalise_header
-from salesphere.ingest.readers import FileRejected, open_table
+from salesphere.ingest.readers import FileRejected, open_table, sniff_header
 from salesphere.orders import PurchaseOrderLine
 from salesphere.validation import Reject, rejects_from_error
 
 FIELDS = (*PurchaseOrderLine.model_fields, "status")
+#: The landing folder of purchase order exports (``purchase_orders/<any name>.csv|xlsx``).
+ORDERS_FOLDER = "purchase_orders"
+#: The ``ops.ingest_log`` source of order files; each line is one record, no events.
+ORDERS_SOURCE = "purchase_orders"
 
 
 @dataclass(frozen=True)
@@ -152,3 +164,72 @@ def _typed(raw: dict[str, Any], layout: OrderLayout) -> dict[str, Any]:
                 Reject(field=target, value=str(value)[:200], rule=exc.rule, message=str(exc))
             ) from exc
     return out
+
+
+def is_order_object(name: str) -> bool:
+    """Is a landing object a purchase order export (by its folder)?"""
+    return name.partition("/")[0] == ORDERS_FOLDER and "/" in name
+
+
+def builtin_layouts() -> list[OrderLayout]:
+    folder = resources.files("salesphere") / "mappings" / "orders"
+    return [
+        builtin_layout(entry.name.removesuffix(".yaml"))
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".yaml")
+    ]
+
+
+def choose_layout(path: Path, name: str) -> OrderLayout:
+    """The first shipped layout whose required columns the file's header carries."""
+    if name.rsplit(".", 1)[-1].lower() not in ("csv", "xlsx"):
+        raise FileRejected(
+            "unknown_layout",
+            f"{name!r}: purchase order exports are read as CSV or XLSX; export the lines "
+            "as one of those",
+        )
+    best: tuple[int, OrderLayout, list[str]] | None = None
+    for layout in builtin_layouts():
+        present = {normalise_header(h) for h in sniff_header(path, name, layout.encodings)}
+        missing = [
+            target
+            for target, aliases in layout.columns.items()
+            if target not in layout.optional and not any(a in present for a in aliases)
+        ]
+        if not missing:
+            return layout
+        if best is None or len(missing) < best[0]:
+            best = (len(missing), layout, missing)
+    assert best is not None, "salesphere/mappings/orders holds no layout"
+    _, layout, missing = best
+    raise FileRejected(
+        "missing_columns",
+        f"no column for {', '.join(missing)} (layout {layout.name}); rename the columns or "
+        "add the headers to salesphere/mappings/orders/<layout>.yaml",
+    )
+
+
+def line_row(
+    line: PurchaseOrderLine,
+    *,
+    received_at: str,
+    request_id: str,
+    source: str,
+    object_name: str | None,
+) -> dict[str, Any]:
+    """One ``ops.purchase_order_lines`` row (JSON-ready: money as text, times in UTC)."""
+    row = line.model_dump(mode="json")
+    row["ordered_at"] = line.ordered_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    row["unit_cost"] = f"{line.unit_cost:.2f}"
+    return row | {
+        "received_at": received_at,
+        "request_id": request_id,
+        "source": source,
+        "object_name": object_name,
+    }
+
+
+def line_row_id(row: dict[str, Any]) -> str:
+    """The insert id of a row: a retried file rewrites the same rows, not new ones."""
+    key = f"{row['request_id']}|{row['order_number']}|{row['line_number']}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]

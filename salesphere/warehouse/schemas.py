@@ -303,6 +303,52 @@ TRANSFER_LEAD_TIMES = TableDef(
     "default (salesphere.reference: 2 days within a state, 4 across states).",
 )
 
+PURCHASE_ORDER_LINES = TableDef(
+    names.DATASET_OPS,
+    "purchase_order_lines",
+    (
+        Column("order_number", "STRING", "REQUIRED", "The purchase order's number in the ERP."),
+        Column("line_number", "INT64", "REQUIRED", "The line within the order (1, 2, ...)."),
+        Column(
+            "supplier_cnpj",
+            "STRING",
+            "REQUIRED",
+            "The supplier's CNPJ (numeric or alphanumeric, check digits validated).",
+        ),
+        Column("store_id", "STRING", "REQUIRED", "Store the goods are for (reference.stores)."),
+        Column("sku", "STRING", "REQUIRED", "Our SKU (reference.products)."),
+        Column("quantity", "INT64", "REQUIRED", "Units ordered (our units, not the supplier's)."),
+        Column("unit_cost", "NUMERIC", "REQUIRED", "Agreed cost of one unit (BRL)."),
+        Column("ordered_at", "TIMESTAMP", "REQUIRED", "When the order was placed (UTC)."),
+        Column(
+            "expected_delivery",
+            "DATE",
+            "REQUIRED",
+            "Day the supplier promised the goods at the store (the store's calendar).",
+        ),
+        Column("cancelled", "BOOL", "REQUIRED", "The line was cancelled in the ERP."),
+        Column(
+            "received_at",
+            "TIMESTAMP",
+            "REQUIRED",
+            "When ingest read this version of the line; the newest version of a line wins.",
+        ),
+        Column("request_id", "STRING", "REQUIRED", "The file it came from (ops.ingest_log)."),
+        Column(
+            "source",
+            "STRING",
+            "REQUIRED",
+            "The layout that read it (salesphere/mappings/orders/<layout>.yaml).",
+        ),
+        Column("object_name", "STRING", description="The landing object it came from."),
+    ),
+    "Purchase order lines as ERP exports (and `salesphere replenishment place`) drop them: "
+    "one row per line per file, appended; the newest version of each (order_number, "
+    "line_number) is the line's state. serving.open_purchase_orders reads it.",
+    partition_field="received_at",
+    clustering=("store_id", "sku"),
+)
+
 DEMAND_FORECAST = TableDef(
     names.DATASET_BATCH,
     "demand_forecast",
@@ -434,6 +480,7 @@ TABLES: tuple[TableDef, ...] = (
     STORES,
     SUPPLIER_ITEMS,
     TRANSFER_LEAD_TIMES,
+    PURCHASE_ORDER_LINES,
     DEMAND_FORECAST,
     FORECAST_ACCURACY,
     DAILY_HISTORY,

@@ -208,6 +208,56 @@ def simulate(
         write_json(json_path, result.to_dict())
 
 
+@replenishment_app.command("place")
+def place(
+    store: Annotated[str, typer.Option("--store", help="Store id, e.g. SP01.")],
+    from_export: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-export",
+            help="The suggestion CSV `export` wrote, as the buyer accepted (or edited) it; "
+            "default: today's suggestion as it stands.",
+        ),
+    ] = None,
+    supplier_cnpj: Annotated[
+        str | None,
+        typer.Option(
+            "--supplier-cnpj",
+            help="Supplier of every line (default: each SKU's one supplier in "
+            "reference.supplier_items).",
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for a copy of the orders file.")] = Path("out"),
+) -> None:
+    """Record the store's accepted suggestion as placed purchase orders (no ERP needed).
+
+    Writes an orders file in the erp_pedidos layout to purchase_orders/ in the landing
+    bucket; once ingested, serving.replenishment counts its lines as on order.
+    """
+    from salesphere.settings import Settings
+    from salesphere_tools.purchasing import ExportError
+    from salesphere_tools.purchasing import place as record
+
+    try:
+        placed = record(
+            Settings.from_env(), store, out, from_export=from_export, supplier_cnpj=supplier_cnpj
+        )
+    except ExportError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    except Exception as exc:  # connection refused, missing view and the like
+        typer.echo(
+            f"cannot place the orders ({exc}); is the twin up (`salesphere local up`) and the "
+            "warehouse set up?",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"order {placed.order_number}: {placed.lines} line(s), {placed.units} units; "
+        f"{placed.path} uploaded as {placed.object_name}"
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the main app."""
     app.add_typer(replenishment_app, name="replenishment")

@@ -39,6 +39,11 @@ class GeneratorConfig:
     #: movers; ``demand.DemandModel``) instead of the same shares every day: for history
     #: a forecast can learn from. Off keeps the basic simulation's bytes unchanged.
     history: bool = False
+    #: Fiscal XML for the smallest physical store (salesphere_tools.generate.fiscal): NFC-e
+    #: for its tickets of the newest ``fiscal_days`` days, suppliers' NF-e, a transfer,
+    #: cancellations and the purchase orders behind the deliveries. Off keeps the bytes.
+    fiscal: bool = False
+    fiscal_days: int = 1
 
     def check(self) -> None:
         """Refuse configs that cannot produce a sensible data set, saying how to fix them."""

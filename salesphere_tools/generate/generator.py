@@ -14,6 +14,7 @@ from pathlib import Path
 from salesphere_tools.generate.config import GeneratorConfig
 from salesphere_tools.generate.defects import DefectPlanner
 from salesphere_tools.generate.events import SOURCE_ECOMMERCE, SOURCE_POS, SimEvent
+from salesphere_tools.generate.fiscal import FiscalWriter
 from salesphere_tools.generate.formats import utc_text
 from salesphere_tools.generate.inventory import InventoryWriter
 from salesphere_tools.generate.live import (
@@ -29,7 +30,15 @@ from salesphere_tools.generate.simulate import SalesTotals, Simulation
 from salesphere_tools.generate.spreadsheets import SpreadsheetWriter, store_rows
 
 MONEY_KINDS = frozenset({"sale", "return"})
-OUTPUT_ENTRIES = ("live", "spreadsheets", "inventory", "reference", "manifest.json")
+OUTPUT_ENTRIES = (
+    "live",
+    "spreadsheets",
+    "inventory",
+    "reference",
+    "fiscal",
+    "purchase_orders",
+    "manifest.json",
+)
 Progress = Callable[[int, int], None]
 
 
@@ -66,10 +75,11 @@ def config_summary(config: GeneratorConfig) -> dict[str, object]:
         "web_orders_per_day": config.web_orders_per_day,
         "batch_size": config.batch_size,
         "xlsx": config.xlsx,
+        **({"fiscal_days": config.fiscal_days} if config.fiscal else {}),
     }
 
 
-def generate(config: GeneratorConfig, progress: Progress | None = None) -> Manifest:
+def generate(config: GeneratorConfig, progress: Progress | None = None) -> Manifest:  # noqa: PLR0912, PLR0915
     """Simulate ``config.days`` days and write all source files and ``manifest.json``."""
     config.check()
     prepare_output(config.out)
@@ -100,17 +110,35 @@ def generate(config: GeneratorConfig, progress: Progress | None = None) -> Manif
     manifest.files.extend(
         write_reference(config.out, products, stores, utc_text(start, 0), start.isoformat())
     )
+    fiscal = (
+        FiscalWriter(config.out, start, config.days, stores, products, config.fiscal_days)
+        if config.fiscal
+        else None
+    )
+    if fiscal is not None:
+        manifest.files.extend(fiscal.write_reference(utc_text(start, 0), start.isoformat()))
     totals: dict[tuple[int, int, int], SalesTotals] = {}
     by_type: dict[str, int] = {}
     lost = shrinkage = oversells = spreadsheet_rows = 0
     sent: list[SimEvent] = []
     for result in sim.days():
+        day_events, nfce_day = result.events, False
+        if fiscal is not None:
+            removed, cancelled, entries, nfce_day = fiscal.take_day(
+                result.day, result.events, result.totals
+            )
+            manifest.files.extend(entries)
+            # The books keep what counts (a cancelled ticket does not); the JSON and
+            # spreadsheet writers skip what went out as fiscal XML.
+            day_events = [e for i, e in enumerate(result.events) if i not in removed]
+            result.events = [e for i, e in enumerate(result.events) if i not in cancelled]
         sent.extend(result.events)
         day_date = start + timedelta(days=result.day)
         per_store: list[list[SimEvent]] = [[] for _ in stores]
         stock_events: list[SimEvent] = []
         for event in result.events:
             by_type[event.kind] = by_type.get(event.kind, 0) + 1
+        for event in day_events:
             if event.kind in MONEY_KINDS:
                 per_store[event.store].append(event)
             else:
@@ -128,7 +156,7 @@ def generate(config: GeneratorConfig, progress: Progress | None = None) -> Manif
         manifest.files.extend(pos_files)
         manifest.files.extend(web_files)
         for index, store in enumerate(stores):
-            if store.online:
+            if store.online or (nfce_day and fiscal is not None and index == fiscal.store):
                 continue
             rows = store_rows(per_store[index], store, products, day_date, held)
             entry = sheets.write(result.day, store, rows)
@@ -143,6 +171,8 @@ def generate(config: GeneratorConfig, progress: Progress | None = None) -> Manif
         oversells += result.oversells
         if progress is not None:
             progress(result.day + 1, config.days)
+    if fiscal is not None:
+        manifest.files.append(fiscal.write_orders())
     manifest.defects = planner.defects
     manifest.expected = _expected(
         planner, by_type, spreadsheet_rows, totals, config, [s.store_id for s in stores]
@@ -157,6 +187,7 @@ def generate(config: GeneratorConfig, progress: Progress | None = None) -> Manif
         "oversold_lines": oversells,
         "stores": [s.store_id for s in stores],
         "skus": len(products),
+        **({"fiscal": fiscal.summary()} if fiscal is not None else {}),
     }
     manifest.write(config.out / "manifest.json")
     return manifest

@@ -78,6 +78,18 @@ def wait_for_marker(
     return json.loads(blob.download_as_bytes())
 
 
+def post_xml(settings: Settings, path: Path, url: str | None = None) -> tuple[int, dict[str, Any]]:
+    """POST one fiscal XML document (NFC-e, NF-e or event) as a POS system pushes it."""
+    body = path.read_bytes()
+    key_id, secret = settings.hmac_keys[0]
+    headers = {"Content-Type": "application/xml", **signing.sign(key_id, secret, body)}
+    response = requests.post(url or settings.ingest_url, data=body, headers=headers, timeout=120)
+    try:
+        return response.status_code, response.json()
+    except ValueError:
+        return response.status_code, {"error": response.text[:500]}
+
+
 def post_batch(
     settings: Settings, path: Path, source: str, url: str | None = None
 ) -> tuple[int, dict[str, Any]]:

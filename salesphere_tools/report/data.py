@@ -50,6 +50,12 @@ class ReportData:
     #: wape, mase, bias (means over series), baseline (seasonal_naive / trailing_avg_28).
     accuracy: list[dict[str, Any]] = field(default_factory=list)
     has_forecast: bool = False  # batch.demand_forecast holds any row
+    #: serving.open_purchase_orders lines in transit past their expected delivery, latest
+    #: first: order_number, line_number, store_id, sku, product_name, open_units,
+    #: expected_delivery, days_late.
+    late_orders: list[dict[str, Any]] = field(default_factory=list)
+    #: Units and lines in transit (open and late) over every store.
+    in_transit: dict[str, Any] = field(default_factory=dict)
 
     @property
     def total_net(self) -> Decimal:
@@ -237,6 +243,31 @@ def fetch_accuracy(settings: Any) -> list[dict[str, Any]]:
     return rows
 
 
+#: Late purchase order lines the dashboard lists at most.
+LATE_ORDERS = 40
+
+
+def fetch_orders(settings: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Late purchase order lines (most days late first) and the totals in transit."""
+    from salesphere.gcp import clients
+
+    late = clients.query_rows(
+        settings,
+        "SELECT o.order_number, o.line_number, o.store_id, o.sku, o.product_name, "
+        "o.supplier_cnpj, o.open_units, o.expected_delivery, o.days_late "
+        "FROM serving.open_purchase_orders AS o WHERE o.status = 'late' "
+        "ORDER BY o.days_late DESC, o.order_number, o.line_number "
+        f"LIMIT {LATE_ORDERS}",
+    )
+    totals = clients.query_rows(
+        settings,
+        "SELECT COUNT(*) AS lines, COALESCE(SUM(o.open_units), 0) AS units, "
+        "COUNTIF(o.status = 'late') AS late_lines "
+        "FROM serving.open_purchase_orders AS o WHERE o.open_units > 0",
+    )
+    return late, (totals[0] if totals else {})
+
+
 def fetch(settings: Any, *, top: int = 10) -> ReportData:
     """Query the serving views (and nothing else) into :class:`ReportData`."""
     from salesphere.gcp import clients
@@ -306,7 +337,10 @@ def fetch(settings: Any, *, top: int = 10) -> ReportData:
     has_forecast = bool(
         clients.query_rows(settings, "SELECT 1 AS x FROM batch.demand_forecast AS f LIMIT 1")
     )
+    late_orders, in_transit = fetch_orders(settings)
     return ReportData(
+        late_orders=late_orders,
+        in_transit=in_transit,
         forecast_series=fetch_forecasts(settings),
         suggestions=fetch_suggestions(settings),
         transfers=fetch_transfers(settings),

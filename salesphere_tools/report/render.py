@@ -502,6 +502,41 @@ def suggestions_section(data: ReportData) -> str:
     )
 
 
+def late_orders_section(data: ReportData) -> str:
+    """Purchase orders in transit and the late ones: what on_order already subtracts."""
+    transit = data.in_transit or {}
+    late_rows = [
+        [
+            r["order_number"],
+            r["line_number"],
+            r["store_id"],
+            r["sku"],
+            r.get("product_name") or "",
+            r["open_units"],
+            str(r["expected_delivery"]),
+            r["days_late"],
+        ]
+        for r in data.late_orders
+    ]
+    late = (
+        _table(
+            ["order", "line", "store", "SKU", "product", "open (units)", "expected", "days late"],
+            late_rows,
+            {1, 5, 7},
+        )
+        if late_rows
+        else "<p>no purchase order is late.</p>"
+    )
+    return (
+        '<section class="wide" id="late-orders"><h2>Late purchase orders '
+        "(serving.open_purchase_orders)</h2>"
+        f"<p>{int(transit.get('lines') or 0)} order line(s) in transit, "
+        f"{int(transit.get('units') or 0)} units; {int(transit.get('late_lines') or 0)} "
+        "past their expected delivery. Units in transit are already subtracted from the "
+        "suggestions (on order).</p>" + late + "</section>"
+    )
+
+
 def accuracy_section(data: ReportData) -> str:
     """The newest backtest's accuracy per model against the baselines."""
     accuracy_rows = [
@@ -582,6 +617,7 @@ SECTIONS = (
     forecast_section,
     transfers_section,
     suggestions_section,
+    late_orders_section,
     accuracy_section,
     freshness_section,
     quality_section,

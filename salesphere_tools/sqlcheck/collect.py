@@ -370,6 +370,7 @@ def purchasing_queries() -> list[Statement]:
     return [
         *_run("purchasing: replenishment rows", purchasing.fetch_rows, settings(), "SP01"),
         *_run("purchasing: known stores", purchasing.known_stores, settings()),
+        *_run("purchasing: ordering terms", purchasing.fetch_terms, settings(), "SP01"),
     ]
 
 
@@ -409,6 +410,7 @@ def demo_queries() -> list[Statement]:
     out = _run("demo: serving totals", demo._serving_totals, state)
     out += _run("demo: forecast summary", demo._forecast_summary, state)
     out += _run("demo: backtest accuracy", demo._accuracy, state)
+    out += _run("demo: fiscal day and orders", demo._fiscal_and_order_rows, settings(), "SP01")
     for name, sql in (
         ("demo: distinct speed events", demo.SPEED_EVENTS_SQL),
         ("demo: events since cutoff", demo.SINCE_CUTOFF_SQL),

@@ -6,7 +6,8 @@
 -- grain: event_id
 -- column: event_id: Deterministic event id (salesphere/identity.py).
 -- column: event_type: sale, return, stock_receipt, stock_adjustment, stock_count,
---   transfer_out or transfer_in.
+--   transfer_out, transfer_in or void (cancels the event named in source_ref; metrics read
+--   serving.events_counted_since_cutoff, which applies it).
 -- column: occurred_at: When it happened (UTC); aggregates use this.
 -- column: received_at: When the platform first accepted it (UTC); the cutoff uses this.
 -- column: source: Source system.

@@ -23,9 +23,9 @@
 --   day of the window the order covers.
 -- column: on_hand: Units on hand now (serving.inventory_on_hand); below zero the stock
 --   record is wrong and the arithmetic takes 0.
--- column: on_order: Units ordered and not yet received. The platform records no purchase
---   orders yet, so 0: subtract open orders by hand.
---   Plus the units in transit from another store (in_transit).
+-- column: on_order: Units ordered and not yet received: the open_units of the position's
+--   purchase order lines (serving.open_purchase_orders), late ones included, plus the
+--   units in transit from another store (in_transit).
 -- column: in_transit: Units sent to this store by another and not yet received: a
 --   transfer_out seen at the sender (counterpart_store_id = this store) without the
 --   transfer_in of the same document (source_ref) and SKU at this store. Counted in
@@ -136,6 +136,17 @@ in_transit AS (
     GROUP BY o.counterpart_store_id, o.sku
 ),
 
+on_order AS (
+    -- Purchase orders in transit, so an order placed today is not suggested again.
+    SELECT
+        o.store_id,
+        o.sku,
+        SUM(o.open_units) AS units
+    FROM serving.open_purchase_orders AS o
+    WHERE o.open_units > 0
+    GROUP BY o.store_id, o.sku
+),
+
 positions AS (
     SELECT
         i.store_id,
@@ -144,7 +155,7 @@ positions AS (
         p.supplier,
         i.on_hand,
         GREATEST(i.on_hand, 0) AS available,
-        0 AS on_order,
+        COALESCE(oo.units, 0) AS on_order,
         p.reorder_point AS catalogue_reorder_point,
         p.supplier_lead_time_days AS lead_time_days,
         COALESCE(p.review_period_days, 7) AS review_period_days,
@@ -156,6 +167,7 @@ positions AS (
     FROM serving.inventory_on_hand AS i
     INNER JOIN reference.products AS p ON i.sku = p.sku
     LEFT JOIN reference.stores AS st ON i.store_id = st.store_id
+    LEFT JOIN on_order AS oo ON i.store_id = oo.store_id AND i.sku = oo.sku
 ),
 
 forecast_days AS (

@@ -34,7 +34,18 @@ def base(event_type: str, **extra: object) -> dict[str, object]:
         record |= {"counterpart_store_id": "RJ01", "source_ref": "TR-9"}
     if event_type in ("stock_receipt", "stock_adjustment"):
         record |= {"source_ref": "NF-123"}
+    if event_type == "void":
+        record |= {"quantity": 0, "source_ref": "7f0c2e9a-0000-5000-8000-000000000001"}
     return record | extra
+
+
+def test_a_void_names_the_event_it_cancels_and_moves_nothing_itself() -> None:
+    for broken in ({"source_ref": None}, {"quantity": 1}, {"unit_price": Decimal("1.00")}):
+        with pytest.raises(ValidationError):
+            finalize(base("void", **broken), RECEIVED)
+    first = finalize(base("void"), RECEIVED)
+    again = finalize(base("void"), RECEIVED + timedelta(days=1))
+    assert first.event_id == again.event_id  # derived from the voided event: redelivery dedupes
 
 
 @pytest.mark.parametrize("event_type", [t.value for t in EventType])

@@ -25,11 +25,12 @@ def test_batch_and_speed_renderings_share_the_metric_text() -> None:
     batch = rendered[SQL_DIR / "batch" / "sales_daily.sql"]
     serving = rendered[GENERATED_DIR / "sales_daily.sql"]
     for line in (
-        "COUNTIF(src.event_type = 'sale') AS sale_lines",
+        "SUM(IF(src.event_type = 'sale', SIGN(src.quantity), 0)) AS sale_lines",
         "DATE(src.occurred_at, COALESCE(st.timezone, ('America/Sao_Paulo'))) AS sale_date",
     ):
         assert line in batch and line in serving
-    assert "@cutoff" in batch and "serving.events_since_cutoff" in serving
+    assert "@cutoff" in batch and "serving.events_counted_since_cutoff" in serving
+    assert "event_type != 'void'" in batch  # voids and what they cancel count nowhere
 
 
 def test_every_view_documents_itself_and_each_output_column() -> None:

@@ -162,6 +162,8 @@ def fast_row(
         return None
     if event_type in TRANSFER_TYPES and not counterpart:
         return None
+    if event_type == "void" and (not source_ref or quantity or unit_price is not None):
+        return None
     if occurred_utc.year < 1000:  # strftime and isoformat disagree on padding there
         return None
     # isoformat is what strftime(TIME_FORMAT) writes for years >= 1000, at C speed

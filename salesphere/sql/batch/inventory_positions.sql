@@ -15,7 +15,7 @@
 -- column: events: Stock-relevant events seen (sales, returns, receipts, adjustments,
 --   transfers, counts).
 WITH src AS (
-    SELECT * FROM (SELECT * FROM master.events WHERE received_at < @cutoff) AS absorbed
+    SELECT * FROM (SELECT * FROM master.events WHERE received_at < @cutoff AND event_type != 'void' AND event_id NOT IN (SELECT v.source_ref FROM master.events AS v WHERE v.event_type = 'void' AND v.received_at < @cutoff AND v.source_ref IS NOT NULL)) AS absorbed
 ),
 
 counts AS (
@@ -43,7 +43,7 @@ SELECT
         )
     ) AS net_movement_after_count,
     MAX(src.occurred_at) AS last_event_at,
-    COUNT(*) AS events
+    SUM(IF(src.quantity < 0, -1, 1)) AS events
 FROM src
 LEFT JOIN counts
     ON src.store_id = counts.store_id AND src.sku = counts.sku

@@ -22,9 +22,10 @@
 --   (serving.sales_daily counts from order_ids, not from this column).
 -- column: order_ids: The distinct order ids behind orders, so serving.sales_daily can count
 --   an order whose lines arrived on both sides of the cutoff once.
--- column: sale_lines: Sale lines (events), the exactly-once check unit.
+-- column: sale_lines: Sale lines (events), the exactly-once check unit (a negation in the
+--   speed half counts -1).
 WITH src AS (
-    SELECT * FROM (SELECT * FROM master.events WHERE received_at < @cutoff) AS absorbed
+    SELECT * FROM (SELECT * FROM master.events WHERE received_at < @cutoff AND event_type != 'void' AND event_id NOT IN (SELECT v.source_ref FROM master.events AS v WHERE v.event_type = 'void' AND v.received_at < @cutoff AND v.source_ref IS NOT NULL)) AS absorbed
 )
 
 SELECT
@@ -45,9 +46,13 @@ SELECT
             ELSE 0
         END
     ) AS net_sales,
-    COUNT(DISTINCT IF(src.event_type = 'sale', src.order_id, NULL)) AS orders,
-    ARRAY_AGG(DISTINCT IF(src.event_type = 'sale', src.order_id, NULL) IGNORE NULLS) AS order_ids,
-    COUNTIF(src.event_type = 'sale') AS sale_lines
+    COUNT(DISTINCT IF(src.event_type = 'sale' AND src.quantity > 0, src.order_id, NULL))
+        AS orders,
+    ARRAY_AGG(
+        DISTINCT IF(src.event_type = 'sale' AND src.quantity > 0, src.order_id, NULL)
+        IGNORE NULLS
+    ) AS order_ids,
+    SUM(IF(src.event_type = 'sale', SIGN(src.quantity), 0)) AS sale_lines
 FROM src
 LEFT JOIN reference.stores AS st
     ON src.store_id = st.store_id

@@ -14,7 +14,7 @@
 -- column: net_sales: Sale value minus discounts minus refunds (BRL).
 -- column: sale_lines: Sale lines (events).
 WITH src AS (
-    SELECT * FROM (SELECT * FROM master.events WHERE received_at < @cutoff) AS absorbed
+    SELECT * FROM (SELECT * FROM master.events WHERE received_at < @cutoff AND event_type != 'void' AND event_id NOT IN (SELECT v.source_ref FROM master.events AS v WHERE v.event_type = 'void' AND v.received_at < @cutoff AND v.source_ref IS NOT NULL)) AS absorbed
 ),
 
 local_src AS (
@@ -40,6 +40,6 @@ SELECT
             ELSE 0
         END
     ) AS net_sales,
-    COUNTIF(ls.event_type = 'sale') AS sale_lines
+    SUM(IF(ls.event_type = 'sale', SIGN(ls.quantity), 0)) AS sale_lines
 FROM local_src AS ls
 GROUP BY sale_hour, sale_date, sale_hour_local, ls.store_id

@@ -13,7 +13,7 @@
 --   transfers); stock counts are snapshots and move nothing.
 -- column: events: Stock-relevant events seen, counts included.
 WITH src AS (
-    SELECT * FROM (SELECT * FROM master.events WHERE received_at < @cutoff) AS absorbed
+    SELECT * FROM (SELECT * FROM master.events WHERE received_at < @cutoff AND event_type != 'void' AND event_id NOT IN (SELECT v.source_ref FROM master.events AS v WHERE v.event_type = 'void' AND v.received_at < @cutoff AND v.source_ref IS NOT NULL)) AS absorbed
 )
 
 SELECT
@@ -22,7 +22,7 @@ SELECT
     src.sku,
     SUM(IF(src.event_type = 'sale', src.quantity, 0)) AS units_sold,
     SUM((CASE event_type WHEN 'stock_receipt' THEN quantity WHEN 'transfer_in' THEN quantity WHEN 'return' THEN quantity WHEN 'sale' THEN -quantity WHEN 'stock_adjustment' THEN -quantity WHEN 'transfer_out' THEN -quantity ELSE 0 END)) AS net_movement,
-    COUNT(*) AS events
+    SUM(IF(src.quantity < 0, -1, 1)) AS events
 FROM src
 LEFT JOIN reference.stores AS st
     ON src.store_id = st.store_id

@@ -26,7 +26,7 @@ speed_moves AS (
         sku,
         occurred_at,
         {{ signed_quantity }} AS signed_quantity
-    FROM serving.events_since_cutoff
+    FROM serving.events_counted_since_cutoff
     WHERE event_type != 'stock_count'
 ),
 
@@ -64,7 +64,17 @@ late_batch_moves AS (
         p.speed_count_wins
         AND m.received_at < cutoff.cutoff
         AND m.occurred_at > p.speed_count_at
-        AND m.event_type != 'stock_count'
+        AND m.event_type NOT IN ('stock_count', 'void')
+        -- Events a void in the batch half cancels (one in the speed half is taken back
+        -- by its negation in speed_moves).
+        AND m.event_id NOT IN (
+            SELECT v.source_ref
+            FROM master.events AS v
+            WHERE
+                v.event_type = 'void'
+                AND v.received_at < cutoff.cutoff
+                AND v.source_ref IS NOT NULL
+        )
     GROUP BY p.store_id, p.sku
 ),
 

@@ -42,7 +42,7 @@ SELECT
         )
     ) AS net_movement_after_count,
     MAX(src.occurred_at) AS last_event_at,
-    COUNT(*) AS events
+    SUM(IF(src.quantity < 0, -1, 1)) AS events
 FROM src
 LEFT JOIN counts
     ON src.store_id = counts.store_id AND src.sku = counts.sku

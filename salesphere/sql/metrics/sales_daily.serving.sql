@@ -34,6 +34,12 @@ order_counts AS (
         COUNT(DISTINCT o) AS orders
     FROM parts AS p
     CROSS JOIN UNNEST(p.order_ids) AS o
+    -- A ticket the batch half counted and a void after the cutoff cancelled.
+    WHERE o NOT IN (
+        SELECT n.order_id
+        FROM serving.events_counted_since_cutoff AS n
+        WHERE n.negation AND n.event_type = 'sale'
+    )
     GROUP BY p.sale_date, p.store_id, p.sku
 )
 

@@ -21,7 +21,8 @@
 --   (serving.sales_daily counts from order_ids, not from this column).
 -- column: order_ids: The distinct order ids behind orders, so serving.sales_daily can count
 --   an order whose lines arrived on both sides of the cutoff once.
--- column: sale_lines: Sale lines (events), the exactly-once check unit.
+-- column: sale_lines: Sale lines (events), the exactly-once check unit (a negation in the
+--   speed half counts -1).
 WITH src AS (
     SELECT * FROM {{ source }}
 )
@@ -44,9 +45,13 @@ SELECT
             ELSE 0
         END
     ) AS net_sales,
-    COUNT(DISTINCT IF(src.event_type = 'sale', src.order_id, NULL)) AS orders,
-    ARRAY_AGG(DISTINCT IF(src.event_type = 'sale', src.order_id, NULL) IGNORE NULLS) AS order_ids,
-    COUNTIF(src.event_type = 'sale') AS sale_lines
+    COUNT(DISTINCT IF(src.event_type = 'sale' AND src.quantity > 0, src.order_id, NULL))
+        AS orders,
+    ARRAY_AGG(
+        DISTINCT IF(src.event_type = 'sale' AND src.quantity > 0, src.order_id, NULL)
+        IGNORE NULLS
+    ) AS order_ids,
+    SUM(IF(src.event_type = 'sale', SIGN(src.quantity), 0)) AS sale_lines
 FROM src
 LEFT JOIN reference.stores AS st
     ON src.store_id = st.store_id

@@ -39,6 +39,6 @@ SELECT
             ELSE 0
         END
     ) AS net_sales,
-    COUNTIF(ls.event_type = 'sale') AS sale_lines
+    SUM(IF(ls.event_type = 'sale', SIGN(ls.quantity), 0)) AS sale_lines
 FROM local_src AS ls
 GROUP BY sale_hour, sale_date, sale_hour_local, ls.store_id

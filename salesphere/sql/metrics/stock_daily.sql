@@ -21,7 +21,7 @@ SELECT
     src.sku,
     SUM(IF(src.event_type = 'sale', src.quantity, 0)) AS units_sold,
     SUM({{ signed_quantity }}) AS net_movement,
-    COUNT(*) AS events
+    SUM(IF(src.quantity < 0, -1, 1)) AS events
 FROM src
 LEFT JOIN reference.stores AS st
     ON src.store_id = st.store_id

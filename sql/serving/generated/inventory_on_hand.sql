@@ -19,7 +19,7 @@ WITH cutoff AS (
 
 speed AS (
     WITH src AS (
-        SELECT * FROM serving.events_since_cutoff
+        SELECT * FROM serving.events_counted_since_cutoff
     ),
 
     counts AS (
@@ -47,7 +47,7 @@ speed AS (
             )
         ) AS net_movement_after_count,
         MAX(src.occurred_at) AS last_event_at,
-        COUNT(*) AS events
+        SUM(IF(src.quantity < 0, -1, 1)) AS events
     FROM src
     LEFT JOIN counts
         ON src.store_id = counts.store_id AND src.sku = counts.sku
@@ -60,7 +60,7 @@ speed_moves AS (
         sku,
         occurred_at,
         (CASE event_type WHEN 'stock_receipt' THEN quantity WHEN 'transfer_in' THEN quantity WHEN 'return' THEN quantity WHEN 'sale' THEN -quantity WHEN 'stock_adjustment' THEN -quantity WHEN 'transfer_out' THEN -quantity ELSE 0 END) AS signed_quantity
-    FROM serving.events_since_cutoff
+    FROM serving.events_counted_since_cutoff
     WHERE event_type != 'stock_count'
 ),
 
@@ -98,7 +98,17 @@ late_batch_moves AS (
         p.speed_count_wins
         AND m.received_at < cutoff.cutoff
         AND m.occurred_at > p.speed_count_at
-        AND m.event_type != 'stock_count'
+        AND m.event_type NOT IN ('stock_count', 'void')
+        -- Events a void in the batch half cancels (one in the speed half is taken back
+        -- by its negation in speed_moves).
+        AND m.event_id NOT IN (
+            SELECT v.source_ref
+            FROM master.events AS v
+            WHERE
+                v.event_type = 'void'
+                AND v.received_at < cutoff.cutoff
+                AND v.source_ref IS NOT NULL
+        )
     GROUP BY p.store_id, p.sku
 ),
 

@@ -24,7 +24,7 @@ WITH parts AS (
     UNION ALL
     SELECT * FROM (
         WITH src AS (
-            SELECT * FROM serving.events_since_cutoff
+            SELECT * FROM serving.events_counted_since_cutoff
         )
 
         SELECT
@@ -45,9 +45,13 @@ WITH parts AS (
                     ELSE 0
                 END
             ) AS net_sales,
-            COUNT(DISTINCT IF(src.event_type = 'sale', src.order_id, NULL)) AS orders,
-            ARRAY_AGG(DISTINCT IF(src.event_type = 'sale', src.order_id, NULL) IGNORE NULLS) AS order_ids,
-            COUNTIF(src.event_type = 'sale') AS sale_lines
+            COUNT(DISTINCT IF(src.event_type = 'sale' AND src.quantity > 0, src.order_id, NULL))
+                AS orders,
+            ARRAY_AGG(
+                DISTINCT IF(src.event_type = 'sale' AND src.quantity > 0, src.order_id, NULL)
+                IGNORE NULLS
+            ) AS order_ids,
+            SUM(IF(src.event_type = 'sale', SIGN(src.quantity), 0)) AS sale_lines
         FROM src
         LEFT JOIN reference.stores AS st
             ON src.store_id = st.store_id
@@ -64,6 +68,12 @@ order_counts AS (
         COUNT(DISTINCT o) AS orders
     FROM parts AS p
     CROSS JOIN UNNEST(p.order_ids) AS o
+    -- A ticket the batch half counted and a void after the cutoff cancelled.
+    WHERE o NOT IN (
+        SELECT n.order_id
+        FROM serving.events_counted_since_cutoff AS n
+        WHERE n.negation AND n.event_type = 'sale'
+    )
     GROUP BY p.sale_date, p.store_id, p.sku
 )
 

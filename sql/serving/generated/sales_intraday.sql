@@ -25,7 +25,7 @@ FROM (
     UNION ALL
     SELECT * FROM (
         WITH src AS (
-            SELECT * FROM serving.events_since_cutoff
+            SELECT * FROM serving.events_counted_since_cutoff
         ),
 
         local_src AS (
@@ -51,7 +51,7 @@ FROM (
                     ELSE 0
                 END
             ) AS net_sales,
-            COUNTIF(ls.event_type = 'sale') AS sale_lines
+            SUM(IF(ls.event_type = 'sale', SIGN(ls.quantity), 0)) AS sale_lines
         FROM local_src AS ls
         GROUP BY sale_hour, sale_date, sale_hour_local, ls.store_id
     ) AS speed

@@ -22,7 +22,7 @@ FROM (
     UNION ALL
     SELECT * FROM (
         WITH src AS (
-            SELECT * FROM serving.events_since_cutoff
+            SELECT * FROM serving.events_counted_since_cutoff
         )
 
         SELECT
@@ -31,7 +31,7 @@ FROM (
             src.sku,
             SUM(IF(src.event_type = 'sale', src.quantity, 0)) AS units_sold,
             SUM((CASE event_type WHEN 'stock_receipt' THEN quantity WHEN 'transfer_in' THEN quantity WHEN 'return' THEN quantity WHEN 'sale' THEN -quantity WHEN 'stock_adjustment' THEN -quantity WHEN 'transfer_out' THEN -quantity ELSE 0 END)) AS net_movement,
-            COUNT(*) AS events
+            SUM(IF(src.quantity < 0, -1, 1)) AS events
         FROM src
         LEFT JOIN reference.stores AS st
             ON src.store_id = st.store_id

@@ -9,21 +9,24 @@ breaks one on purpose. Signatures are the sample's own (not verified, by design)
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 import nfelib
-from lxml import etree
 
 from salesphere.fiscal.xmlsafe import NFE_NS
-from salesphere.taxid import key_digit, with_cnpj_digits
+from salesphere.taxid import with_cnpj_digits
+from salesphere_tools.generate.nfe import (  # noqa: F401  (what the tests import from here)
+    TEMPLATE,
+    Line,
+    build,
+    cancellation,
+    event,
+    key_of,
+)
 
 SAMPLES = Path(nfelib.__file__).resolve().parent / "nfe" / "samples" / "v4_0"
 #: Real, authorised, schema-valid NF-e whose keys agree with their fields.
 VALID_SAMPLES = sorted((SAMPLES / "leiauteNFe").glob("35180834128745000152*-nfe.xml"))
-TEMPLATE = SAMPLES / "leiauteNFe" / "35180834128745000152550010000476121675985748-nfe.xml"
 CCE_SAMPLE = (
     Path(nfelib.__file__).resolve().parent
     / "nfe_evento_cce/samples/v1_0/35180803102452000172550010000476051695511860-01-cce.xml"
@@ -36,196 +39,3 @@ WEB_SHOP = with_cnpj_digits("112223330003")  # our web shop WEB
 SUPPLIER = with_cnpj_digits("445556660001")
 SUPPLIER_ALNUM = with_cnpj_digits("12ABC34501DE")  # an alphanumeric CNPJ (2026 format)
 CUSTOMER_CO = with_cnpj_digits("778889990001")
-
-
-@dataclass(frozen=True)
-class Line:
-    """One item to build: what the issuer writes."""
-
-    code: str
-    quantity: str
-    price: str
-    gtin: str | None = None
-    cfop: str = "5102"
-    unit: str = "UN"
-    discount: str | None = None
-    order: str | None = None
-    order_line: str | None = None
-
-
-def _set(parent: etree._Element, name: str, value: str) -> None:
-    found = parent.find(N + name)
-    assert found is not None, name
-    found.text = value
-
-
-def build(
-    *,
-    lines: list[Line],
-    model: str = "65",
-    issuer: str = STORE_SP,
-    recipient: str | None = None,
-    recipient_cpf: str | None = None,
-    purpose: str = "1",
-    direction: str = "1",
-    environment: str = "1",
-    status: str | None = "100",
-    issued: str = "2026-11-28T14:03:00-03:00",
-    number: int = 1234,
-    series: int = 1,
-    info: str | None = None,
-    total: str | None = None,
-) -> bytes:
-    """An ``nfeProc`` (``status`` set) or a bare ``NFe`` (``status=None``)."""
-    tree = etree.parse(str(TEMPLATE))
-    proc = tree.getroot()
-    nfe = proc.find(N + "NFe")
-    inf = nfe.find(N + "infNFe")
-    ide = inf.find(N + "ide")
-    _set(ide, "mod", model)
-    _set(ide, "serie", str(series))
-    _set(ide, "nNF", str(number))
-    _set(ide, "dhEmi", issued)
-    ide.remove(ide.find(N + "dhSaiEnt"))
-    _set(ide, "tpNF", direction)
-    _set(ide, "tpAmb", environment)
-    _set(ide, "finNFe", purpose)
-    _set(ide, "cNF", "12345678")
-    _set(inf.find(N + "emit"), "CNPJ", issuer)
-    dest = inf.find(N + "dest")
-    if recipient is None and recipient_cpf is None:
-        inf.remove(dest)
-    else:
-        document = dest.find(N + "CPF")
-        document.tag = N + ("CNPJ" if recipient else "CPF")
-        document.text = recipient or recipient_cpf
-    template = inf.find(N + "det")
-    position = list(inf).index(template)
-    inf.remove(template)
-    summed = Decimal("0.00")
-    for number_, line in enumerate(lines, start=1):
-        det = copy.deepcopy(template)
-        det.set("nItem", str(number_))
-        prod = det.find(N + "prod")
-        gross = (Decimal(line.quantity) * Decimal(line.price)).quantize(Decimal("0.01"))
-        summed += gross
-        for name, value in (
-            ("cProd", line.code),
-            ("cEAN", line.gtin or "SEM GTIN"),
-            ("cEANTrib", line.gtin or "SEM GTIN"),
-            ("CFOP", line.cfop),
-            ("uCom", line.unit),
-            ("uTrib", line.unit),
-            ("qCom", line.quantity),
-            ("qTrib", line.quantity),
-            ("vUnCom", line.price),
-            ("vUnTrib", line.price),
-            ("vProd", str(gross)),
-        ):
-            _set(prod, name, value)
-        tail = prod.find(N + "indTot")
-        if line.discount is not None:
-            element = etree.Element(N + "vDesc")
-            element.text = line.discount
-            tail.addprevious(element)
-        for name, value in (("xPed", line.order), ("nItemPed", line.order_line)):
-            if value is not None:
-                element = etree.Element(N + name)
-                element.text = value
-                tail.addnext(element)
-                tail = element
-        inf.insert(position + number_ - 1, det)
-    _set(inf.find(N + "total").find(N + "ICMSTot"), "vProd", total or str(summed))
-    if info is not None:
-        _set(inf.find(N + "infAdic"), "infCpl", info)
-    body = (
-        f"{ide.findtext(N + 'cUF')}{issued[2:4]}{issued[5:7]}{issuer}{model}"
-        f"{series:03d}{number:09d}{ide.findtext(N + 'tpEmis')}12345678"
-    )
-    key = body + key_digit(body)
-    _set(ide, "cDV", key[-1])
-    inf.set("Id", "NFe" + key)
-    if status is None:
-        return etree.tostring(nfe, xml_declaration=True, encoding="utf-8")
-    prot = proc.find(N + "protNFe").find(N + "infProt")
-    _set(prot, "chNFe", key)
-    _set(prot, "cStat", status)
-    _set(prot, "tpAmb", environment)
-    return etree.tostring(proc, xml_declaration=True, encoding="utf-8")
-
-
-def key_of(document: bytes) -> str:
-    root = etree.fromstring(document)
-    inf = root.find(f".//{N}infNFe")
-    return inf.get("Id").removeprefix("NFe")
-
-
-def _signature() -> etree._Element:
-    sample = etree.parse(str(TEMPLATE)).getroot()
-    return copy.deepcopy(sample.find(".//{http://www.w3.org/2000/09/xmldsig#}Signature"))
-
-
-def cancellation(
-    key: str,
-    *,
-    event_type: str = "110111",
-    replacing: str | None = None,
-    status: str | None = "135",
-    environment: str = "1",
-    author: str = STORE_SP,
-    when: str = "2026-11-28T15:00:00-03:00",
-    envelope: str = "procEventoNFe",
-) -> bytes:
-    """A cancellation (110111, or 110112 with ``replacing``) of ``key``."""
-    detail = (
-        '<detEvento versao="1.00"><descEvento>Cancelamento</descEvento>'
-        "<nProt>135260000000001</nProt><xJust>Venda cancelada a pedido do cliente</xJust>"
-    )
-    if event_type == "110112":
-        detail += (
-            "<cOrgaoAutor>35</cOrgaoAutor><tpAutor>1</tpAutor><verAplic>1</verAplic>"
-            f"<chNFeRef>{replacing}</chNFeRef>"
-        )
-    detail += "</detEvento>"
-    return event(key, event_type, detail, status, environment, author, when, envelope)
-
-
-def event(
-    key: str,
-    event_type: str,
-    detail: str,
-    status: str | None = "135",
-    environment: str = "1",
-    author: str = STORE_SP,
-    when: str = "2026-11-28T15:00:00-03:00",
-    envelope: str = "procEventoNFe",
-) -> bytes:
-    """An event of any type about ``key``, with a structurally valid signature."""
-    evento = etree.fromstring(
-        f'<evento xmlns="{NFE_NS}" versao="1.00"><infEvento Id="ID{event_type}{key}01">'
-        f"<cOrgao>35</cOrgao><tpAmb>{environment}</tpAmb><CNPJ>{author}</CNPJ>"
-        f"<chNFe>{key}</chNFe><dhEvento>{when}</dhEvento><tpEvento>{event_type}</tpEvento>"
-        f"<nSeqEvento>1</nSeqEvento><verEvento>1.00</verEvento>{detail}</infEvento></evento>"
-    )
-    evento.append(_signature())
-    if envelope == "evento":
-        return etree.tostring(evento, xml_declaration=True, encoding="utf-8")
-    if envelope == "envEvento":
-        wrapper = etree.fromstring(
-            f'<envEvento xmlns="{NFE_NS}" versao="1.00"><idLote>1</idLote></envEvento>'
-        )
-        wrapper.append(evento)
-        return etree.tostring(wrapper, xml_declaration=True, encoding="utf-8")
-    proc = etree.fromstring(f'<procEventoNFe xmlns="{NFE_NS}" versao="1.00"/>')
-    proc.append(evento)
-    proc.append(
-        etree.fromstring(
-            f'<retEvento xmlns="{NFE_NS}" versao="1.00"><infEvento>'
-            f"<tpAmb>{environment}</tpAmb><verAplic>SP_EVENTOS_PL_100</verAplic>"
-            f"<cOrgao>35</cOrgao><cStat>{status or '999'}</cStat><xMotivo>Evento registrado"
-            f"</xMotivo><chNFe>{key}</chNFe><tpEvento>{event_type}</tpEvento>"
-            f"<nSeqEvento>1</nSeqEvento><dhRegEvento>2026-11-28T15:00:05-03:00</dhRegEvento>"
-            f"<nProt>135260000000002</nProt></infEvento></retEvento>"
-        )
-    )
-    return etree.tostring(proc, xml_declaration=True, encoding="utf-8")

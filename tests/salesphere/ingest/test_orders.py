@@ -170,3 +170,58 @@ def test_a_receipt_read_from_a_supplier_nfe_is_linked_to_the_order_it_names() ->
     linked = link_receipts(orders, [got])
     assert [(a.line_number, a.quantity, a.how) for a in linked.allocations] == [(2, 24, "named")]
     assert receipt_from_event({**row, "event_type": "sale"}) is None
+
+
+def test_order_files_are_found_by_folder_and_layout_by_header(tmp_path: Path) -> None:
+    from salesphere.ingest.orders import choose_layout, is_order_object
+
+    assert is_order_object("purchase_orders/pedidos.csv")
+    assert not is_order_object("purchase_orders") and not is_order_object("pos/pedidos.csv")
+    path = export(tmp_path, f"PO-1;1;{SUPPLIER};SP01;ELE-10001;24;12,50;28/11/2026;05/12/2026;")
+    assert choose_layout(path, "pedidos.csv").name == "erp_pedidos"
+    bare = export(tmp_path, "PO-1;1", header="Pedido;Item")
+    with pytest.raises(FileRejected) as refused:
+        choose_layout(bare, "pedidos.csv")
+    assert refused.value.rule == "missing_columns" and "supplier_cnpj" in str(refused.value)
+    with pytest.raises(FileRejected) as refused:
+        choose_layout(path, "pedidos.json")
+    assert refused.value.rule == "unknown_layout"
+
+
+def test_a_placed_suggestion_is_an_orders_file_the_erp_layout_reads_back(tmp_path: Path) -> None:
+    from salesphere.ingest.orders import line_row
+    from salesphere_tools.purchasing import ExportError, order_lines_csv, read_export
+
+    suggestion = tmp_path / "sugestao.csv"
+    suggestion.write_bytes(
+        "Loja;SKU;Sugestão de compra (un.)\r\nSP01;B;12\r\nSP01;A;0\r\nRJ01;A;5\r\nSP01;C;1.200\r\n".encode(
+            "utf-8-sig"
+        )
+    )
+    wanted = read_export(suggestion, "SP01")
+    assert wanted == [("B", 12), ("C", 1200)]
+    terms = {
+        sku: {
+            "unit_cost": Decimal("3.5"),
+            "supplier_lead_time_days": 4,
+            "timezone": "America/Manaus",
+            "suppliers": [SUPPLIER] if sku != "C" else [SUPPLIER, OTHER],
+        }
+        for sku in ("B", "C")
+    }
+    now = datetime.fromisoformat("2026-12-05T03:30:00+00:00")  # still the 4th in Manaus
+    with pytest.raises(ExportError, match="no single supplier CNPJ for C"):
+        order_lines_csv("SP01", "SUG-1", wanted, terms, now)
+    path = tmp_path / "pedido.csv"
+    path.write_text(order_lines_csv("SP01", "SUG-1", wanted, terms, now, OTHER), encoding="utf-8")
+    lines, rejects = read_order_lines(path, path.name, builtin_layout("erp_pedidos"))
+    assert rejects == []
+    assert [
+        (x.line_number, x.sku, x.quantity, x.unit_cost, x.supplier_cnpj, x.expected_delivery)
+        for x in lines
+    ] == [
+        (1, "B", 12, Decimal("3.50"), OTHER, date(2026, 12, 8)),
+        (2, "C", 1200, Decimal("3.50"), OTHER, date(2026, 12, 8)),
+    ]
+    row = line_row(lines[0], received_at="t", request_id="r", source="s", object_name=None)
+    assert (row["ordered_at"], row["unit_cost"]) == ("2026-12-05T03:30:00.000000Z", "3.50")

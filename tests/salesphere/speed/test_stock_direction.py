@@ -47,8 +47,9 @@ def test_sql_and_python_sign_every_event_type_alike(event_type: str) -> None:
         assert _sql_signed(event_type, quantity) == _python_signed(event_type, quantity)
 
 
-def test_every_movement_type_has_a_direction_and_only_counts_move_nothing() -> None:
+def test_every_movement_type_has_a_direction_and_only_counts_and_voids_move_nothing() -> None:
     unsigned = {t.value for t in EventType} - set(alerts.DIRECTION)
-    assert unsigned == {EventType.STOCK_COUNT.value}
+    assert unsigned == {EventType.STOCK_COUNT.value, EventType.VOID.value}
     assert _sql_signed(EventType.STOCK_COUNT.value, 5) == 0
+    assert _sql_signed(EventType.VOID.value, 5) == 0
     assert set(alerts.DIRECTION) <= {t.value for t in EventType}
