@@ -43,7 +43,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from salesphere import limits
 from salesphere.exports import safe_row
@@ -58,6 +58,10 @@ from salesphere.ingest.results import QuarantineRecord, RecordResult, RequestCou
 from salesphere.ingest.service import IngestService, RequestReport
 from salesphere.ingest.validate import TIME_FORMAT
 from salesphere.model import utcnow
+from salesphere.validation import Reject
+
+if TYPE_CHECKING:
+    from google.cloud.storage import Blob, Bucket, Client
 
 log = logging.getLogger("salesphere.ingest.files")
 MARKER_PREFIX = "_processed/"
@@ -230,18 +234,62 @@ def describe(exc: BaseException | None) -> str:
     return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
+@dataclass(frozen=True)
+class LandedFile:
+    """One landed object on its way in: the local copy, the object it came from, its
+    content digest and the landing bucket. Every step of a file's ingest (reading,
+    reporting, quarantining, moving) needs them together, and the names derived from the
+    digest (where the original is kept, the request id) are defined here once."""
+
+    path: Path
+    ref: ObjectRef
+    digest: str
+    bucket: Bucket
+
+    @property
+    def home(self) -> str:
+        """Where the original is kept once ingested (content-addressed, so re-uploads meet)."""
+        return f"{INGESTED_PREFIX}{self.digest[:12]}/{self.ref.name}"
+
+    @property
+    def request_id(self) -> str:
+        """The file's request id in ops.ingest_log: the same bytes, the same id."""
+        return f"file-{self.digest[:32]}"
+
+    @property
+    def uri(self) -> str:
+        return f"gs://{self.ref.bucket}/{self.ref.name}"
+
+    def write_report(self, body: bytes) -> None:
+        """The rejects report beside the kept original (``<home>.rejects.csv``)."""
+        self.bucket.blob(self.home + REPORT_SUFFIX).upload_from_string(
+            body, content_type="text/csv"
+        )
+
+    def ingested(self, mapping: str, request_id: str, counts: RequestCounts) -> dict[str, Any]:
+        """The summary ``handle`` returns for a file that was read (for logs and tests)."""
+        return {
+            "status": "ingested",
+            "object": self.ref.name,
+            "mapping": mapping,
+            "request_id": request_id,
+            "sha256": self.digest,
+            **counts.to_json(),
+        }
+
+
 class FileIngestor:
     """Handles one object notification end to end (see the module docstring)."""
 
     def __init__(self, service: IngestService) -> None:
         self.service = service
         self.settings = service.settings
-        self._gcs: Any = None
+        self._gcs: Client | None = None
         #: Deliveries of one object before a failing file is quarantined (salesphere.limits).
         self.max_attempts = limits.FILE_MAX_ATTEMPTS
 
     @property
-    def gcs(self) -> Any:
+    def gcs(self) -> Client:
         if self._gcs is None:
             self._gcs = clients.storage_client(self.settings)
         return self._gcs
@@ -251,19 +299,15 @@ class FileIngestor:
         if ref.bucket != self.settings.buckets.landing:
             # In cloud the trigger is bound to the landing bucket; fake-gcs-server notifies
             # for every bucket (archive, quarantine, ...), so the function must filter.
-            return {"status": "ignored", "reason": "not the landing bucket", "object": ref.name}
+            return _ignored(ref, "not the landing bucket")
         if is_own_object(ref.name):
-            return {"status": "ignored", "reason": "ingest's own object", "object": ref.name}
+            return _ignored(ref, "ingest's own object")
         bucket = self.gcs.bucket(ref.bucket)
         blob = bucket.get_blob(ref.name)
         if blob is None:
-            return {
-                "status": "ignored",
-                "reason": "object gone (already ingested)",
-                "object": ref.name,
-            }
+            return _ignored(ref, "object gone (already ingested)")
         if ref.generation and str(blob.generation) != str(ref.generation):
-            return {"status": "ignored", "reason": "stale generation", "object": ref.name}
+            return _ignored(ref, "stale generation")
         from google.api_core.exceptions import NotFound
 
         with tempfile.TemporaryDirectory(prefix="ingest-") as tmp:
@@ -271,56 +315,69 @@ class FileIngestor:
             try:
                 blob.download_to_filename(str(path))
             except NotFound:  # a concurrent delivery of the same object moved it first
-                return {"status": "ignored", "reason": "object gone (moved)", "object": ref.name}
-            # Counted before the file is read, so an attempt that kills the process counts.
-            counter = self._attempts_blob(bucket, blob)
-            attempt, last_error = self._count_attempt(bucket, counter, blob)
-            digest = sha256_file(path)
-            marker = bucket.blob(MARKER_PREFIX + digest)
-            home = f"{INGESTED_PREFIX}{digest[:12]}/{ref.name}"
-            if self._already_ingested(marker):
-                self._move(bucket, blob, home)
-                self._forget_attempts(counter)
-                return {"status": "duplicate", "object": ref.name, "sha256": digest}
-            last = attempt >= self.max_attempts
-            try:
-                if attempt > self.max_attempts:  # earlier attempts died without a word
-                    raise AttemptsExhausted(
-                        last_error
-                        or "the function stopped before it could record an error "
-                        "(out of memory or past its timeout?)"
-                    )
-                outcome = self._ingest(path, ref, digest, bucket, home, last_attempt=last)
-            except FileRejected as exc:
-                outcome = self._reject_file(path, ref, digest, bucket, home, exc)
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException as exc:  # any failure a file causes
-                # (calamine panics with a BaseException): retry while it may be transient,
-                # then quarantine, so a poison file never loops
-                if not last:
-                    self._record_failure(counter, blob, attempt, exc)
-                    raise AttemptFailed(
-                        f"attempt {attempt} of {self.max_attempts} on {ref.name} failed: "
-                        f"{describe(exc)}; Pub/Sub redelivers it"
-                    ) from exc
-                outcome = self._give_up(path, ref, digest, bucket, home, exc, attempt)
+                return _ignored(ref, "object gone (moved)")
+            return self._handle_copy(path, ref, bucket, blob)
+
+    def _handle_copy(
+        self, path: Path, ref: ObjectRef, bucket: Bucket, blob: Blob
+    ) -> dict[str, Any]:
+        """Ingest the downloaded copy once: count the attempt, skip known bytes, read,
+        then mark the content as handled and move the original to its home."""
+        # Counted before the file is read, so an attempt that kills the process counts.
+        counter = self._attempts_blob(bucket, blob)
+        attempt, last_error = self._count_attempt(bucket, counter, blob)
+        landed = LandedFile(path, ref, sha256_file(path), bucket)
+        marker = bucket.blob(MARKER_PREFIX + landed.digest)
+        if self._already_ingested(marker):
+            self._move(bucket, blob, landed.home)
+            self._forget_attempts(counter)
+            return {"status": "duplicate", "object": ref.name, "sha256": landed.digest}
+        outcome = self._attempt(landed, blob, counter, attempt, last_error)
         marker.upload_from_string(
             json.dumps({**outcome, "bucket": ref.bucket, "generation": str(blob.generation)}),
             content_type="application/json",
         )
-        self._move(bucket, blob, home)
+        self._move(bucket, blob, landed.home)
         self._forget_attempts(counter)
         return outcome
+
+    def _attempt(
+        self, landed: LandedFile, blob: Blob, counter: Blob, attempt: int, last_error: str | None
+    ) -> dict[str, Any]:
+        """Read the file on this delivery; a failure is retried (500) until the last
+        attempt, which quarantines the file instead, so a poison file never loops."""
+        last = attempt >= self.max_attempts
+        try:
+            if attempt > self.max_attempts:  # earlier attempts died without a word
+                raise AttemptsExhausted(
+                    last_error
+                    or "the function stopped before it could record an error "
+                    "(out of memory or past its timeout?)"
+                )
+            return self._ingest(landed, last_attempt=last)
+        except FileRejected as exc:
+            return self._reject_file(landed, exc)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # any failure a file causes
+            # (calamine panics with a BaseException): retry while it may be transient,
+            # then quarantine
+            if not last:
+                self._record_failure(counter, blob, attempt, exc)
+                raise AttemptFailed(
+                    f"attempt {attempt} of {self.max_attempts} on {landed.ref.name} failed: "
+                    f"{describe(exc)}; Pub/Sub redelivers it"
+                ) from exc
+            return self._give_up(landed, exc, attempt)
 
     # -- bounded attempts ------------------------------------------------------------------
 
     @staticmethod
-    def _attempts_blob(bucket: Any, blob: Any) -> Any:
+    def _attempts_blob(bucket: Bucket, blob: Blob) -> Blob:
         key = hashlib.sha256(f"{blob.name}#{blob.generation}".encode()).hexdigest()[:32]
         return bucket.blob(f"{ATTEMPTS_PREFIX}{key}")
 
-    def _count_attempt(self, bucket: Any, counter: Any, blob: Any) -> tuple[int, str | None]:
+    def _count_attempt(self, bucket: Bucket, counter: Blob, blob: Blob) -> tuple[int, str | None]:
         """Count this delivery of ``blob`` (this generation) before reading the file.
 
         Counted in the landing bucket before anything can fail on the file's content, so
@@ -347,7 +404,7 @@ class FileIngestor:
             return attempt, info.get("last_error")
         raise AttemptFailed(f"could not count the attempts on {blob.name}; retrying")
 
-    def _record_failure(self, counter: Any, blob: Any, attempt: int, exc: BaseException) -> None:
+    def _record_failure(self, counter: Blob, blob: Blob, attempt: int, exc: BaseException) -> None:
         """Keep the error for the report of a later attempt (best effort: we are failing)."""
         info = {
             "object": blob.name,
@@ -361,14 +418,14 @@ class FileIngestor:
             log.warning("could not record the failure of %s: %s", blob.name, write_error)
 
     @staticmethod
-    def _forget_attempts(counter: Any) -> None:
+    def _forget_attempts(counter: Blob) -> None:
         try:
             counter.delete()
         except Exception:  # a hiccup: it is only a count, for an object now moved
             log.debug("could not delete the attempt counter %s", counter.name)
 
     @staticmethod
-    def _already_ingested(marker: Any) -> bool:
+    def _already_ingested(marker: Blob) -> bool:
         """A marker means these bytes were handled, unless ingest gave up on them: a file
         quarantined after failed attempts is ingested again when it is uploaded again."""
         if not marker.exists():
@@ -378,17 +435,17 @@ class FileIngestor:
         except ValueError:
             return True
 
-    def _ingest(
-        self, path: Path, ref: ObjectRef, digest: str, bucket: Any, home: str, last_attempt: bool
-    ) -> dict[str, Any]:
+    # -- reading, by kind of file ----------------------------------------------------------
+
+    def _ingest(self, landed: LandedFile, last_attempt: bool) -> dict[str, Any]:
+        path, ref = landed.path, landed.ref
         if fiscal.is_fiscal_file(path, ref.name):  # recognised by content, any name
-            return self._ingest_fiscal(path, ref, digest, bucket, home)
+            return self._ingest_fiscal(landed)
         if orders.is_order_object(ref.name):
-            return self._ingest_orders(path, ref, digest, bucket, home)
+            return self._ingest_orders(landed)
         mapping = choose_mapping(path, ref.name)
         table = open_table(path, ref.name, mapping.delimiter, mapping.encodings, self.settings)
         columns = {normalise_header(h): h for h in table.header}
-        request_id = f"file-{digest[:32]}"
         received = utcnow()
         # On the last attempt a reader that fails mid-file ends the rows instead of the
         # attempt: earlier attempts may have published the rows before it, so they are
@@ -397,7 +454,7 @@ class FileIngestor:
         report: RequestReport = self.service.run(
             mapping=mapping,
             records=guard if guard is not None else table.rows,
-            request_id=request_id,
+            request_id=landed.request_id,
             received_at=received,
             location="row",
             keep_results=False,
@@ -406,113 +463,78 @@ class FileIngestor:
         if guard is not None and guard.error is not None:
             raise StoppedReading(guard, report, report_csv(report.results, columns, mapper))
         if report.results:
-            bucket.blob(home + REPORT_SUFFIX).upload_from_string(
-                report_csv(report.results, columns, mapper), content_type="text/csv"
-            )
+            landed.write_report(report_csv(report.results, columns, mapper))
         self.service.ledger.log(
-            request_id=request_id,
+            request_id=landed.request_id,
             source=mapping.source,
             channel="file",
             received_at=received.strftime(TIME_FORMAT),
             summary=report.summary,
-            object_name=f"gs://{ref.bucket}/{ref.name}",
+            object_name=landed.uri,
         )
         log.info("ingested %s with %s: %s", ref.name, mapping.name, report.summary.to_json())
-        return {
-            "status": "ingested",
-            "object": ref.name,
-            "mapping": mapping.name,
-            "request_id": request_id,
-            "sha256": digest,
-            **report.summary.to_json(),
-        }
+        return landed.ingested(mapping.name, landed.request_id, report.summary)
 
-    def _ingest_orders(
-        self, path: Path, ref: ObjectRef, digest: str, bucket: Any, home: str
-    ) -> dict[str, Any]:
+    def _ingest_orders(self, landed: LandedFile) -> dict[str, Any]:
         """A purchase order export: its lines appended to ``ops.purchase_order_lines``.
 
         No events: an order line is a plan, not a movement. Each row is one record in
         ``ops.ingest_log`` (source ``purchase_orders``); a bad row is quarantined with its
         field and rule like any other, the good rows still land.
         """
-        layout = orders.choose_layout(path, ref.name)
-        lines, rejects = orders.read_order_lines(path, ref.name, layout)
-        request_id = f"file-{digest[:32]}"
+        layout = orders.choose_layout(landed.path, landed.ref.name)
+        lines, rejects = orders.read_order_lines(landed.path, landed.ref.name, layout)
         received = utcnow().strftime(TIME_FORMAT)
-        object_name = f"gs://{ref.bucket}/{ref.name}"
         rows = [
             orders.line_row(
                 line,
                 received_at=received,
-                request_id=request_id,
+                request_id=landed.request_id,
                 source=layout.name,
-                object_name=object_name,
+                object_name=landed.uri,
             )
             for line in lines
         ]
-        quarantined = [
-            QuarantineRecord(
-                request_id=request_id,
-                source=orders.ORDERS_SOURCE,
-                location=f"row {number}",
-                field=reject.field,
-                rule=reject.rule,
-                message=reject.message,
-                value=reject.value,
-                payload="",
-                received_at=received,
-            )
-            for number, reject in rejects
-        ]
         ledger = self.service.ledger
         ledger.order_lines(rows, [orders.line_row_id(row) for row in rows])
-        ledger.quarantine(quarantined, source=orders.ORDERS_SOURCE, request_id=request_id)
+        ledger.quarantine(
+            _order_rejects(rejects, landed.request_id, received),
+            source=orders.ORDERS_SOURCE,
+            request_id=landed.request_id,
+        )
+        bad_rows = len({number for number, _ in rejects})
         summary = RequestCounts(
-            received=len(lines) + len({number for number, _ in rejects}),
-            accepted=len(lines),
-            rejected=len({number for number, _ in rejects}),
+            received=len(lines) + bad_rows, accepted=len(lines), rejected=bad_rows
         )
         if rejects:
-            bucket.blob(home + REPORT_SUFFIX).upload_from_string(
-                report_bytes([[n, "", r.field, r.value, r.rule, r.message] for n, r in rejects]),
-                content_type="text/csv",
+            landed.write_report(
+                report_bytes([[n, "", r.field, r.value, r.rule, r.message] for n, r in rejects])
             )
         ledger.log(
-            request_id=request_id,
+            request_id=landed.request_id,
             source=orders.ORDERS_SOURCE,
             channel="file",
             received_at=received,
             summary=summary,
-            object_name=object_name,
+            object_name=landed.uri,
         )
-        log.info("ingested orders %s with %s: %s", ref.name, layout.name, summary.to_json())
-        return {
-            "status": "ingested",
-            "object": ref.name,
-            "mapping": layout.name,
-            "request_id": request_id,
-            "sha256": digest,
-            **summary.to_json(),
-        }
+        log.info("ingested orders %s with %s: %s", landed.ref.name, layout.name, summary.to_json())
+        return landed.ingested(layout.name, landed.request_id, summary)
 
-    def _ingest_fiscal(
-        self, path: Path, ref: ObjectRef, digest: str, bucket: Any, home: str
-    ) -> dict[str, Any]:
+    def _ingest_fiscal(self, landed: LandedFile) -> dict[str, Any]:
         """One NF-e/NFC-e or event (salesphere.ingest.fiscal); refused whole as a file."""
-        size = path.stat().st_size
+        size = landed.path.stat().st_size
         if size > FISCAL_LIMITS.max_bytes:
             raise FileRejected(
                 "too_large",
                 f"a fiscal XML is at most {FISCAL_LIMITS.max_bytes} bytes, this file is {size}",
             )
-        request_id = f"file-{digest[:32]}"
         report = fiscal.for_service(self.service).ingest(
-            path.read_bytes(),
-            request_id=request_id,
+            landed.path.read_bytes(),
+            request_id=landed.request_id,
             received_at=utcnow(),
             channel="file",
-            object_name=f"gs://{ref.bucket}/{ref.name}",
+            object_name=landed.uri,
             refuse_as_file=True,
         )
         rows = [
@@ -521,38 +543,18 @@ class FileIngestor:
             for r in result.rejects
         ]
         if rows:
-            bucket.blob(home + REPORT_SUFFIX).upload_from_string(
-                report_bytes(rows), content_type="text/csv"
-            )
-        log.info("ingested fiscal %s: %s", ref.name, report.summary.to_json())
-        return {
-            "status": "ingested",
-            "object": ref.name,
-            "mapping": report.source,
-            "request_id": request_id,
-            "sha256": digest,
-            **report.summary.to_json(),
-        }
+            landed.write_report(report_bytes(rows))
+        log.info("ingested fiscal %s: %s", landed.ref.name, report.summary.to_json())
+        return landed.ingested(report.source, landed.request_id, report.summary)
 
-    def _reject_file(
-        self, path: Path, ref: ObjectRef, digest: str, bucket: Any, home: str, exc: FileRejected
-    ) -> dict[str, Any]:
-        outcome = self._quarantine_file(
-            path, ref, digest, bucket, home, rule=exc.rule, reason=str(exc)
-        )
-        log.warning("rejected file %s: %s (%s)", ref.name, exc, exc.rule)
+    # -- files that cannot be ingested -----------------------------------------------------
+
+    def _reject_file(self, landed: LandedFile, exc: FileRejected) -> dict[str, Any]:
+        outcome = self._quarantine_file(landed, rule=exc.rule, reason=str(exc))
+        log.warning("rejected file %s: %s (%s)", landed.ref.name, exc, exc.rule)
         return {**outcome, "status": "rejected"}
 
-    def _give_up(
-        self,
-        path: Path,
-        ref: ObjectRef,
-        digest: str,
-        bucket: Any,
-        home: str,
-        exc: BaseException,
-        attempt: int,
-    ) -> dict[str, Any]:
+    def _give_up(self, landed: LandedFile, exc: BaseException, attempt: int) -> dict[str, Any]:
         """Quarantine a file that failed ``attempt`` times, with the reason, and stop.
 
         Its ledger row has its own request id (``…-failed``): uploading the same bytes
@@ -562,40 +564,32 @@ class FileIngestor:
         summary, report = RequestCounts(), b""
         if isinstance(exc, StoppedReading):  # the rows before the failure are ingested
             summary, report = exc.report.summary, exc.rejects_csv
-            request_id = f"file-{digest[:32]}"
+            request_id = landed.request_id
             reason = (
                 f"reading stopped after row {exc.guard.last_row} on attempt {attempt}: "
                 f"{describe(exc.guard.error)}; the rows before it were ingested; fix the "
                 "file and upload it again"
             )
         else:
-            request_id = f"file-{digest[:32]}-failed"
+            request_id = f"{landed.request_id}-failed"
             reason = (
                 f"ingest failed {attempt} times: {describe(exc)}; the file is kept in "
                 "quarantine; fix it (or the cause) and upload it again"
             )
         outcome = self._quarantine_file(
-            path,
-            ref,
-            digest,
-            bucket,
-            home,
+            landed,
             rule=INGEST_FAILED,
             reason=reason,
             request_id=request_id,
             summary=summary,
             report=report,
         )
-        log.error("quarantined %s after %d attempts: %s", ref.name, attempt, reason)
+        log.error("quarantined %s after %d attempts: %s", landed.ref.name, attempt, reason)
         return {**outcome, "status": QUARANTINED, "attempts": attempt, **summary.to_json()}
 
     def _quarantine_file(
         self,
-        path: Path,
-        ref: ObjectRef,
-        digest: str,
-        bucket: Any,
-        home: str,
+        landed: LandedFile,
         *,
         rule: str,
         reason: str,
@@ -604,7 +598,8 @@ class FileIngestor:
         report: bytes = b"",
     ) -> dict[str, Any]:
         """Copy the file to quarantine, record why (``ops.rejects``, topic) and log it."""
-        request_id = request_id or f"file-{digest[:32]}"
+        ref = landed.ref
+        request_id = request_id or landed.request_id
         received = utcnow().strftime(TIME_FORMAT)
         source = ref.name.split("/", 1)[0] if "/" in ref.name else "unknown"
         record = QuarantineRecord(
@@ -615,13 +610,13 @@ class FileIngestor:
             rule=rule,
             message=reason,
             value=None,
-            payload=f"gs://{ref.bucket}/{ref.name}",
+            payload=landed.uri,
             received_at=received,
         )
         quarantine = self.gcs.bucket(self.settings.buckets.quarantine)
-        quarantine.blob(f"{QUARANTINED_FILES_PREFIX}{digest[:12]}/{ref.name}").upload_from_filename(
-            str(path)
-        )
+        quarantine.blob(
+            f"{QUARANTINED_FILES_PREFIX}{landed.digest[:12]}/{ref.name}"
+        ).upload_from_filename(str(landed.path))
         self.service.ledger.quarantine([record], source=source, request_id=request_id)
         self.service.ledger.log(
             request_id=request_id,
@@ -629,22 +624,22 @@ class FileIngestor:
             channel="file",
             received_at=received,
             summary=summary or RequestCounts(),
-            object_name=f"gs://{ref.bucket}/{ref.name}",
+            object_name=landed.uri,
         )
         line = report_bytes([[0, "", "", "", rule, reason]])
         if report:  # the rows' own rejects first, then the file's line (without its header)
             line = report + line.split(b"\r\n", 1)[1]
-        bucket.blob(home + REPORT_SUFFIX).upload_from_string(line, content_type="text/csv")
+        landed.write_report(line)
         return {
             "object": ref.name,
             "rule": rule,
             "reason": reason,
             "request_id": request_id,
-            "sha256": digest,
+            "sha256": landed.digest,
         }
 
     @staticmethod
-    def _move(bucket: Any, blob: Any, target: str) -> None:
+    def _move(bucket: Bucket, blob: Blob, target: str) -> None:
         """Copy the object to ``target`` and delete it from where it landed.
 
         Pub/Sub may deliver one notification twice at once, and a re-upload's own
@@ -657,3 +652,27 @@ class FileIngestor:
         with contextlib.suppress(NotFound):
             bucket.copy_blob(blob, bucket, target)
             bucket.delete_blob(blob.name, generation=blob.generation)
+
+
+def _ignored(ref: ObjectRef, reason: str) -> dict[str, Any]:
+    return {"status": "ignored", "reason": reason, "object": ref.name}
+
+
+def _order_rejects(
+    rejects: list[tuple[int, Reject]], request_id: str, received: str
+) -> list[QuarantineRecord]:
+    """The quarantine records of an order file's bad rows (one per failed check)."""
+    return [
+        QuarantineRecord(
+            request_id=request_id,
+            source=orders.ORDERS_SOURCE,
+            location=f"row {number}",
+            field=reject.field,
+            rule=reject.rule,
+            message=reject.message,
+            value=reject.value,
+            payload="",
+            received_at=received,
+        )
+        for number, reject in rejects
+    ]
