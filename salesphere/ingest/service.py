@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -184,30 +184,53 @@ class IngestService:
         reference = self.reference()
         mapper = Mapper(mapping, reference.timezone_of)
         processor = RecordProcessor(mapper, reference, received_at)
-        received_text = processor.received_text
-        summary = RequestCounts()
-        results: list[RecordResult] = []
-        quarantined: list[QuarantineRecord] = []
+        report = RequestReport(
+            request_id, mapping.source, processor.received_text, [], RequestCounts()
+        )
+        futures = self._process(
+            records,
+            processor,
+            report,
+            location=location,
+            column_of=mapper.column_of if column_names else None,
+            keep_results=keep_results,
+        )
+        self._settle(futures, report, log)
+        return report
+
+    def _process(
+        self,
+        records: Iterable[tuple[int, Mapping[str, Any]]],
+        processor: RecordProcessor,
+        report: RequestReport,
+        *,
+        location: str,
+        column_of: Callable[[str], str | None] | None,
+        keep_results: bool,
+    ) -> list[Future[Any]]:
+        """Each record through the processor into ``report``; good rows are published in
+        envelopes as they fill (not confirmed yet: the futures are returned)."""
+        summary, results, quarantined = report.summary, report.results, report.quarantined
         pending: list[dict[str, Any]] = []
-        futures = []
+        futures: list[Future[Any]] = []
         chunk = self.settings.envelope_max_events
-        source = mapping.source
+        source = report.source
         for index, record in records:
             result, rows = processor.process(index, record)
             summary.add(result)
             if keep_results:
                 results.append(result)
             if result.status == REJECTED:
-                if column_names:
-                    result.column = mapper.column_of(result.rejects[0].field.rsplit(".", 1)[-1])
+                if column_of is not None:
+                    result.column = column_of(result.rejects[0].field.rsplit(".", 1)[-1])
                 quarantined.extend(
                     quarantine_rows(
                         result,
-                        request_id=request_id,
+                        request_id=report.request_id,
                         source=source,
                         location=f"{location} {index}",
                         payload=payload_text(record),
-                        received_at=received_text,
+                        received_at=report.received_at,
                     )
                 )
                 if not keep_results:
@@ -219,11 +242,23 @@ class IngestService:
                     pending = []
         if pending:
             futures += self.publisher.start(pack_rows(pending, source, chunk))
+        return futures
+
+    def _settle(
+        self,
+        futures: list[Future[Any]],
+        report: RequestReport,
+        log: Callable[[RequestCounts], None] | None,
+    ) -> None:
+        """Write the quarantine and the log while the publishes are confirmed; raise the
+        first failure only once every write has finished."""
 
         def write_ledger() -> None:
-            self.ledger.quarantine(quarantined, source=source, request_id=request_id)
+            self.ledger.quarantine(
+                report.quarantined, source=report.source, request_id=report.request_id
+            )
             if log is not None:
-                log(summary)
+                log(report.summary)
 
         ledger = self._ledger_pool.submit(write_ledger)
         try:
@@ -232,7 +267,6 @@ class IngestService:
             ledger_error = ledger.exception()  # waits: no write outlives the request
         if ledger_error is not None:
             raise ledger_error
-        return RequestReport(request_id, source, received_text, results, summary, quarantined)
 
     # -- HTTP ----------------------------------------------------------------------------
 
