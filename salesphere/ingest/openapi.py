@@ -556,8 +556,6 @@ def build_document(settings: Settings | None = None) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the ingest HTTP function for ``settings``' limits."""
     settings = settings or Settings()
     tops, defs = _schemas(settings)
-    sources = [m for m in builtin_mappings() if m.live]
-    json_statuses = ["200", "207", "400", "401", "403", "413", "503"]
     paths: dict[str, Any] = {
         HEALTH_PATH: {"get": _get("The function is up", tops["health"], "health")},
         DOCUMENT_PATH: {
@@ -567,46 +565,8 @@ def build_document(settings: Settings | None = None) -> dict[str, Any]:
                 "openapi",
             )
         },
-    }
-    for mapping in sources:
-        paths[f"/{mapping.name}"] = {
-            "post": {
-                "operationId": f"post_{mapping.name}",
-                **_post(
-                    f"Send a batch of {mapping.name} records",
-                    f"{mapping.description} One to {settings.max_records_per_batch} records "
-                    f"per request, at most {settings.max_body_bytes} bytes, JSON nested at most "
-                    f"{settings.max_json_depth} levels. The same batch may also be posted to "
-                    f"`/?source={mapping.name}` or with header `X-Salesphere-Source: "
-                    f"{mapping.name}`. Each record is answered on its own (accepted, "
-                    "duplicate or rejected with its reasons); resending a batch is safe "
-                    "(event ids are derived from the records, so repeats are dropped "
-                    "downstream).",
-                    _batch_content(tops[mapping.name], mapping),
-                    json_statuses,
-                ),
-            }
-        }
-    xml_statuses = ["200", "207", "401", "403", "413", "415", "503"]
-    xml_schema = {
-        "type": "string",
-        "description": "One authorised NF-e or NFC-e (`nfeProc`; where the stack allows, a "
-        "bare `NFe`) or one event (`procEventoNFe`), layout 4.00, as the POS or ERP emitted it.",
-    }
-    paths[FISCAL_PATH] = {
-        "post": {
-            "operationId": "post_fiscal",
-            **_post(
-                "Send one fiscal XML document",
-                "Any path takes XML: the `Content-Type` (`application/xml` or `text/xml`) "
-                "decides. One document per request, read as one record: accepted whole, a "
-                "duplicate (same access key, same content) or rejected whole with the reason "
-                "(not well-formed, not schema-valid, unknown store/product, key conflict, "
-                "...; the document is kept in quarantine). See docs/fiscal.md.",
-                {media: {"schema": xml_schema} for media in XML_CONTENT_TYPES},
-                xml_statuses,
-            ),
-        }
+        **_batch_paths(settings, tops),
+        FISCAL_PATH: _fiscal_path(),
     }
     return {
         "openapi": OPENAPI_VERSION,
@@ -633,6 +593,57 @@ def build_document(settings: Settings | None = None) -> dict[str, Any]:
             {"hmacKeyId": [], "hmacTimestamp": [], "hmacSignature": []},
             {"oidc": []},
         ],
+    }
+
+
+def _batch_paths(settings: Settings, tops: dict[str, Any]) -> dict[str, Any]:
+    """One POST path per live source: a JSON batch of that source's records."""
+    json_statuses = ["200", "207", "400", "401", "403", "413", "503"]
+    paths: dict[str, Any] = {}
+    for mapping in (m for m in builtin_mappings() if m.live):
+        paths[f"/{mapping.name}"] = {
+            "post": {
+                "operationId": f"post_{mapping.name}",
+                **_post(
+                    f"Send a batch of {mapping.name} records",
+                    f"{mapping.description} One to {settings.max_records_per_batch} records "
+                    f"per request, at most {settings.max_body_bytes} bytes, JSON nested at most "
+                    f"{settings.max_json_depth} levels. The same batch may also be posted to "
+                    f"`/?source={mapping.name}` or with header `X-Salesphere-Source: "
+                    f"{mapping.name}`. Each record is answered on its own (accepted, "
+                    "duplicate or rejected with its reasons); resending a batch is safe "
+                    "(event ids are derived from the records, so repeats are dropped "
+                    "downstream).",
+                    _batch_content(tops[mapping.name], mapping),
+                    json_statuses,
+                ),
+            }
+        }
+    return paths
+
+
+def _fiscal_path() -> dict[str, Any]:
+    """The fiscal XML path: one NF-e, NFC-e or event per request."""
+    xml_statuses = ["200", "207", "401", "403", "413", "415", "503"]
+    xml_schema = {
+        "type": "string",
+        "description": "One authorised NF-e or NFC-e (`nfeProc`; where the stack allows, a "
+        "bare `NFe`) or one event (`procEventoNFe`), layout 4.00, as the POS or ERP emitted it.",
+    }
+    return {
+        "post": {
+            "operationId": "post_fiscal",
+            **_post(
+                "Send one fiscal XML document",
+                "Any path takes XML: the `Content-Type` (`application/xml` or `text/xml`) "
+                "decides. One document per request, read as one record: accepted whole, a "
+                "duplicate (same access key, same content) or rejected whole with the reason "
+                "(not well-formed, not schema-valid, unknown store/product, key conflict, "
+                "...; the document is kept in quarantine). See docs/fiscal.md.",
+                {media: {"schema": xml_schema} for media in XML_CONTENT_TYPES},
+                xml_statuses,
+            ),
+        }
     }
 
 
