@@ -135,10 +135,10 @@ def test_speed_layer_killed_and_restarted(world: dict) -> None:
 def test_redelivered_messages_add_nothing(world: dict) -> None:
     """Seek the speed subscription back: Pub/Sub delivers the messages again; counted once."""
     from salesphere.envelope import envelope_id_for
-    from tests.support.test_speed_function import _log_outcomes, _seek_before
+    from tests.support.speed import log_outcomes, seek_before
 
     settings, books, twin = world["settings"], world["books"], world["twin"]
-    _seek_before(twin, utcnow())  # turns on retention of acknowledged messages
+    seek_before(twin, utcnow())  # turns on retention of acknowledged messages
     before = utcnow() - timedelta(seconds=1)
     source, body = next((s, b) for s, b in live_batches(world["data"], 2) if s == "pos")
     batch_books = Books()
@@ -147,10 +147,10 @@ def test_redelivered_messages_add_nothing(world: dict) -> None:
     delivered(world)
     envelope = envelope_id_for(batch_books.accepted_ids)
     log = twin.log_dir / "speed.log"
-    first = len(_log_outcomes(log, envelope))
-    _seek_before(twin, before)  # Pub/Sub delivers every message since `before` again
+    first = len(log_outcomes(log, envelope))
+    seek_before(twin, before)  # Pub/Sub delivers every message since `before` again
     eventually(
-        lambda: len(_log_outcomes(log, envelope)) > first,
+        lambda: len(log_outcomes(log, envelope)) > first,
         timeout=60,
         what="the replayed envelope to reach the speed layer again",
     )

@@ -6,17 +6,16 @@ import base64
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import requests
-from google.protobuf import timestamp_pb2
 
 from salesphere import names
 from salesphere.gcp import clients
 from salesphere_tools.local.twin import Twin
 from salesphere_tools.speed import probe
 from salesphere_tools.speed.samples import count, envelope, sale
+from tests.support.speed import log_outcomes, seek_before
 
 pytestmark = [pytest.mark.twin]
 
@@ -92,41 +91,19 @@ def test_redelivered_push_adds_nothing(twin: Twin) -> None:
     assert probe.id_counts(s, [env.events[0]["event_id"]]) == {env.events[0]["event_id"]: 1}
 
 
-def _seek_before(twin: Twin, moment: datetime) -> None:
-    subscriber = clients.subscriber(twin.settings)
-    sub = clients.subscription_path(twin.settings, names.SUB_EVENTS_SPEED)
-    subscriber.update_subscription(
-        request={
-            "subscription": {"name": sub, "retain_acked_messages": True},
-            "update_mask": {"paths": ["retain_acked_messages"]},
-        }
-    )
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(moment)
-    subscriber.seek(request={"subscription": sub, "time": stamp})
-
-
-def _log_outcomes(log: Path, envelope_id: str) -> list[dict[str, object]]:
-    out = []
-    for line in log.read_text(errors="replace").splitlines():
-        if envelope_id in line and line.startswith("{"):
-            out.append(json.loads(line))
-    return out
-
-
 def test_pubsub_redelivery_after_seek_adds_nothing(twin: Twin) -> None:
     s = twin.settings
     store = unique("S")
     env = envelope([sale(store, unique("P"), 1, now_minus(3), unique("o")) for _ in range(3)])
     ids = [e["event_id"] for e in env.events]
-    _seek_before(twin, datetime.now(UTC))  # turn retention on before publishing
+    seek_before(twin, datetime.now(UTC))  # turn retention on before publishing
     before = datetime.now(UTC) - timedelta(seconds=1)
     probe.publish(s, [env])
     wait_counts(twin, ids)
-    _seek_before(twin, before)  # Pub/Sub redelivers every message since `before`
+    seek_before(twin, before)  # Pub/Sub redelivers every message since `before`
     log = twin.log_dir / "speed.log"
     redelivered = probe.wait_for(
-        lambda: [o for o in _log_outcomes(log, env.envelope_id) if o["skipped"] == 3],
+        lambda: [o for o in log_outcomes(log, env.envelope_id) if o["skipped"] == 3],
         timeout=30,
         what="the redelivered envelope to be processed",
     )
