@@ -348,6 +348,8 @@ def summary(lines: Sequence[OrderLine], last_day: int) -> dict[str, object]:
     return {
         "order_lines": len(lines),
         "orders": len({line.order for line in lines}),
+        "open_lines_at_start": sum(line.ordered_day < 0 for line in lines),
+        "placed_lines_live": sum(line.ordered_day >= 0 for line in lines),
         "open_lines_at_end": len(open_at_end),
         "late_open_lines_at_end": len(late_open),
         "late_share_all_lines": late_share,

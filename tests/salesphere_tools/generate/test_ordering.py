@@ -25,6 +25,7 @@ from salesphere_tools.generate.ordering import (
     opening,
     run_warmup,
 )
+from salesphere_tools.generate.ordering import summary as ordering_summary
 
 LIVE = date(2026, 9, 14)  # a plain Monday: no Black Friday in the live days
 
@@ -177,3 +178,15 @@ def test_the_live_days_sell_what_the_history_did(tmp_path: Path) -> None:
     same_weekdays = history.demand[:, -28:].sum(axis=0).mean()
     assert 0.7 < live / same_weekdays < 1.3, (live, same_weekdays)
     assert np.isfinite(same_weekdays)
+
+
+def test_the_summary_counts_the_export_and_the_late_lines(world) -> None:
+    _, _, _, buyers, start = world
+    summary = ordering_summary(buyers.lines, last_day=6)
+    exported = [line for line in buyers.lines if line.arrival_day >= 0]
+    assert summary["order_lines"] == len(exported)
+    assert summary["open_lines_at_start"] == len(start.open_lines)
+    assert summary["open_lines_at_start"] + summary["placed_lines_live"] == len(exported)
+    assert summary["late_open_lines_at_end"] == sum(
+        1 for line in exported if line.due_day <= 6 < line.arrival_day
+    )
