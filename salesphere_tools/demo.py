@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.panel import Panel
@@ -84,6 +85,7 @@ def step_generate(state: DemoState) -> None:
         seed=opts.seed,
         start=start,
         fiscal=True,
+        history_days=HISTORY_DAYS,
     )
     with console.status("generating"):
         manifest = generate(config)
@@ -94,6 +96,18 @@ def step_generate(state: DemoState) -> None:
         table.add_row(source, str(row["files"]), f"{row['records']:,}", f"{row['events']:,}")
     console.print(table)
     exp = manifest.expected
+    ordering = manifest.simulation.get("ordering", {})
+    if ordering:
+        console.print(
+            f"Buyers simulated over the {ordering['warmup_days']} days before the live week "
+            "(reviews per supplier on its cadence, whole cases, minimum orders): "
+            f"{ordering['open_lines_at_start']:,} order lines open when it starts, "
+            f"{ordering['placed_lines_live']:,} placed during it, "
+            f"{ordering['open_lines_at_end']:,} still open at its end, "
+            f"{ordering['late_open_lines_at_end']:,} of them late "
+            f"({ordering['late_share_all_lines']:.0%} of all lines came late); all in the "
+            "ERP export purchase_orders/pedidos.csv."
+        )
     console.print(
         f"{opts.days} days from {start} for {opts.stores} stores + the web shop in {config.out}. "
         f"Expected: {exp['accepted_events']:,} distinct events, "
@@ -122,15 +136,27 @@ def _post_live(state: DemoState, dates: set[str], label: str) -> None:
     from salesphere_tools.ingest.send import post_batch
 
     files = _files(state, sources={"pos", "ecommerce"}, dates=dates)
+
+    def post(path: Path) -> dict:
+        status, body = post_batch(state.settings, path, path.parts[-3])
+        for _ in range(10):  # load shedding: retry as the answer says (documented 503)
+            if status != 503:
+                break
+            time.sleep(1.0)
+            status, body = post_batch(state.settings, path, path.parts[-3])
+        if status >= 500:
+            raise RuntimeError(f"ingest answered {status} for {path}: {body}")
+        return body.get("summary", {})
+
     accepted = rejected = 0
-    with Progress(*Progress.get_default_columns(), console=console) as bar:
+    # A few batches at a time, as several tills send at once: under ingest's in-flight
+    # limit, and each result is read (a failed POST stops the demo).
+    with (
+        Progress(*Progress.get_default_columns(), console=console) as bar,
+        ThreadPoolExecutor(max_workers=LIVE_POSTERS) as pool,
+    ):
         task = bar.add_task(label, total=len(files))
-        for path in files:
-            source = path.parts[-3]
-            status, body = post_batch(state.settings, path, source)
-            if status >= 500:
-                raise RuntimeError(f"ingest answered {status} for {path}: {body}")
-            summary = body.get("summary", {})
+        for summary in pool.map(post, files):
             accepted += int(summary.get("accepted", 0))
             rejected += int(summary.get("rejected", 0))
             bar.advance(task)
@@ -197,6 +223,10 @@ def _post_fiscal(state: DemoState, dates: set[str], label: str) -> None:
 
 #: Fiscal documents posted at once: under ingest's in-flight limit (4 on the twin).
 FISCAL_POSTERS = 3
+#: Live batches posted at once, for the same reason.
+LIVE_POSTERS = 3
+#: Days of daily sales imported from the old system; the live days continue them.
+HISTORY_DAYS = 730
 
 #: Landing folder per generated source dropped as files (None: guessed from the name).
 DROP_FOLDERS = {
@@ -296,6 +326,12 @@ def _batch(state: DemoState, title: str) -> None:
         f"batch run {report.run_id}: {report.status}, {report.events_distinct:,} distinct events "
         f"in {len(report.partitions)} partitions; cutoff {report.cutoff}"
     )
+    if report.failed:
+        raise RuntimeError(
+            f"batch run {report.run_id}: the forecast step failed "
+            f"({report.forecast.get('error') or report.forecast}); the purchase suggestion "
+            "would read an old forecast. See the batch log under the twin directory."
+        )
 
 
 def step_first_batch(state: DemoState) -> None:
@@ -453,6 +489,10 @@ def _fiscal_and_order_rows(settings: Settings, store: str) -> tuple[dict, list, 
     )
 
 
+#: Late purchase order lines the demo lists (the rest are counted).
+LATE_LINES_SHOWN = 8
+
+
 def step_fiscal_and_orders(state: DemoState) -> None:
     """The fiscal store's day from NFC-e against the books; orders in transit and late."""
     fiscal = state.facts["manifest"].simulation["fiscal"]
@@ -489,27 +529,30 @@ def step_fiscal_and_orders(state: DemoState) -> None:
         )
     console.print("Purchase order lines (ERP export + suppliers' NF-e receipts):")
     console.print(table)
-    table = Table("order", "SKU", "open", "due", "late", "on order", "suggest")
-    late = 0
-    for row in open_lines:
-        late += row["status"] == "late"
+    table = Table("order", "store", "SKU", "open", "due", "days late", "suggest")
+    late_lines = [row for row in open_lines if row["status"] == "late"]
+    late = len(late_lines)
+    for row in late_lines[:LATE_LINES_SHOWN]:
         table.add_row(
             str(row["order_number"]),
+            str(row["store_id"]),
             str(row["sku"]),
             f"{row['open_units']:,}",
             str(row["expected_delivery"]),
             ("[red]" if row["days_late"] else "") + str(row["days_late"]),
-            str(row["on_order"]),
             str(row["suggested_order_quantity"]),
         )
+    stores = sorted({str(row["store_id"]) for row in open_lines})
     console.print(
-        "In transit: the open units are on order in serving.replenishment, so the suggestion "
-        "does not ask for them again:"
+        f"In transit: {len(open_lines):,} open lines in {len(stores)} stores "
+        f"({', '.join(stores)}), {late:,} of them late; the open units are on order in "
+        "serving.replenishment, so the suggestion does not ask for them again. "
+        + (f"The {min(late, LATE_LINES_SHOWN)} latest:" if late else "")
     )
     console.print(table)
     state.facts["late_orders"] = late
     if not late:
-        raise RuntimeError("the generated late order is not flagged late")
+        raise RuntimeError("no purchase order line is flagged late; the buyers' late ones are")
 
 
 def step_reconcile(state: DemoState) -> None:
@@ -570,6 +613,11 @@ def _forecast_summary(state: DemoState) -> list[dict[str, object]]:
 def step_forecast(state: DemoState) -> None:
     """What the batch runs forecast, and why a week of history says little yet."""
     rows = _forecast_summary(state)
+    if not rows:
+        raise RuntimeError(
+            "batch.demand_forecast is empty after the batch runs: the forecast step made "
+            "nothing, so the purchase suggestion would fall back to averages"
+        )
     table = Table("model", "series", "units forecast (56 days)", "actuals up to", "until")
     for row in rows:
         table.add_row(
@@ -608,6 +656,7 @@ def step_purchasing(state: DemoState) -> None:
         return
     state.facts["purchasing"] = result.path.resolve()
     rows = purchasing.fetch_rows(state.settings, store)
+    state.facts["suggestion_rows"] = rows
     sources = {r["demand_source"] for r in rows}
     console.print(
         f"{store}: {result.to_order} of {len(rows)} SKUs to order, demand from "
@@ -644,7 +693,13 @@ def step_legacy_history(state: DemoState) -> None:
     path = opts.out / "data" / "legacy" / "historico_vendas.csv"
     with console.status("writing the old system's daily summary"):
         path, rows = write_legacy_history(
-            path, stores=opts.stores, skus=200, end=first_live, seed=opts.seed
+            path,
+            stores=opts.stores,
+            skus=200,
+            end=first_live,
+            days=HISTORY_DAYS,
+            seed=opts.seed,
+            buyers=True,
         )
     with console.status(f"importing {rows:,} rows (salesphere history import)"):
         report = import_file(state.settings, path)
@@ -727,41 +782,112 @@ def step_backtest_and_replay(state: DemoState) -> None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class UrgentLine:
+    """One urgent line and the numbers that make it urgent."""
+
+    sku: str
+    on_hand: int
+    on_order: int
+    daily_demand: float
+    lead_time_days: int
+    reorder_point: float
+    order: int
+    stockout_date: object
+
+    def why(self) -> str:
+        shelf = max(self.on_hand, 0)
+        cover = shelf / self.daily_demand if self.daily_demand > 0 else float("inf")
+        out = (
+            f"{self.sku}: {self.on_hand} on hand + {self.on_order} on order = "
+            f"{self.on_hand + self.on_order} <= reorder point {self.reorder_point:.1f} "
+            f"({self.daily_demand:.2f}/day forecast x {self.lead_time_days} days lead time "
+            f"+ safety); the shelf lasts {cover:.1f} days"
+        )
+        if self.stockout_date is not None:
+            out += f" (runs out {self.stockout_date})"
+        return out + f"; order {self.order}"
+
+
+@dataclass(frozen=True, slots=True)
+class SuggestionSummary:
+    """The purchase suggestion of one store, as a buyer reads it."""
+
+    store: str
+    skus: int
+    to_order: int
+    units: int
+    urgent: list[UrgentLine]
+    median_cover_days: float | None
+    median_lead_days: int | None
+
+    @property
+    def share(self) -> float:
+        return self.to_order / self.skus if self.skus else 0.0
+
+    def text(self, shown: int = 3) -> str:
+        lines = [
+            f"{self.store}: order {self.to_order} of {self.skus} SKUs ({self.share:.0%}, "
+            f"{self.units:,} units); {len(self.urgent)} urgent (on hand plus on order at or "
+            "below the reorder point)."
+        ]
+        if self.median_cover_days is not None:
+            lines.append(
+                f"The median SKU's stock covers {self.median_cover_days:.1f} days of forecast "
+                f"demand, against a median supplier lead time of {self.median_lead_days} days."
+            )
+        lines += [f"  urgent {u.why()}" for u in self.urgent[:shown]]
+        return "\n".join(lines)
+
+
+def summarize_suggestion(store: str, rows: list[dict[str, Any]]) -> SuggestionSummary:
+    """serving.replenishment's rows of ``store`` in a buyer's words."""
+    to_order = [r for r in rows if int(r["suggested_order_quantity"] or 0) > 0]
+    urgent = sorted(
+        (
+            UrgentLine(
+                sku=str(r["sku"]),
+                on_hand=int(r["on_hand"]),
+                on_order=int(r["on_order"] or 0),
+                daily_demand=float(r["daily_demand"] or 0),
+                lead_time_days=int(r["lead_time_days"]),
+                reorder_point=float(r["computed_reorder_point"] or 0),
+                order=int(r["suggested_order_quantity"]),
+                stockout_date=r["stockout_date"],
+            )
+            for r in to_order
+            if r["urgent"]
+        ),
+        key=lambda u: (u.stockout_date is None, str(u.stockout_date), u.sku),
+    )
+    covers = sorted(
+        max(int(r["on_hand"]), 0) / float(r["daily_demand"])
+        for r in rows
+        if r["daily_demand"] and float(r["daily_demand"]) > 0
+    )
+    leads = sorted(int(r["lead_time_days"]) for r in rows)
+    return SuggestionSummary(
+        store=store,
+        skus=len(rows),
+        to_order=len(to_order),
+        units=sum(int(r["suggested_order_quantity"]) for r in to_order),
+        urgent=urgent,
+        median_cover_days=covers[len(covers) // 2] if covers else None,
+        median_lead_days=leads[len(leads) // 2] if leads else None,
+    )
+
+
 def step_suggestion_summary(state: DemoState) -> None:
     """The purchase suggestion in a buyer's words: how much to order, what cannot wait."""
     from salesphere_tools import purchasing
 
     store = "SP01"
-    rows = purchasing.fetch_rows(state.settings, store)
-    to_order = [r for r in rows if r["suggested_order_quantity"] > 0]
-    urgent = [r for r in to_order if r["urgent"]]
-    before_delivery = [r for r in urgent if r["stockout_date"] is not None]
-    summary = (
-        f"{store}: order {len(to_order)} of {len(rows)} SKUs "
-        f"({sum(int(r['suggested_order_quantity']) for r in to_order):,} units); "
-        f"{len(urgent)} urgent: on hand plus on order at or below the reorder point"
-        + (
-            f", {len(before_delivery)} of them forecast to run out (earliest "
-            f"{min(r['stockout_date'] for r in before_delivery)})"
-            if before_delivery
-            else ""
-        )
-        + "."
-    )
-    covers = sorted(
-        int(r["on_hand"]) / float(r["daily_demand"])
-        for r in rows
-        if r["daily_demand"] and float(r["daily_demand"]) > 0
-    )
-    leads = sorted(int(r["lead_time_days"]) for r in rows)
-    if covers:
-        summary += (
-            f" Why: the median SKU's stock covers {covers[len(covers) // 2]:.1f} days of "
-            f"forecast demand, against a median supplier lead time of "
-            f"{leads[len(leads) // 2]} days."
-        )
-    state.facts["suggestion"] = summary
-    console.print(summary)
+    # The rows step 12 read (the view is the slowest query of the demo), else read them now.
+    rows = state.facts.get("suggestion_rows") or purchasing.fetch_rows(state.settings, store)
+    summary = summarize_suggestion(store, rows)
+    state.facts["suggestion"] = summary.text()
+    state.facts["suggestion_summary"] = summary
+    console.print(summary.text(shown=len(summary.urgent)))
 
 
 def run_demo(options: DemoOptions) -> bool:

@@ -44,6 +44,11 @@ class GeneratorConfig:
     #: cancellations and the purchase orders behind the deliveries. Off keeps the bytes.
     fiscal: bool = False
     fiscal_days: int = 1
+    #: Days of daily history before ``start`` (generate.legacy's import) the live days
+    #: continue: their demand follows the history's model, and the opening stock and the
+    #: purchase orders still open are what the buyers (generate.ordering) left; every
+    #: store's open orders go to ``purchase_orders/pedidos.csv``. 0 keeps the bytes.
+    history_days: int = 0
 
     def check(self) -> None:
         """Refuse configs that cannot produce a sensible data set, saying how to fix them."""
@@ -55,6 +60,8 @@ class GeneratorConfig:
             raise ValueError("--skus must be at least 10 (the catalog needs a few per category)")
         if not 0 <= self.defect_rate <= 0.2:
             raise ValueError("defect_rate must be between 0 and 0.2 (e.g. 0.0075 for 0.75%)")
+        if self.history_days and self.history_days < 200:
+            raise ValueError("history_days must be 0 or at least 200 (the buyers' warm-up)")
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if self.tickets_per_store_day < 1 or self.web_orders_per_day < 1:

@@ -207,12 +207,25 @@ class DayDemand:
     Visitors follow :meth:`DemandModel.traffic` times how much the day's SKU multipliers
     lift the catalog as a whole (relative to a plain day), so a Dia das Crianças brings
     more toy buyers, not the same buyers choosing toys instead of something else.
+
+    ``offset`` continues a model that started ``offset`` days before the simulation's first
+    day (the history's: same trend, seasons and slow movers); the visitors are then scaled
+    to the history's units per SKU (:func:`.history.simulate_history` takes the catalogue's
+    popularity as each SKU's share of all units, slow movers included), so the live days
+    sell what the history's days did.
     """
 
-    def __init__(self, products: list[ProductSpec], start: date, days: int, seed: int) -> None:
+    def __init__(
+        self, products: list[ProductSpec], start: date, days: int, seed: int, offset: int = 0
+    ) -> None:
         self.model = DemandModel(products, start, days, seed)
         self.popularity = np.array([p.popularity for p in products])
-        self._plain = float((self.popularity * self.model.niche).sum())
+        self.offset = offset
+        self._plain = (
+            float(self.popularity.sum())
+            if offset
+            else float((self.popularity * self.model.niche).sum())
+        )
         self._day: int | None = None
         self._weights: dict[bool, tuple[float, list[float]]] = {}
 
@@ -221,6 +234,7 @@ class DayDemand:
     ) -> tuple[float, list[float]]:
         """(ticket factor, cumulative SKU weights) for ``store`` on ``day``."""
         online = bool(getattr(store, "online", False))
+        day += self.offset
         if self._day != day:
             self._day, self._weights = day, {}
         if online not in self._weights:

@@ -69,6 +69,10 @@ class FiscalWriter:
     transfer_done: bool = False
     cancelled: list[dict[str, object]] = field(default_factory=list)
     voided_lines: int = 0
+    #: Write the orders behind the deliveries (``write_orders``). Off when the buyers
+    #: (generate.ordering) export every store's orders: their numbers are ``PC-<invoice>``
+    #: too, so the NF-e name them all the same.
+    erp_orders: bool = True
 
     def __post_init__(self) -> None:
         # The smallest physical store: one NFC-e per ticket is one request each.
@@ -160,9 +164,10 @@ class FiscalWriter:
                 ordered = self._instant(e) - timedelta(days=lead)
                 due = self.start + timedelta(days=e.day - (LATE_DAYS if late else 0))
                 placed = ordered.astimezone(_zone(self.stores[self.store])).date()
-                self.orders.append(
-                    (order, line_number, supplier, e.sku, e.qty, ordered, max(due, placed))
-                )
+                if self.erp_orders:
+                    self.orders.append(
+                        (order, line_number, supplier, e.sku, e.qty, ordered, max(due, placed))
+                    )
                 ref = (order, str(line_number)) if named else (None, None)
                 boxes, loose = divmod(e.qty, BOX) if e.sku % BOX_EVERY == 0 else (0, e.qty)
                 cost = product.unit_cost_cents
@@ -341,8 +346,14 @@ class FiscalWriter:
             "store_id": self.stores[self.store].store_id,
             "nfce_days": self.fiscal_days,
             "cancelled_tickets": self.cancelled,
-            "purchase_order_lines": len(self.orders),
-            "open_orders": ["PC-ABERTO-1 (late)", "PC-ABERTO-2 (in transit)"],
+            **(
+                {
+                    "purchase_order_lines": len(self.orders),
+                    "open_orders": ["PC-ABERTO-1 (late)", "PC-ABERTO-2 (in transit)"],
+                }
+                if self.erp_orders
+                else {}
+            ),
         }
 
 

@@ -25,6 +25,8 @@ from salesphere_tools.generate.live import (
     pos_records,
 )
 from salesphere_tools.generate.manifest import Manifest, daily_totals, end_of_day_stock
+from salesphere_tools.generate.ordering import summary as ordering_summary
+from salesphere_tools.generate.ordering import write_erp_orders
 from salesphere_tools.generate.reference_files import write_reference
 from salesphere_tools.generate.simulate import SalesTotals, Simulation
 from salesphere_tools.generate.spreadsheets import SpreadsheetWriter, store_rows
@@ -76,6 +78,7 @@ def config_summary(config: GeneratorConfig) -> dict[str, object]:
         "batch_size": config.batch_size,
         "xlsx": config.xlsx,
         **({"fiscal_days": config.fiscal_days} if config.fiscal else {}),
+        **({"history_days": config.history_days} if config.history_days else {}),
     }
 
 
@@ -111,7 +114,15 @@ def generate(config: GeneratorConfig, progress: Progress | None = None) -> Manif
         write_reference(config.out, products, stores, utc_text(start, 0), start.isoformat())
     )
     fiscal = (
-        FiscalWriter(config.out, start, config.days, stores, products, config.fiscal_days)
+        FiscalWriter(
+            config.out,
+            start,
+            config.days,
+            stores,
+            products,
+            config.fiscal_days,
+            erp_orders=sim.buyers is None,
+        )
         if config.fiscal
         else None
     )
@@ -171,7 +182,12 @@ def generate(config: GeneratorConfig, progress: Progress | None = None) -> Manif
         oversells += result.oversells
         if progress is not None:
             progress(result.day + 1, config.days)
-    if fiscal is not None:
+    if sim.buyers is not None:
+        lines = [line for line in sim.buyers.lines if line.arrival_day >= 0]
+        manifest.files.append(
+            write_erp_orders(config.out, lines, stores, products, start, config.days - 1)
+        )
+    elif fiscal is not None:
         manifest.files.append(fiscal.write_orders())
     manifest.defects = planner.defects
     manifest.expected = _expected(
@@ -188,6 +204,11 @@ def generate(config: GeneratorConfig, progress: Progress | None = None) -> Manif
         "stores": [s.store_id for s in stores],
         "skus": len(products),
         **({"fiscal": fiscal.summary()} if fiscal is not None else {}),
+        **(
+            {"ordering": ordering_summary(sim.buyers.lines, config.days - 1)}
+            if sim.buyers is not None
+            else {}
+        ),
     }
     manifest.write(config.out / "manifest.json")
     return manifest

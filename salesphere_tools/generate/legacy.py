@@ -18,6 +18,7 @@ from pathlib import Path
 
 from salesphere_tools.generate.catalog import build_products, build_stores
 from salesphere_tools.generate.history import daily_history
+from salesphere_tools.generate.ordering import opening
 
 HEADER = ("Loja", "Produto", "Data", "Quantidade", "Valor Líquido")
 
@@ -36,8 +37,14 @@ def write_legacy_history(
     days: int = 730,
     seed: int = 42,
     tickets_per_store_day: int = 350,
+    buyers: bool = False,
 ) -> tuple[Path, int]:
-    """Write ``out`` (CSV); returns its path and the number of rows."""
+    """Write ``out`` (CSV); returns its path and the number of rows.
+
+    ``buyers``: the last weeks sell what the buyers' stock allowed (generate.ordering, as
+    ``GeneratorConfig.history_days`` continues them), so the history the forecast reads
+    and the stock the live days open with tell the same story.
+    """
     start = end - timedelta(days=days)
     history = daily_history(
         stores=stores,
@@ -48,8 +55,14 @@ def write_legacy_history(
         tickets_per_store_day=tickets_per_store_day,
     )
     rng = random.Random(f"salesphere:{seed}:simulation")
-    build_stores(stores, rng)
-    prices = {p.sku: p.list_price_cents for p in build_products(skus, rng, tickets_per_store_day)}
+    store_specs = build_stores(stores, rng)
+    products = build_products(skus, rng, tickets_per_store_day)
+    prices = {p.sku: p.list_price_cents for p in products}
+    sales = history.sales
+    if buyers:
+        _, start_of_live = opening(history.demand, products, len(store_specs), end, seed)
+        sales = sales.copy()
+        sales[:, -start_of_live.sales.shape[1] :] = start_of_live.sales
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = 0
     with out.open("w", encoding="latin-1", newline="") as handle:
@@ -58,7 +71,7 @@ def write_legacy_history(
         day_text = [f"{start + timedelta(days=d):%d/%m/%Y}" for d in range(days)]
         for i, (store, sku) in enumerate(zip(history.store_ids, history.skus, strict=True)):
             price = prices[sku]
-            units = history.sales[i]
+            units = sales[i]
             for d in units.nonzero()[0]:
                 n = int(units[d])
                 writer.writerow((store, sku, day_text[d], n, _brl(n * price)))

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from typing import NamedTuple
 
+import numpy as np
+
 from salesphere_tools.generate.calendar import (
     DayPlan,
     plan_day,
@@ -39,6 +41,7 @@ from salesphere_tools.generate.catalog import (
 from salesphere_tools.generate.config import GeneratorConfig
 from salesphere_tools.generate.demand import DayDemand
 from salesphere_tools.generate.events import SECONDS_PER_DAY, SimEvent
+from salesphere_tools.generate.ordering import Buyers, OrderLine, deliveries, opening
 
 LINES = (1, 2, 3, 4, 5)
 LINES_CW = (45, 73, 88, 96, 100)  # cumulative; mean ~1.95
@@ -190,6 +193,46 @@ class Simulation:
             if config.history
             else None
         )
+        self.buyers: Buyers | None = None
+        if config.history_days:
+            self._continue_history()
+
+    def _continue_history(self) -> None:
+        """The live days follow ``history_days`` of daily history (generate.legacy's): the
+        demand continues the history's model, and the stock and open orders are what the
+        buyers (generate.ordering) left at its end."""
+        from salesphere_tools.generate.history import daily_history
+
+        config, k = self.config, len(self.products)
+        days = config.history_days
+        first = config.start - timedelta(days=days)
+        history = daily_history(
+            stores=config.stores,
+            skus=config.skus,
+            days=days,
+            seed=config.seed,
+            start=first,
+            tickets_per_store_day=config.tickets_per_store_day,
+            web_orders_per_day=config.web_orders_per_day,
+        )
+        self.demand = DayDemand(self.products, first, days, config.seed, offset=days)
+        self.buyers, start = opening(
+            history.demand, self.products, len(self.stores), config.start, config.seed
+        )
+        for index in range(len(self.stores)):
+            self.stock[index] = start.stock[index * k : (index + 1) * k].tolist()
+        self._schedule(start.open_lines)
+
+    def _schedule(self, lines: list[OrderLine]) -> None:
+        """The buyers' orders become deliveries on their arrival day."""
+        for day, items in deliveries(lines).items():
+            for store, doc, order_lines in items:
+                self.arrivals.setdefault(day, []).append(
+                    Arrival(store, doc, [(line.sku, line.units) for line in order_lines])
+                )
+                for line in order_lines:
+                    current = self.pending[store][line.sku]
+                    self.pending[store][line.sku] = day if current < 0 else min(current, day)
 
     # -- the day loop --------------------------------------------------------------------
 
@@ -209,7 +252,10 @@ class Simulation:
                 self._postpone_arrivals(day, index)
                 continue
             self._run_store_day(day, index, plan, transfers.get(index, []), result)
-        self._reorder(day)
+        if self.buyers is not None:
+            self._buyers_review(day, result.events)
+        else:
+            self._reorder(day)
         return result
 
     def _run_store_day(
@@ -334,6 +380,19 @@ class Simulation:
             plans.setdefault(donor, []).append((_XFER_OUT, TransferLeg(sku, qty, needy, doc)))
             plans.setdefault(needy, []).append((_XFER_IN, TransferLeg(sku, qty, donor, doc)))
         return plans
+
+    def _buyers_review(self, day: int, events: list[SimEvent]) -> None:
+        """End of day with buyers: the day's sales join their demand estimate, then the
+        suppliers due for review today are ordered (generate.ordering's policy)."""
+        assert self.buyers is not None
+        k = len(self.products)
+        sold = np.zeros(len(self.stores) * k, dtype=np.int64)
+        for event in events:
+            if event.kind == "sale":
+                sold[event.store * k + event.sku] += event.qty
+        self.buyers.record_sales(sold)
+        stock = np.array([units for store in self.stock for units in store], dtype=np.int64)
+        self._schedule(self.buyers.review(day, stock))
 
     def _reorder(self, day: int) -> None:
         """End of day: order what fell under the reorder point, one invoice per supplier."""
@@ -542,9 +601,12 @@ class _StoreDay:
     def receive(self, sod: int, arrival: Arrival) -> None:
         doc, lines = arrival.doc, arrival.lines
         pending = self.sim.pending[self.index]
+        buyers = self.sim.buyers
         for sku, qty in lines:
             self.stock[sku] += qty
             pending[sku] = -1
+            if buyers is not None:
+                buyers.received(self.index, sku, qty)
             self.events.append(
                 SimEvent("stock_receipt", self.index, self.day, sod, sku, qty, doc=doc)
             )

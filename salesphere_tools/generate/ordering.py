@@ -1,0 +1,366 @@
+"""The buyers behind the stock: purchase orders placed over the history, some still open.
+
+A store that adopts the platform has been ordering all along: its shelves hold what its
+buyers' last orders brought, and some orders are still on their way (a few of them late).
+Without that past, the live week would open with stock drawn at random and nothing on
+order, and the purchase suggestion would ask a store for nearly every SKU at once. This
+module simulates the purchasing team over the end of the history
+(:mod:`.history`'s daily demand) and then through the live week, the way buyers work:
+
+* each supplier is **reviewed on its own cadence** (the catalogue's review period: weekly
+  for local distributors, every other week for importers and factories, twice a week for
+  food), always on the same weekday of its cycle;
+* at a review, a position (stock on hand plus on order) at or below its **reorder point**
+  (expected demand over lead time plus review period, plus a safety stock for the day-to-day
+  spread and a few days' demand against a late delivery) is ordered
+  **up to** that point plus one more review period of demand, in **whole cases**, and at
+  least the supplier's **minimum order**; the buyers' demand estimate is the average sold
+  per day over the last four weeks (what a buyer reads off the sales report);
+* one order per store and supplier per review (``PC-NF-…``), delivered in one go after the
+  supplier's **lead time** as the invoice ``NF-…``; a small, seeded share of deliveries
+  comes **late** (1-5 days after the promised date);
+* the buyers start :data:`WARMUP_DAYS` before the live week with every position at its
+  order-up-to level: that is long enough for every trace of the starting stock to be sold
+  through and replaced by the policy's own rhythm.
+
+Sales are what demand and stock allow, so stock never goes below zero. Everything random
+comes from one seeded stream: the same history and seed give the same orders.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from salesphere_tools.generate.catalog import ProductSpec, StoreSpec
+from salesphere_tools.generate.demand import seeded
+from salesphere_tools.generate.events import cents
+
+if TYPE_CHECKING:  # manifest imports the simulation, which imports this module
+    from salesphere_tools.generate.manifest import FileEntry
+
+#: Days the buyers run before the live week; the stock they start from is long gone by then.
+WARMUP_DAYS = 150
+#: Days of sales the buyers average to estimate demand.
+TRAILING_DAYS = 28
+#: Share of deliveries that come after the promised date, and by how many days.
+LATE_SHARE = 0.08
+LATE_DAYS = (1, 5)
+#: Safety stock: z for about 95 % of review cycles without a stock-out, over a variance of
+#: DISPERSION x the mean (customers take 1-4 units and come in bursts: over-dispersed).
+SAFETY_Z = 1.65
+DISPERSION = 2.5
+#: Days of demand the buyers keep on top, because a delivery can come up to LATE_DAYS late.
+LATE_COVER_DAYS = 3
+#: Local hour at which the buyers send the day's orders (after the afternoon review).
+ORDER_HOUR = 17
+ERP_EXPORT = "purchase_orders/pedidos.csv"
+ERP_HEADER = (
+    "pedido",
+    "item",
+    "cnpj_fornecedor",
+    "loja",
+    "sku",
+    "quantidade",
+    "custo_unitario",
+    "data_pedido",
+    "previsao_entrega",
+    "situacao",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """One SKU's ordering terms from the catalogue."""
+
+    supplier: str
+    lead_days: int
+    review_days: int
+    pack: int
+    min_order: int
+
+    @classmethod
+    def of(cls, product: ProductSpec) -> Terms:
+        pack = max(1, product.pack_size)
+        return cls(
+            supplier=product.supplier,
+            lead_days=max(1, product.lead_time_days),
+            review_days=max(1, product.review_period_days),
+            pack=pack,
+            min_order=-(-product.min_order_quantity // pack) * pack,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    """One line of a purchase order; days count from the live week's first day (negative:
+    before it)."""
+
+    order: str
+    delivery: str
+    line: int
+    store: int
+    sku: int
+    units: int
+    pack: int
+    ordered_day: int
+    due_day: int
+    arrival_day: int
+
+    @property
+    def late(self) -> bool:
+        return self.arrival_day > self.due_day
+
+    @property
+    def boxes(self) -> int:
+        """Whole cases ordered (every line is whole cases of ``pack`` units)."""
+        return self.units // self.pack
+
+
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """What the live week starts from: the buyers' stock and every order not yet received."""
+
+    stock: np.ndarray  # series (store-major), units on hand at the start of day 0
+    open_lines: list[OrderLine]
+    sales: np.ndarray  # series x WARMUP_DAYS: what the buyers' stock let customers buy
+
+
+@dataclass
+class Buyers:
+    """The purchasing team of every store: what is on order and the demand they see."""
+
+    terms: list[Terms]
+    stores: int
+    first_ordinal: int  # date.toordinal() of day 0 (the live week's first day)
+    seed: int
+    window: np.ndarray = field(init=False)
+    on_order: np.ndarray = field(init=False)
+    lines: list[OrderLine] = field(default_factory=list)
+    seq: int = 0
+
+    def __post_init__(self) -> None:
+        n = self.stores * len(self.terms)
+        self.rng = seeded(self.seed, "buyers")
+        self.window = np.zeros((n, TRAILING_DAYS))
+        self.on_order = np.zeros(n, dtype=np.int64)
+        k = len(self.terms)
+        suppliers = sorted({t.supplier for t in self.terms})
+        self._supplier = np.tile([suppliers.index(t.supplier) for t in self.terms], self.stores)
+        self._lead = np.tile([t.lead_days for t in self.terms], self.stores)
+        self._review = np.tile([t.review_days for t in self.terms], self.stores)
+        self._pack = np.tile([t.pack for t in self.terms], self.stores)
+        self._min = np.tile([t.min_order for t in self.terms], self.stores)
+        self._k = k
+
+    # -- the policy ----------------------------------------------------------------------
+
+    def demand_estimate(self) -> np.ndarray:
+        """Units per day each position sold over the last four weeks."""
+        return self.window.mean(axis=1)
+
+    def levels(self) -> tuple[np.ndarray, np.ndarray]:
+        """(reorder point, order-up-to level) per position, from the demand estimate."""
+        est = self.demand_estimate()
+        cover = self._lead + self._review
+        safety = SAFETY_Z * np.sqrt(est * cover * DISPERSION) + est * LATE_COVER_DAYS
+        reorder = est * cover + safety
+        return reorder, reorder + est * self._review
+
+    def reviewing(self, day: int) -> np.ndarray:
+        """Positions whose supplier is reviewed on ``day`` (same weekday of every cycle)."""
+        absolute = self.first_ordinal + day
+        return (absolute % self._review) == (self._supplier % self._review)
+
+    def record_sales(self, sold: np.ndarray) -> None:
+        """The day's units sold per position join the four-week window."""
+        self.window = np.roll(self.window, -1, axis=1)
+        self.window[:, -1] = sold
+
+    def review(self, day: int, stock: np.ndarray) -> list[OrderLine]:
+        """The day's orders: one per store and supplier with anything at its reorder point."""
+        reorder, up_to = self.levels()
+        position = np.maximum(stock, 0) + self.on_order
+        # Every listed SKU keeps at least a case on the shelf, however slow it sells.
+        need = self.reviewing(day) & (position <= reorder)
+        if not need.any():
+            return []
+        idx = np.flatnonzero(need)
+        short = up_to[idx] - position[idx]
+        pack = self._pack[idx]
+        units = np.maximum(np.ceil(short / pack).astype(np.int64) * pack, self._min[idx])
+        units = np.maximum(units, pack)
+        orders: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        for series, qty in zip(idx.tolist(), units.tolist(), strict=True):
+            store = series // self._k
+            orders.setdefault((store, int(self._supplier[series])), []).append((series, qty))
+        placed: list[OrderLine] = []
+        for (store, _supplier), items in sorted(orders.items()):
+            self.seq += 1
+            number = f"{self.seq:07d}"
+            lead = int(self._lead[items[0][0]])
+            late = self.rng.random() < LATE_SHARE
+            delay = int(self.rng.integers(LATE_DAYS[0], LATE_DAYS[1] + 1)) if late else 0
+            for line, (series, qty) in enumerate(items, start=1):
+                sku = series % self._k
+                placed.append(
+                    OrderLine(
+                        order=f"PC-NF-{number}",
+                        delivery=f"NF-{number}",
+                        line=line,
+                        store=store,
+                        sku=sku,
+                        units=int(qty),
+                        pack=int(self._pack[series]),
+                        ordered_day=day,
+                        due_day=day + lead,
+                        arrival_day=day + lead + delay,
+                    )
+                )
+                self.on_order[series] += int(qty)
+        self.lines.extend(placed)
+        return placed
+
+    def received(self, store: int, sku: int, units: int) -> None:
+        """A delivery reached the shelf: those units are no longer on order."""
+        series = store * self._k + sku
+        self.on_order[series] = max(0, int(self.on_order[series]) - units)
+
+
+def run_warmup(
+    buyers: Buyers, demand: np.ndarray, warmup: int = WARMUP_DAYS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run the buyers over the last ``warmup`` days of ``demand`` (series x days, ending the
+    day before the live week); returns (stock at the start of day 0, sales of those days).
+
+    The four weeks before the warm-up seed the buyers' demand estimate, and every position
+    starts at its order-up-to level.
+    """
+    n, days = demand.shape
+    warmup = min(warmup, days - TRAILING_DAYS)
+    first = days - warmup
+    buyers.window = demand[:, first - TRAILING_DAYS : first].astype(float)
+    stock = np.ceil(buyers.levels()[1]).astype(np.int64)
+    sales = np.zeros((n, warmup), dtype=np.int64)
+    arriving: dict[int, list[OrderLine]] = {}
+    k = buyers._k
+    for offset in range(warmup):
+        day = offset - warmup  # negative: days before the live week
+        for line in arriving.pop(day, []):
+            stock[line.store * k + line.sku] += line.units
+            buyers.received(line.store, line.sku, line.units)
+        sold = np.minimum(demand[:, first + offset], stock)
+        stock -= sold
+        sales[:, offset] = sold
+        buyers.record_sales(sold)
+        for line in buyers.review(day, stock):
+            if line.arrival_day < 0:
+                arriving.setdefault(line.arrival_day, []).append(line)
+    return stock, sales
+
+
+def opening(
+    demand: np.ndarray,
+    products: Sequence[ProductSpec],
+    stores: int,
+    live_start: date,
+    seed: int,
+) -> tuple[Buyers, Opening]:
+    """The buyers after the history, and the live week's opening stock and open orders."""
+    buyers = Buyers([Terms.of(p) for p in products], stores, live_start.toordinal(), seed)
+    stock, sales = run_warmup(buyers, demand)
+    open_lines = [line for line in buyers.lines if line.arrival_day >= 0]
+    return buyers, Opening(stock=stock, open_lines=open_lines, sales=sales)
+
+
+def deliveries(lines: Sequence[OrderLine]) -> dict[int, list[tuple[int, str, list[OrderLine]]]]:
+    """Lines grouped into deliveries: arrival day -> [(store, invoice, lines)]."""
+    grouped: dict[tuple[int, int, str], list[OrderLine]] = {}
+    for line in lines:
+        grouped.setdefault((line.arrival_day, line.store, line.delivery), []).append(line)
+    out: dict[int, list[tuple[int, str, list[OrderLine]]]] = {}
+    for (day, store, doc), items in sorted(grouped.items()):
+        out.setdefault(day, []).append((store, doc, items))
+    return out
+
+
+def write_erp_orders(
+    out: Path,
+    lines: Sequence[OrderLine],
+    stores: Sequence[StoreSpec],
+    products: Sequence[ProductSpec],
+    start: date,
+    last_day: int,
+) -> FileEntry:
+    """The ERP's export of every order not received before the live week (layout
+    ``erp_pedidos``), sent at the end of the live week's last day."""
+    from salesphere_tools.generate.fiscal import supplier_cnpj
+    from salesphere_tools.generate.manifest import FileEntry
+
+    suppliers = sorted({p.supplier for p in products})
+    path = out / ERP_EXPORT
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
+        writer.writerow(ERP_HEADER)
+        for line in lines:
+            product, store = products[line.sku], stores[line.store]
+            ordered = _local_instant(start, line.ordered_day, ORDER_HOUR, store)
+            due = start + timedelta(days=line.due_day)
+            writer.writerow(
+                (line.order, line.line, supplier_cnpj(product.supplier, suppliers),
+                 store.store_id, product.sku, line.units,
+                 cents(product.unit_cost_cents).replace(".", ","),
+                 ordered.strftime("%Y-%m-%dT%H:%M:%SZ"), f"{due:%d/%m/%Y}", "aberto")
+            )  # fmt: skip
+    sent = _local_instant(start, last_day, 23, stores[0])
+    return FileEntry(
+        ERP_EXPORT,
+        "purchase_orders",
+        "csv",
+        "utf-8",
+        (start + timedelta(days=max(0, last_day - 1))).isoformat(),
+        sent.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        len(lines),
+        0,
+    )
+
+
+def _local_instant(start: date, day: int, hour: int, store: StoreSpec) -> datetime:
+    local = datetime(start.year, start.month, start.day, hour, tzinfo=UTC) + timedelta(days=day)
+    return local - timedelta(hours=store.utc_offset_hours)
+
+
+def summary(lines: Sequence[OrderLine], last_day: int) -> dict[str, object]:
+    """What the ERP export holds (orders not received before the live week) and the share
+    of late lines over every order the buyers placed, for the manifest."""
+    late_share = round(sum(line.late for line in lines) / max(1, len(lines)), 3)
+    lines = [line for line in lines if line.arrival_day >= 0]
+    open_at_end = [line for line in lines if line.arrival_day > last_day]
+    late_open = [line for line in open_at_end if line.due_day <= last_day]
+    return {
+        "order_lines": len(lines),
+        "orders": len({line.order for line in lines}),
+        "open_lines_at_start": sum(line.ordered_day < 0 for line in lines),
+        "placed_lines_live": sum(line.ordered_day >= 0 for line in lines),
+        "open_lines_at_end": len(open_at_end),
+        "late_open_lines_at_end": len(late_open),
+        "late_share_all_lines": late_share,
+        "stores": sorted({line.store for line in lines}),
+        "warmup_days": WARMUP_DAYS,
+    }
+
+
+def cover_days(stock: np.ndarray, estimate: np.ndarray) -> float:
+    """Median days of demand the stock covers (positions that sell at all)."""
+    selling = estimate > 0
+    if not selling.any():
+        return math.nan
+    return float(np.median(stock[selling] / estimate[selling]))
