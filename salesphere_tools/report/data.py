@@ -112,77 +112,76 @@ def stockout_days(
     return sorted(out)
 
 
+#: One query per part of a chart, each over the charted series (``_TOP_SERIES``).
+_SERIES_SQL = (
+    "SELECT t.store_id, t.sku, t.revenue, r.product_name AS name, r.on_hand, "
+    "r.stockout_date, r.demand_source, anchor.last_day FROM top_series AS t "
+    "CROSS JOIN anchor LEFT JOIN serving.replenishment AS r "
+    "ON t.store_id = r.store_id AND t.sku = r.sku ORDER BY t.revenue DESC, t.store_id, t.sku"
+)
+_CHART_PARTS_SQL = {
+    "history": "SELECT t.store_id, t.sku, d.sale_date AS day, d.units_sold AS units "
+    "FROM top_series AS t INNER JOIN serving.sales_daily AS d "
+    "ON t.store_id = d.store_id AND t.sku = d.sku CROSS JOIN anchor "
+    f"WHERE d.sale_date > DATE_SUB(anchor.last_day, INTERVAL {HISTORY_DAYS} DAY) "
+    "ORDER BY d.sale_date",
+    "forecast": "SELECT t.store_id, t.sku, f.forecast_date AS day, f.units, "
+    "f.units_lo_80 AS lo_80, f.units_hi_80 AS hi_80, f.units_lo_95 AS lo_95, "
+    "f.units_hi_95 AS hi_95, f.model FROM top_series AS t "
+    "INNER JOIN batch.demand_forecast AS f ON t.store_id = f.store_id AND t.sku = f.sku "
+    "ORDER BY f.forecast_date",
+    "moves": "SELECT t.store_id, t.sku, s.stock_date AS day, s.units_sold AS units, "
+    "s.net_movement AS net FROM top_series AS t INNER JOIN serving.stock_daily AS s "
+    "ON t.store_id = s.store_id AND t.sku = s.sku ORDER BY s.stock_date",
+}
+
+#: Rows of one chart part per store x SKU.
+_BySeries = dict[tuple[str, str], list[dict[str, Any]]]
+
+
 def fetch_forecasts(settings: Any, top: int = FORECAST_SERIES) -> list[dict[str, Any]]:
     """History, forecast band and stock-outs of the top ``top`` series by revenue."""
     from salesphere.gcp import clients
 
     head = _TOP_SERIES.format(top=int(top))
-    series = clients.query_rows(
-        settings,
-        head + "SELECT t.store_id, t.sku, t.revenue, r.product_name AS name, r.on_hand, "
-        "r.stockout_date, r.demand_source, anchor.last_day FROM top_series AS t "
-        "CROSS JOIN anchor LEFT JOIN serving.replenishment AS r "
-        "ON t.store_id = r.store_id AND t.sku = r.sku ORDER BY t.revenue DESC, t.store_id, t.sku",
-    )
+    series = clients.query_rows(settings, head + _SERIES_SQL)
     if not series:
         return []
-    history = clients.query_rows(
-        settings,
-        head + "SELECT t.store_id, t.sku, d.sale_date AS day, d.units_sold AS units "
-        "FROM top_series AS t INNER JOIN serving.sales_daily AS d "
-        "ON t.store_id = d.store_id AND t.sku = d.sku CROSS JOIN anchor "
-        f"WHERE d.sale_date > DATE_SUB(anchor.last_day, INTERVAL {HISTORY_DAYS} DAY) "
-        "ORDER BY d.sale_date",
-    )
-    forecast = clients.query_rows(
-        settings,
-        head + "SELECT t.store_id, t.sku, f.forecast_date AS day, f.units, "
-        "f.units_lo_80 AS lo_80, f.units_hi_80 AS hi_80, f.units_lo_95 AS lo_95, "
-        "f.units_hi_95 AS hi_95, f.model FROM top_series AS t "
-        "INNER JOIN batch.demand_forecast AS f ON t.store_id = f.store_id AND t.sku = f.sku "
-        "ORDER BY f.forecast_date",
-    )
-    moves = clients.query_rows(
-        settings,
-        head + "SELECT t.store_id, t.sku, s.stock_date AS day, s.units_sold AS units, "
-        "s.net_movement AS net FROM top_series AS t INNER JOIN serving.stock_daily AS s "
-        "ON t.store_id = s.store_id AND t.sku = s.sku ORDER BY s.stock_date",
-    )
-    grouped: dict[str, dict[tuple[str, str], list[dict[str, Any]]]] = {
-        "history": defaultdict(list),
-        "forecast": defaultdict(list),
-        "moves": defaultdict(list),
+    parts = {name: _fetch_by_series(settings, head + sql) for name, sql in _CHART_PARTS_SQL.items()}
+    return [_chart_series(row, parts) for row in series]
+
+
+def _fetch_by_series(settings: Any, sql: str) -> _BySeries:
+    """The rows of one query, grouped by (store_id, sku) in the order the query gave."""
+    from salesphere.gcp import clients
+
+    grouped: _BySeries = defaultdict(list)
+    for row in clients.query_rows(settings, sql):
+        grouped[(row["store_id"], row["sku"])].append(row)
+    return grouped
+
+
+def _chart_series(row: dict[str, Any], parts: dict[str, _BySeries]) -> dict[str, Any]:
+    """One charted series (see :attr:`ReportData.forecast_series`) from its parts."""
+    key = (row["store_id"], row["sku"])
+    last = row["last_day"]
+    first = last - timedelta(days=HISTORY_DAYS - 1)
+    forecast = parts["forecast"][key]
+    return {
+        "store_id": row["store_id"],
+        "sku": row["sku"],
+        "name": row.get("name") or row["sku"],
+        "revenue": row["revenue"],
+        "history": [{"day": h["day"], "units": int(h["units"])} for h in parts["history"][key]],
+        "forecast": [
+            {k: f[k] for k in ("day", "units", "lo_80", "hi_80", "lo_95", "hi_95")}
+            for f in forecast
+        ],
+        "models": sorted({f["model"] for f in forecast}),
+        "stockout_days": stockout_days(row.get("on_hand"), parts["moves"][key], first, last),
+        "stockout_date": row.get("stockout_date"),
+        "demand_source": row.get("demand_source"),
     }
-    for name, rows in (("history", history), ("forecast", forecast), ("moves", moves)):
-        for row in rows:
-            grouped[name][(row["store_id"], row["sku"])].append(row)
-    out = []
-    for row in series:
-        key = (row["store_id"], row["sku"])
-        last = row["last_day"]
-        first = last - timedelta(days=HISTORY_DAYS - 1)
-        out.append(
-            {
-                "store_id": row["store_id"],
-                "sku": row["sku"],
-                "name": row.get("name") or row["sku"],
-                "revenue": row["revenue"],
-                "history": [
-                    {"day": h["day"], "units": int(h["units"])} for h in grouped["history"][key]
-                ],
-                "forecast": [
-                    {k: f[k] for k in ("day", "units", "lo_80", "hi_80", "lo_95", "hi_95")}
-                    for f in grouped["forecast"][key]
-                ],
-                "models": sorted({f["model"] for f in grouped["forecast"][key]}),
-                "stockout_days": stockout_days(
-                    row.get("on_hand"), grouped["moves"][key], first, last
-                ),
-                "stockout_date": row.get("stockout_date"),
-                "demand_source": row.get("demand_source"),
-            }
-        )
-    return out
 
 
 def fetch_suggestions(settings: Any, limit: int = 40) -> list[dict[str, Any]]:
