@@ -129,12 +129,17 @@ class Ingest(pulumi.ComponentResource):
     def _access(
         self, settings: StackSettings, base: Foundation, grants: Grants, member: pulumi.Input[str]
     ) -> list[pulumi.Resource]:
-        """What the ingest account may do, and nothing more."""
-        # What ingest does (infra/iam_recorded.json): publish events and rejects;
-        # read a dropped file, write its marker and report, move it (copy + delete) in the
-        # landing bucket; write rejects to quarantine, where a retried request rewrites the
-        # same object (an overwrite needs storage.objects.delete too); log to ops; read the
-        # reference catalog with a query job; read the HMAC keys mounted from the secret.
+        """What the ingest account may do, and nothing more (infra/iam_recorded.json)."""
+        return [
+            *self._publishing_access(base, grants, member),
+            *self._file_access(grants, member),
+            *self._warehouse_access(settings, base, grants, member),
+        ]
+
+    def _publishing_access(
+        self, base: Foundation, grants: Grants, member: pulumi.Input[str]
+    ) -> list[pulumi.Resource]:
+        """Publish accepted events and rejects."""
         return [
             grants.grant(
                 "ingest-publishes-events",
@@ -150,6 +155,15 @@ class Ingest(pulumi.ComponentResource):
                 "roles/pubsub.publisher",
                 member,
             ),
+        ]
+
+    def _file_access(self, grants: Grants, member: pulumi.Input[str]) -> list[pulumi.Resource]:
+        """The buckets and the secret ingest reads and writes."""
+        # Read a dropped file, write its marker and report, move it (copy + delete) in the
+        # landing bucket; write rejects to quarantine, where a retried request rewrites the
+        # same object (an overwrite needs storage.objects.delete too); read the HMAC keys
+        # mounted from the secret.
+        return [
             grants.grant(
                 "ingest-uses-landing",
                 "bucket",
@@ -171,6 +185,13 @@ class Ingest(pulumi.ComponentResource):
                 "roles/secretmanager.secretAccessor",
                 member,
             ),
+        ]
+
+    def _warehouse_access(
+        self, settings: StackSettings, base: Foundation, grants: Grants, member: pulumi.Input[str]
+    ) -> list[pulumi.Resource]:
+        """Log every request and file to ops; read the reference catalog with a query job."""
+        return [
             grants.grant(
                 "ingest-writes-ops",
                 "dataset",
@@ -202,33 +223,10 @@ class Ingest(pulumi.ComponentResource):
         access: list[pulumi.Resource],
     ) -> None:
         """ingest-http and ingest-files from one bundle, the public invoker, the push."""
-        if not settings.hmac_secret_version:
-            raise SettingsError(
-                "salesphere:hmac_secret_version is empty; ingest always mounts its HMAC keys "
-                "(use 'latest' or a version number, see docs/infra.md)"
-            )
+        secret_env = self._secret_env(settings)
         _, source = functions.upload_source("ingest", base.artifacts, self)
-        # Fail closed: both functions (one bundle, one start-up check) always mount the
-        # keys; without a secret version the deploy fails instead of starting open.
-        secret_env = [
-            gcp.cloudfunctionsv2.FunctionServiceConfigSecretEnvironmentVariableArgs(
-                key="SALESPHERE_HMAC_KEYS",
-                project_id=settings.project,
-                secret=self.secret.secret_id,
-                version=settings.hmac_secret_version,
-            )
-        ]
         callers = oidc_callers(settings.ingest_invokers)
-        # The token audiences ingest-http accepts: its own two URLs, from the one
-        # definition the function and callers share (salesphere/endpoints.py). The
-        # run.app one is what callers mint tokens for (the ``ingest_url`` output).
-        number = gcp.organizations.get_project_output(project_id=settings.project).number
-        self.audiences = number.apply(
-            lambda n: endpoints.audiences(
-                functions.INGEST_HTTP.name, settings.project, str(n), settings.region
-            )
-        )
-        self.url = self.audiences.apply(lambda urls: urls[0])
+        self._audiences(settings)
         self.http = functions.deploy(
             functions.INGEST_HTTP,
             settings,
@@ -255,10 +253,51 @@ class Ingest(pulumi.ComponentResource):
             secret_env=secret_env,
             depends_on=access,
         )
+        self._entrances(base, grants)
+
+    def _secret_env(
+        self, settings: StackSettings
+    ) -> list[gcp.cloudfunctionsv2.FunctionServiceConfigSecretEnvironmentVariableArgs]:
+        """The HMAC keys, mounted in both functions (one bundle, one start-up check).
+
+        Fail closed: without a secret version the deploy fails instead of starting open.
+        """
+        if not settings.hmac_secret_version:
+            raise SettingsError(
+                "salesphere:hmac_secret_version is empty; ingest always mounts its HMAC keys "
+                "(use 'latest' or a version number, see docs/infra.md)"
+            )
+        return [
+            gcp.cloudfunctionsv2.FunctionServiceConfigSecretEnvironmentVariableArgs(
+                key="SALESPHERE_HMAC_KEYS",
+                project_id=settings.project,
+                secret=self.secret.secret_id,
+                version=settings.hmac_secret_version,
+            )
+        ]
+
+    def _audiences(self, settings: StackSettings) -> None:
+        """The token audiences ingest-http accepts, and ``url``, the one callers use.
+
+        Its own two URLs, from the one definition the function and callers share
+        (salesphere/endpoints.py); the run.app one is what callers mint tokens for (the
+        ``ingest_url`` output).
+        """
+        number = gcp.organizations.get_project_output(project_id=settings.project).number
+        self.audiences = number.apply(
+            lambda n: endpoints.audiences(
+                functions.INGEST_HTTP.name, settings.project, str(n), settings.region
+            )
+        )
+        self.url = self.audiences.apply(lambda urls: urls[0])
+
+    def _entrances(self, base: Foundation, grants: Grants) -> None:
+        """How records reach the functions: anyone may call ingest-http, file drops push."""
         # The one public endpoint: an HMAC-only POS has no Google identity, and Cloud Run's
         # invoker check runs before any code, so ingest-http lets every caller through at
         # the platform and authenticates each request in code (HMAC, or an ID token of one
-        # of ``callers``). Guardrails allow this binding and no other (infra/guardrails.py).
+        # of the ``salesphere:ingest_invokers``). Guardrails allow this binding and no other
+        # (infra/guardrails.py).
         grants.grant(
             PUBLIC_INVOKER_GRANT, "run", self.http.name, "roles/run.invoker", PUBLIC_MEMBER
         )

@@ -125,6 +125,91 @@ def fit_all(
     return "process", forecast_all(series, config, mode=mode, chosen=chosen)
 
 
+@dataclass(frozen=True)
+class _Actuals:
+    """What the forecast is made from: the series to fit and the models chosen before."""
+
+    origin: date  # the newest day with sales: every forecast starts the day after
+    series: list[Series]
+    choices: warehouse.Choices
+
+
+def _read_actuals(settings: Settings, cutoff: datetime, started: datetime) -> _Actuals | None:
+    """The series to forecast from the batch tables; None without any sales in the window."""
+    since = (started - timedelta(days=settings.forecast_history_days)).date()
+    sales = warehouse.read_sales(settings, since)
+    if not sales["day"]:
+        return None
+    origin = max(sales["day"])
+    stockouts = warehouse.read_stockout_days(settings, cutoff, since, origin)
+    choices = warehouse.read_choices(settings)
+    # A series seen only on stock-out days has no demand to learn from: its forecast would
+    # be zero and read as "nothing sells". Left out, serving falls back to the observed
+    # trailing average for it (serving.replenishment's demand_source says which).
+    series = [
+        s
+        for s in build_series(sales, origin=origin, stockout_days=stockouts)
+        if not s.censored.all()
+    ]
+    return _Actuals(origin=origin, series=series, choices=choices)
+
+
+def _forecast_rows(
+    results: list[SeriesForecast], horizon: int, run_id: str, started: datetime
+) -> list[dict[str, Any]]:
+    """``batch.demand_forecast`` rows: one per series and horizon day, with every band."""
+    rows = []
+    for r in results:
+        for i, day in enumerate(horizon_dates(r.origin, horizon)):
+            row = {
+                "store_id": r.store_id,
+                "sku": r.sku,
+                "forecast_date": day,
+                "origin_date": r.origin,
+                "model": r.model,
+                "units": float(r.mean[i]),
+                "run_id": run_id,
+                "computed_at": started,
+            }
+            for level in LEVELS:
+                row[f"units_lo_{level}"] = float(r.lo[level][i])
+                row[f"units_hi_{level}"] = float(r.hi[level][i])
+            rows.append(row)
+    return rows
+
+
+def _accuracy_rows(
+    results: list[SeriesForecast], run_id: str, started: datetime
+) -> list[dict[str, Any]]:
+    """``batch.forecast_accuracy`` rows: each candidate's backtest score per series."""
+    return [
+        {
+            "store_id": r.store_id,
+            "sku": r.sku,
+            "series_class": r.series_class,
+            "model": s.model,
+            "chosen": s.model == r.model,
+            "wape": _number(s.wape),
+            "mase": _number(s.mase),
+            "bias": _number(s.bias),
+            "folds": s.folds,
+            "horizon_days": s.horizon,
+            "run_id": run_id,
+            "computed_at": started,
+        }
+        for r in results
+        for s in r.scores
+    ]
+
+
+def _model_counts(results: list[SeriesForecast]) -> dict[str, int]:
+    """Series per model chosen, by model name: what the run report shows."""
+    models: dict[str, int] = {}
+    for r in results:
+        models[r.model] = models.get(r.model, 0) + 1
+    return dict(sorted(models.items()))
+
+
 def run_forecast(
     settings: Settings,
     *,
@@ -141,79 +226,33 @@ def run_forecast(
     """
     timings: dict[str, float] = {}
     t0 = time.monotonic()
-    since = (started - timedelta(days=settings.forecast_history_days)).date()
-    sales = warehouse.read_sales(settings, since)
-    if not sales["day"]:
+    actuals = _read_actuals(settings, cutoff, started)
+    if actuals is None:
         return ForecastReport(status="no_history")
-    origin = max(sales["day"])
-    stockouts = warehouse.read_stockout_days(settings, cutoff, since, origin)
-    choices = warehouse.read_choices(settings)
-    # A series seen only on stock-out days has no demand to learn from: its forecast would
-    # be zero and read as "nothing sells". Left out, serving falls back to the observed
-    # trailing average for it (serving.replenishment's demand_source says which).
-    series = [
-        s
-        for s in build_series(sales, origin=origin, stockout_days=stockouts)
-        if not s.censored.all()
-    ]
     timings["read"] = time.monotonic() - t0
-    mode = mode or due_mode(settings, choices.computed_at, started)
+    mode = mode or due_mode(settings, actuals.choices.computed_at, started)
     config = forecast_config(settings)
     t1 = time.monotonic()
-    runtime, results = fit_all(settings, run_id, series, config, mode=mode, chosen=choices.models)
+    runtime, results = fit_all(
+        settings, run_id, actuals.series, config, mode=mode, chosen=actuals.choices.models
+    )
     timings["models"] = time.monotonic() - t1
-    forecast_rows = []
-    models: dict[str, int] = {}
-    for r in results:
-        models[r.model] = models.get(r.model, 0) + 1
-        for i, day in enumerate(horizon_dates(r.origin, config.horizon)):
-            row = {
-                "store_id": r.store_id,
-                "sku": r.sku,
-                "forecast_date": day,
-                "origin_date": r.origin,
-                "model": r.model,
-                "units": float(r.mean[i]),
-                "run_id": run_id,
-                "computed_at": started,
-            }
-            for level in LEVELS:
-                row[f"units_lo_{level}"] = float(r.lo[level][i])
-                row[f"units_hi_{level}"] = float(r.hi[level][i])
-            forecast_rows.append(row)
-    accuracy_rows = None
-    if mode == BACKTEST:
-        accuracy_rows = [
-            {
-                "store_id": r.store_id,
-                "sku": r.sku,
-                "series_class": r.series_class,
-                "model": s.model,
-                "chosen": s.model == r.model,
-                "wape": _number(s.wape),
-                "mase": _number(s.mase),
-                "bias": _number(s.bias),
-                "folds": s.folds,
-                "horizon_days": s.horizon,
-                "run_id": run_id,
-                "computed_at": started,
-            }
-            for r in results
-            for s in r.scores
-        ]
+    rows = _forecast_rows(results, config.horizon, run_id, started)
+    accuracy = _accuracy_rows(results, run_id, started) if mode == BACKTEST else None
     if check is not None:
         check()
     t2 = time.monotonic()
-    warehouse.write(settings, run_id, forecast_rows, accuracy_rows)
+    warehouse.write(settings, run_id, rows, accuracy)
     timings["write"] = time.monotonic() - t2
     timings["total"] = time.monotonic() - t0
+    origin = actuals.origin
     return ForecastReport(
         status="succeeded",
         mode=mode,
         runtime=runtime,
         series=len(results),
-        rows=len(forecast_rows),
+        rows=len(rows),
         origin=origin.isoformat() if isinstance(origin, date) else str(origin),
-        models=dict(sorted(models.items())),
+        models=_model_counts(results),
         seconds={k: round(v, 3) for k, v in timings.items()},
     )

@@ -16,7 +16,7 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from salesphere_tools.generate import Manifest
+    from salesphere_tools.generate import GeneratorConfig, Manifest
 
 
 def _parse_date(value: str) -> date:
@@ -66,9 +66,8 @@ def generate_command(
 ) -> None:
     """Simulate a Brazilian retailer and write what its sources send, plus manifest.json."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from salesphere_tools.generate import GeneratorConfig, generate
+    from salesphere_tools.generate import GeneratorConfig
 
     console = Console()
     config = GeneratorConfig(
@@ -86,6 +85,15 @@ def generate_command(
         config.check()
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    _print_summary(console, _generate_with_progress(console, config), out)
+
+
+def _generate_with_progress(console: Console, config: GeneratorConfig) -> Manifest:
+    """Run the generator under a progress bar of simulated days; a refusal exits with 2."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from salesphere_tools.generate import generate
+
     columns = (
         TextColumn("[bold]simulating days"),
         BarColumn(),
@@ -93,13 +101,12 @@ def generate_command(
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("days", total=days)
+        task = progress.add_task("days", total=config.days)
         try:
-            manifest = generate(config, lambda done, _total: progress.update(task, completed=done))
+            return generate(config, lambda done, _total: progress.update(task, completed=done))
         except ValueError as exc:
             console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
             raise typer.Exit(code=2) from exc
-    _print_summary(console, manifest, out)
 
 
 def _print_summary(console: Console, manifest: Manifest, out: Path) -> None:

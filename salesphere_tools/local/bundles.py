@@ -258,54 +258,73 @@ def _install(env: FunctionEnv, say: Progress) -> None:
         if env.installed:  # another session finished it while we waited
             return
         shutil.rmtree(env.venv, ignore_errors=True)
-        log_path = env.venv.with_name(env.venv.name + ".log")
         started = time.monotonic()
-        wanted = [
-            line.split("#", 1)[0].strip()
-            for line in env.requirements.decode().splitlines()
-            if line.split("#", 1)[0].strip()
-        ]
         say(
-            f"{env.service} bundle: installing {len(wanted)} requirements with Python "
-            f"{sources.runtime_version()} into {env.venv.name} (first time only)"
+            f"{env.service} bundle: installing {len(_requirement_lines(env.requirements))} "
+            f"requirements with Python {sources.runtime_version()} into {env.venv.name} "
+            "(first time only)"
         )
-        with log_path.open("a") as log:  # appended: every build of this env stays on record
-            _run([str(env.interpreter), "-m", "venv", str(env.venv)], log, env, say)
-            _run(
-                [
-                    str(env.python),
-                    "-m",
-                    "pip",
-                    "install",
-                    "--no-input",
-                    "--disable-pip-version-check",
-                    # Bytecode is written on first import instead (the venv is writable):
-                    # compiling all of apache-beam up front doubled a cold install.
-                    "--no-compile",
-                    "-r",
-                    str(env.source_dir / "requirements.txt"),
-                ],
-                log,
-                env,
-                say,
-                started,
-            )
-            _run([str(env.python), "-m", "pip", "check"], log, env, say)
-        seconds = round(time.monotonic() - started, 1)
-        facts = {
-            "service": env.service,
-            "python": subprocess.run(
-                [str(env.python), "-c", "import platform; print(platform.python_version())"],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip(),
-            "install_seconds": seconds,
-            "size_mb": round(_size(env.venv) / 1e6, 1),
-            "requirements_sha256": hashlib.sha256(env.requirements).hexdigest(),
-        }
-        (env.venv / _MARKER).write_text(json.dumps(facts, indent=2))
-        say(f"{env.service} bundle: installed in {seconds:.0f} s ({facts['size_mb']:.0f} MB)")
+        _build_venv(env, say, started)
+        facts = _mark_installed(env, started)
+        say(
+            f"{env.service} bundle: installed in {facts['install_seconds']:.0f} s "
+            f"({facts['size_mb']:.0f} MB)"
+        )
+
+
+def _requirement_lines(requirements: bytes) -> list[str]:
+    """The requirements of a requirements.txt: its lines without comments and blanks."""
+    return [
+        line.split("#", 1)[0].strip()
+        for line in requirements.decode().splitlines()
+        if line.split("#", 1)[0].strip()
+    ]
+
+
+def _build_venv(env: FunctionEnv, say: Progress, started: float) -> None:
+    """Create the venv, pip install the bundle's requirements into it, then ``pip check``."""
+    log_path = env.venv.with_name(env.venv.name + ".log")
+    with log_path.open("a") as log:  # appended: every build of this env stays on record
+        _run([str(env.interpreter), "-m", "venv", str(env.venv)], log, env, say)
+        _run(
+            [
+                str(env.python),
+                "-m",
+                "pip",
+                "install",
+                "--no-input",
+                "--disable-pip-version-check",
+                # Bytecode is written on first import instead (the venv is writable):
+                # compiling all of apache-beam up front doubled a cold install.
+                "--no-compile",
+                "-r",
+                str(env.source_dir / "requirements.txt"),
+            ],
+            log,
+            env,
+            say,
+            started,
+        )
+        _run([str(env.python), "-m", "pip", "check"], log, env, say)
+
+
+def _mark_installed(env: FunctionEnv, started: float) -> dict[str, Any]:
+    """Write the marker that says the venv is complete, with what was built and how fast."""
+    seconds = round(time.monotonic() - started, 1)
+    facts = {
+        "service": env.service,
+        "python": subprocess.run(
+            [str(env.python), "-c", "import platform; print(platform.python_version())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip(),
+        "install_seconds": seconds,
+        "size_mb": round(_size(env.venv) / 1e6, 1),
+        "requirements_sha256": hashlib.sha256(env.requirements).hexdigest(),
+    }
+    (env.venv / _MARKER).write_text(json.dumps(facts, indent=2))
+    return facts
 
 
 def _run(

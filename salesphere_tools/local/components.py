@@ -55,74 +55,58 @@ def _http_ok(url: str, accept: tuple[int, ...] = (200,)) -> Callable[[], bool]:
 def emulators(settings: Settings) -> list[Component]:
     """Pub/Sub, GCS and BigQuery emulators bound to the settings' host and ports."""
     data = (settings.twin_dir / "data").resolve()
-    host, ports = settings.host, settings.ports
-    pubsub = Component(
+    return [_pubsub(settings), _gcs(settings, data / "gcs"), _bigquery(settings, data / "bigquery")]
+
+
+def _pubsub(settings: Settings) -> Component:
+    """Google's Pub/Sub emulator."""
+    host, port = settings.host, settings.ports.pubsub
+    return Component(
         name="pubsub",
         kind="emulator",
-        port=ports.pubsub,
-        argv=[
-            str(prereqs.find_pubsub_emulator()),
-            f"--host={host}",
-            f"--port={ports.pubsub}",
-        ],
+        port=port,
+        argv=[str(prereqs.find_pubsub_emulator()), f"--host={host}", f"--port={port}"],
         env={"JAVA_OPTS": "-Xmx256m"},
         # The emulator answers its REST root with "Ok" once the gRPC/HTTP server is up.
-        ready=_http_ok(f"http://{host}:{ports.pubsub}/"),
-        endpoint=f"{host}:{ports.pubsub}",
+        ready=_http_ok(f"http://{host}:{port}/"),
+        endpoint=f"{host}:{port}",
     )
-    gcs_root = data / "gcs"
-    gcs = Component(
+
+
+def _gcs(settings: Settings, root: Path) -> Component:
+    """fake-gcs-server over the folder ``root``, announcing finalized objects on file-drops."""
+    host, port = settings.host, settings.ports.gcs
+    return Component(
         name="gcs",
         kind="emulator",
-        port=ports.gcs,
+        port=port,
         argv=[
             str(prereqs.find_fake_gcs_server()),
-            "-scheme",
-            "http",
-            "-host",
-            host,
-            "-port",
-            str(ports.gcs),
-            "-backend",
-            "filesystem",
-            "-filesystem-root",
-            str(gcs_root),
-            "-external-url",
-            f"http://{host}:{ports.gcs}",
-            "-public-host",
-            f"{host}:{ports.gcs}",
-            "-event.pubsub-project-id",
-            settings.project,
-            "-event.pubsub-topic",
-            "file-drops",
-            "-event.list",
-            "finalize",
-            "-log-level",
-            "warn",
+            *("-scheme", "http", "-host", host, "-port", str(port)),
+            *("-backend", "filesystem", "-filesystem-root", str(root)),
+            *("-external-url", f"http://{host}:{port}", "-public-host", f"{host}:{port}"),
+            *("-event.pubsub-project-id", settings.project, "-event.pubsub-topic", "file-drops"),
+            *("-event.list", "finalize", "-log-level", "warn"),
         ],
         env={"PUBSUB_EMULATOR_HOST": settings.pubsub_endpoint},
-        ready=_http_ok(f"http://{host}:{ports.gcs}/storage/v1/b"),
-        endpoint=f"http://{host}:{ports.gcs}",
+        ready=_http_ok(f"http://{host}:{port}/storage/v1/b"),
+        endpoint=f"http://{host}:{port}",
         start_timeout=20,
     )
-    bq_dir = data / "bigquery"
-    bigquery = Component(
+
+
+def _bigquery(settings: Settings, data_dir: Path) -> Component:
+    """local-bigquery (DuckDB-backed) keeping its tables under ``data_dir``."""
+    host, ports = settings.host, settings.ports
+    return Component(
         name="bigquery",
         kind="emulator",
         port=ports.bigquery,
         argv=[
             str(prereqs.find_bigquery_emulator()),
-            "serve",
-            "--host",
-            host,
-            "--port",
-            str(ports.bigquery),
-            "--grpc-port",
-            str(ports.bigquery_grpc),
-            "--project",
-            settings.project,
-            "--data-dir",
-            str(bq_dir),
+            *("serve", "--host", host, "--port", str(ports.bigquery)),
+            *("--grpc-port", str(ports.bigquery_grpc), "--project", settings.project),
+            *("--data-dir", str(data_dir)),
         ],
         # Load jobs read gs:// URIs from fake-gcs-server only when told where it is.
         env={"STORAGE_EMULATOR_HOST": settings.gcs_endpoint},
@@ -131,7 +115,6 @@ def emulators(settings: Settings) -> list[Component]:
         ),
         endpoint=f"http://{host}:{ports.bigquery}",
     )
-    return [pubsub, gcs, bigquery]
 
 
 def _recorded(service: str, env: dict[str, str]) -> dict[str, str]:

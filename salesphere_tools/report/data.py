@@ -112,77 +112,76 @@ def stockout_days(
     return sorted(out)
 
 
+#: One query per part of a chart, each over the charted series (``_TOP_SERIES``).
+_SERIES_SQL = (
+    "SELECT t.store_id, t.sku, t.revenue, r.product_name AS name, r.on_hand, "
+    "r.stockout_date, r.demand_source, anchor.last_day FROM top_series AS t "
+    "CROSS JOIN anchor LEFT JOIN serving.replenishment AS r "
+    "ON t.store_id = r.store_id AND t.sku = r.sku ORDER BY t.revenue DESC, t.store_id, t.sku"
+)
+_CHART_PARTS_SQL = {
+    "history": "SELECT t.store_id, t.sku, d.sale_date AS day, d.units_sold AS units "
+    "FROM top_series AS t INNER JOIN serving.sales_daily AS d "
+    "ON t.store_id = d.store_id AND t.sku = d.sku CROSS JOIN anchor "
+    f"WHERE d.sale_date > DATE_SUB(anchor.last_day, INTERVAL {HISTORY_DAYS} DAY) "
+    "ORDER BY d.sale_date",
+    "forecast": "SELECT t.store_id, t.sku, f.forecast_date AS day, f.units, "
+    "f.units_lo_80 AS lo_80, f.units_hi_80 AS hi_80, f.units_lo_95 AS lo_95, "
+    "f.units_hi_95 AS hi_95, f.model FROM top_series AS t "
+    "INNER JOIN batch.demand_forecast AS f ON t.store_id = f.store_id AND t.sku = f.sku "
+    "ORDER BY f.forecast_date",
+    "moves": "SELECT t.store_id, t.sku, s.stock_date AS day, s.units_sold AS units, "
+    "s.net_movement AS net FROM top_series AS t INNER JOIN serving.stock_daily AS s "
+    "ON t.store_id = s.store_id AND t.sku = s.sku ORDER BY s.stock_date",
+}
+
+#: Rows of one chart part per store x SKU.
+_BySeries = dict[tuple[str, str], list[dict[str, Any]]]
+
+
 def fetch_forecasts(settings: Any, top: int = FORECAST_SERIES) -> list[dict[str, Any]]:
     """History, forecast band and stock-outs of the top ``top`` series by revenue."""
     from salesphere.gcp import clients
 
     head = _TOP_SERIES.format(top=int(top))
-    series = clients.query_rows(
-        settings,
-        head + "SELECT t.store_id, t.sku, t.revenue, r.product_name AS name, r.on_hand, "
-        "r.stockout_date, r.demand_source, anchor.last_day FROM top_series AS t "
-        "CROSS JOIN anchor LEFT JOIN serving.replenishment AS r "
-        "ON t.store_id = r.store_id AND t.sku = r.sku ORDER BY t.revenue DESC, t.store_id, t.sku",
-    )
+    series = clients.query_rows(settings, head + _SERIES_SQL)
     if not series:
         return []
-    history = clients.query_rows(
-        settings,
-        head + "SELECT t.store_id, t.sku, d.sale_date AS day, d.units_sold AS units "
-        "FROM top_series AS t INNER JOIN serving.sales_daily AS d "
-        "ON t.store_id = d.store_id AND t.sku = d.sku CROSS JOIN anchor "
-        f"WHERE d.sale_date > DATE_SUB(anchor.last_day, INTERVAL {HISTORY_DAYS} DAY) "
-        "ORDER BY d.sale_date",
-    )
-    forecast = clients.query_rows(
-        settings,
-        head + "SELECT t.store_id, t.sku, f.forecast_date AS day, f.units, "
-        "f.units_lo_80 AS lo_80, f.units_hi_80 AS hi_80, f.units_lo_95 AS lo_95, "
-        "f.units_hi_95 AS hi_95, f.model FROM top_series AS t "
-        "INNER JOIN batch.demand_forecast AS f ON t.store_id = f.store_id AND t.sku = f.sku "
-        "ORDER BY f.forecast_date",
-    )
-    moves = clients.query_rows(
-        settings,
-        head + "SELECT t.store_id, t.sku, s.stock_date AS day, s.units_sold AS units, "
-        "s.net_movement AS net FROM top_series AS t INNER JOIN serving.stock_daily AS s "
-        "ON t.store_id = s.store_id AND t.sku = s.sku ORDER BY s.stock_date",
-    )
-    grouped: dict[str, dict[tuple[str, str], list[dict[str, Any]]]] = {
-        "history": defaultdict(list),
-        "forecast": defaultdict(list),
-        "moves": defaultdict(list),
+    parts = {name: _fetch_by_series(settings, head + sql) for name, sql in _CHART_PARTS_SQL.items()}
+    return [_chart_series(row, parts) for row in series]
+
+
+def _fetch_by_series(settings: Any, sql: str) -> _BySeries:
+    """The rows of one query, grouped by (store_id, sku) in the order the query gave."""
+    from salesphere.gcp import clients
+
+    grouped: _BySeries = defaultdict(list)
+    for row in clients.query_rows(settings, sql):
+        grouped[(row["store_id"], row["sku"])].append(row)
+    return grouped
+
+
+def _chart_series(row: dict[str, Any], parts: dict[str, _BySeries]) -> dict[str, Any]:
+    """One charted series (see :attr:`ReportData.forecast_series`) from its parts."""
+    key = (row["store_id"], row["sku"])
+    last = row["last_day"]
+    first = last - timedelta(days=HISTORY_DAYS - 1)
+    forecast = parts["forecast"][key]
+    return {
+        "store_id": row["store_id"],
+        "sku": row["sku"],
+        "name": row.get("name") or row["sku"],
+        "revenue": row["revenue"],
+        "history": [{"day": h["day"], "units": int(h["units"])} for h in parts["history"][key]],
+        "forecast": [
+            {k: f[k] for k in ("day", "units", "lo_80", "hi_80", "lo_95", "hi_95")}
+            for f in forecast
+        ],
+        "models": sorted({f["model"] for f in forecast}),
+        "stockout_days": stockout_days(row.get("on_hand"), parts["moves"][key], first, last),
+        "stockout_date": row.get("stockout_date"),
+        "demand_source": row.get("demand_source"),
     }
-    for name, rows in (("history", history), ("forecast", forecast), ("moves", moves)):
-        for row in rows:
-            grouped[name][(row["store_id"], row["sku"])].append(row)
-    out = []
-    for row in series:
-        key = (row["store_id"], row["sku"])
-        last = row["last_day"]
-        first = last - timedelta(days=HISTORY_DAYS - 1)
-        out.append(
-            {
-                "store_id": row["store_id"],
-                "sku": row["sku"],
-                "name": row.get("name") or row["sku"],
-                "revenue": row["revenue"],
-                "history": [
-                    {"day": h["day"], "units": int(h["units"])} for h in grouped["history"][key]
-                ],
-                "forecast": [
-                    {k: f[k] for k in ("day", "units", "lo_80", "hi_80", "lo_95", "hi_95")}
-                    for f in grouped["forecast"][key]
-                ],
-                "models": sorted({f["model"] for f in grouped["forecast"][key]}),
-                "stockout_days": stockout_days(
-                    row.get("on_hand"), grouped["moves"][key], first, last
-                ),
-                "stockout_date": row.get("stockout_date"),
-                "demand_source": row.get("demand_source"),
-            }
-        )
-    return out
 
 
 def fetch_suggestions(settings: Any, limit: int = 40) -> list[dict[str, Any]]:
@@ -268,75 +267,55 @@ def fetch_orders(settings: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     return late, (totals[0] if totals else {})
 
 
+#: What the overview charts and tables read, one query each.
+_DAILY_SQL = (
+    "SELECT d.sale_date AS day, SUM(d.net_sales) AS net, SUM(d.units_sold) AS units, "
+    "SUM(d.orders) AS orders FROM serving.sales_daily AS d "
+    "GROUP BY d.sale_date ORDER BY d.sale_date"
+)
+_TRADING_DAY_SQL = (
+    "SELECT COALESCE(MAX(IF(hours >= 8, d, NULL)), MAX(d)) AS d FROM "
+    "(SELECT i.sale_date AS d, COUNT(DISTINCT i.sale_hour_local) AS hours "
+    "FROM serving.sales_intraday AS i GROUP BY d)"
+)
+_STORES_SQL = (
+    "SELECT store_id, net_sales AS revenue, gross_margin AS margin "
+    "FROM serving.store_performance ORDER BY store_id"
+)
+_PRODUCTS_SQL = (
+    "SELECT sku, product_name AS name, units_sold AS units, net_sales AS revenue, "
+    "gross_margin AS margin FROM serving.product_performance WHERE units_sold > 0 "
+)
+_ALERTS_SQL = (
+    "SELECT store_id, sku, on_hand, reorder_point, days_of_cover, "
+    "supplier_lead_time_days AS lead_time_days, TRUE AS at_risk, alert "
+    "FROM serving.stock_alerts ORDER BY on_hand, store_id, sku LIMIT 40"
+)
+_QUALITY_SQL = (
+    "SELECT source, rule, rejects FROM serving.data_quality "
+    "WHERE rule IS NOT NULL ORDER BY rejects DESC LIMIT 20"
+)
+_HAS_FORECAST_SQL = "SELECT 1 AS x FROM batch.demand_forecast AS f LIMIT 1"
+
+
 def fetch(settings: Any, *, top: int = 10) -> ReportData:
     """Query the serving views (and nothing else) into :class:`ReportData`."""
     from salesphere.gcp import clients
 
-    daily = clients.query_rows(
-        settings,
-        "SELECT d.sale_date AS day, SUM(d.net_sales) AS net, SUM(d.units_sold) AS units, "
-        "SUM(d.orders) AS orders FROM serving.sales_daily AS d "
-        "GROUP BY d.sale_date ORDER BY d.sale_date",
-    )
-    for row in daily:
-        row["day"] = str(row["day"])
-    # The newest business day with a full trading day of hours (the newest may have just
-    # begun). Days and hours are the stores' own (sale_date, sale_hour_local), so the chart
-    # reads like the till: a 22:30 sale in São Paulo is in the 22h bar of its own day.
-    day = clients.query_rows(
-        settings,
-        "SELECT COALESCE(MAX(IF(hours >= 8, d, NULL)), MAX(d)) AS d FROM "
-        "(SELECT i.sale_date AS d, COUNT(DISTINCT i.sale_hour_local) AS hours "
-        "FROM serving.sales_intraday AS i GROUP BY d)",
-    )
-    today = day[0]["d"] if day else None
-    intraday = (
-        clients.query_rows(
-            settings,
-            "SELECT i.sale_hour_local AS hour, SUM(i.net_sales) AS net "
-            f"FROM serving.sales_intraday AS i WHERE i.sale_date = DATE '{today}' "
-            "GROUP BY hour ORDER BY hour",
-        )
-        if today
-        else []
-    )
-    stores = clients.query_rows(
-        settings,
-        "SELECT store_id, net_sales AS revenue, gross_margin AS margin "
-        "FROM serving.store_performance ORDER BY store_id",
-    )
-    products = (
-        "SELECT sku, product_name AS name, units_sold AS units, net_sales AS revenue, "
-        "gross_margin AS margin FROM serving.product_performance WHERE units_sold > 0 "
-    )
+    daily = _fetch_daily(settings)
+    today = _trading_day(settings)
+    intraday = _fetch_intraday(settings, today)
+    stores = clients.query_rows(settings, _STORES_SQL)
     top_products = clients.query_rows(
-        settings, products + f"ORDER BY net_sales DESC, sku LIMIT {top}"
+        settings, _PRODUCTS_SQL + f"ORDER BY net_sales DESC, sku LIMIT {top}"
     )
     bottom_products = clients.query_rows(
-        settings, products + f"ORDER BY net_sales ASC, sku LIMIT {top}"
+        settings, _PRODUCTS_SQL + f"ORDER BY net_sales ASC, sku LIMIT {top}"
     )
-    alerts = clients.query_rows(
-        settings,
-        "SELECT store_id, sku, on_hand, reorder_point, days_of_cover, "
-        "supplier_lead_time_days AS lead_time_days, TRUE AS at_risk, alert "
-        "FROM serving.stock_alerts ORDER BY on_hand, store_id, sku LIMIT 40",
-    )
-    fresh = read_freshness(settings)
-    freshness = {
-        "cutoff": str(fresh.get("cutoff") or "no batch run yet"),
-        "newest_speed_event": str(fresh.get("newest_speed_received_at") or "–"),
-        "lag_seconds": float(fresh.get("speed_lag_seconds") or 0),
-        "forecast_computed_at": str(fresh.get("forecast_computed_at") or "–"),
-        "stale_forecast": stale_forecast_warning(fresh),
-    }
-    quality = clients.query_rows(
-        settings,
-        "SELECT source, rule, rejects FROM serving.data_quality "
-        "WHERE rule IS NOT NULL ORDER BY rejects DESC LIMIT 20",
-    )
-    has_forecast = bool(
-        clients.query_rows(settings, "SELECT 1 AS x FROM batch.demand_forecast AS f LIMIT 1")
-    )
+    alerts = clients.query_rows(settings, _ALERTS_SQL)
+    freshness = _freshness(settings)
+    quality = clients.query_rows(settings, _QUALITY_SQL)
+    has_forecast = bool(clients.query_rows(settings, _HAS_FORECAST_SQL))
     late_orders, in_transit = fetch_orders(settings)
     return ReportData(
         late_orders=late_orders,
@@ -358,3 +337,52 @@ def fetch(settings: Any, *, top: int = 10) -> ReportData:
         freshness=freshness,
         quality=quality,
     )
+
+
+def _fetch_daily(settings: Any) -> list[dict[str, Any]]:
+    """Net sales, units and orders per business day; days as text, as the chart labels them."""
+    from salesphere.gcp import clients
+
+    daily = clients.query_rows(settings, _DAILY_SQL)
+    for row in daily:
+        row["day"] = str(row["day"])
+    return daily
+
+
+def _trading_day(settings: Any) -> date | None:
+    """The newest business day with a full trading day of hours (the newest may have just
+    begun); None before the first sale.
+
+    Days and hours are the stores' own (sale_date, sale_hour_local), so the chart reads like
+    the till: a 22:30 sale in São Paulo is in the 22h bar of its own day.
+    """
+    from salesphere.gcp import clients
+
+    day = clients.query_rows(settings, _TRADING_DAY_SQL)
+    return day[0]["d"] if day else None
+
+
+def _fetch_intraday(settings: Any, today: date | None) -> list[dict[str, Any]]:
+    """Net sales per local hour of ``today`` (none without a day)."""
+    from salesphere.gcp import clients
+
+    if not today:
+        return []
+    return clients.query_rows(
+        settings,
+        "SELECT i.sale_hour_local AS hour, SUM(i.net_sales) AS net "
+        f"FROM serving.sales_intraday AS i WHERE i.sale_date = DATE '{today}' "
+        "GROUP BY hour ORDER BY hour",
+    )
+
+
+def _freshness(settings: Any) -> dict[str, Any]:
+    """How current the page is: the batch cutoff, the speed layer's lag, the forecast's age."""
+    fresh = read_freshness(settings)
+    return {
+        "cutoff": str(fresh.get("cutoff") or "no batch run yet"),
+        "newest_speed_event": str(fresh.get("newest_speed_received_at") or "–"),
+        "lag_seconds": float(fresh.get("speed_lag_seconds") or 0),
+        "forecast_computed_at": str(fresh.get("forecast_computed_at") or "–"),
+        "stale_forecast": stale_forecast_warning(fresh),
+    }
