@@ -159,7 +159,12 @@ def duckdb_tables(
     (first copy of each event), then each of the batch layer's own templates over the
     events received before ``cutoff``, translated by sqlglot (:mod:`.duckdb_sql`).
     Returns each table's row count.
+
+    The session runs on UTC, as BigQuery does: DuckDB otherwise takes the machine's zone,
+    and the translated ``DATE(ts, zone)`` casts a ``TIMESTAMPTZ`` to local wall time first,
+    so a store's business day would move with the machine the benchmark runs on.
     """
+    con.execute("SET TimeZone = 'UTC'")
     con.execute("CREATE SCHEMA master; CREATE SCHEMA reference")
     con.execute("CREATE TABLE reference.stores (store_id VARCHAR, timezone VARCHAR)")
     if stores:

@@ -68,6 +68,11 @@ def _archive(tmp_path: Path, *envelopes: list[dict[str, Any]]) -> str:
     return str(tmp_path / "*.ndjson")
 
 
+def _on_a_machine_in_tokyo() -> duckdb.DuckDBPyConnection:
+    """A session in a zone far from UTC and from São Paulo, as a developer's laptop may be."""
+    return duckdb.connect(config={"TimeZone": "Asia/Tokyo"})
+
+
 def _sales_daily(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
     return con.execute(
         "SELECT sale_date, store_id, sku, units_sold, net_sales FROM sales_daily"
@@ -82,12 +87,21 @@ def test_every_batch_table_has_its_translated_statement() -> None:
         assert "$cutoff" in statement and "@cutoff" not in statement
 
 
+def test_business_day_is_the_stores_whatever_the_machines_zone(tmp_path: Path) -> None:
+    con = _on_a_machine_in_tokyo()
+    tables = duckdb_tables(con, _archive(tmp_path, [_event("s1", "sale", 2)]), STORES, CUTOFF)
+    assert tables["sales_daily"] == 1
+    assert _sales_daily(con) == [
+        (datetime(2026, 11, 24).date(), "SP01", "ELE-10001", 2, Decimal("19.00"))
+    ]
+
+
 def test_redeliveries_voids_and_late_events_are_left_out_as_in_the_batch(tmp_path: Path) -> None:
     sale, cancelled = _event("s1", "sale", 2), _event("s2", "sale", 5)
     void = _event("v1", "void", 0, source_ref="s2")
     late = _event("s3", "sale", 7, received_at="2026-11-25T04:00:00.000000Z")
     glob = _archive(tmp_path, [sale, cancelled], [sale, void, late])  # s1 delivered twice
-    con = duckdb.connect()
+    con = _on_a_machine_in_tokyo()  # the cutoff is an instant, not Tokyo's wall time
     duckdb_tables(con, glob, STORES, CUTOFF)
     assert _sales_daily(con) == [
         (datetime(2026, 11, 24).date(), "SP01", "ELE-10001", 2, Decimal("19.00"))
