@@ -161,8 +161,9 @@ def duckdb_tables(
     Returns each table's row count.
 
     The session runs on UTC, as BigQuery does: DuckDB otherwise takes the machine's zone,
-    and the translated ``DATE(ts, zone)`` casts a ``TIMESTAMPTZ`` to local wall time first,
-    so a store's business day would move with the machine the benchmark runs on.
+    reads the archive's ``...Z`` timestamps as wall time in it, and the translated
+    ``DATE(ts, zone)`` casts back through it, so the cutoff and a store's business day
+    would move with the machine the benchmark runs on.
     """
     con.execute("SET TimeZone = 'UTC'")
     con.execute("CREATE SCHEMA master; CREATE SCHEMA reference")
