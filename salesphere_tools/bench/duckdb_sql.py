@@ -1,9 +1,12 @@
 """The batch layer's own metric templates, translated from BigQuery SQL to DuckDB's.
 
 The DuckDB baseline must compute exactly what the batch run computes, so it renders the
-same templates (with the same snippets) and lets sqlglot translate them; a hand copy would
-drift the first time a template changes. The one form sqlglot cannot carry over,
-``ARRAY_AGG(x ORDER BY y LIMIT n)``, is rewritten to DuckDB's ``list_slice`` here.
+same templates (with the same snippets) over the batch run's own source, and lets sqlglot
+translate them; a hand copy would drift the first time a template or the source changes
+(the source leaves out voids and the events they cancel, for one). The batch statements'
+``@cutoff`` query parameter becomes DuckDB's ``$cutoff``, bound the same way. The one form
+sqlglot cannot carry over, ``ARRAY_AGG(x ORDER BY y LIMIT n)``, is rewritten to DuckDB's
+``list_slice`` here.
 """
 
 from __future__ import annotations
@@ -13,11 +16,8 @@ from collections.abc import Iterator
 import sqlglot
 from sqlglot import exp
 
-from salesphere.batch.sqlrender import SqlFile, render, snippets
+from salesphere.batch.sqlrender import BATCH_SOURCE, SqlFile, render, snippets
 from salesphere.sql import SQL_DIR
-
-#: The batch source as DuckDB sees it: a ``master.events`` table, no cutoff parameter.
-DUCKDB_SOURCE = "master.events AS absorbed"
 
 
 def _limited_array_agg(node: exp.Expression) -> exp.Expression:
@@ -41,7 +41,8 @@ def to_duckdb(sql: str) -> str:
 
 
 def batch_statements() -> Iterator[tuple[str, str]]:
-    """``(batch table name, DuckDB statement)`` for every metric template."""
+    """``(batch table name, DuckDB statement)`` for every metric template; each statement
+    reads ``master.events`` and takes the ``$cutoff`` parameter, as the batch run's do."""
     metrics = SQL_DIR / "metrics"
     found = snippets(metrics)
     for path in sorted(metrics.glob("*.sql")):
@@ -51,5 +52,5 @@ def batch_statements() -> Iterator[tuple[str, str]]:
         view = template.tag("view")
         if template.tag("snippet") or not view:
             continue
-        sql = render(template.body, {**found, "source": DUCKDB_SOURCE}, str(path))
+        sql = render(template.body, {**found, "source": BATCH_SOURCE}, str(path))
         yield view.split(".", 1)[1], to_duckdb(sql)
