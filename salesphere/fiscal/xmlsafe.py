@@ -353,7 +353,9 @@ def parse(data: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Element:
     """
     _check_bytes(data, limits)
     try:
-        root = etree.fromstring(data, _parser())
+        # what precedes the root may be a UTF-8 BOM and blank lines (an ERP's export): the
+        # bytes are known to be UTF-8, so libxml2 reads from the first '<'
+        root = etree.fromstring(data.lstrip(_LEADING), _parser())
     except etree.XMLSyntaxError as exc:
         raise _syntax(exc) from exc
     if root is None:

@@ -22,6 +22,7 @@ from salesphere.fiscal.document import FiscalDocument, read
 from salesphere.fiscal.errors import FiscalRejected
 from salesphere.fiscal.schema import document_schema, event_schema
 from salesphere.fiscal.xmlsafe import NFE_NS, XmlLimits, parse
+from salesphere.ingest.fiscal import is_xml_content
 from tests.salesphere.fiscal.samples import SAMPLES, Line, build, cancellation, key_of
 
 BOUND_SECONDS = 2.0
@@ -249,6 +250,16 @@ def test_hostile_input_is_refused_with_its_reason_in_bounded_time(
             ),
         ),
         ("CRLF line endings", VALID.replace(b"\n", b"\r\n")),
+        ("blank lines before the declaration", b"\xef\xbb\xbf\r\n\n  " + VALID),
+        (
+            "xsi:schemaLocation",
+            VALID.replace(
+                b"<nfeProc ",
+                b'<nfeProc xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+                b'xsi:schemaLocation="http://www.portalfiscal.inf.br/nfe procNFe_v4.00.xsd" ',
+                1,
+            ),
+        ),
     ],
 )
 def test_genuine_variations_of_a_valid_document_are_read(name: str, data: bytes) -> None:
@@ -306,3 +317,15 @@ def test_schemas_are_compiled_once_per_process() -> None:
     assert document_schema() is document_schema()
     assert event_schema() is event_schema()
     assert isinstance(document_schema(), etree.XMLSchema)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_xml_in_any_encoding_goes_to_the_fiscal_reader_whatever_its_name(encoding: str) -> None:
+    """A UTF-16 file dropped as vendas.csv is refused as wrong_encoding, not misread."""
+    data = VALID.decode().encode(encoding)
+    assert is_xml_content(data[:512], "vendas.csv")
+    if encoding != "utf-8-sig":
+        with pytest.raises(FiscalRejected) as caught:
+            read(data)
+        assert caught.value.rule == "wrong_encoding"
+    assert not is_xml_content(b"sku;quantity\r\n", "vendas.csv")
