@@ -24,6 +24,7 @@ this very key) and that everything the key embeds agrees with the document.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -211,11 +212,25 @@ def _check_version(root: etree._Element, expected: str, inner: tuple[str, ...]) 
             )
 
 
+@functools.cache
+def _steps(path: str) -> tuple[str, ...]:
+    """``n:prod/n:qCom`` as Clark-notation tags, one per step."""
+    return tuple("{" + NFE_NS + "}" + step.removeprefix("n:") for step in path.split("/"))
+
+
 def _text(element: etree._Element, path: str, default: str | None = None) -> str | None:
-    found = element.find(path, _NS)
-    if found is None or found.text is None:
-        return default
-    return found.text.strip()
+    """The trimmed text at ``path`` (child steps only), or ``default`` when absent or empty.
+
+    Walks the children in C (``iterchildren`` with a tag) rather than lxml's ElementPath,
+    which is interpreted: a document asks for a few dozen fields per item.
+    """
+    node: etree._Element | None = element
+    for tag in _steps(path):
+        node = next(node.iterchildren(tag), None)
+        if node is None:
+            return default
+    text = node.text
+    return text.strip() if text else default
 
 
 def _required(element: etree._Element, path: str) -> str:
@@ -359,23 +374,36 @@ def _document(root: etree._Element) -> FiscalDocument:
 
 
 def _item(det: etree._Element, path: str) -> Item:
-    prod = det.find("n:prod", _NS)
-    assert prod is not None
-    gtin = _text(prod, "n:cEAN")
+    prod = next(det.iterchildren(_steps("n:prod")[0]), None)
+    assert prod is not None  # the schema requires it
+    # one pass over prod's ~20 children; the schema has made each field unique
+    fields = {child.tag.rpartition("}")[2]: (child.text or "").strip() for child in prod}
+
+    def field(name: str, default: str | None = None) -> str | None:
+        return fields.get(name) or default
+
+    def required(name: str) -> str:
+        value = fields.get(name)
+        if not value:  # the schema makes these mandatory; kept as a guard
+            raise FiscalRejected("schema", f"{name} is missing", path + "/prod")
+        return value
+
+    gtin = field("cEAN")
+    order_line = field("nItemPed")
     return Item(
         number=int(det.get("nItem") or 0),
-        code=_required(prod, "n:cProd"),
+        code=required("cProd"),
         gtin=gtin if gtin and gtin.isdigit() else None,
-        description=_text(prod, "n:xProd", "") or "",
-        cfop=_required(prod, "n:CFOP"),
-        unit=_required(prod, "n:uCom"),
-        quantity=_decimal(prod, "n:qCom"),
-        unit_price=_decimal(prod, "n:vUnCom"),
-        gross=_decimal(prod, "n:vProd"),
-        discount=_decimal(prod, "n:vDesc"),
-        in_total=_text(prod, "n:indTot", "1") == "1",
-        order_number=_text(prod, "n:xPed"),
-        order_line=_text(prod, "n:nItemPed"),
+        description=field("xProd", "") or "",
+        cfop=required("CFOP"),
+        unit=required("uCom"),
+        quantity=Decimal(field("qCom", "0") or "0"),
+        unit_price=Decimal(field("vUnCom", "0") or "0"),
+        gross=Decimal(field("vProd", "0") or "0"),
+        discount=Decimal(field("vDesc", "0") or "0"),
+        in_total=field("indTot", "1") == "1",
+        order_number=field("xPed"),
+        order_line=order_line,
         path=path,
     )
 
