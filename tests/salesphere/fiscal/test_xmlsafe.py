@@ -116,6 +116,14 @@ HOSTILE: list[tuple[str, bytes, str]] = [
         "external_reference",
     ),
     ("internal DTD", b"<!DOCTYPE NFe [<!ELEMENT NFe ANY>]>" + BODY, "dtd_forbidden"),
+    # repeated declarations: a scan that backtracks over the body would take hours here
+    ("400,000 DOCTYPEs", b"<!DOCTYPE " * 400_000, "dtd_forbidden"),
+    ("400,000 ENTITYs", b"<!DOCTYPE r [" + b"<!ENTITY " * 400_000, "entity_forbidden"),
+    (
+        "SYSTEM after 4 MB of DOCTYPE",
+        b"<!DOCTYPE r " + b"x" * 4_000_000 + b' SYSTEM "http://127.0.0.1:9/">',
+        "external_reference",
+    ),
     (
         "XInclude",
         planted(
@@ -329,3 +337,15 @@ def test_xml_in_any_encoding_goes_to_the_fiscal_reader_whatever_its_name(encodin
             read(data)
         assert caught.value.rule == "wrong_encoding"
     assert not is_xml_content(b"sku;quantity\r\n", "vendas.csv")
+
+
+def test_a_prefixed_document_with_a_long_run_of_spaces_is_hashed_in_linear_time() -> None:
+    """The hash's normalisation must not backtrack over a text's spaces."""
+    root = etree.fromstring(planted(b"<infCpl>", b"a" + b" " * 4_800 + b"b"))
+    prefixed = etree.Element(root.tag, nsmap={"nfe": NFE_NS}, **root.attrib)
+    prefixed.extend(root)
+    data = etree.tostring(prefixed)
+    started = time.perf_counter()
+    document = read(data)
+    assert time.perf_counter() - started < BOUND_SECONDS
+    assert document.content_hash != read(VALID).content_hash  # the text differs
