@@ -14,6 +14,8 @@ NF-e issued by the web shop                     nothing: its order feed counts t
                                                 the free text (``web_invoice_unmatched`` if not)
 NF-e to our store from a supplier               one ``stock_receipt`` per item at the store,
                                                 in units (supplier unit x units per unit)
+NF-e our store issues to itself on entry        one ``stock_receipt`` per item (a purchase
+(``tpNF`` 0, ``finNFe`` 1, entry CFOPs)          from a person or abroad: the buyer writes it)
 NF-e between two of our stores (CFOP           ``transfer_out`` at the issuer and
 5151/5152/6151/6152/...)                        ``transfer_in`` at the recipient
 ``finNFe`` 4 issued by our store, entry         ``return`` per item (a customer's goods back)
@@ -28,9 +30,12 @@ Identity follows :mod:`salesphere.identity`: sales and returns carry the access 
 ``<access key>/<item number>`` as ``source_ref``. The same document always gives the same
 event ids, so a re-sent or re-dropped XML is a duplicate.
 
+Money is taken from the line's ``vProd``: a ``vUnCom`` with up to 10 decimals (as the
+layout allows) gives a unit price rounded up to the cent, and the difference goes into the
+line's discount, so quantity x price - discount is exactly ``vProd - vDesc``.
+
 Nothing is guessed: an issuer or recipient that is not a store, an item whose product
-cannot be resolved, a quantity that is not a whole number of units or a price with
-fractions of a cent raises :class:`~salesphere.fiscal.errors.FiscalRejected` naming the
+cannot be resolved or a quantity that is not a whole number of units raises :class:`~salesphere.fiscal.errors.FiscalRejected` naming the
 item. Documents without SEFAZ's authorisation or from the homologation environment are
 refused unless the policy allows them (the twin and dev); then they are accepted with
 ``source`` ``nfe-unauthorised`` / ``nfce-unauthorised`` so they are never mistaken for
@@ -42,7 +47,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from salesphere.fiscal.document import (
@@ -65,6 +70,8 @@ TRANSFER_CFOPS = frozenset(
 #: ``finNFe``: 1 normal, 2 complementary, 3 adjustment, 4 return.
 PURPOSE_RETURN = "4"
 PURPOSES_WITHOUT_GOODS = frozenset({"2", "3"})
+#: First digit of an entry CFOP: in the state, from another state, from abroad.
+ENTRY_CFOP_PREFIXES = ("1", "2", "3")
 UNAUTHORISED_SUFFIX = "-unauthorised"
 
 
@@ -217,7 +224,11 @@ def _convert_nfe(
                 return context.money(EventType.RETURN, issuer)
             return context.stock(EventType.STOCK_ADJUSTMENT, issuer, supplier=recipient_cnpj)
         if document.direction != "1":
-            raise _unsupported(document, "an entry note (tpNF 0) issued by our store")
+            if all(item.cfop.startswith(ENTRY_CFOP_PREFIXES) for item in document.items):
+                # Our own entry note: goods bought from someone who issues no NF-e (a
+                # person, a producer, abroad); the buyer writes the note, so it is a receipt.
+                return context.stock(EventType.STOCK_RECEIPT, issuer, supplier=recipient_cnpj)
+            raise _unsupported(document, "an entry note (tpNF 0) without entry CFOPs")
         if issuer.channel == Channel.ONLINE.value:
             return context.web_invoice()
         return context.money(EventType.SALE, issuer)
@@ -302,13 +313,14 @@ class _Context:
         for item in self.document.items:
             sku, per_unit = self._own_sku(item)
             quantity = _units(item, per_unit)
+            price, discount = _unit_price(item, per_unit)
             drafts.append(
                 {
                     **self._base(event_type, store, item),
                     "sku": sku,
                     "quantity": quantity,
-                    "unit_price": _unit_price(item, per_unit),
-                    "discount": item.discount.quantize(CENT),
+                    "unit_price": price,
+                    "discount": discount,
                     "order_id": self.document.key.text,
                     "line_number": item.number,
                     "source_ref": f"{self.document.key.text}/{item.number}",
@@ -323,7 +335,9 @@ class _Context:
         """Receipts (supplier's units converted) and goods returned to a supplier."""
         drafts = []
         for item in self.document.items:
-            if event_type is EventType.STOCK_RECEIPT:
+            if event_type is EventType.STOCK_RECEIPT and self._own_note(store):
+                sku, per_unit = self._own_or_supplier_sku(supplier, item)
+            elif event_type is EventType.STOCK_RECEIPT:
                 sku, per_unit = self._supplier_sku(supplier, item)
             else:
                 sku, per_unit = self._own_sku(item)
@@ -403,6 +417,17 @@ class _Context:
             item.path,
         )
 
+    def _own_note(self, store: StoreRef) -> bool:
+        """Did ``store`` write this document itself (an entry note of its own)?"""
+        return self.catalog.store(self.document.issuer.cnpj) == store
+
+    def _own_or_supplier_sku(self, supplier: str | None, item: Item) -> tuple[str, int]:
+        """Our own entry note names our products; a supplier's code is tried after."""
+        try:
+            return self._own_sku(item)
+        except FiscalRejected:
+            return self._supplier_sku(supplier, item)
+
     def _supplier_sku(self, supplier: str | None, item: Item) -> tuple[str, int]:
         """A supplier's code through reference.supplier_items, else the unit's own GTIN."""
         key = None
@@ -439,15 +464,16 @@ def _units(item: Item, per_unit: int) -> int:
     return int(units)
 
 
-def _unit_price(item: Item, per_unit: int) -> Decimal:
-    """Price of one unit in cents: ``vUnCom`` per unit if exact, else ``vProd`` / units."""
+def _unit_price(item: Item, per_unit: int) -> tuple[Decimal, Decimal]:
+    """Price of one unit and the line's discount, both in cents, from ``vProd``.
+
+    ``vUnCom`` may carry up to 10 decimals (``0.3333``) and a supplier unit may hold 12 of
+    ours, so the price per unit is ``vProd / units`` rounded **up** to the cent, and what
+    that adds to the line goes into the discount: quantity x price - discount is exactly
+    ``vProd - vDesc``, the amount the document charges, and the discount never goes below
+    ``vDesc``.
+    """
     units = item.quantity * per_unit
-    for candidate in (item.unit_price / per_unit, item.gross / units):
-        if candidate == candidate.quantize(CENT):
-            return candidate.quantize(CENT)
-    raise FiscalRejected(
-        "money_precision",
-        f"item {item.number}: unit price {item.unit_price} ({item.gross} for {units} units) "
-        "has fractions of a cent; money is counted in cents",
-        item.path,
-    )
+    price = (item.gross / units).quantize(CENT, rounding=ROUND_CEILING)
+    rounding = price * units - item.gross
+    return price, (item.discount + rounding).quantize(CENT)

@@ -9,20 +9,24 @@ no part: the root element and its namespace decide.
 
 Order of checks (each a rule code): the hardened parse (:mod:`.xmlsafe`); the namespace
 (``wrong_namespace``) and the root (``unsupported_document``); the official schema
-(``schema``, first failing element); the access key's shape and check digit
+(``schema``, first failing element), after the layout version (``unsupported_version``:
+``versao`` 4.00 for documents, 1.00 for events); the access key's shape and check digit
 (``access_key``) and its agreement with the document's fields (``access_key_mismatch``);
 the issuer's CNPJ check digits (``invalid_cnpj``); item totals against ``vProd``
 (``totals_mismatch``); for an event, its own fields (``event_mismatch``).
 
-Digital signatures are **not verified**: doing so offline needs the ICP-Brasil
-certificate chain and revocation lists. What is checked instead is that an authorised
-document carries its SEFAZ protocol (``protNFe`` with ``cStat`` 100 or 150 for this very
-key) and that everything the key embeds agrees with the document.
+Digital signatures are **not verified** and not required: doing so offline needs the
+ICP-Brasil certificate chain and revocation lists, so an unsigned copy (a contingency
+NFC-e, an ERP export) is read like a signed one. What is checked instead is that an
+authorised document carries its SEFAZ protocol (``protNFe`` with ``cStat`` 100 or 150 for
+this very key) and that everything the key embeds agrees with the document.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -45,6 +49,9 @@ CANCELLATION = "110111"
 CANCELLATION_BY_SUBSTITUTION = "110112"
 CORRECTION_LETTER = "110110"
 MODELS = {"55": "nfe", "65": "nfce"}
+#: The one layout version read (``versao`` of nfeProc, NFe/infNFe), and the events'.
+DOCUMENT_VERSION = "4.00"
+EVENT_VERSION = "1.00"
 
 
 @dataclass(frozen=True)
@@ -171,9 +178,11 @@ def read(data: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> FiscalDocument | Fi
             f"{NFE_NS}; only NF-e/NFC-e documents and their events are read here",
         )
     if name in ("nfeProc", "NFe"):
+        _check_version(root, DOCUMENT_VERSION, ("n:NFe/n:infNFe", "n:infNFe"))
         validate(root, document_schema())
         return _document(root)
     if name in ("procEventoNFe", "evento", "envEvento"):
+        _check_version(root, EVENT_VERSION, ("n:evento", "n:evento/n:infEvento/n:detEvento"))
         validate(root, event_schema())
         return _event(root)
     raise FiscalRejected(
@@ -186,11 +195,42 @@ def read(data: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> FiscalDocument | Fi
 # -- helpers -----------------------------------------------------------------------------
 
 
+def _check_version(root: etree._Element, expected: str, inner: tuple[str, ...]) -> None:
+    """Refuse another layout version (``versao``) by name, before the schema does vaguely.
+
+    A 3.10 NF-e or a 4.01 one from a future layout would otherwise fail the 4.00 schema
+    at whichever element changed first; the sender needs to hear the version instead.
+    """
+    for element in (root, *(e for path in inner for e in root.findall(path, _NS))):
+        version = element.get("versao")
+        if version is not None and version.strip() != expected:
+            raise FiscalRejected(
+                "unsupported_version",
+                f"{local(element)} is layout version {version.strip()!r}; this platform reads "
+                f"layout {expected} (NF-e/NFC-e 4.00, events 1.00)",
+                path_of(element),
+            )
+
+
+@functools.cache
+def _steps(path: str) -> tuple[str, ...]:
+    """``n:prod/n:qCom`` as Clark-notation tags, one per step."""
+    return tuple("{" + NFE_NS + "}" + step.removeprefix("n:") for step in path.split("/"))
+
+
 def _text(element: etree._Element, path: str, default: str | None = None) -> str | None:
-    found = element.find(path, _NS)
-    if found is None or found.text is None:
-        return default
-    return found.text.strip()
+    """The trimmed text at ``path`` (child steps only), or ``default`` when absent or empty.
+
+    Walks the children in C (``iterchildren`` with a tag) rather than lxml's ElementPath,
+    which is interpreted: a document asks for a few dozen fields per item.
+    """
+    node: etree._Element | None = element
+    for tag in _steps(path):
+        node = next(node.iterchildren(tag), None)
+        if node is None:
+            return default
+    text = node.text
+    return text.strip() if text else default
 
 
 def _required(element: etree._Element, path: str) -> str:
@@ -204,10 +244,35 @@ def _decimal(element: etree._Element, path: str, default: str = "0") -> Decimal:
     return Decimal(_text(element, path, default) or default)
 
 
+#: C14N writes one space before each namespace declaration: a literal start keeps the
+#: substitution linear on long runs of spaces in a text.
+_XMLNS = re.compile(rb' xmlns(?::[\w.-]+)?="[^"]*"')
+_PREFIX = re.compile(rb"<(/?)[\w.-]+:")
+_BETWEEN_TAGS = re.compile(rb">\s+<")
+_DEFAULT_DECLARATION = f' xmlns="{NFE_NS}"'.encode()
+_GAPS = (b">\n", b">\r", b">\t", b"> ")
+
+
 def _hash(element: etree._Element) -> str:
-    """SHA-256 of the element's exclusive canonical form: the same content, the same hash,
-    whatever the envelope, indentation or signature around it."""
-    return hashlib.sha256(etree.tostring(element, method="c14n", exclusive=True)).hexdigest()
+    """SHA-256 of what the element says, however it was written.
+
+    The exclusive canonical form (libxml2's C14N: attributes sorted, quotes and empty
+    elements normalised) without namespace declarations, prefixes and whitespace between
+    tags. The same content gives the same hash whatever the envelope, the signature around
+    it, the namespace prefixes (``<nfe:det>`` or ``<det>``), the indentation or the line
+    endings, so a document re-serialised by another tool is a duplicate, not a conflict;
+    a changed value, attribute or element gives another hash. Dropping the prefixes loses
+    nothing: the schema has already required every element of ``infNFe``/``infEvento`` to
+    be in the NF-e namespace.
+    """
+    canonical = etree.tostring(element, method="c14n", exclusive=True, with_comments=False)
+    if b"xmlns:" in canonical:  # prefixes: drop them with every declaration
+        canonical = _PREFIX.sub(rb"<\1", _XMLNS.sub(b"", canonical))
+    else:  # the usual case, in bytes: only the default declaration to drop
+        canonical = canonical.replace(_DEFAULT_DECLARATION, b"")
+    if any(gap in canonical for gap in _GAPS):  # indented: whitespace between tags
+        canonical = _BETWEEN_TAGS.sub(b"><", canonical)
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def _instant(text: str, where: str) -> datetime:
@@ -264,7 +329,12 @@ def _document(root: etree._Element) -> FiscalDocument:
             raise FiscalRejected(
                 "invalid_cnpj", f"issuer {exc}", path_of(inf.find("n:emit", _NS))
             ) from exc
-    items = tuple(_item(det) for det in inf.findall("n:det", _NS))
+    dets = inf.findall("n:det", _NS)
+    inf_path = path_of(inf)
+    items = tuple(
+        _item(det, f"{inf_path}/det[{n}]" if len(dets) > 1 else f"{inf_path}/det")
+        for n, det in enumerate(dets, start=1)
+    )
     total = _decimal(inf, "n:total/n:ICMSTot/n:vProd")
     summed = sum((item.gross for item in items if item.in_total), Decimal("0"))
     if summed != total:
@@ -305,25 +375,38 @@ def _document(root: etree._Element) -> FiscalDocument:
     )
 
 
-def _item(det: etree._Element) -> Item:
-    prod = det.find("n:prod", _NS)
-    assert prod is not None
-    gtin = _text(prod, "n:cEAN")
+def _item(det: etree._Element, path: str) -> Item:
+    prod = next(det.iterchildren(_steps("n:prod")[0]), None)
+    assert prod is not None  # the schema requires it
+    # one pass over prod's ~20 children; the schema has made each field unique
+    fields = {child.tag.rpartition("}")[2]: (child.text or "").strip() for child in prod}
+
+    def field(name: str, default: str | None = None) -> str | None:
+        return fields.get(name) or default
+
+    def required(name: str) -> str:
+        value = fields.get(name)
+        if not value:  # the schema makes these mandatory; kept as a guard
+            raise FiscalRejected("schema", f"{name} is missing", path + "/prod")
+        return value
+
+    gtin = field("cEAN")
+    order_line = field("nItemPed")
     return Item(
         number=int(det.get("nItem") or 0),
-        code=_required(prod, "n:cProd"),
+        code=required("cProd"),
         gtin=gtin if gtin and gtin.isdigit() else None,
-        description=_text(prod, "n:xProd", "") or "",
-        cfop=_required(prod, "n:CFOP"),
-        unit=_required(prod, "n:uCom"),
-        quantity=_decimal(prod, "n:qCom"),
-        unit_price=_decimal(prod, "n:vUnCom"),
-        gross=_decimal(prod, "n:vProd"),
-        discount=_decimal(prod, "n:vDesc"),
-        in_total=_text(prod, "n:indTot", "1") == "1",
-        order_number=_text(prod, "n:xPed"),
-        order_line=_text(prod, "n:nItemPed"),
-        path=path_of(det),
+        description=field("xProd", "") or "",
+        cfop=required("CFOP"),
+        unit=required("uCom"),
+        quantity=Decimal(field("qCom", "0") or "0"),
+        unit_price=Decimal(field("vUnCom", "0") or "0"),
+        gross=Decimal(field("vProd", "0") or "0"),
+        discount=Decimal(field("vDesc", "0") or "0"),
+        in_total=field("indTot", "1") == "1",
+        order_number=field("xPed"),
+        order_line=order_line,
+        path=path,
     )
 
 

@@ -8,6 +8,17 @@ both ``NFe`` and ``nfeProc`` (the event one: ``evento``, ``envEvento``,
 ``procEventoNFe``). Compiling reads only those local files: the parser that reads them
 has the network switched off.
 
+Two amendments are made in memory while compiling (the files on disk are untouched):
+
+* the ``Signature`` of ``NFe`` and ``evento`` becomes optional: signatures are not
+  verified offline (that needs the ICP-Brasil chain and revocation lists), so requiring
+  the element would only refuse unsigned copies (a contingency NFC-e, an ERP's export)
+  without making a signed one any more trustworthy;
+* the event layout's CNPJ and access-key patterns (``tiposBasico_v1.03``: ``[0-9]{14}``,
+  ``[0-9]{44}``, the event ``Id``) accept the alphanumeric CNPJ the Receita Federal
+  issues from July 2026, as the 4.00 document layout already does. Without it no
+  cancellation of a document from an alphanumeric-CNPJ issuer could be read.
+
 A document that does not validate is refused with rule ``schema`` and the first failing
 element as the reason (``/nfeProc/NFe/infNFe/det[2]/prod/qCom: ... not a valid value``).
 """
@@ -16,6 +27,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import nfelib
 from lxml import etree
@@ -38,8 +50,52 @@ def _wrapper(includes: list[Path], extra: str = "") -> bytes:
     ).encode()
 
 
+_OPTIONAL_SIGNATURE = (
+    '<xs:element ref="ds:Signature"/>',
+    '<xs:element ref="ds:Signature" minOccurs="0"/>',
+)
+_ALNUM_CNPJ = "[0-9A-Z]{12}[0-9]{2}"
+#: File name -> (published text, amended text) pairs applied when the schema is compiled.
+AMENDMENTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "leiauteNFe_v4.00.xsd": (_OPTIONAL_SIGNATURE,),
+    "leiauteEvento_v1.00.xsd": (
+        _OPTIONAL_SIGNATURE,
+        (
+            '<xs:pattern value="ID[0-9]{52}"/>',
+            '<xs:pattern value="ID[0-9]{12}[0-9A-Z]{12}[0-9]{28}"/>',
+        ),
+    ),
+    "tiposBasico_v1.03.xsd": (
+        ('<xs:pattern value="[0-9]{14}"/>', f'<xs:pattern value="{_ALNUM_CNPJ}"/>'),
+        (
+            '<xs:pattern value="[0-9]{0}|[0-9]{14}"/>',
+            f'<xs:pattern value="[0-9]{{0}}|{_ALNUM_CNPJ}"/>',
+        ),
+        ('<xs:pattern value="[0-9]{44}"/>', '<xs:pattern value="[0-9]{6}[0-9A-Z]{12}[0-9]{26}"/>'),
+    ),
+}
+
+
+class _Amending(etree.Resolver):
+    """Serves the schema files named in :data:`AMENDMENTS` with their amendments applied."""
+
+    def resolve(self, system_url: str, public_id: str, context: object) -> object:
+        name = system_url.rsplit("/", 1)[-1]
+        changes = AMENDMENTS.get(name)
+        if changes is None or not system_url.startswith("file:"):
+            return None
+        path = Path(unquote(urlsplit(system_url).path))
+        text = path.read_text(encoding="utf-8")
+        for published, amended in changes:
+            if published not in text:  # a new nfelib changed the file: fail loudly
+                raise RuntimeError(f"{name} no longer contains {published!r}; review AMENDMENTS")
+            text = text.replace(published, amended)
+        return self.resolve_string(text, context, base_url=system_url)
+
+
 def _compile(text: bytes, base: Path) -> etree.XMLSchema:
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    parser.resolvers.add(_Amending())
     root = etree.fromstring(text, parser, base_url=base.as_uri() + "/")
     return etree.XMLSchema(root)
 

@@ -2,20 +2,33 @@
 
 A fiscal document comes from a POS, a supplier or a marketplace, so the parser must not
 be the way in: :func:`parse` refuses, before or while libxml2 reads, anything a genuine
-NF-e never contains, and says why:
+NF-e never contains, and says why with a rule code of its own (so a person, or a sender's
+integration, can tell a mistake from an attack):
 
-* ``too_large``: more than ``limits.max_bytes`` (an NF-e of 990 items is well under it);
-* ``not_xml``: the first meaningful byte is not ``<`` (a PDF, a ZIP, JSON, empty);
-* ``dtd_forbidden``: a ``<!DOCTYPE`` or ``<!ENTITY`` anywhere; no NF-e declares one, and
-  refusing them outright stops "billion laughs" entity bombs and external entities
-  (``file://``, ``http://``) before any parsing, instead of trusting the parser's flags;
-* ``xml_too_deep`` / ``too_many_elements``: nesting or element count past the limits,
-  counted while streaming so a deep or wide document is stopped early;
-* ``malformed_xml``: libxml2's own message, with line and column.
+* before parsing, on the bytes: ``too_large`` (more than ``limits.max_bytes``; an NF-e of
+  990 items is well under it), ``compressed_content`` (a ZIP, gzip, bzip2, xz or zstd
+  body: never unpacked here, so no archive bomb), ``wrong_encoding`` (a UTF-16/UTF-32 byte
+  order mark, or a declaration naming another encoding: the layout is UTF-8 only),
+  ``not_xml`` (the first meaningful byte is not ``<``: a PDF, JSON, empty), ``not_utf8``
+  (bytes that are not UTF-8, with their offset), ``unsupported_xml_version`` (XML 1.1),
+  ``entity_forbidden`` (an ``<!ENTITY``: billion laughs, quadratic blow-up),
+  ``external_reference`` (a ``SYSTEM``/``PUBLIC`` identifier or XInclude: a file or URL
+  the parser would be asked to fetch), ``dtd_forbidden`` (any other ``<!DOCTYPE``),
+  ``processing_instruction`` (``<?...?>`` other than the XML declaration) and
+  ``too_many_comments``. No NF-e carries any of these, so they are refused unread,
+  instead of trusting the parser's flags;
+* ``too_many_elements`` from an upper bound counted on the bytes (every start tag opens
+  with ``<``), so libxml2 never builds an oversized tree;
+* on the parsed tree, by XPath queries libxml2 runs in C: ``xml_too_deep``,
+  ``name_too_long``, ``too_many_attributes``, ``too_many_namespaces``,
+  ``attribute_too_long`` and ``text_too_long``;
+* libxml2's own refusals, sorted: ``truncated_xml`` (the document ends inside an
+  element), ``several_roots`` (content after the root), ``duplicate_attribute``, and
+  ``malformed_xml`` for the rest, with line and column.
 
 The parser itself is also locked down (entities not resolved, no network, no DTD loaded,
 no huge-tree mode), so a construct that slipped past the byte scan still expands nothing.
-Comments and processing instructions are dropped.
+Comments are dropped; CDATA sections are ordinary text (an NFC-e's ``qrCode`` often is one).
 """
 
 from __future__ import annotations
@@ -29,14 +42,38 @@ from salesphere.fiscal.errors import FiscalRejected
 
 #: The namespace every NF-e/NFC-e 4.00 document and event lives in.
 NFE_NS = "http://www.portalfiscal.inf.br/nfe"
-_CHUNK = 64 * 1024
-_DECLARATIONS = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _LEADING = b"\xef\xbb\xbf \t\r\n"
+_WIDE_BOMS = (
+    (b"\x00\x00\xfe\xff", "UTF-32 (big-endian)"),
+    (b"\xff\xfe\x00\x00", "UTF-32 (little-endian)"),
+    (b"\xfe\xff", "UTF-16 (big-endian)"),
+    (b"\xff\xfe", "UTF-16 (little-endian)"),
+)
+_COMPRESSED = (
+    (b"PK\x03\x04", "a ZIP archive"),
+    (b"PK\x05\x06", "an empty ZIP archive"),
+    (b"\x1f\x8b", "gzip-compressed data"),
+    (b"BZh", "bzip2-compressed data"),
+    (b"\xfd7zXZ\x00", "xz-compressed data"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed data"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+)
+_DECLARATION = re.compile(rb"<\?xml\s([^>]{0,200}?)\?>")
+_DECLARED_ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
+_DECLARED_VERSION = re.compile(rb"""version\s*=\s*["']([^"']{0,10})["']""")
+_ENTITY = re.compile(rb"<!\s{0,64}ENTITY", re.IGNORECASE)
+_DOCTYPE = re.compile(rb"<!\s{0,64}DOCTYPE", re.IGNORECASE)
+#: The keywords of an external identifier (XML is case-sensitive: always upper case). Only
+#: looked for once a declaration is found; anywhere in the body, so the scan is linear.
+_EXTERNAL_ID = re.compile(rb"\b(SYSTEM|PUBLIC)\b")
+_XINCLUDE = re.compile(rb"http://www\.w3\.org/200[13]/XInclude")
+_PROCESSING = re.compile(rb"<\?(?!xml\s)", re.IGNORECASE)
+_UTF8_NAMES = frozenset({"utf-8", "utf8"})
 
 
 @dataclass(frozen=True)
 class XmlLimits:
-    """Bounds on one fiscal XML document."""
+    """Bounds on one fiscal XML document, each far above what a genuine one needs."""
 
     #: NF-e allows 990 items; at ~3 KB each that is about 3 MB.
     max_bytes: int = 4 * 1024 * 1024
@@ -44,14 +81,25 @@ class XmlLimits:
     max_depth: int = 24
     #: 990 items of ~80 elements each, with room for the signature and totals.
     max_elements: int = 200_000
+    #: The longest name in the layouts is ~20 characters (``pAliqEfetRegIBSMun``).
+    max_name_length: int = 64
+    #: An element carries at most a handful (``Id``, ``versao``, ``xmlns``...).
+    max_attributes: int = 16
+    #: Namespace declarations in scope on one element (the NF-e, xmldsig, xsi, ...).
+    max_namespaces: int = 8
+    #: The longest attribute is an ``Id`` (47) or an algorithm URI (~60).
+    max_attribute_length: int = 1024
+    #: The longest text is the free ``infCpl`` (5,000) or a certificate (~3,000 base64).
+    max_text_length: int = 20_000
+    #: A generator may leave a comment or two; thousands only pad or hide something.
+    max_comments: int = 100
 
 
 DEFAULT_LIMITS = XmlLimits()
 
 
-def _parser() -> etree.XMLPullParser:
-    return etree.XMLPullParser(
-        events=("start", "end"),
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -60,66 +108,258 @@ def _parser() -> etree.XMLPullParser:
         remove_comments=True,
         remove_pis=True,
         collect_ids=False,
+        strip_cdata=True,
     )
 
 
-def parse(data: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Element:
-    """The document's root element, or :class:`FiscalRejected` with the reason."""
+def _refuse(rule: str, message: str) -> FiscalRejected:
+    return FiscalRejected(rule, message)
+
+
+def _check_bytes(data: bytes, limits: XmlLimits) -> None:  # noqa: PLR0912
+    """Everything decided on the raw bytes, cheapest first (see the module docstring)."""
     if len(data) > limits.max_bytes:
-        raise FiscalRejected(
+        raise _refuse(
             "too_large",
             f"document is {len(data)} bytes; a fiscal XML is at most {limits.max_bytes} bytes "
             "(send one document per file or request)",
         )
+    for magic, what in _COMPRESSED:
+        if data.startswith(magic):
+            raise _refuse(
+                "compressed_content",
+                f"content is {what}, not XML; archives are never unpacked here: send each "
+                "document's XML itself",
+            )
+    for bom, what in _WIDE_BOMS:
+        if data.startswith(bom):
+            raise _refuse(
+                "wrong_encoding",
+                f"document is encoded as {what}; fiscal XML is UTF-8 (layout 4.00): "
+                "re-save it as UTF-8",
+            )
     head = data.lstrip(_LEADING)
+    if head[:4] in (b"<\x00?\x00", b"\x00<\x00?", b"<\x00\x00\x00", b"\x00\x00\x00<"):
+        raise _refuse(
+            "wrong_encoding",
+            "document is encoded as UTF-16/UTF-32 without a byte order mark; fiscal XML is "
+            "UTF-8 (layout 4.00): re-save it as UTF-8",
+        )
     if not head.startswith(b"<"):
-        raise FiscalRejected(
+        raise _refuse(
             "not_xml",
             "content is not XML (it must start with '<'); send the document's XML, not a "
-            "PDF, ZIP or DANFE image",
+            "PDF, JSON or DANFE image",
         )
-    found = _DECLARATIONS.search(data)
-    if found is not None:
-        raise FiscalRejected(
-            "dtd_forbidden",
-            f"document declares <!{found.group(1).decode().upper()} ...>: fiscal XML never "
-            "carries a DTD or entities, so they are refused unread (no expansion, no fetch)",
-        )
-    parser = _parser()
-    depth = 0
-    elements = 0
+    declaration = _DECLARATION.match(head)
+    if declaration is not None:
+        encoding = _DECLARED_ENCODING.search(declaration.group(1))
+        if encoding is not None and encoding.group(1).decode().lower() not in _UTF8_NAMES:
+            raise _refuse(
+                "wrong_encoding",
+                f"document declares encoding {encoding.group(1).decode()!r}; fiscal XML is "
+                "UTF-8 (layout 4.00): re-save it as UTF-8",
+            )
+        version = _DECLARED_VERSION.search(declaration.group(1))
+        if version is not None and version.group(1) != b"1.0":
+            raise _refuse(
+                "unsupported_xml_version",
+                f"document declares XML version {version.group(1).decode('ascii', 'replace')!r};"
+                " fiscal XML is XML 1.0",
+            )
     try:
-        for start in range(0, len(data), _CHUNK):
-            parser.feed(data[start : start + _CHUNK])
-            for event, _element in parser.read_events():
-                if event == "start":
-                    depth += 1
-                    elements += 1
-                    if depth > limits.max_depth:
-                        raise FiscalRejected(
-                            "xml_too_deep",
-                            f"elements are nested more than {limits.max_depth} levels; "
-                            "no fiscal document is that deep",
-                        )
-                    if elements > limits.max_elements:
-                        raise FiscalRejected(
-                            "too_many_elements",
-                            f"more than {limits.max_elements} elements; "
-                            "no fiscal document is that large",
-                        )
-                else:
-                    depth -= 1
-        root = parser.close()
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _refuse(
+            "not_utf8",
+            f"byte {exc.start} (0x{data[exc.start]:02x}) is not UTF-8; the document was saved "
+            "in another encoding (often ISO-8859-1/Windows-1252): re-save it as UTF-8",
+        ) from exc
+    entity = _ENTITY.search(data)
+    doctype = entity or _DOCTYPE.search(data)
+    if doctype is not None:
+        # Every pattern here is a literal or bounded, so the scan stays linear however
+        # many declarations a document repeats (no backtracking over the whole body).
+        external = _EXTERNAL_ID.search(data)
+        if external is not None:
+            raise _refuse(
+                "external_reference",
+                f"document declares an external {external.group(1).decode()} reference (an "
+                "entity or DTD to fetch from a file or URL); fiscal XML refers to nothing "
+                "outside itself, so it is refused unread",
+            )
+        if entity is not None:
+            raise _refuse(
+                "entity_forbidden",
+                "document declares <!ENTITY ...>: fiscal XML never declares entities, so "
+                "they are refused unread (no expansion: no billion laughs, no quadratic "
+                "blow-up)",
+            )
+        raise _refuse(
+            "dtd_forbidden",
+            "document declares <!DOCTYPE ...>: fiscal XML never carries a DTD, so it is "
+            "refused unread",
+        )
+    if _XINCLUDE.search(data):
+        raise _refuse(
+            "external_reference",
+            "document uses XInclude (the XML Inclusions namespace); fiscal XML refers to "
+            "nothing outside itself, so it is refused unread",
+        )
+    start = declaration.end() if declaration is not None else 0
+    instruction = _PROCESSING.search(head, start)
+    if instruction is not None:
+        raise _refuse(
+            "processing_instruction",
+            f"document carries a processing instruction ({head[instruction.start() :][:40]!r}"
+            "); fiscal XML has none besides the XML declaration",
+        )
+    # Every start tag opens with "<" not followed by "/", "!" or "?": an upper bound on the
+    # elements, counted in C before libxml2 builds any of them.
+    starts = data.count(b"<") - data.count(b"</") - data.count(b"<!") - data.count(b"<?")
+    if starts > limits.max_elements:
+        raise _refuse(
+            "too_many_elements",
+            f"about {starts} elements (at most {limits.max_elements}); no fiscal document "
+            "is that large",
+        )
+    comments = data.count(b"<!--")
+    if comments > limits.max_comments:
+        raise _refuse(
+            "too_many_comments",
+            f"document holds {comments} comments (at most {limits.max_comments}); a fiscal "
+            "XML needs none",
+        )
+
+
+_ATTRIBUTES = etree.XPath("//@*")
+
+
+def _check_texts(root: etree._Element, limits: XmlLimits) -> None:
+    for element in root.iter():
+        for text in (element.text, element.tail):
+            if text is not None and len(text) > limits.max_text_length:
+                raise _refuse(
+                    "text_too_long",
+                    f"element {etree.QName(element).localname[:64]!r} holds {len(text)} "
+                    f"characters of text, longer than {limits.max_text_length} characters; "
+                    "no fiscal field is that long",
+                )
+
+
+def _check_names(root: etree._Element, limits: XmlLimits) -> None:
+    for element in root.iter():
+        name = etree.QName(element).localname
+        if len(name) > limits.max_name_length:
+            raise _refuse(
+                "name_too_long",
+                f"an element name is {len(name)} characters, longer than "
+                f"{limits.max_name_length} characters; no fiscal layout has such a name",
+            )
+
+
+def _check_attributes(root: etree._Element, limits: XmlLimits) -> None:
+    per_element: dict[etree._Element, int] = {}
+    for value in _ATTRIBUTES(root):
+        element = value.getparent()
+        name = etree.QName(value.attrname).localname
+        where = etree.QName(element).localname[:64]
+        per_element[element] = per_element.get(element, 0) + 1
+        if per_element[element] > limits.max_attributes:
+            raise _refuse(
+                "too_many_attributes",
+                f"element {where!r} has {len(element.attrib)} attributes (at most "
+                f"{limits.max_attributes})",
+            )
+        if len(name) > limits.max_name_length:
+            raise _refuse(
+                "name_too_long",
+                f"an attribute name of element {where!r} is longer than "
+                f"{limits.max_name_length} characters; no fiscal layout has such a name",
+            )
+        if len(value) > limits.max_attribute_length:
+            raise _refuse(
+                "attribute_too_long",
+                f"attribute {name!r} of element {where!r} holds {len(value)} characters, "
+                f"longer than {limits.max_attribute_length} characters",
+            )
+
+
+def _check_tree(data: bytes, root: etree._Element, limits: XmlLimits) -> None:
+    """The shape limits on the parsed tree, cheapest first; see the module docstring.
+
+    Most of the work is done in C: a text (or tag) longer than the limit needs a run of
+    that many bytes without ``<`` (CDATA aside, which may hide one, so it is measured on
+    the tree's texts); a long element name needs ``<`` and that many name characters
+    (a bounded regex search); the attributes are few (``Id``, ``versao``, ``nItem``...),
+    so they are fetched with one XPath and checked one by one; the depth is one XPath.
+    """
+    longest = max(map(len, data.split(b"<")))
+    if longest > limits.max_text_length or b"<![CDATA[" in data:
+        _check_texts(root, limits)
+    if re.search(rb"<[^\s/>!?<]{%d}" % (limits.max_name_length + 1), data):
+        _check_names(root, limits)
+    _check_attributes(root, limits)
+    deep = _DEPTH.get(limits.max_depth)
+    if deep is None:
+        deep = _DEPTH[limits.max_depth] = etree.XPath(
+            "(/" + "/".join(["*"] * (limits.max_depth + 1)) + ")[1]"
+        )
+    if deep(root):
+        raise _refuse(
+            "xml_too_deep",
+            f"elements are nested more than {limits.max_depth} levels; no fiscal document "
+            "is that deep",
+        )
+    if data.count(b"xmlns") > limits.max_namespaces:
+        crowded = root.xpath(f"(//*[count(namespace::*) > {limits.max_namespaces + 1}])[1]")
+        if crowded:  # the count includes the implicit xml namespace
+            raise _refuse(
+                "too_many_namespaces",
+                f"element {etree.QName(crowded[0]).localname!r} has more than "
+                f"{limits.max_namespaces} namespaces in scope",
+            )
+
+
+_DEPTH: dict[int, etree.XPath] = {}
+
+
+_SYNTAX_RULES = (
+    ("Premature end of data", "truncated_xml", "the document ends inside an element"),
+    ("EndTag: '</' not found", "truncated_xml", "the document ends inside an element"),
+    ("Extra content at the end", "several_roots", "content after the root element"),
+    ("redefined", "duplicate_attribute", "an attribute is repeated on one element"),
+    ("Name too long", "name_too_long", "a name is longer than the parser allows"),
+    ("Excessive depth", "xml_too_deep", "elements are nested too deep"),
+)
+
+
+def _syntax(exc: etree.XMLSyntaxError) -> FiscalRejected:
+    text = str(exc)
+    for marker, rule, what in _SYNTAX_RULES:
+        if marker in text:
+            return _refuse(rule, f"{what}: {text}")
+    return _refuse("malformed_xml", f"not well-formed XML: {text}")
+
+
+def parse(data: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Element:
+    """The document's root element, or :class:`FiscalRejected` with the reason.
+
+    The bytes are checked first (size, encoding, declarations, an upper bound on the
+    element count), so libxml2 only ever reads at most ``max_bytes`` of plain XML with at
+    most ``max_elements`` elements, nested at most 256 deep (its own bound without
+    huge-tree mode); the shape limits are then XPath queries run in C.
+    """
+    _check_bytes(data, limits)
+    try:
+        # what precedes the root may be a UTF-8 BOM and blank lines (an ERP's export): the
+        # bytes are known to be UTF-8, so libxml2 reads from the first '<'
+        root = etree.fromstring(data.lstrip(_LEADING), _parser())
     except etree.XMLSyntaxError as exc:
-        if "Excessive depth" in str(exc):  # libxml2's own bound, met inside one chunk
-            raise FiscalRejected(
-                "xml_too_deep",
-                f"elements are nested more than {limits.max_depth} levels; "
-                "no fiscal document is that deep",
-            ) from exc
-        raise FiscalRejected("malformed_xml", f"not well-formed XML: {exc}") from exc
+        raise _syntax(exc) from exc
     if root is None:
-        raise FiscalRejected("malformed_xml", "no root element")
+        raise _refuse("malformed_xml", "no root element")
+    _check_tree(data, root, limits)
     return root
 
 

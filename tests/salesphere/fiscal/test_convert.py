@@ -264,7 +264,6 @@ def test_unauthorised_documents_are_refused_unless_the_stack_allows_them_marked(
         ({"model": "55", "issuer": SUPPLIER, "recipient": CUSTOMER_CO}, "unknown_store"),
         ({"lines": [Line("NOPE", "1", "4.99")]}, "unknown_sku"),
         ({"lines": [Line("SKU-1", "0.750", "29.90", unit="KG")]}, "fractional_quantity"),
-        ({"lines": [Line("SKU-1", "3", "0.3333")]}, "money_precision"),
         ({"model": "55", "direction": "0", "recipient": CUSTOMER_CO}, "unsupported_operation"),
         ({"model": "55", "recipient": STORE_RJ}, "unsupported_operation"),  # not a transfer CFOP
     ],
@@ -274,6 +273,39 @@ def test_what_does_not_resolve_is_refused_with_a_reason(kwargs: dict, rule: str)
     with pytest.raises(FiscalRejected) as caught:
         convert(doc(data), CATALOG)
     assert caught.value.rule == rule, str(caught.value)
+
+
+def test_a_unit_price_with_more_than_two_decimals_is_rounded_into_the_discount() -> None:
+    """vUnCom may carry 10 decimals: 3 x 0.3333 is charged 1.00 (vProd), so the unit
+    price is 0.34 and the 0.02 it adds is a discount: 3 x 0.34 - 0.02 = 1.00."""
+    rows = rows_of(build(lines=[Line("SKU-1", "3", "0.3333", discount="0.10")]))
+    assert [(r["quantity"], r["unit_price"], r["discount"]) for r in rows] == [(3, "0.34", "0.12")]
+    boxes = rows_of(
+        build(
+            model="55",
+            recipient=CUSTOMER_CO,
+            lines=[Line("SKU-2", "1", "10.00")],
+        )
+    )
+    assert [(r["unit_price"], r["discount"]) for r in boxes] == [("10.00", "0.00")]
+
+
+def test_an_entry_note_our_store_issues_for_a_purchase_from_a_person_is_a_receipt() -> None:
+    rows = rows_of(
+        build(
+            model="55",
+            direction="0",
+            recipient_cpf="68834846982",
+            lines=[
+                Line("SKU-1", "2", "3.00", cfop="1102"),
+                Line("X", "1", "1.00", gtin=GTIN_1, cfop="1102"),
+            ],
+        )
+    )
+    assert [(r["event_type"], r["store_id"], r["sku"], r["quantity"]) for r in rows] == [
+        ("stock_receipt", "SP01", "SKU-1", 2),
+        ("stock_receipt", "SP01", "SKU-1", 1),
+    ]
 
 
 def test_complementary_invoices_move_nothing() -> None:

@@ -6,9 +6,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from salesphere.fiscal.document import FiscalDocument, FiscalEvent, read
 from salesphere.fiscal.errors import FiscalRejected
+from salesphere.fiscal.xmlsafe import NFE_NS
 from tests.salesphere.fiscal.samples import (
     CCE_SAMPLE,
     SAMPLES,
@@ -50,7 +52,6 @@ def test_every_real_authorised_sample_is_read(path: Path) -> None:
         ("leiauteNFe/26180875335849000115550010000016871192213331-nfe.xml", "access_key_mismatch"),
         ("procNFe.xml", "access_key_mismatch"),  # the key says tpEmis 2, the document 1
         ("leiauteNFe/nfe_reforma_tributaria.xml", "access_key_mismatch"),  # month differs
-        ("leiauteNFe/42220575277525000178550030000292481295366801-procNFe.xml", "schema"),
         ("leiauteNFe/NFe35200159594315000157550010000000012062777161.xml", "schema"),
     ],
 )
@@ -60,11 +61,63 @@ def test_inconsistent_samples_are_refused_with_their_reason(name: str, rule: str
     assert caught.value.rule == rule, str(caught.value)
 
 
-def test_a_correction_letter_sample_without_signature_is_refused_by_the_schema() -> None:
+def test_a_correction_letter_sample_without_signature_is_read() -> None:
+    """Signatures are not verified offline, so an unsigned event is read like a signed one."""
+    event = read(CCE_SAMPLE.read_bytes())
+    assert isinstance(event, FiscalEvent)
+    assert (event.event_type, event.cancels, event.authorised) == ("110110", False, False)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where"),
+    [
+        (
+            b'<nfeProc xmlns="http://www.portalfiscal.inf.br/nfe" versao="4.00">',
+            b'<nfeProc xmlns="http://www.portalfiscal.inf.br/nfe" versao="3.10">',
+            "/nfeProc",
+        ),
+        (b'<infNFe versao="4.00"', b'<infNFe versao="4.01"', "/nfeProc/NFe/infNFe"),
+    ],
+)
+def test_another_layout_version_is_refused_by_name(old: bytes, new: bytes, where: str) -> None:
+    data = build(lines=[Line("SKU-1", "1", "4.99")])
+    assert old in data
     with pytest.raises(FiscalRejected) as caught:
-        read(CCE_SAMPLE.read_bytes())
-    assert caught.value.rule == "schema"
-    assert "Signature" in str(caught.value)
+        read(data.replace(old, new))
+    assert caught.value.rule == "unsupported_version"
+    assert caught.value.path == where
+
+
+def test_an_event_of_another_layout_version_is_refused_by_name() -> None:
+    key = key_of(build(lines=[Line("SKU-1", "1", "4.99")]))
+    root = etree.fromstring(cancellation(key))
+    root.find(f"{{{NFE_NS}}}evento").set("versao", "2.00")
+    with pytest.raises(FiscalRejected) as caught:
+        read(etree.tostring(root))
+    assert caught.value.rule == "unsupported_version"
+    assert caught.value.path == "/procEventoNFe/evento"
+
+
+def test_an_unsigned_document_is_read() -> None:
+    data = build(lines=[Line("SKU-1", "1", "4.99")])
+    root = etree.fromstring(data)
+    for signature in root.iter("{http://www.w3.org/2000/09/xmldsig#}Signature"):
+        signature.getparent().remove(signature)
+    document = read(etree.tostring(root))
+    assert isinstance(document, FiscalDocument) and document.authorised
+    assert document.content_hash == read(data).content_hash
+
+
+def test_content_hash_ignores_prefixes_and_indentation_but_not_content() -> None:
+    data = build(lines=[Line("SKU-1", "2", "4.99")])
+    root = etree.fromstring(data)
+    prefixed = etree.Element(root.tag, nsmap={"nfe": NFE_NS}, **root.attrib)
+    prefixed.extend(root)
+    text = etree.tostring(prefixed)
+    assert b"<nfe:infNFe" in text
+    indented = etree.fromstring(text)
+    etree.indent(indented, space="\t")
+    assert read(etree.tostring(indented)).content_hash == read(data).content_hash
 
 
 def test_nfce_is_recognised_with_items_money_and_offset() -> None:

@@ -84,10 +84,10 @@ def test_a_re_dropped_document_publishes_nothing_new(wired) -> None:
 def test_a_hostile_file_is_quarantined_whole_with_its_reason(wired) -> None:
     files, service = wired
     outcome = files.handle(drop(files, "spreadsheet/vendas.csv", BILLION_LAUGHS))
-    assert (outcome["status"], outcome["rule"]) == ("rejected", "dtd_forbidden")
+    assert (outcome["status"], outcome["rule"]) == ("rejected", "entity_forbidden")
     quarantine = files.gcs.bucket(service.settings.buckets.quarantine)
     assert any(name.startswith("files/") for name in quarantine.objects)
-    assert service.ledger.rejects[0].rule == "dtd_forbidden"
+    assert service.ledger.rejects[0].rule == "entity_forbidden"
     assert events(service) == []
 
 

@@ -139,6 +139,6 @@ def test_hostile_and_cancelled_documents_are_quarantined_with_their_reason(
     for path in (bomb, cancel, late):  # in order: the cancellation arrives first
         (item,) = upload_files(twin.settings, [path], source="pos")
         outcomes.append(wait_for_marker(twin.settings, item["sha256"], timeout=60))
-    assert (outcomes[0]["status"], outcomes[0]["rule"]) == ("rejected", "dtd_forbidden")
+    assert (outcomes[0]["status"], outcomes[0]["rule"]) == ("rejected", "entity_forbidden")
     assert (outcomes[1]["status"], outcomes[1]["accepted"]) == ("ingested", 1)
     assert (outcomes[2]["status"], outcomes[2]["rule"]) == ("rejected", "cancelled")
