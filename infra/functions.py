@@ -7,8 +7,9 @@ and batch layers only say *which* function, *who* it runs as and *who* may call 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import pulumi
 import pulumi_gcp as gcp
@@ -17,8 +18,15 @@ from infra.settings import StackSettings, repo_root
 from infra.sources import RUNTIME, SourceBundle, build_dir, bundle
 from salesphere import limits
 
-if TYPE_CHECKING:
-    from infra.foundation import Foundation
+
+class BuildSite(Protocol):
+    """Where functions are built: the foundation provides it (the build account, its
+    repository and the grants the account needs first). A protocol, so this module does
+    not import the foundation that imports it."""
+
+    build_account: gcp.serviceaccount.Account
+    functions_repository: gcp.artifactregistry.Repository
+    build_grants: Sequence[pulumi.Resource]
 
 
 @dataclass(frozen=True)
@@ -84,7 +92,7 @@ def deploy(
     source: gcp.storage.BucketObject,
     account: gcp.serviceaccount.Account,
     parent: pulumi.Resource,
-    base: Foundation,
+    base: BuildSite,
     env: dict[str, pulumi.Input[str]] | None = None,
     secret_env: list[gcp.cloudfunctionsv2.FunctionServiceConfigSecretEnvironmentVariableArgs]
     | None = None,

@@ -34,7 +34,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from salesphere.gcp import clients
-from salesphere.ingest.formats import FormatError, parse_date, parse_int, parse_money
+from salesphere.ingest.formats import (
+    FormatError,
+    normalise_header,
+    parse_date,
+    parse_int,
+    parse_money,
+)
 from salesphere.ingest.readers import FileRejected, open_table
 from salesphere.settings import Settings
 from salesphere.warehouse.schemas import DAILY_HISTORY, INGEST_LOG, REJECTS, bq_schema
@@ -115,8 +121,6 @@ class ImportReport:
 
 
 def _columns(header: list[str]) -> dict[str, str]:
-    from salesphere.ingest.formats import normalise_header
-
     found = {normalise_header(h) for h in header}
     out: dict[str, str] = {}
     for target, names_ in ALIASES.items():
