@@ -171,7 +171,7 @@ def reconcile(settings: Settings, *, archive: bool = True) -> Reconciliation:
                 layers["distinct_accepted"],
                 layers["served_events"],
                 "an event is missing from, or counted twice across, batch and speed; "
-                "is the archiver behind the cutoff? run `salesphere batch run` again",
+                "is the archive behind the cutoff? run `salesphere batch run` again",
             )
         )
     if facts["sources"] and layers["ingest_accepted"] < layers["distinct_accepted"]:
