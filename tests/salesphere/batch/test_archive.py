@@ -159,7 +159,7 @@ def test_counts_reconcile_through_the_whole_twin(fresh_twin, tmp_path) -> None:
     batches = live_batches(data, 0)
     half = len(batches) // 2
     for source, body in batches[:half]:
-        assert send(settings, source, body, books) == 200
+        assert send(settings, source, body, books) in (200, 207)  # 207: some rows rejected
     eventually(
         lambda: books.accepted_ids <= speed_ids(settings),
         timeout=120,
@@ -169,7 +169,7 @@ def test_counts_reconcile_through_the_whole_twin(fresh_twin, tmp_path) -> None:
     run_batch(settings, archive_lag=timedelta(0))
     assert books.accepted_ids <= archive_ids(settings)
     for source, body in batches[half:]:
-        assert send(settings, source, body, books) == 200
+        assert send(settings, source, body, books) in (200, 207)  # 207: some rows rejected
     eventually(
         lambda: books.accepted_ids <= speed_ids(settings),
         timeout=120,
