@@ -91,7 +91,7 @@ API_FOR_TYPE: dict[str, tuple[str, ...]] = {
 }
 
 #: Google-managed service agents the program grants roles to, and the API that owns each.
-#: Pub/Sub's agent (dead letters, Cloud Storage subscription writes, push tokens) exists
+#: Pub/Sub's agent (dead letters, push tokens) exists
 #: only once the API is on, and not always at once: it is created explicitly
 #: (``gcp.projects.ServiceIdentity``) and every grant to it depends on that resource.
 SERVICE_AGENTS = {"gcp-sa-pubsub": PUBSUB}

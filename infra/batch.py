@@ -74,6 +74,23 @@ class Batch(pulumi.ComponentResource):
                 "roles/storage.objectViewer",
                 member,
             ),
+            # The run drains events-archive into the archive bucket before it lists it
+            # (salesphere/batch/archive.py): pull and acknowledge that one subscription,
+            # create objects (never overwrite or delete them: the archive is append-only).
+            grants.grant(
+                "batch-writes-archive",
+                "bucket",
+                base.archive.name,
+                "roles/storage.objectCreator",
+                member,
+            ),
+            grants.grant(
+                "batch-drains-archive-subscription",
+                "subscription",
+                base.subscriptions[names.SUB_EVENTS_ARCHIVE].name,
+                "roles/pubsub.subscriber",
+                member,
+            ),
             *(
                 grants.grant(
                     f"batch-writes-{ds}",

@@ -1,9 +1,10 @@
 """Foundation layer: APIs, the Pub/Sub bus, the warehouse datasets and the master dataset.
 
 Everything here is shared by more than one layer, so it is deployed with the stack and
-never by a single service's targeted deploy. The archive subscription lives here too:
-it is a Cloud Storage subscription that writes every accepted envelope to the archive
-bucket, i.e. it *is* the master dataset writer, and no service owns it.
+never by a single service's targeted deploy. The archive subscription lives here too: a
+pull subscription on ``events`` that keeps every accepted envelope until the batch run
+drains it into the archive bucket (salesphere/batch/archive.py); the batch layer is
+granted its messages (infra/batch.py).
 """
 
 from __future__ import annotations
@@ -100,11 +101,11 @@ class Foundation(pulumi.ComponentResource):
         self._pubsub_agent(settings)
         self._topics(settings)
         self._datasets(settings)
-        writer_grants = self._buckets(settings)
+        self._buckets(settings)
         self._push_identity(settings)
         self._functions_build(settings)
         self._templates(settings, uses_dataflow)
-        self._subscriptions(writer_grants)
+        self._subscriptions()
         self.register_outputs(
             {
                 "topics": {k: v.id for k, v in self.topics.items()},
@@ -129,8 +130,7 @@ class Foundation(pulumi.ComponentResource):
         self.grants = Grants(settings.project, settings.region, self, apis=self.api)
 
     def _pubsub_agent(self, settings: StackSettings) -> None:
-        # Pub/Sub's service agent forwards dead letters, writes the archive and signs push
-        # tokens. It exists only once the API is on (sometimes later), so it is created
+        # Pub/Sub's service agent forwards dead letters and signs push tokens. It exists only once the API is on (sometimes later), so it is created
         # explicitly and every grant to it depends on it through its ``member`` output.
         self.pubsub_identity = gcp.projects.ServiceIdentity(
             "agent-pubsub",
@@ -186,8 +186,8 @@ class Foundation(pulumi.ComponentResource):
             for dataset in names.DATASETS
         }
 
-    def _buckets(self, settings: StackSettings) -> list[pulumi.Resource]:
-        """Artifacts and the archive (the master dataset); returns the archive writer's grants."""
+    def _buckets(self, settings: StackSettings) -> None:
+        """Artifacts and the archive (the master dataset, written by the batch run)."""
         buckets = names.bucket_names(settings.project, settings.env)
         storage_api = [self.api[api_table.STORAGE]]
         self.artifacts = bucket(
@@ -211,20 +211,6 @@ class Foundation(pulumi.ComponentResource):
             ],
             depends_on=storage_api,
         )
-        writer_grants = [
-            self.grants.grant(
-                f"pubsub-agent-{short}-archive",
-                "bucket",
-                self.archive.name,
-                role,
-                self.pubsub_agent,
-            )
-            for short, role in (
-                ("writes", "roles/storage.objectCreator"),
-                ("reads-bucket", "roles/storage.legacyBucketReader"),
-            )
-        ]
-        return writer_grants
 
     def _push_identity(self, settings: StackSettings) -> None:
         # One identity signs every Pub/Sub push (OIDC); it may invoke only the push targets.
@@ -256,25 +242,18 @@ class Foundation(pulumi.ComponentResource):
             else None
         )
 
-    def _subscriptions(self, writer_grants: list[pulumi.Resource]) -> None:
-        """The archive writer (Pub/Sub to Cloud Storage) and the dead-letter audits."""
+    def _subscriptions(self) -> None:
+        """The archive subscription and the dead-letter audits.
+
+        ``events-archive`` is a plain pull subscription (same resource, same URN as when it
+        was a Cloud Storage subscription: Pub/Sub updates it in place): each batch run
+        drains it into one archive object per receive date. Pub/Sub's own Cloud Storage
+        writer closed a file at least every 10 minutes, thousands of class A operations
+        a month, and its throughput has no free tier (docs/infra.md, "What a month costs").
+        """
         self.subscriptions: dict[str, gcp.pubsub.Subscription] = {}
         self.subscriptions[names.SUB_EVENTS_ARCHIVE] = self.subscription(
-            names.SUB_EVENTS_ARCHIVE,
-            LAYER,
-            self,
-            cloud_storage_config=gcp.pubsub.SubscriptionCloudStorageConfigArgs(
-                bucket=self.archive.name,
-                # -> events/received_date=2026-11-28/14_03_00Z<uuid>.jsonl (one envelope a line)
-                filename_prefix=f"{names.ARCHIVE_PREFIX}/received_date=",
-                filename_suffix=".jsonl",
-                filename_datetime_format="YYYY-MM-DD/hh_mm_ssZ",
-                text_config=gcp.pubsub.SubscriptionCloudStorageConfigTextConfigArgs(),
-                # Each file is a class A operation: files are as long as Pub/Sub allows.
-                max_duration=f"{limits.ARCHIVE_FILE_MAX_S}s",
-                max_bytes=100 * 1024 * 1024,
-            ),
-            depends_on=writer_grants,
+            names.SUB_EVENTS_ARCHIVE, LAYER, self
         )
         for audit, _replay_to in names.DEAD_LETTERS.values():
             self.subscriptions[audit] = self.subscription(audit, LAYER, self)
@@ -409,7 +388,6 @@ class Foundation(pulumi.ComponentResource):
         parent: pulumi.Resource,
         *,
         push_config: gcp.pubsub.SubscriptionPushConfigArgs | None = None,
-        cloud_storage_config: gcp.pubsub.SubscriptionCloudStorageConfigArgs | None = None,
         depends_on: list[pulumi.Resource] | None = None,
     ) -> gcp.pubsub.Subscription:
         """A subscription from ``names.SUBSCRIPTIONS``, delivered as ``salesphere.limits`` says.
@@ -442,7 +420,6 @@ class Foundation(pulumi.ComponentResource):
                 else None
             ),
             push_config=push_config,
-            cloud_storage_config=cloud_storage_config,
             labels=settings.labels(layer),
             opts=pulumi.ResourceOptions(
                 parent=parent, depends_on=[self.api[api_table.PUBSUB], *(depends_on or [])]

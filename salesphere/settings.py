@@ -109,9 +109,10 @@ class Settings:
     #: runtime is ``dataflow`` always forecasts with Beam, on Dataflow.
     forecast_runtime: str = "process"
     #: How long the archive may lag ingest; a batch run's cutoff is its start minus this:
-    #: the cloud archive subscription closes a file at most every
-    #: ``limits.ARCHIVE_FILE_MAX_S`` (600 s), plus a minute for the write (a test keeps them
-    #: in step). The demo, after draining the local archiver, passes 0.
+    #: the run drains the archive subscription when it starts, and an envelope published
+    #: just before may reach it only after the drain's last pull; the margin keeps those
+    #: with the speed layer until the next run. Tests and the demo, which publish nothing while
+    #: a run drains, pass 0.
     batch_archive_lag_seconds: float = 660.0
     #: HMAC keys (id, secret) for POS systems that cannot do OIDC. In cloud they come only
     #: from Secret Manager (``SALESPHERE_HMAC_KEYS``, mounted by infra/ingest.py); the

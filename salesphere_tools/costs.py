@@ -2,77 +2,90 @@
 
 Pure: inputs are the order volume, a :class:`StackProfile` (the stack settings and the
 definitions that move the numbers: each function's size from :mod:`salesphere.limits`,
-the archive file duration, the image cleanup policy of the program), a :class:`Design`
-(choices the code makes that change the bill) and the event sizes *measured* by
-serialising realistic canonical events with :mod:`salesphere.envelope`. Traffic
-assumptions live in :class:`Traffic`, named and documented, so a reader can disagree with
-one number instead of with the whole model.
+the batch cadence from the stack's schedule, the image cleanup of the Pulumi program), a
+:class:`Design` (choices the code makes that change the bill: who writes the archive, the
+scan windows of the serving views, read from ``sql/serving/*.sql``) and the event sizes
+*measured* by serialising realistic canonical events with :mod:`salesphere.envelope`.
+Traffic assumptions live in :class:`Traffic`, named and documented, so a reader can
+disagree with one number instead of with the whole model.
 
 Prices and allowances are Google's list prices (us-central1, USD), cited with the date they
-were read in docs/infra.md ("What a month costs"); every billed item the platform touches
-is a row, including those with no free tier (Cloud Storage subscription throughput,
-legacy streaming inserts, Cloud KMS key versions).
+were read in docs/infra.md ("What a month costs"); a price that could not be checked against
+Google's own page is marked unverified (``Quota.verified``) and printed with a dagger.
+Every billed item the platform touches is a row, including those with no free tier
+(legacy streaming inserts, the Cloud KMS key of the Pulumi secrets).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import cache
+from pathlib import Path
 
 from salesphere import limits
 from salesphere.envelope import pack
 from salesphere.model import CanonicalEvent, Channel, EventDraft, EventType, finalize
+from salesphere.settings import Settings
 
 DAYS_PER_MONTH = 30.4
 GIB = 1024**3
 TIB = 1024**4
 GB = 1000**3
 MB = 1000**2
+#: Pub/Sub bills every publish, push and pull request as at least 1000 bytes.
 PUBSUB_MIN_BILLED_BYTES = 1000
+#: A pull returns at most this many messages (salesphere.batch.archive asks for a full page).
+PUBSUB_PULL_PAGE = 1000
 BQ_MIN_BILLED_BYTES_PER_TABLE = 10 * 1024**2
 #: Legacy streaming inserts (tabledata.insertAll) bill each row as at least 1 KB.
 BQ_STREAMING_MIN_ROW_BYTES = 1024
 #: A Cloud Storage listing returns at most this many objects per (class A) request.
 GCS_LIST_PAGE = 1000
-#: Objects an accepted file drop writes in the landing bucket besides the drop itself:
-#: its marker, its attempt counter (written, then rewritten on the outcome), its report
-#: and the copy to its final folder (salesphere/ingest/files.py); deletes are free.
-FILE_DROP_WRITES = 5
-#: ...and reads (class B): the marker check, the counter read, the download itself.
-FILE_DROP_READS = 3
+#: Class A operations an accepted file drop makes in the landing bucket besides its own
+#: upload, counted from salesphere/ingest/files.py: the attempt counter (created before
+#: the file is read), the marker of its content, the rejects report beside the kept
+#: original, and the copy to its content-addressed home. Deletes are free.
+FILE_DROP_WRITES = 4
+#: ...and class B: the object's metadata, its download, the counter read, the marker check.
+FILE_DROP_READS = 4
+#: Where the serving views live (``python -m sql.render`` writes the generated ones).
+SERVING_SQL = Path(__file__).resolve().parents[1] / "sql" / "serving"
 
 
 @dataclass(frozen=True)
 class Quota:
-    """One free-tier allowance per month."""
+    """One free-tier allowance per month, and the list price beyond it."""
 
     key: str
     label: str
     unit: str
     free: float
-    #: Approximate list price per unit beyond the free tier (USD, us-central1, 2026);
-    #: for an order of magnitude only - check the pricing pages before budgeting.
+    #: List price per unit beyond the free tier (USD, us-central1).
     usd_per_unit: float = 0.0
+    #: False when the price or allowance could not be checked on Google's own page
+    #: (docs/infra.md lists what was read, where and when).
+    verified: bool = True
 
 
 QUOTAS: tuple[Quota, ...] = (
     Quota("pubsub_gib", "Pub/Sub throughput", "GiB", 10, 40 / 1024),
-    # Cloud Storage subscriptions: $50/TiB, "the first 10 GiB ... is not free".
-    Quota("pubsub_export_gib", "Pub/Sub Cloud Storage subscription", "GiB", 0, 50 / 1024),
-    Quota("bq_storage_gib", "BigQuery storage", "GiB", 10, 0.02),
-    Quota("bq_query_tib", "BigQuery queries", "TiB", 1, 6.25),
-    # tabledata.insertAll: $0.01 per 200 MB, no free tier.
+    # Written by Pub/Sub itself into Cloud Storage: billed apart from the free 10 GiB.
+    Quota("pubsub_export_gib", "Pub/Sub Cloud Storage subscription", "GiB", 0, 50 / 1024, False),
+    Quota("bq_storage_gib", "BigQuery storage", "GiB", 10, 0.02, False),
+    Quota("bq_query_tib", "BigQuery queries", "TiB", 1, 6.25, False),
+    # tabledata.insertAll: $0.01 per 200 MB, at least 1 KB a row, no free tier.
     Quota("bq_streaming_gib", "BigQuery legacy streaming inserts", "GiB", 0, 0.05),
-    Quota("bq_write_api_gib", "BigQuery Storage Write API", "GiB", 2048, 0.025),
-    Quota("fn_invocations", "Function invocations", "requests", 2_000_000, 0.40 / 1e6),
+    Quota("fn_invocations", "Function requests", "requests", 2_000_000, 0.40 / 1e6),
     Quota("fn_vcpu_s", "Function vCPU-seconds", "vCPU-s", 180_000, 0.000024),
     Quota("fn_gib_s", "Function GiB-seconds", "GiB-s", 360_000, 0.0000025),
     Quota("scheduler_jobs", "Cloud Scheduler jobs", "jobs", 3, 0.10),
-    Quota("gcs_standard_gb", "Cloud Storage STANDARD", "GB-month", 5, 0.02),
-    Quota("gcs_class_a", "Cloud Storage class A ops", "ops", 5_000, 0.005 / 1000),
-    Quota("gcs_class_b", "Cloud Storage class B ops", "ops", 50_000, 0.0004 / 1000),
+    Quota("gcs_standard_gb", "Cloud Storage STANDARD", "GB-month", 5, 0.02, False),
+    Quota("gcs_class_a", "Cloud Storage class A ops", "ops", 5_000, 0.005 / 1000, False),
+    Quota("gcs_class_b", "Cloud Storage class B ops", "ops", 50_000, 0.0004 / 1000, False),
     Quota("ar_storage_gb", "Artifact Registry storage", "GB-month", 0.5, 0.10),
     Quota("build_minutes", "Cloud Build minutes", "minutes", 2_500, 0.006),
     Quota("logging_gib", "Cloud Logging ingestion", "GiB", 50, 0.50),
@@ -83,50 +96,97 @@ QUOTAS: tuple[Quota, ...] = (
 )
 
 
+def _table_windows(sql: str, table: str) -> list[float | None]:
+    """The constant day window of each read of ``table`` in ``sql`` (None: unbounded)."""
+    out: list[float | None] = []
+    for read in re.finditer(rf"FROM\s+{re.escape(table)}\b", sql):
+        rest = sql[read.end() :]
+        # The read's own filter: up to the next read of any table or the end of its CTE.
+        stop = re.search(r"\bFROM\s|\n\)", rest)
+        scope = rest[: stop.start()] if stop else rest
+        window = re.search(
+            r"TIMESTAMP_SUB\(CURRENT_TIMESTAMP\(\),\s*INTERVAL\s+(\d+)\s+DAY\)", scope
+        )
+        out.append(float(window.group(1)) if window else None)
+    return out
+
+
+@cache
+def serving_windows(folder: Path = SERVING_SQL) -> dict[str, float | None]:
+    """Days of speed.events and master.events the speed half of every serving view reads.
+
+    Read from ``events_since_cutoff.sql`` and ``events_counted_since_cutoff.sql``: the
+    widest window of any read of the table, or None when one read has no constant window
+    (then BigQuery prunes nothing and bills the whole table).
+    """
+    sql = "\n".join(
+        (folder / name).read_text()
+        for name in ("events_since_cutoff.sql", "events_counted_since_cutoff.sql")
+    )
+    found: dict[str, float | None] = {}
+    for table in ("speed.events", "master.events"):
+        windows = _table_windows(sql, table)
+        found[table] = None if not windows or None in windows else max(w for w in windows if w)
+    return found
+
+
+@cache
+def view_tables(view: str, folder: Path = SERVING_SQL) -> frozenset[str]:
+    """The tables a query over ``serving.<view>`` reads, through every view it uses.
+
+    BigQuery bills at least 10 MB for each table a query references, so the number of
+    tables behind a dashboard's view sets a floor under every dashboard query.
+    """
+    paths = {p.stem: p for p in [*folder.glob("*.sql"), *folder.glob("generated/*.sql")]}
+    sql = paths[view].read_text()
+    tables: set[str] = set()
+    for ref in re.findall(r"(?:FROM|JOIN)\s+([a-z_]+\.[a-z_]+)", sql):
+        dataset, name = ref.split(".")
+        if dataset == "serving":
+            tables |= view_tables(name, folder)
+        else:
+            tables.add(ref)
+    return frozenset(tables)
+
+
 @dataclass(frozen=True)
 class Design:
-    """Choices in the code and the program that move the bill; ``now`` is this tree.
-
-    ``before`` is the design this model was first written against, ``proposed`` the
-    changes docs/infra.md asks for outside the program (SQL and service code).
-    """
+    """Choices in the code and the program that move the bill; ``now`` is this tree."""
 
     name: str = "now"
-    #: How long the archive's Cloud Storage subscription keeps a file open (one object each).
-    archive_file_seconds: int = limits.ARCHIVE_FILE_MAX_S
-    #: ``subscription`` (Pub/Sub writes the archive) or ``batch-pull`` (the batch run
-    #: drains a pull subscription into one object per received day).
-    archive_writer: str = "subscription"
-    #: The batch run lists the whole archive prefix (``all``) or only new days (``days``).
-    archive_listing: str = "all"
+    #: ``batch-pull`` (each batch run drains a pull subscription into one object per
+    #: receive date, salesphere/batch/archive.py) or ``subscription`` (a Pub/Sub Cloud
+    #: Storage subscription writes a file at least every ``archive_file_seconds``).
+    archive_writer: str = "batch-pull"
+    archive_file_seconds: int = 600
+    #: Days of speed.events and master.events the speed half of the serving views reads
+    #: (None: all of it; BigQuery prunes partitions only on constant filters).
+    speed_window_days: float | None = None
+    master_window_days: float | None = None
     #: Image versions the function repository keeps per image (None: never cleaned).
     image_keep_versions: int | None = 1
-    #: Days of master.events the events_since_cutoff anti-join reads (None: all history).
-    anti_join_days: int | None = None
-    #: ``insertAll`` (legacy streaming) or ``write-api`` (Storage Write API default stream).
-    row_writes: str = "insertAll"
-    #: Days speed.events keeps (None: the stack's ``speed_retention_days``). Every serving
-    #: query reads the whole window, so it sets the cost of a dashboard query.
-    speed_retention_days: int | None = None
 
 
 def designs() -> dict[str, Design]:
+    """``now`` (this tree: windows read from the views) and ``before`` (the design this
+    tree replaced: the archive written by a Cloud Storage subscription closing a file every
+    600 s, and serving views that read all of speed.events and master.events)."""
     from infra.foundation import KEEP_IMAGE_VERSIONS
 
-    now = Design(image_keep_versions=KEEP_IMAGE_VERSIONS)
-    return {
-        "before": replace(now, name="before", archive_file_seconds=300, image_keep_versions=None),
-        "now": now,
-        "proposed": replace(
-            now,
-            name="proposed",
-            archive_writer="batch-pull",
-            archive_listing="days",
-            anti_join_days=7,
-            row_writes="write-api",
-            speed_retention_days=5,
-        ),
-    }
+    windows = serving_windows()
+    now = Design(
+        speed_window_days=windows["speed.events"],
+        master_window_days=windows["master.events"],
+        image_keep_versions=KEEP_IMAGE_VERSIONS,
+    )
+    before = replace(
+        now,
+        name="before",
+        archive_writer="subscription",
+        speed_window_days=None,
+        master_window_days=None,
+    )
+    return {"before": before, "now": now}
 
 
 @dataclass(frozen=True)
@@ -152,6 +212,8 @@ class StackProfile:
     functions: int = 4
     #: Active HMAC secret versions (two while a rotation is under way).
     secret_versions: int = 2
+    #: The batch run's lock lease: it renews the lock every quarter of it (a class A op).
+    batch_lock_lease_seconds: float = Settings.batch_lock_lease_seconds
 
 
 @dataclass(frozen=True)
@@ -167,9 +229,23 @@ class Traffic:
     #: A dropped CSV/XLSX is ~1.6x the canonical JSON of its rows (measured loosely).
     file_bytes_per_event: float = 120.0
     reject_share: float = 0.01
+    #: Dashboard queries a day, each over one serving view (``dashboard_view``). BigQuery
+    #: caches no result here: the speed tables have a streaming buffer and the views read
+    #: CURRENT_TIMESTAMP().
     dashboard_queries_per_day: int = 400
+    dashboard_view: str = "sales_daily"
+    #: Queries a day over the purchasing views (serving.replenishment, open_purchase_orders,
+    #: stock_alerts, transfer_suggestions), which read stock receipts and transfers in all
+    #: of master.events, and the share of master's bytes (columns) they read.
+    purchasing_queries_per_day: int = 20
+    purchasing_scan_fraction: float = 0.3
+    #: Logical bytes of one row of a batch view (date, store, SKU, a few sums), and the
+    #: store x SKU positions with a row on a day (the batch views' size).
+    batch_view_row_bytes: float = 80.0
+    batch_view_rows_per_day: float = 1_000.0
     batch_views: int = 4
-    #: Share of master.events bytes a batch-view recomputation scans (columns it reads).
+    #: Share of master.events bytes a batch-view recomputation scans (columns it reads);
+    #: each run is assumed to read all of master once per batch view.
     batch_scan_fraction: float = 0.6
     #: Months of history kept in master.events when storage is reported.
     horizon_months: int = 12
@@ -218,11 +294,16 @@ class Traffic:
     ingest_instance_starts_per_day: int = 48
     #: Pulumi stack-secret decryptions per `pulumi up`/preview with the KMS secrets provider.
     kms_ops_per_deploy: int = 4
-    #: Object writes and listings a batch run makes besides reading the archive: the run
-    #: lock (create, renew), staged Parquet/Arrow parts per view and the forecast's parts,
-    #: the staging listings before cleanup (salesphere/batch/runner.py, lock.py).
-    batch_run_writes: int = 2 + 4 * 2 + 2
-    batch_run_listings: int = 2
+    #: Objects a batch run stages besides its lock (salesphere/batch/runner.py,
+    #: pipeline.py, forecast.py): Parquet/Arrow parts per batch view, the forecast's parts;
+    #: BigQuery's load jobs read each part back (class B). Listings: the staged parts (to
+    #: load, then to clean up) and the forecast's staging.
+    batch_staged_objects: int = 4 * 2 + 2
+    batch_run_listings: int = 3
+    #: Seconds the batch run spends draining the archive subscription per 1,000 messages
+    #: (a pull of up to 1,000, then one write) and at least (the two empty pulls that end it).
+    archive_seconds_per_1000_messages: float = 1.0
+    archive_seconds_fixed: float = 10.0
     #: Pulumi's state objects written per deploy (checkpoints on the GCS backend).
     state_writes_per_deploy: int = 10
 
@@ -266,6 +347,8 @@ class Estimate:
     uses: tuple[QuotaUse, ...]
     design: Design = field(default_factory=Design)
     notes: tuple[str, ...] = field(default=())
+    #: BigQuery TiB a month by what reads them (they add up to ``bq_query_tib``).
+    query_tib: dict[str, float] = field(default_factory=dict)
 
     @property
     def first_to_run_out(self) -> QuotaUse:
@@ -397,94 +480,6 @@ def runs_per_day(cron: str) -> int:
     return count(parts[0], 60) * count(parts[1], 24)
 
 
-def _bigquery(
-    events: float, live_requests: float, p: StackProfile, t: Traffic, s: EventSizes, d: Design
-) -> tuple[float, float, float, float]:
-    """Storage GiB, query TiB, legacy-streamed GiB and Write API GiB a month."""
-    month = DAYS_PER_MONTH
-    # -- BigQuery storage: master history + speed window + batch views ------------------
-    row = s.row_logical_bytes
-    master_bytes = events * row * month * t.horizon_months
-    speed_bytes = events * row * p.speed_retention_days
-    bq_storage = (master_bytes * (1 + 0.05) + speed_bytes + _forecast_storage_bytes(t)) / GIB
-
-    # -- BigQuery queries: batch recomputation + serving reads ----------------------------
-    avg_master = events * row * month * t.horizon_months / 2  # average size over the horizon
-    batch_scan = p.batch_runs_per_day * t.batch_views * avg_master * t.batch_scan_fraction
-    # A serving query reads a view over events_since_cutoff: every column of the speed
-    # window (the cutoff comes from a subquery, so no partition is pruned), the batch
-    # table it completes, and the anti-join's event_id + received_at over master.events:
-    # all of its history, or only the partitions a constant date filter leaves.
-    speed_window = max(BQ_MIN_BILLED_BYTES_PER_TABLE, speed_bytes)
-    id_bytes = 2 + 64 + 8
-    master_days = month * t.horizon_months / 2 if d.anti_join_days is None else d.anti_join_days
-    anti_join = max(BQ_MIN_BILLED_BYTES_PER_TABLE, events * master_days * id_bytes)
-    view_bytes = speed_window + anti_join + BQ_MIN_BILLED_BYTES_PER_TABLE
-    serving_scan = t.dashboard_queries_per_day * view_bytes
-    speed_scan = _speed_function_query_bytes(events, p, t)
-    bq_query_tib = (
-        (batch_scan + serving_scan + speed_scan + _forecast_query_bytes(avg_master, p, t))
-        * month
-        / TIB
-    )
-    # -- Row writes: the speed layer's rows and the ingest log's, streamed ----------------
-    ledger_rows = (live_requests + t.files_per_day) * t.ledger_rows_per_request
-    streamed_rows = events + ledger_rows
-    if d.row_writes == "insertAll":
-        streaming_gib = streamed_rows * max(BQ_STREAMING_MIN_ROW_BYTES, row) * month / GIB
-        write_api_gib = 0.0
-    else:
-        streaming_gib = 0.0
-        write_api_gib = streamed_rows * row * month / GIB
-
-    return bq_storage, bq_query_tib, streaming_gib, write_api_gib
-
-
-def _archive_objects_per_day(events: float, p: StackProfile, d: Design) -> float:
-    if not events:
-        return 0.0
-    if d.archive_writer == "subscription":
-        # Pub/Sub closes a file at least every archive_file_seconds while messages flow.
-        return 86400 / d.archive_file_seconds
-    return 1.0 * max(1, p.batch_runs_per_day)  # one object per received day
-
-
-def _gcs_operations(events: float, p: StackProfile, t: Traffic, d: Design) -> tuple[float, float]:
-    """Class A (writes, listings) and class B (reads) operations a month."""
-    month = DAYS_PER_MONTH
-    archive_objects = _archive_objects_per_day(events, p, d)
-    archive_total = archive_objects * month * t.horizon_months / 2  # average over the horizon
-    listed = archive_total if d.archive_listing == "all" else archive_objects * 2
-    runs = p.batch_runs_per_day
-    drops = t.files_per_day
-    class_a = month * (
-        archive_objects
-        + drops * (1 + FILE_DROP_WRITES)  # the drop itself, then ingest's own writes
-        + drops * t.reject_share * 10  # quarantined copies
-        + runs * (t.batch_run_writes + t.batch_run_listings + math.ceil(listed / GCS_LIST_PAGE))
-    ) + t.deploys_per_month * (3 + t.state_writes_per_deploy)
-    class_b = (
-        month
-        * (
-            runs * (archive_objects / max(1, runs) + 4 * 2 + 3)  # new files, parts, lock
-            + drops * FILE_DROP_READS
-        )
-        + t.deploys_per_month * p.functions * t.functions_changed_per_deploy
-    )
-    return class_a, class_b
-
-
-def _images_and_builds(p: StackProfile, t: Traffic, d: Design) -> tuple[float, float]:
-    """Artifact Registry GB-months and Cloud Build minutes a month."""
-    per_version_gb = sum(t.image_mb.values()) * 2 / 1000  # image + its build cache
-    if d.image_keep_versions is None:  # every build kept: a year of changed builds
-        versions = t.deploys_per_month * t.functions_changed_per_deploy * t.horizon_months
-    else:
-        versions = d.image_keep_versions
-    builds = t.deploys_per_month * p.functions * t.functions_changed_per_deploy
-    return t.image_base_mb / 1000 + per_version_gb * versions, builds * t.build_minutes_per_function
-
-
 @dataclass(frozen=True)
 class _Volumes:
     """How a day's orders arrive: events, and how many requests and envelopes carry them."""
@@ -514,6 +509,145 @@ def _volumes(orders_per_day: float, p: StackProfile, t: Traffic) -> _Volumes:
     )
 
 
+def _table_bytes(
+    table: str, events: float, p: StackProfile, t: Traffic, s: EventSizes, d: Design
+) -> float:
+    """Bytes a dashboard query bills for one table it reads (at least 10 MB)."""
+    row = s.row_logical_bytes
+    history_days = DAYS_PER_MONTH * t.horizon_months / 2  # average over the horizon
+    if table == "speed.events":  # every column of the window (first copies, then all)
+        days = min(d.speed_window_days or p.speed_retention_days, p.speed_retention_days)
+        scanned = events * row * days
+    elif table == "master.events":  # every column: the negation of a voided batch event
+        scanned = events * row * (d.master_window_days or history_days)
+    elif table.startswith("batch."):  # a batch view over the whole history
+        scanned = t.batch_view_rows_per_day * history_days * t.batch_view_row_bytes
+    else:  # reference tables and batch.cutoff: a few rows
+        scanned = 0.0
+    return max(BQ_MIN_BILLED_BYTES_PER_TABLE, scanned)
+
+
+def dashboard_query_bytes(
+    events: float, p: StackProfile, t: Traffic, s: EventSizes, d: Design
+) -> float:
+    """Bytes one dashboard query over ``serving.<dashboard_view>`` bills: each table the
+    view reads, through every view beneath it, at least 10 MB each."""
+    return sum(_table_bytes(tb, events, p, t, s, d) for tb in view_tables(t.dashboard_view))
+
+
+def _bigquery(
+    events: float, live_requests: float, p: StackProfile, t: Traffic, s: EventSizes, d: Design
+) -> tuple[float, dict[str, float], float]:
+    """Storage GiB, query TiB (by what reads) and legacy-streamed GiB a month."""
+    month = DAYS_PER_MONTH
+    # -- BigQuery storage: master history + speed window + batch views ------------------
+    row = s.row_logical_bytes
+    master_bytes = events * row * month * t.horizon_months
+    speed_bytes = events * row * p.speed_retention_days
+    batch_bytes = t.batch_views * t.batch_view_rows_per_day * month * t.horizon_months
+    bq_storage = (
+        master_bytes * (1 + 0.05)
+        + speed_bytes
+        + batch_bytes * t.batch_view_row_bytes
+        + _forecast_storage_bytes(t)
+    ) / GIB
+
+    # -- BigQuery queries: batch recomputation + serving reads ----------------------------
+    avg_master = events * row * month * t.horizon_months / 2  # average size over the horizon
+    batch_scan = p.batch_runs_per_day * t.batch_views * avg_master * t.batch_scan_fraction
+    serving_scan = t.dashboard_queries_per_day * dashboard_query_bytes(events, p, t, s, d)
+    purchasing_scan = t.purchasing_queries_per_day * max(
+        BQ_MIN_BILLED_BYTES_PER_TABLE, avg_master * t.purchasing_scan_fraction
+    )
+    speed_scan = _speed_function_query_bytes(events, p, t)
+    parts = {
+        f"{t.dashboard_queries_per_day} dashboard queries a day": serving_scan,
+        f"{t.purchasing_queries_per_day} purchasing-view queries a day": purchasing_scan,
+        "the speed function's cold starts": speed_scan,
+        "batch-view recomputation": batch_scan,
+        "the forecast's reads": _forecast_query_bytes(avg_master, p, t),
+    }
+    query_parts = {k: v * month / TIB for k, v in parts.items()}
+    # -- Row writes: the speed layer's rows and the ingest log's, streamed ----------------
+    # salesphere/speed/sink.py and salesphere/ingest/ledger.py use tabledata.insertAll
+    # (insertId makes a redelivered row collapse), billed per row at 1 KB at least.
+    ledger_rows = (live_requests + t.files_per_day) * t.ledger_rows_per_request
+    streamed_rows = events + ledger_rows
+    streaming_gib = streamed_rows * max(BQ_STREAMING_MIN_ROW_BYTES, row) * month / GIB
+    return bq_storage, query_parts, streaming_gib
+
+
+def archive_objects_per_day(events: float, p: StackProfile, d: Design) -> float:
+    """Objects the archive gains a day.
+
+    A Cloud Storage subscription closes a file at least every ``archive_file_seconds``
+    while messages flow. A batch run writes one object per receive date it drains: the
+    messages since the previous run span one UTC midnight a day, so ``runs + 1`` a day.
+    """
+    if not events:
+        return 0.0
+    if d.archive_writer == "subscription":
+        return 86400 / d.archive_file_seconds
+    return max(1, p.batch_runs_per_day) + 1.0
+
+
+def batch_seconds_per_run(v: _Volumes, p: StackProfile, t: Traffic, d: Design) -> float:
+    """Seconds of one batch run: fixed work, the events, the forecast, the archive drain."""
+    messages = (v.live_envelopes + v.file_envelopes) / max(1, p.batch_runs_per_day)
+    drain = (
+        t.archive_seconds_fixed + messages / 1000 * t.archive_seconds_per_1000_messages
+        if d.archive_writer == "batch-pull"
+        else 0.0
+    )
+    return (
+        t.batch_seconds_fixed
+        + v.events / max(1, p.batch_runs_per_day) / t.batch_events_per_second
+        + forecast_seconds_per_run(t)
+        + drain
+    )
+
+
+def _gcs_operations(v: _Volumes, p: StackProfile, t: Traffic, d: Design) -> tuple[float, float]:
+    """Class A (writes, copies, listings) and class B (reads) operations a month."""
+    month = DAYS_PER_MONTH
+    archive_objects = archive_objects_per_day(v.events, p, d)
+    archive_total = archive_objects * month * t.horizon_months / 2  # average over the horizon
+    runs = p.batch_runs_per_day
+    drops = t.files_per_day
+    # The run lists the whole archive prefix (salesphere/batch/runner.py: list_archive).
+    archive_listing = math.ceil(archive_total / GCS_LIST_PAGE) if archive_total else 1
+    run_seconds = batch_seconds_per_run(v, p, t, d) if runs else 0.0
+    lock_writes = 1 + math.ceil(run_seconds / (p.batch_lock_lease_seconds / 4))
+    class_a = month * (
+        archive_objects
+        + drops * (1 + FILE_DROP_WRITES)  # the drop itself, then ingest's own writes
+        + drops * t.reject_share * 10  # quarantined copies
+        + runs * (lock_writes + t.batch_staged_objects + t.batch_run_listings + archive_listing)
+    ) + t.deploys_per_month * (3 + t.state_writes_per_deploy)
+    # Each run reads every object of the partitions it rebuilds (two receive dates).
+    read_per_run = min(archive_total, 2 * archive_objects / max(1, runs)) if runs else 0.0
+    class_b = (
+        month
+        * (
+            runs * (read_per_run + t.batch_staged_objects + 2)  # archive, parts, lock
+            + drops * FILE_DROP_READS
+        )
+        + t.deploys_per_month * p.functions * t.functions_changed_per_deploy
+    )
+    return class_a, class_b
+
+
+def _images_and_builds(p: StackProfile, t: Traffic, d: Design) -> tuple[float, float]:
+    """Artifact Registry GB-months and Cloud Build minutes a month."""
+    per_version_gb = sum(t.image_mb.values()) * 2 / 1000  # image + its build cache
+    if d.image_keep_versions is None:  # every build kept: a year of changed builds
+        versions = t.deploys_per_month * t.functions_changed_per_deploy * t.horizon_months
+    else:
+        versions = d.image_keep_versions
+    builds = t.deploys_per_month * p.functions * t.functions_changed_per_deploy
+    return t.image_base_mb / 1000 + per_version_gb * versions, builds * t.build_minutes_per_function
+
+
 def _pubsub(
     v: _Volumes, p: StackProfile, t: Traffic, s: EventSizes, d: Design
 ) -> tuple[float, float]:
@@ -521,18 +655,30 @@ def _pubsub(
     billed_live = max(PUBSUB_MIN_BILLED_BYTES, s.envelope_bytes(v.live_env_events))
     billed_file = max(PUBSUB_MIN_BILLED_BYTES, s.envelope_bytes(p.envelope_max_events))
     events_topic_bytes = v.live_envelopes * billed_live + v.file_envelopes * billed_file
-    # events-speed (push or Dataflow pull) is basic delivery; events-archive is basic too
-    # when the batch run pulls it, an export (billed apart, no free tier) when Pub/Sub
-    # writes it to Cloud Storage itself.
-    basic_deliveries = 1 + (d.archive_writer == "batch-pull")
+    # events-speed (push, or Dataflow's pull) is basic delivery, billed per push at 1000 B
+    # at least like the publish. events-archive pulled by the batch run is basic delivery
+    # too, in pages of up to 1,000 messages (the minimum is per request, so only the
+    # envelopes' real bytes count); written by a Cloud Storage subscription it is billed
+    # apart, with no free tier.
+    real_bytes = v.live_envelopes * s.envelope_bytes(v.live_env_events) + (
+        v.file_envelopes * s.envelope_bytes(p.envelope_max_events)
+    )
+    pulls = math.ceil((v.live_envelopes + v.file_envelopes) / PUBSUB_PULL_PAGE) + 2
+    archive_pull = (
+        max(real_bytes, pulls * PUBSUB_MIN_BILLED_BYTES) if d.archive_writer == "batch-pull" else 0
+    )
     other_messages = t.files_per_day * 2 + v.events * t.reject_share / 50  # drops + quarantine
-    pubsub_bytes = events_topic_bytes * (1 + basic_deliveries) + other_messages * 2 * 1000
-    export = events_topic_bytes if d.archive_writer == "subscription" else 0.0
+    pubsub_bytes = (
+        events_topic_bytes * 2 + archive_pull + other_messages * 2 * PUBSUB_MIN_BILLED_BYTES
+    )
+    export = real_bytes if d.archive_writer == "subscription" else 0.0
     return pubsub_bytes * DAYS_PER_MONTH / GIB, export * DAYS_PER_MONTH / GIB
 
 
-def _functions_use(v: _Volumes, p: StackProfile, t: Traffic) -> tuple[float, float, float]:
-    """Invocations, vCPU-seconds and GiB-seconds a month: each function at its own size."""
+def _functions_use(
+    v: _Volumes, p: StackProfile, t: Traffic, d: Design
+) -> tuple[float, float, float]:
+    """Requests, vCPU-seconds and GiB-seconds a month: each function at its own size."""
     speed_invocations = (
         (v.live_envelopes + v.file_envelopes) if p.speed_runtime == "function" else 0
     )
@@ -544,12 +690,7 @@ def _functions_use(v: _Volumes, p: StackProfile, t: Traffic) -> tuple[float, flo
         limits.INGEST_FILES: file_mb_per_day * t.file_seconds_per_mb
         + t.files_per_day * t.ingest_seconds_per_request,
         limits.SPEED: speed_invocations * t.speed_seconds_per_envelope,
-        limits.BATCH: batch_invocations
-        * (
-            t.batch_seconds_fixed
-            + v.events / t.batch_events_per_second
-            + forecast_seconds_per_run(t)
-        ),
+        limits.BATCH: batch_invocations * batch_seconds_per_run(v, p, t, d),
     }
     vcpu_s = sum(sec * p.function_sizes[fn][0] for fn, sec in seconds.items())
     gib_s = sum(sec * p.function_sizes[fn][1] for fn, sec in seconds.items())
@@ -571,17 +712,25 @@ def _storage_gb(v: _Volumes, p: StackProfile, t: Traffic, s: EventSizes) -> floa
     ) / GB
 
 
+def _window(days: float | None, whole: str) -> str:
+    return whole if days is None else f"{days:g} days"
+
+
 def _notes(p: StackProfile, t: Traffic, d: Design) -> list[str]:
     notes = [
-        f"design '{d.name}': archive written by "
+        f"design '{d.name}': the archive is written by "
         + (
-            f"its Cloud Storage subscription (a file per {d.archive_file_seconds} s)"
+            f"a Cloud Storage subscription (a file every {d.archive_file_seconds} s)"
             if d.archive_writer == "subscription"
-            else "the batch run (one object per received day)"
+            else "the batch run (one object per receive date it drains)"
         )
-        + f", rows streamed with {d.row_writes}, events_since_cutoff's anti-join reads "
-        + ("all of master.events" if d.anti_join_days is None else f"{d.anti_join_days} days")
-        + ".",
+        + "; the serving views read "
+        + _window(d.speed_window_days, "all")
+        + " of speed.events and "
+        + _window(d.master_window_days, "all")
+        + f" of master.events; a dashboard query over serving.{t.dashboard_view} reads "
+        + ", ".join(sorted(view_tables(t.dashboard_view)))
+        + " (each billed at least 10 MB).",
         f"BigQuery storage is after {t.horizon_months} months of history in master.events.",
         "Free allowances are per billing account (Cloud Logging: per project): add every "
         "stack billed to it.",
@@ -589,6 +738,8 @@ def _notes(p: StackProfile, t: Traffic, d: Design) -> list[str]:
         f"{forecast_seconds_per_run(t):.0f} s to each batch run on average (a cheap refit "
         f"on most days, the full backtest {t.forecast_backtests_per_week:g}x a week).",
     ]
+    if any(not q.verified for q in QUOTAS):
+        notes.append("† price or allowance not verified on Google's own page (docs/infra.md).")
     if "dataflow" in (p.speed_runtime, p.batch_runtime):
         notes.append("Dataflow is selected: it has no free tier and is billed from the first job.")
     return notes
@@ -606,15 +757,12 @@ def estimate(
     t = traffic or Traffic()
     s = sizes or measure_sizes()
     d = design or Design()
-    if d.speed_retention_days is not None:
-        p = replace(p, speed_retention_days=d.speed_retention_days)
     v = _volumes(orders_per_day, p, t)
     pubsub_gib, export_gib = _pubsub(v, p, t, s, d)
-    bq_storage, bq_query_tib, streaming_gib, write_api_gib = _bigquery(
-        v.events, v.live_requests, p, t, s, d
-    )
-    invocations, vcpu_s, gib_s = _functions_use(v, p, t)
-    class_a, class_b = _gcs_operations(v.events, p, t, d)
+    bq_storage, query_parts, streaming_gib = _bigquery(v.events, v.live_requests, p, t, s, d)
+    bq_query_tib = sum(query_parts.values())
+    invocations, vcpu_s, gib_s = _functions_use(v, p, t, d)
+    class_a, class_b = _gcs_operations(v, p, t, d)
     ar_gb, build_minutes = _images_and_builds(p, t, d)
     logging_gib = (
         invocations * t.log_bytes_per_request
@@ -626,7 +774,6 @@ def estimate(
         "bq_storage_gib": bq_storage,
         "bq_query_tib": bq_query_tib,
         "bq_streaming_gib": streaming_gib,
-        "bq_write_api_gib": write_api_gib,
         "fn_invocations": invocations,
         "fn_vcpu_s": vcpu_s,
         "fn_gib_s": gib_s,
@@ -650,6 +797,7 @@ def estimate(
         uses=tuple(QuotaUse(q, uses[q.key]) for q in QUOTAS),
         design=d,
         notes=tuple(_notes(p, t, d)),
+        query_tib=query_parts,
     )
 
 

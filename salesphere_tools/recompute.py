@@ -9,8 +9,8 @@ sums with :class:`~decimal.Decimal`. Where the two disagree, one of them is wron
 day boundary, a timezone, a duplicate or a sign.
 
 The archive is the master dataset, so it can only be compared with serving once it holds
-every event serving counts (the archiver flushes every few seconds on the twin and every
-few minutes in cloud); :func:`compare` says so instead of reporting a false difference.
+every event serving counts (each batch run drains the archive subscription into it when it
+starts); :func:`compare` says so instead of reporting a false difference.
 """
 
 from __future__ import annotations

@@ -189,7 +189,7 @@ def _layer_findings(layers: dict[str, Any], *, has_sources: bool) -> list[Findin
                 layers["distinct_accepted"],
                 layers["served_events"],
                 "an event is missing from, or counted twice across, batch and speed; "
-                "is the archiver behind the cutoff? run `salesphere batch run` again",
+                "is the archive behind the cutoff? run `salesphere batch run` again",
             )
         )
     if has_sources and layers["ingest_accepted"] < layers["distinct_accepted"]:

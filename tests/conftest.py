@@ -132,7 +132,7 @@ def quiet_twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
     """Emulators only, no services, private to one module.
 
     For tests that reset and compare whole tables: in the shared ``twin`` the services keep
-    delivering other tests' messages (push retries, the archiver), which would leak in.
+    delivering other tests' messages (push retries), which would leak in.
     """
     twin = Twin(make_settings(tmp_path_factory.mktemp("quiet-twin")))
     try:

@@ -4,12 +4,13 @@ Used by ``salesphere batch run``, the scheduled HTTP function (``services/batch`
 and the benchmark. The run is safe to repeat at any moment: it holds a lock, every write
 is a replace, and nothing analysts read changes until the final transaction commits.
 
-The cutoff is the run's start time minus ``archive_lag``: the archive is written
-asynchronously (the archiver, or in cloud the Pub/Sub Cloud Storage subscription, flushes
-every few minutes), so only events received at least ``archive_lag`` before the run
-started are guaranteed to be in the files it lists. Everything received later stays
-with the speed layer until the next run. Choosing "the newest receive time absorbed"
-instead would silently skip events still buffered by the archiver.
+Each run first drains the ``events-archive`` pull subscription into the archive bucket
+(:func:`salesphere.batch.archive.drain_archive`), then lists the archive. The cutoff is the
+run's start time minus ``archive_lag``: an envelope published just before the drain's last
+pull may not have been delivered to it, so only events received at least ``archive_lag``
+before the run started are taken as complete. Everything received later stays with the
+speed layer until the next run. Choosing "the newest receive time absorbed" instead would
+silently skip events the drain has not seen yet.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from salesphere.batch import commit as warehouse
+from salesphere.batch.archive import drain_archive
 from salesphere.batch.forecast import run_forecast
 from salesphere.batch.lock import run_lock
 from salesphere.batch.pipeline import (
@@ -224,6 +226,8 @@ def run_batch(
     with run_lock(settings, run_id, timedelta(seconds=settings.batch_lock_lease_seconds)) as lease:
         if _already_succeeded(settings, run_id):
             return RunReport(run_id=run_id, status="already_done")
+        with clock("archive"):
+            drain_archive(settings)
         with clock("plan"):
             plan: RunPlan = plan_run(
                 list_archive(settings),

@@ -1,8 +1,11 @@
 """`salesphere cost`: how much of each free-tier quota a stack uses at a given volume.
 
 The model is :mod:`salesphere_tools.costs` (pure, tested); this module only reads the stack's
-settings (``Pulumi.<stack>.yaml`` or the pr-<n> defaults) and prints the table, naming
-the first quota to run out and the order volume at which each one does.
+settings (``Pulumi.<stack>.yaml`` or the pr-<n> defaults) and the definitions the bill
+depends on (function sizes from :mod:`salesphere.limits`, the batch cadence from the stack's
+schedule, the lock lease, the functions the program deploys), and prints the table,
+naming the first quota to run out and the order volume at which each one does. A dagger
+marks a price or allowance that could not be checked on Google's own page.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ def _profile(stack: str):  # type: ignore[no-untyped-def]  # -> StackProfile (la
             name: (size.cpu, size.memory_mib / 1024) for name, size in limits.FUNCTIONS.items()
         },
         functions=len(ALL_FUNCTIONS),
+        batch_lock_lease_seconds=Settings().batch_lock_lease_seconds,
     )
 
 
@@ -60,6 +64,7 @@ def _as_json(stack: str, orders_per_day: float, design: str, result, sizes, limi
             "quotas": [
                 {
                     "key": u.quota.key,
+                    "verified": u.quota.verified,
                     "used": u.used,
                     "free": u.quota.free,
                     "unit": u.quota.unit,
@@ -69,6 +74,7 @@ def _as_json(stack: str, orders_per_day: float, design: str, result, sizes, limi
                 }
                 for u in result.uses
             ],
+            "query_tib": result.query_tib,
             "first_to_run_out": result.first_to_run_out.quota.key,
             "overage_usd": result.overage_usd,
             "billed_without_free_tier": [u.quota.key for u in result.billed_without_free_tier],
@@ -105,7 +111,7 @@ def _print_table(stack: str, orders_per_day: float, result, sizes, limits) -> No
             share = f"[{style}]{u.share * 100:.1f}%[/]" if style else f"{u.share * 100:.1f}%"
             free = _fmt(u.quota.free)
         table.add_row(
-            u.quota.label,
+            u.quota.label + ("" if u.quota.verified else " †"),
             f"{_fmt(u.used)} {u.quota.unit}",
             free,
             share,
@@ -127,6 +133,13 @@ def _print_table(stack: str, orders_per_day: float, result, sizes, limits) -> No
             f"billed from the first unit (no free tier): {u.quota.label} "
             f"≈ ${u.overage_usd:.4f}/month"
         )
+    total = sum(result.query_tib.values())
+    if total:
+        shares = ", ".join(
+            f"{what} {tib / total * 100:.0f}%"
+            for what, tib in sorted(result.query_tib.items(), key=lambda kv: -kv[1])
+        )
+        console.print(f"BigQuery query bytes come from: {shares}")
     for note in result.notes:
         console.print(f"[dim]note: {note}[/]")
 
@@ -138,8 +151,8 @@ def cost(
     design: Annotated[
         str,
         typer.Option(
-            help="now (this tree), before (the design this model was first written "
-            "against) or proposed (with the SQL and service changes docs/infra.md asks for)"
+            help="now (this tree) or before (the archive written by a Cloud Storage "
+            "subscription, serving views that read all of speed.events and master.events)"
         ),
     ] = "now",
 ) -> None:

@@ -5,8 +5,9 @@ tell that it is ready (a real protocol request, not a timer). Services are inclu
 only when their code exists, so the twin is useful while the platform is being built.
 
 The Cloud Functions (ingest-http, ingest-files, speed, batch) run from their deployable
-bundles (:mod:`salesphere_tools.local.bundles`), not from this checkout; the archiver and
-the Beam speed pipeline stand in for managed services and run from the checkout.
+bundles (:mod:`salesphere_tools.local.bundles`), not from this checkout; the Beam speed
+pipeline stands in for Dataflow and runs from the checkout. Nothing stands in for the
+archive writer: as in cloud, each batch run drains ``events-archive`` itself.
 """
 
 from __future__ import annotations
@@ -198,14 +199,4 @@ def services(settings: Settings, *, speed_runtime: str = "function") -> list[Com
                 ready=lambda: True,
             )
         )
-    found.append(
-        Component(
-            name="archiver",
-            kind="service",
-            port=None,
-            argv=[sys.executable, "-m", "salesphere_tools.local.archiver"],
-            env={**settings.to_environ(), "PYTHONPATH": str(REPO)},
-            ready=lambda: True,
-        )
-    )
     return found

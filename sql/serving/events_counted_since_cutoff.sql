@@ -6,7 +6,12 @@
 --   half absorbed and a void received after the cutoff cancels, its exact negation
 --   (quantity and discount negated, so every sum takes it back) until the next batch run
 --   absorbs the void and leaves both out. A voided document therefore counts nowhere on
---   either side of the cutoff, and never as a return.
+--   either side of the cutoff, and never as a return. Its reads of master.events are
+--   bounded to events received in the last 5 days (a constant window BigQuery prunes
+--   partitions on): a void received after the cutoff takes back a batch event only if
+--   that event was received in those 5 days (fiscal documents are cancelled within hours
+--   of their issue), and a void absorbed by the batch more than 5 days ago no longer
+--   hides a re-sent copy of the event it cancelled until the next batch run.
 -- grain: event_id, negation
 -- column: event_id: Deterministic event id (salesphere/identity.py); a negation keeps the
 --   id of the event it takes back.
@@ -42,6 +47,7 @@ batch_voids AS (
     WHERE
         m.event_type = 'void'
         AND m.received_at < cutoff.cutoff
+        AND m.received_at >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 5 DAY)
         AND m.source_ref IS NOT NULL
 ),
 
@@ -86,6 +92,7 @@ FROM master.events AS m
 CROSS JOIN cutoff
 WHERE
     m.received_at < cutoff.cutoff
+    AND m.received_at >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 5 DAY)
     AND m.event_type NOT IN ('void', 'stock_count')
     AND m.event_id IN (SELECT sv.voided_id FROM speed_voids AS sv)
     AND m.event_id NOT IN (SELECT bv.voided_id FROM batch_voids AS bv)

@@ -79,21 +79,22 @@ def test_pubsub_agent_is_created_before_anything_is_granted_to_it(
         (identity,) = run.of_type("gcp:projects/serviceIdentity:ServiceIdentity")
         assert identity.inputs["service"] == "pubsub.googleapis.com"
         to_agent = [r for r in run.resources if "gcp-sa-pubsub" in str(r.inputs.get("member"))]
-        # dead letters (2 topics + 3 subscriptions), archive writer (2), push token signer
-        assert len(to_agent) == 8
+        # dead letters (2 topics + 3 subscriptions) and the push token signer; the archive
+        # is written by the batch run, so the agent holds nothing on the archive bucket
+        assert len(to_agent) == 6
         assert all(identity.urn in r.dependencies for r in to_agent)
 
 
 def test_a_grant_to_an_agent_not_yet_created_is_reported(runs: dict[str, ProgramRun]) -> None:
     run = runs["dev"]
-    grant = run.by_name("pubsub-agent-writes-archive")
+    grant = run.by_name("pubsub-agent-signs-push-tokens")
     loose = dataclasses.replace(
         grant, dependencies=tuple(d for d in grant.dependencies if "ServiceIdentity" not in d)
     )
     broken = ProgramRun(run.stack, [loose if r is grant else r for r in run.resources])
     assert agent_problems(broken) == [
-        "pubsub-agent-writes-archive grants roles/storage.objectCreator to the gcp-sa-pubsub "
-        "agent before gcp.projects.ServiceIdentity creates it"
+        "pubsub-agent-signs-push-tokens grants roles/iam.serviceAccountTokenCreator to the "
+        "gcp-sa-pubsub agent before gcp.projects.ServiceIdentity creates it"
     ]
 
 

@@ -44,6 +44,9 @@ EXPECTED = {
     },
     "batch-fn": {
         ("roles/storage.objectViewer", "{p}-{e}-archive"),
+        # the run drains events-archive into the archive (salesphere/batch/archive.py)
+        ("roles/storage.objectCreator", "{p}-{e}-archive"),
+        ("roles/pubsub.subscriber", "events-archive"),
         ("roles/storage.objectUser", "{p}-{e}-artifacts"),
         ("roles/bigquery.dataEditor", "master"),
         ("roles/bigquery.dataEditor", "batch"),

@@ -76,13 +76,43 @@ def test_subscriptions_have_dead_letters_and_bounded_retention(
             assert inputs["deadLetterPolicy"]["deadLetterTopic"].endswith(f"/topics/{parked}")
 
 
-def test_archive_subscription_writes_the_master_dataset(runs: dict[str, ProgramRun]) -> None:
-    run = runs["prod"]
-    archive = run.by_name(f"sub-{names.SUB_EVENTS_ARCHIVE}").inputs
-    config = archive["cloudStorageConfig"]
-    assert config["bucket"] == names.bucket_names("salesphere-prod", "prod").archive
-    assert config["filenamePrefix"].startswith(names.ARCHIVE_PREFIX + "/")
-    assert "textConfig" in config and "avroConfig" not in config
+@pytest.mark.parametrize("stack", ("dev", "prod", "pr-7"))
+def test_archive_subscription_is_pulled_by_the_batch_run(
+    runs: dict[str, ProgramRun], stack: str
+) -> None:
+    """events-archive is a plain pull subscription drained by the batch run, updated in
+    place: the same URN, name and topic it had as a Cloud Storage subscription, so
+    Pulumi changes it instead of replacing it (a replacement would drop its backlog)."""
+    run = runs[stack]
+    archive = run.by_name(f"sub-{names.SUB_EVENTS_ARCHIVE}")
+    assert archive.urn == (
+        f"urn:pulumi:{stack}::salesphere::salesphere:infra:Foundation$"
+        f"gcp:pubsub/subscription:Subscription::sub-{names.SUB_EVENTS_ARCHIVE}"
+    )
+    assert archive.inputs["name"] == names.SUB_EVENTS_ARCHIVE
+    assert archive.inputs["topic"].endswith(f"/topics/{names.TOPIC_EVENTS}")
+    assert "cloudStorageConfig" not in archive.inputs and "pushConfig" not in archive.inputs
+    project = f"salesphere-{stack}" if stack != "pr-7" else archive.inputs["project"]
+    batch = f"serviceAccount:batch-fn@{project}.iam.gserviceaccount.com"
+    drains = run.by_name("batch-drains-archive-subscription").inputs
+    assert drains == {
+        "member": batch,
+        "subscription": names.SUB_EVENTS_ARCHIVE,
+        "project": project,
+        "role": "roles/pubsub.subscriber",
+    }
+    archive_bucket = run.by_name("bucket-archive").inputs["name"]
+    on_archive = {
+        (r.inputs["member"], r.inputs["role"])
+        for r in run.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")
+        if r.inputs["bucket"] == archive_bucket
+    }
+    # Only the batch run reads and creates archive objects; Pub/Sub's agent writes none.
+    assert {member for member, _ in on_archive} == {batch}
+    assert {role for _, role in on_archive} == {
+        "roles/storage.objectViewer",
+        "roles/storage.objectCreator",
+    }
     rules = run.by_name("bucket-archive").inputs["lifecycleRules"]
     classes = [rule["action"].get("storageClass") for rule in rules]
     assert classes == ["NEARLINE", "COLDLINE"]

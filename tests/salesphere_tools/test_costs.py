@@ -10,6 +10,7 @@ import pytest
 from salesphere.envelope import pack
 from salesphere_tools.costs import (
     PUBSUB_MIN_BILLED_BYTES,
+    QUOTAS,
     EventSizes,
     StackProfile,
     Traffic,
@@ -32,16 +33,24 @@ def test_sizes_are_measured_from_the_real_envelope_format() -> None:
 
 
 def test_small_messages_are_billed_at_the_pubsub_minimum() -> None:
+    from salesphere_tools import costs
+
     tiny = EventSizes(event_bytes=10, envelope_overhead_bytes=10, row_logical_bytes=100)
     traffic = Traffic(live_share=1.0, other_events_per_line=0.0, files_per_day=0, reject_share=0)
-    est = estimate(1000, StackProfile(), traffic, tiny)
-    # 1000 envelopes/day, published once and pushed to the speed layer, each >= 1000 B...
-    expected = 1000 * 2 * PUBSUB_MIN_BILLED_BYTES * 30.4 / 1024**3
-    assert est.use("pubsub_gib").used == pytest.approx(expected, rel=1e-6)
-    # ...and exported once by the archive's Cloud Storage subscription, billed apart
-    export = est.use("pubsub_export_gib")
-    assert export.used == pytest.approx(expected / 2, rel=1e-6) and export.quota.free == 0
-    assert export in est.billed_without_free_tier and export.overage_usd > 0
+    found = costs.designs()
+    now = estimate(1000, StackProfile(), traffic, tiny, found["now"])
+    # 1000 envelopes/day, published once and pushed to the speed layer, each >= 1000 B,
+    # and pulled by the batch run in one page of 1000: billed at their real 30 B each
+    # (two events an order), since the page is one request above the minimum
+    pushed = 1000 * 2 * PUBSUB_MIN_BILLED_BYTES
+    pulled = 1000 * tiny.envelope_bytes(2)
+    assert now.use("pubsub_gib").used == pytest.approx((pushed + pulled) * 30.4 / 1024**3, rel=1e-6)
+    assert now.use("pubsub_export_gib").used == 0
+    # A Cloud Storage subscription's throughput is billed apart, with no free tier.
+    before = estimate(1000, StackProfile(), traffic, tiny, found["before"])
+    export = before.use("pubsub_export_gib")
+    assert export.used == pytest.approx(1000 * 30 * 30.4 / 1024**3, rel=1e-6)
+    assert export in before.billed_without_free_tier and export.overage_usd > 0
 
 
 def test_usage_grows_with_volume_and_scheduler_does_not() -> None:
@@ -97,10 +106,12 @@ def test_cost_cli_names_first_quota(monkeypatch) -> None:  # type: ignore[no-unt
     body = json.loads(result.output)
     shares = {q["key"]: q["share"] for q in body["quotas"] if q["share"] is not None}
     assert body["first_to_run_out"] == max(shares, key=shares.__getitem__)
-    assert len(body["quotas"]) == 20
+    assert len(body["quotas"]) == len(QUOTAS)
     assert "kms_key_versions" in body["billed_without_free_tier"]
+    unverified = {q["key"] for q in body["quotas"] if not q["verified"]}
+    assert unverified == {q.key for q in QUOTAS if not q.verified} and unverified
     text = CliRunner().invoke(app, ["cost", "--orders-per-day", "10000", "--stack", "pr-7"])
-    assert text.exit_code == 0 and "runs out first" in text.output
+    assert text.exit_code == 0 and "runs out first" in text.output and "†" in text.output
     bad = CliRunner().invoke(app, ["cost", "--orders-per-day", "1", "--stack", "qa"])
     assert bad.exit_code != 0 and "pr-<number>" in bad.output
 
@@ -137,40 +148,65 @@ def test_each_function_is_billed_at_its_own_size_from_the_limits() -> None:
     bigger = dict(profile.function_sizes, batch=(2.0, 4.0))
     grown = costs.estimate(10_000, dataclasses.replace(profile, function_sizes=bigger), sizes=sizes)
     runs = costs.DAYS_PER_MONTH  # one nightly run
+    traffic = costs.Traffic()
+    envelopes = 8_000 + 11  # one per live order, and the files' 5,200 events in 500s
     per_run = (
-        costs.Traffic().batch_seconds_fixed
+        traffic.batch_seconds_fixed
         + 26_000 / 5_000
-        + costs.forecast_seconds_per_run(costs.Traffic())
+        + costs.forecast_seconds_per_run(traffic)
+        + traffic.archive_seconds_fixed
+        + envelopes / 1000 * traffic.archive_seconds_per_1000_messages
     )
     assert grown.use("fn_vcpu_s").used - est.use("fn_vcpu_s").used == pytest.approx(
         runs * per_run * 1.0, rel=1e-6
     )
 
 
-def test_class_a_counts_listings_file_drop_writes_and_archive_files() -> None:
-    from salesphere import limits
+def test_class_a_counts_file_drop_writes_the_archive_writer_listings_and_the_lock() -> None:
     from salesphere_tools import costs
 
     sizes = costs.measure_sizes(50)
-    now = costs.designs()["now"]
-    assert now.archive_file_seconds == limits.ARCHIVE_FILE_MAX_S
+    found = costs.designs()
+    now = found["now"]
     quiet = costs.Traffic(files_per_day=0, deploys_per_month=0)
     base = costs.estimate(10_000, traffic=quiet, sizes=sizes, design=now).use("gcs_class_a")
     drops = costs.estimate(
         10_000, traffic=dataclasses.replace(quiet, files_per_day=10), sizes=sizes, design=now
     ).use("gcs_class_a")
-    # the drop itself and ingest's own five writes, plus a tenth of a quarantine copy
+    # each drop: its own upload, then counter, marker, report and copy (salesphere/ingest)
+    assert costs.FILE_DROP_WRITES == 4
     assert drops.used - base.used == pytest.approx(
         costs.DAYS_PER_MONTH * 10 * (1 + costs.FILE_DROP_WRITES + 0.01 * 10), rel=1e-6
     )
-    # listing the whole archive prefix each run is class A, a page per 1,000 objects
-    by_day = dataclasses.replace(now, archive_listing="days")
-    listed = costs.estimate(10_000, traffic=quiet, sizes=sizes, design=by_day).use("gcs_class_a")
-    assert base.used - listed.used > costs.DAYS_PER_MONTH * 20
-    # a file every 5 minutes doubles the archive's share of it
-    fast = dataclasses.replace(by_day, archive_file_seconds=300)
-    faster = costs.estimate(10_000, traffic=quiet, sizes=sizes, design=fast).use("gcs_class_a")
-    assert faster.used - listed.used == pytest.approx(costs.DAYS_PER_MONTH * (288 - 144), rel=0.05)
+    # The batch run writes one archive object per receive date it drains (two a day for
+    # one nightly run); a Cloud Storage subscription closes one every 600 s (144 a day).
+    profile = costs.StackProfile()
+    assert costs.archive_objects_per_day(26_000, profile, now) == 2
+    assert costs.archive_objects_per_day(26_000, profile, found["before"]) == 144
+    before = costs.estimate(10_000, traffic=quiet, sizes=sizes, design=found["before"])
+    assert before.use("gcs_class_a").used - base.used > costs.DAYS_PER_MONTH * 140
+    # The run lock is renewed every quarter of its lease while the run works.
+    longer = costs.estimate(
+        10_000,
+        dataclasses.replace(profile, batch_lock_lease_seconds=40.0),
+        quiet,
+        sizes,
+        now,
+    ).use("gcs_class_a")
+    assert longer.used > base.used + costs.DAYS_PER_MONTH * 5
+
+
+def test_the_batch_run_pays_for_its_archive_drain() -> None:
+    from salesphere_tools import costs
+
+    sizes = costs.measure_sizes(50)
+    found = costs.designs()
+    now = costs.estimate(10_000, sizes=sizes, design=found["now"])
+    before = costs.estimate(10_000, sizes=sizes, design=found["before"])
+    assert now.use("fn_vcpu_s").used > before.use("fn_vcpu_s").used
+    # pulled once more than pushed: more basic throughput, no export
+    assert now.use("pubsub_gib").used > before.use("pubsub_gib").used
+    assert before.use("pubsub_export_gib").used > 0 == now.use("pubsub_export_gib").used
 
 
 def test_image_cleanup_bounds_artifact_registry_storage() -> None:
@@ -181,34 +217,73 @@ def test_image_cleanup_bounds_artifact_registry_storage() -> None:
     found = costs.designs()
     assert found["now"].image_keep_versions == KEEP_IMAGE_VERSIONS
     kept = costs.estimate(10_000, sizes=sizes, design=found["now"]).use("ar_storage_gb")
-    never = costs.estimate(10_000, sizes=sizes, design=found["before"]).use("ar_storage_gb")
+    uncleaned = dataclasses.replace(found["now"], image_keep_versions=None)
+    never = costs.estimate(10_000, sizes=sizes, design=uncleaned).use("ar_storage_gb")
     assert never.used > 20 * kept.used
     assert kept.used < 1.0
 
 
-def test_the_anti_join_window_and_speed_window_set_a_dashboard_query() -> None:
+def test_the_serving_windows_are_read_from_the_views(tmp_path) -> None:
     from salesphere_tools import costs
 
-    sizes = costs.measure_sizes(50)
+    found = costs.serving_windows()
+    assert found == {"speed.events": 3.0, "master.events": 5.0}
     now = costs.designs()["now"]
-    whole = costs.estimate(10_000, sizes=sizes, design=now).use("bq_query_tib").used
-    bounded = (
-        costs.estimate(10_000, sizes=sizes, design=dataclasses.replace(now, anti_join_days=7))
-        .use("bq_query_tib")
-        .used
+    assert (now.speed_window_days, now.master_window_days) == (3.0, 5.0)
+    # A read of master.events without a constant window means: all of it.
+    for name in ("events_since_cutoff.sql", "events_counted_since_cutoff.sql"):
+        text = (costs.SERVING_SQL / name).read_text()
+        if name == "events_counted_since_cutoff.sql":
+            text = text.replace("INTERVAL 5 DAY", "INTERVAL 9 DAY", 1)
+        (tmp_path / name).write_text(text)
+    assert costs.serving_windows(tmp_path)["master.events"] == 9.0
+    unbounded = (tmp_path / "events_since_cutoff.sql").read_text()
+    unbounded = unbounded.replace(
+        "AND m.received_at >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 5 DAY)", ""
     )
-    assert whole > 3 * bounded
+    (tmp_path / "events_since_cutoff.sql").write_text(unbounded)
+    costs.serving_windows.cache_clear()
+    assert costs.serving_windows(tmp_path)["master.events"] is None
 
 
-def test_write_api_rows_are_free_and_insert_all_rows_are_billed_per_kilobyte() -> None:
+def test_a_dashboard_query_bills_each_table_behind_its_view() -> None:
+    from salesphere_tools import costs
+
+    tables = costs.view_tables("sales_daily")
+    assert {"speed.events", "master.events", "batch.cutoff", "batch.sales_daily"} <= tables
+    sizes = costs.measure_sizes(50)
+    profile, traffic = costs.StackProfile(), costs.Traffic()
+    found = costs.designs()
+    floor = len(tables) * costs.BQ_MIN_BILLED_BYTES_PER_TABLE
+    windowed = costs.dashboard_query_bytes(26_000, profile, traffic, sizes, found["now"])
+    whole = costs.dashboard_query_bytes(26_000, profile, traffic, sizes, found["before"])
+    assert floor <= windowed < 2 * floor
+    assert whole > 10 * windowed
+    now = costs.estimate(10_000, sizes=sizes, design=found["now"]).use("bq_query_tib")
+    before = costs.estimate(10_000, sizes=sizes, design=found["before"]).use("bq_query_tib")
+    assert before.used > 3 * now.used
+
+
+def test_insert_all_rows_are_billed_per_kilobyte() -> None:
     from salesphere_tools import costs
 
     sizes = costs.measure_sizes(50)
-    legacy = costs.estimate(10_000, sizes=sizes, design=costs.designs()["now"])
-    proposed = costs.estimate(10_000, sizes=sizes, design=costs.designs()["proposed"])
+    est = costs.estimate(10_000, sizes=sizes, design=costs.designs()["now"])
     rows = 26_000 + 8_000 + 30  # speed rows + ingest-log rows (requests and files) a day
-    assert legacy.use("bq_streaming_gib").used == pytest.approx(
+    assert est.use("bq_streaming_gib").used == pytest.approx(
         rows * 1024 * costs.DAYS_PER_MONTH / 1024**3, rel=1e-6
     )
-    assert proposed.use("bq_streaming_gib").used == 0
-    assert proposed.use("bq_write_api_gib").share < 0.01
+    assert est.use("bq_streaming_gib") in est.billed_without_free_tier
+
+
+def test_query_bytes_are_split_by_what_reads_them() -> None:
+    from salesphere_tools import costs
+
+    sizes = costs.measure_sizes(50)
+    est = costs.estimate(10_000, sizes=sizes, design=costs.designs()["now"])
+    assert sum(est.query_tib.values()) == pytest.approx(est.use("bq_query_tib").used)
+    quiet = costs.estimate(10_000, traffic=costs.Traffic(dashboard_queries_per_day=0), sizes=sizes)
+    dashboards = next(k for k in est.query_tib if "dashboard" in k)
+    assert est.use("bq_query_tib").used - quiet.use("bq_query_tib").used == pytest.approx(
+        est.query_tib[dashboards]
+    )

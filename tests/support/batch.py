@@ -82,7 +82,7 @@ def count(store: str, sku: str, qty: int, at: datetime, received: datetime) -> C
 
 
 def archive(settings: Settings, events: list[CanonicalEvent], name: str) -> None:
-    """One archive file per receive date, as the archiver writes them."""
+    """One archive file per receive date, as a batch run's drain writes them."""
     by_day: dict[str, list[CanonicalEvent]] = defaultdict(list)
     for event in events:
         by_day[event.received_at.date().isoformat()].append(event)

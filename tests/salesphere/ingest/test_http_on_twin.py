@@ -7,6 +7,7 @@ import json
 import pytest
 
 from salesphere import names
+from salesphere.batch.archive import drain_archive
 from salesphere.gcp import clients
 from salesphere_tools.local.polling import eventually
 from salesphere_tools.local.twin import Twin
@@ -62,10 +63,11 @@ def test_mixed_batch_answers_per_record_and_lands_once(twin: Twin, events_probe:
     assert sorted(_event_ids(messages)) == sorted(accepted)
     assert messages[0].attributes["source"] == "pos"
 
-    # master dataset: the archiver wrote the envelope to the archive bucket
+    # master dataset: the next batch run drains events-archive into the archive bucket
     archive = clients.storage_client(s).bucket(s.buckets.archive)
 
     def archived() -> list[str]:
+        drain_archive(s)
         ids = []
         for blob in archive.list_blobs(prefix="events/received_date="):
             for line in blob.download_as_bytes().splitlines():
