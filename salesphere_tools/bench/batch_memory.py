@@ -6,9 +6,10 @@ resident memory of that process and anything it starts. This measures exactly th
 fresh interpreter imports the batch entry point the way functions-framework does and
 answers one request, while this process samples its tree's RSS from ``/proc``.
 
-Two inputs matter: a busy day (10,000 orders of three lines, with redeliveries) and the
-largest archive object Pub/Sub's Cloud Storage subscription writes (``max_bytes`` of
-100 MB per file), read by one Beam bundle.
+Two inputs matter: a busy day (10,000 orders of three lines, with redeliveries) and one
+large archive object (about 100 MB, a backlog of several days drained at once would be
+written in chunks of ``salesphere.batch.archive.MAX_CHUNK_BYTES``), read by one Beam
+bundle.
 """
 
 from __future__ import annotations
