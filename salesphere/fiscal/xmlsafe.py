@@ -42,13 +42,19 @@ from salesphere.fiscal.errors import FiscalRejected
 
 #: The namespace every NF-e/NFC-e 4.00 document and event lives in.
 NFE_NS = "http://www.portalfiscal.inf.br/nfe"
+#: What may precede the first ``<`` of a UTF-8 document: a byte order mark, blank lines.
 _LEADING = b"\xef\xbb\xbf \t\r\n"
+#: UTF-16/UTF-32 byte order marks (UTF-32 first: its little-endian mark starts like
+#: UTF-16's), each with its encoding's name and how ``<`` is written in it.
 _WIDE_BOMS = (
-    (b"\x00\x00\xfe\xff", "UTF-32 (big-endian)"),
-    (b"\xff\xfe\x00\x00", "UTF-32 (little-endian)"),
-    (b"\xfe\xff", "UTF-16 (big-endian)"),
-    (b"\xff\xfe", "UTF-16 (little-endian)"),
+    (b"\x00\x00\xfe\xff", "UTF-32 (big-endian)", b"\x00\x00\x00<"),
+    (b"\xff\xfe\x00\x00", "UTF-32 (little-endian)", b"<\x00\x00\x00"),
+    (b"\xfe\xff", "UTF-16 (big-endian)", b"\x00<"),
+    (b"\xff\xfe", "UTF-16 (little-endian)", b"<\x00"),
 )
+#: The first four bytes of XML in UTF-16/UTF-32 without a byte order mark: ``<?`` in
+#: UTF-16 (little-, big-endian), then ``<`` in UTF-32 (little-, big-endian).
+_WIDE_WITHOUT_BOM = frozenset({b"<\x00?\x00", b"\x00<\x00?", b"<\x00\x00\x00", b"\x00\x00\x00<"})
 _COMPRESSED = (
     (b"PK\x03\x04", "a ZIP archive"),
     (b"PK\x05\x06", "an empty ZIP archive"),
@@ -116,6 +122,20 @@ def _refuse(rule: str, message: str) -> FiscalRejected:
     return FiscalRejected(rule, message)
 
 
+def looks_like_xml(head: bytes) -> bool:
+    """Do a document's first bytes say it is XML, in UTF-8 or in a wide encoding?
+
+    Decided on the same byte patterns :func:`parse` refuses by name, so XML in UTF-16 or
+    UTF-32 (with or without a byte order mark) is recognised as XML and then refused as
+    ``wrong_encoding``, rather than taken for some other format.
+    """
+    for bom, _, less_than in _WIDE_BOMS:
+        if head.startswith(bom):
+            return head.startswith(less_than, len(bom))
+    text = head.lstrip(_LEADING)
+    return text.startswith(b"<") or text[:4] in _WIDE_WITHOUT_BOM
+
+
 def _check_bytes(data: bytes, limits: XmlLimits) -> None:  # noqa: PLR0912
     """Everything decided on the raw bytes, cheapest first (see the module docstring)."""
     if len(data) > limits.max_bytes:
@@ -131,7 +151,7 @@ def _check_bytes(data: bytes, limits: XmlLimits) -> None:  # noqa: PLR0912
                 f"content is {what}, not XML; archives are never unpacked here: send each "
                 "document's XML itself",
             )
-    for bom, what in _WIDE_BOMS:
+    for bom, what, _ in _WIDE_BOMS:
         if data.startswith(bom):
             raise _refuse(
                 "wrong_encoding",
@@ -139,7 +159,7 @@ def _check_bytes(data: bytes, limits: XmlLimits) -> None:  # noqa: PLR0912
                 "re-save it as UTF-8",
             )
     head = data.lstrip(_LEADING)
-    if head[:4] in (b"<\x00?\x00", b"\x00<\x00?", b"<\x00\x00\x00", b"\x00\x00\x00<"):
+    if head[:4] in _WIDE_WITHOUT_BOM:
         raise _refuse(
             "wrong_encoding",
             "document is encoded as UTF-16/UTF-32 without a byte order mark; fiscal XML is "

@@ -14,6 +14,7 @@ import gzip
 import io
 import time
 import zipfile
+from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -22,7 +23,7 @@ from salesphere.fiscal.document import FiscalDocument, read
 from salesphere.fiscal.errors import FiscalRejected
 from salesphere.fiscal.schema import document_schema, event_schema
 from salesphere.fiscal.xmlsafe import NFE_NS, XmlLimits, parse
-from salesphere.ingest.fiscal import is_xml_content
+from salesphere.ingest.fiscal import is_fiscal_file, is_xml_content
 from tests.salesphere.fiscal.samples import SAMPLES, Line, build, cancellation, key_of
 
 BOUND_SECONDS = 2.0
@@ -327,7 +328,10 @@ def test_schemas_are_compiled_once_per_process() -> None:
     assert isinstance(document_schema(), etree.XMLSchema)
 
 
-@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-8-sig"])
+@pytest.mark.parametrize(
+    "encoding",
+    ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be", "utf-8-sig"],
+)
 def test_xml_in_any_encoding_goes_to_the_fiscal_reader_whatever_its_name(encoding: str) -> None:
     """A UTF-16 file dropped as vendas.csv is refused as wrong_encoding, not misread."""
     data = VALID.decode().encode(encoding)
@@ -337,6 +341,19 @@ def test_xml_in_any_encoding_goes_to_the_fiscal_reader_whatever_its_name(encodin
             read(data)
         assert caught.value.rule == "wrong_encoding"
     assert not is_xml_content(b"sku;quantity\r\n", "vendas.csv")
+
+
+def test_a_utf32_big_endian_file_without_a_bom_is_routed_to_the_fiscal_reader(
+    tmp_path: Path,
+) -> None:
+    """Its first bytes are NULs, not '<': recognised by the reader's own wide patterns."""
+    dropped = tmp_path / "vendas.csv"
+    dropped.write_bytes(VALID.decode().encode("utf-32-be"))
+    assert dropped.read_bytes().startswith(b"\x00\x00\x00<")
+    assert is_fiscal_file(dropped, dropped.name)
+    with pytest.raises(FiscalRejected) as caught:
+        read(dropped.read_bytes())
+    assert caught.value.rule == "wrong_encoding"
 
 
 def test_a_prefixed_document_with_a_long_run_of_spaces_is_hashed_in_linear_time() -> None:
