@@ -33,6 +33,7 @@ Comments are dropped; CDATA sections are ordinary text (an NFC-e's ``qrCode`` of
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -305,17 +306,29 @@ def _check_attributes(root: etree._Element, limits: XmlLimits) -> None:
             )
 
 
+@functools.cache
+def _long_run(limit: int) -> re.Pattern[bytes]:
+    """A ``<`` and then more than ``limit`` bytes without another ``<``.
+
+    Anchored on the ``<`` so the search is linear: an unanchored ``[^<]{n}`` is retried
+    from every byte of a shorter run, quadratic in its length (seconds on a few hundred
+    KB of near-limit texts). What precedes the first ``<`` is only a byte order mark and
+    blank lines, never a text of the tree.
+    """
+    return re.compile(rb"<[^<]{%d}" % (limit + 1))
+
+
 def _check_tree(data: bytes, root: etree._Element, limits: XmlLimits) -> None:
     """The shape limits on the parsed tree, cheapest first; see the module docstring.
 
-    Most of the work is done in C: a text (or tag) longer than the limit needs a run of
-    that many bytes without ``<`` (CDATA aside, which may hide one, so it is measured on
-    the tree's texts); a long element name needs ``<`` and that many name characters
+    Most of the work is done in C: a text (or tag) longer than the limit needs a ``<``
+    followed by that many bytes without ``<`` (CDATA aside, which may hide one, so it is
+    measured on the tree's texts), found by a bounded regex search without a bytes object
+    per tag; a long element name needs ``<`` and that many name characters
     (a bounded regex search); the attributes are few (``Id``, ``versao``, ``nItem``...),
     so they are fetched with one XPath and checked one by one; the depth is one XPath.
     """
-    longest = max(map(len, data.split(b"<")))
-    if longest > limits.max_text_length or b"<![CDATA[" in data:
+    if _long_run(limits.max_text_length).search(data) or b"<![CDATA[" in data:
         _check_texts(root, limits)
     if re.search(rb"<[^\s/>!?<]{%d}" % (limits.max_name_length + 1), data):
         _check_names(root, limits)

@@ -22,7 +22,7 @@ from lxml import etree
 from salesphere.fiscal.document import FiscalDocument, read
 from salesphere.fiscal.errors import FiscalRejected
 from salesphere.fiscal.schema import document_schema, event_schema
-from salesphere.fiscal.xmlsafe import NFE_NS, XmlLimits, parse
+from salesphere.fiscal.xmlsafe import DEFAULT_LIMITS, NFE_NS, XmlLimits, parse
 from salesphere.ingest.fiscal import is_fiscal_file, is_xml_content
 from tests.salesphere.fiscal.samples import SAMPLES, Line, build, cancellation, key_of
 
@@ -290,6 +290,14 @@ def test_entities_are_never_expanded_even_past_the_byte_scan() -> None:
     with pytest.raises(FiscalRejected) as caught:
         parse(b"<a>&undeclared;</a>")
     assert caught.value.rule == "malformed_xml"
+
+
+@pytest.mark.timeout(10)
+def test_many_texts_just_under_the_limit_are_read_without_rescanning_them() -> None:
+    """The long-text pre-check is linear: each near-limit run is scanned once, not per byte."""
+    near = DEFAULT_LIMITS.max_text_length - 10
+    root = parse(b"<a>" + (b"<b>" + b"x" * near + b"</b>") * 20 + b"</a>")
+    assert [len(b.text) for b in root] == [near] * 20
 
 
 def test_limits_are_settings() -> None:
