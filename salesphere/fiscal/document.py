@@ -74,7 +74,6 @@ class Item:
     cfop: str
     unit: str
     quantity: Decimal
-    unit_price: Decimal
     gross: Decimal
     discount: Decimal
     in_total: bool
@@ -400,7 +399,6 @@ def _item(det: etree._Element, path: str) -> Item:
         cfop=required("CFOP"),
         unit=required("uCom"),
         quantity=Decimal(field("qCom", "0") or "0"),
-        unit_price=Decimal(field("vUnCom", "0") or "0"),
         gross=Decimal(field("vProd", "0") or "0"),
         discount=Decimal(field("vDesc", "0") or "0"),
         in_total=field("indTot", "1") == "1",
