@@ -74,7 +74,6 @@ class Item:
     cfop: str
     unit: str
     quantity: Decimal
-    unit_price: Decimal
     gross: Decimal
     discount: Decimal
     in_total: bool
@@ -240,6 +239,14 @@ def _required(element: etree._Element, path: str) -> str:
     return value
 
 
+def _required_field(fields: dict[str, str], name: str, where: str) -> str:
+    """``_required`` for a field already read into ``fields`` (local name to trimmed text)."""
+    value = fields.get(name)
+    if not value:  # the schema makes these mandatory; kept as a guard
+        raise FiscalRejected("schema", f"{name} is missing", where)
+    return value
+
+
 def _decimal(element: etree._Element, path: str, default: str = "0") -> Decimal:
     return Decimal(_text(element, path, default) or default)
 
@@ -330,6 +337,8 @@ def _document(root: etree._Element) -> FiscalDocument:
                 "invalid_cnpj", f"issuer {exc}", path_of(inf.find("n:emit", _NS))
             ) from exc
     dets = inf.findall("n:det", _NS)
+    # each item's path as path_of(det) would give it, built here from infNFe's: path_of
+    # counts a det's siblings, so calling it per item is quadratic in the items (990)
     inf_path = path_of(inf)
     items = tuple(
         _item(det, f"{inf_path}/det[{n}]" if len(dets) > 1 else f"{inf_path}/det")
@@ -378,34 +387,24 @@ def _document(root: etree._Element) -> FiscalDocument:
 def _item(det: etree._Element, path: str) -> Item:
     prod = next(det.iterchildren(_steps("n:prod")[0]), None)
     assert prod is not None  # the schema requires it
-    # one pass over prod's ~20 children; the schema has made each field unique
+    # one pass over prod's ~20 children rather than a _text walk per field; the schema has
+    # made each field unique and every one a direct child
     fields = {child.tag.rpartition("}")[2]: (child.text or "").strip() for child in prod}
-
-    def field(name: str, default: str | None = None) -> str | None:
-        return fields.get(name) or default
-
-    def required(name: str) -> str:
-        value = fields.get(name)
-        if not value:  # the schema makes these mandatory; kept as a guard
-            raise FiscalRejected("schema", f"{name} is missing", path + "/prod")
-        return value
-
-    gtin = field("cEAN")
-    order_line = field("nItemPed")
+    where = path + "/prod"
+    gtin = fields.get("cEAN")
     return Item(
         number=int(det.get("nItem") or 0),
-        code=required("cProd"),
+        code=_required_field(fields, "cProd", where),
         gtin=gtin if gtin and gtin.isdigit() else None,
-        description=field("xProd", "") or "",
-        cfop=required("CFOP"),
-        unit=required("uCom"),
-        quantity=Decimal(field("qCom", "0") or "0"),
-        unit_price=Decimal(field("vUnCom", "0") or "0"),
-        gross=Decimal(field("vProd", "0") or "0"),
-        discount=Decimal(field("vDesc", "0") or "0"),
-        in_total=field("indTot", "1") == "1",
-        order_number=field("xPed"),
-        order_line=order_line,
+        description=fields.get("xProd", ""),
+        cfop=_required_field(fields, "CFOP", where),
+        unit=_required_field(fields, "uCom", where),
+        quantity=Decimal(fields.get("qCom") or "0"),
+        gross=Decimal(fields.get("vProd") or "0"),
+        discount=Decimal(fields.get("vDesc") or "0"),
+        in_total=(fields.get("indTot") or "1") == "1",
+        order_number=fields.get("xPed") or None,
+        order_line=fields.get("nItemPed") or None,
         path=path,
     )
 

@@ -33,6 +33,7 @@ Comments are dropped; CDATA sections are ordinary text (an NFC-e's ``qrCode`` of
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -42,22 +43,36 @@ from salesphere.fiscal.errors import FiscalRejected
 
 #: The namespace every NF-e/NFC-e 4.00 document and event lives in.
 NFE_NS = "http://www.portalfiscal.inf.br/nfe"
+#: What may precede the first ``<`` of a UTF-8 document: a byte order mark, blank lines.
 _LEADING = b"\xef\xbb\xbf \t\r\n"
+#: UTF-16/UTF-32 byte order marks (UTF-32 first: its little-endian mark starts like
+#: UTF-16's), each with its encoding's name and how ``<`` is written in it.
 _WIDE_BOMS = (
-    (b"\x00\x00\xfe\xff", "UTF-32 (big-endian)"),
-    (b"\xff\xfe\x00\x00", "UTF-32 (little-endian)"),
-    (b"\xfe\xff", "UTF-16 (big-endian)"),
-    (b"\xff\xfe", "UTF-16 (little-endian)"),
+    (b"\x00\x00\xfe\xff", "UTF-32 (big-endian)", b"\x00\x00\x00<"),
+    (b"\xff\xfe\x00\x00", "UTF-32 (little-endian)", b"<\x00\x00\x00"),
+    (b"\xfe\xff", "UTF-16 (big-endian)", b"\x00<"),
+    (b"\xff\xfe", "UTF-16 (little-endian)", b"<\x00"),
 )
-_COMPRESSED = (
-    (b"PK\x03\x04", "a ZIP archive"),
-    (b"PK\x05\x06", "an empty ZIP archive"),
-    (b"\x1f\x8b", "gzip-compressed data"),
-    (b"BZh", "bzip2-compressed data"),
-    (b"\xfd7zXZ\x00", "xz-compressed data"),
-    (b"\x28\xb5\x2f\xfd", "zstd-compressed data"),
-    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+_WRONG_ENCODING = "; fiscal XML is UTF-8 (layout 4.00): re-save it as UTF-8"
+_ARCHIVE = ", not XML; archives are never unpacked here: send each document's XML itself"
+#: Refused on their first bytes: archives (never unpacked, so no archive bomb) and the
+#: byte order marks of the wide encodings. Each with its rule and message.
+_MAGIC = (
+    (b"PK\x03\x04", "compressed_content", "content is a ZIP archive" + _ARCHIVE),
+    (b"PK\x05\x06", "compressed_content", "content is an empty ZIP archive" + _ARCHIVE),
+    (b"\x1f\x8b", "compressed_content", "content is gzip-compressed data" + _ARCHIVE),
+    (b"BZh", "compressed_content", "content is bzip2-compressed data" + _ARCHIVE),
+    (b"\xfd7zXZ\x00", "compressed_content", "content is xz-compressed data" + _ARCHIVE),
+    (b"\x28\xb5\x2f\xfd", "compressed_content", "content is zstd-compressed data" + _ARCHIVE),
+    (b"7z\xbc\xaf\x27\x1c", "compressed_content", "content is a 7-Zip archive" + _ARCHIVE),
+    *(
+        (bom, "wrong_encoding", f"document is encoded as {what}" + _WRONG_ENCODING)
+        for bom, what, _ in _WIDE_BOMS
+    ),
 )
+#: The first four bytes of XML in UTF-16/UTF-32 without a byte order mark: ``<?`` in
+#: UTF-16 (little-, big-endian), then ``<`` in UTF-32 (little-, big-endian).
+_WIDE_WITHOUT_BOM = frozenset({b"<\x00?\x00", b"\x00<\x00?", b"<\x00\x00\x00", b"\x00\x00\x00<"})
 _DECLARATION = re.compile(rb"<\?xml\s([^>]{0,200}?)\?>")
 _DECLARED_ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
 _DECLARED_VERSION = re.compile(rb"""version\s*=\s*["']([^"']{0,10})["']""")
@@ -112,41 +127,40 @@ def _parser() -> etree.XMLParser:
     )
 
 
-def _refuse(rule: str, message: str) -> FiscalRejected:
-    return FiscalRejected(rule, message)
+def looks_like_xml(head: bytes) -> bool:
+    """Do a document's first bytes say it is XML, in UTF-8 or in a wide encoding?
+
+    Decided on the same byte patterns :func:`parse` refuses by name, so XML in UTF-16 or
+    UTF-32 (with or without a byte order mark) is recognised as XML and then refused as
+    ``wrong_encoding``, rather than taken for some other format.
+    """
+    for bom, _, less_than in _WIDE_BOMS:
+        if head.startswith(bom):
+            return head.startswith(less_than, len(bom))
+    text = head.lstrip(_LEADING)
+    return text.startswith(b"<") or text[:4] in _WIDE_WITHOUT_BOM
 
 
 def _check_bytes(data: bytes, limits: XmlLimits) -> None:  # noqa: PLR0912
     """Everything decided on the raw bytes, cheapest first (see the module docstring)."""
     if len(data) > limits.max_bytes:
-        raise _refuse(
+        raise FiscalRejected(
             "too_large",
             f"document is {len(data)} bytes; a fiscal XML is at most {limits.max_bytes} bytes "
             "(send one document per file or request)",
         )
-    for magic, what in _COMPRESSED:
+    for magic, rule, message in _MAGIC:
         if data.startswith(magic):
-            raise _refuse(
-                "compressed_content",
-                f"content is {what}, not XML; archives are never unpacked here: send each "
-                "document's XML itself",
-            )
-    for bom, what in _WIDE_BOMS:
-        if data.startswith(bom):
-            raise _refuse(
-                "wrong_encoding",
-                f"document is encoded as {what}; fiscal XML is UTF-8 (layout 4.00): "
-                "re-save it as UTF-8",
-            )
+            raise FiscalRejected(rule, message)
     head = data.lstrip(_LEADING)
-    if head[:4] in (b"<\x00?\x00", b"\x00<\x00?", b"<\x00\x00\x00", b"\x00\x00\x00<"):
-        raise _refuse(
+    if head[:4] in _WIDE_WITHOUT_BOM:
+        raise FiscalRejected(
             "wrong_encoding",
             "document is encoded as UTF-16/UTF-32 without a byte order mark; fiscal XML is "
             "UTF-8 (layout 4.00): re-save it as UTF-8",
         )
     if not head.startswith(b"<"):
-        raise _refuse(
+        raise FiscalRejected(
             "not_xml",
             "content is not XML (it must start with '<'); send the document's XML, not a "
             "PDF, JSON or DANFE image",
@@ -155,14 +169,14 @@ def _check_bytes(data: bytes, limits: XmlLimits) -> None:  # noqa: PLR0912
     if declaration is not None:
         encoding = _DECLARED_ENCODING.search(declaration.group(1))
         if encoding is not None and encoding.group(1).decode().lower() not in _UTF8_NAMES:
-            raise _refuse(
+            raise FiscalRejected(
                 "wrong_encoding",
                 f"document declares encoding {encoding.group(1).decode()!r}; fiscal XML is "
                 "UTF-8 (layout 4.00): re-save it as UTF-8",
             )
         version = _DECLARED_VERSION.search(declaration.group(1))
         if version is not None and version.group(1) != b"1.0":
-            raise _refuse(
+            raise FiscalRejected(
                 "unsupported_xml_version",
                 f"document declares XML version {version.group(1).decode('ascii', 'replace')!r};"
                 " fiscal XML is XML 1.0",
@@ -170,7 +184,7 @@ def _check_bytes(data: bytes, limits: XmlLimits) -> None:  # noqa: PLR0912
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _refuse(
+        raise FiscalRejected(
             "not_utf8",
             f"byte {exc.start} (0x{data[exc.start]:02x}) is not UTF-8; the document was saved "
             "in another encoding (often ISO-8859-1/Windows-1252): re-save it as UTF-8",
@@ -182,26 +196,26 @@ def _check_bytes(data: bytes, limits: XmlLimits) -> None:  # noqa: PLR0912
         # many declarations a document repeats (no backtracking over the whole body).
         external = _EXTERNAL_ID.search(data)
         if external is not None:
-            raise _refuse(
+            raise FiscalRejected(
                 "external_reference",
                 f"document declares an external {external.group(1).decode()} reference (an "
                 "entity or DTD to fetch from a file or URL); fiscal XML refers to nothing "
                 "outside itself, so it is refused unread",
             )
         if entity is not None:
-            raise _refuse(
+            raise FiscalRejected(
                 "entity_forbidden",
                 "document declares <!ENTITY ...>: fiscal XML never declares entities, so "
                 "they are refused unread (no expansion: no billion laughs, no quadratic "
                 "blow-up)",
             )
-        raise _refuse(
+        raise FiscalRejected(
             "dtd_forbidden",
             "document declares <!DOCTYPE ...>: fiscal XML never carries a DTD, so it is "
             "refused unread",
         )
     if _XINCLUDE.search(data):
-        raise _refuse(
+        raise FiscalRejected(
             "external_reference",
             "document uses XInclude (the XML Inclusions namespace); fiscal XML refers to "
             "nothing outside itself, so it is refused unread",
@@ -209,7 +223,7 @@ def _check_bytes(data: bytes, limits: XmlLimits) -> None:  # noqa: PLR0912
     start = declaration.end() if declaration is not None else 0
     instruction = _PROCESSING.search(head, start)
     if instruction is not None:
-        raise _refuse(
+        raise FiscalRejected(
             "processing_instruction",
             f"document carries a processing instruction ({head[instruction.start() :][:40]!r}"
             "); fiscal XML has none besides the XML declaration",
@@ -218,14 +232,14 @@ def _check_bytes(data: bytes, limits: XmlLimits) -> None:  # noqa: PLR0912
     # elements, counted in C before libxml2 builds any of them.
     starts = data.count(b"<") - data.count(b"</") - data.count(b"<!") - data.count(b"<?")
     if starts > limits.max_elements:
-        raise _refuse(
+        raise FiscalRejected(
             "too_many_elements",
             f"about {starts} elements (at most {limits.max_elements}); no fiscal document "
             "is that large",
         )
     comments = data.count(b"<!--")
     if comments > limits.max_comments:
-        raise _refuse(
+        raise FiscalRejected(
             "too_many_comments",
             f"document holds {comments} comments (at most {limits.max_comments}); a fiscal "
             "XML needs none",
@@ -239,7 +253,7 @@ def _check_texts(root: etree._Element, limits: XmlLimits) -> None:
     for element in root.iter():
         for text in (element.text, element.tail):
             if text is not None and len(text) > limits.max_text_length:
-                raise _refuse(
+                raise FiscalRejected(
                     "text_too_long",
                     f"element {etree.QName(element).localname[:64]!r} holds {len(text)} "
                     f"characters of text, longer than {limits.max_text_length} characters; "
@@ -251,7 +265,7 @@ def _check_names(root: etree._Element, limits: XmlLimits) -> None:
     for element in root.iter():
         name = etree.QName(element).localname
         if len(name) > limits.max_name_length:
-            raise _refuse(
+            raise FiscalRejected(
                 "name_too_long",
                 f"an element name is {len(name)} characters, longer than "
                 f"{limits.max_name_length} characters; no fiscal layout has such a name",
@@ -266,47 +280,60 @@ def _check_attributes(root: etree._Element, limits: XmlLimits) -> None:
         where = etree.QName(element).localname[:64]
         per_element[element] = per_element.get(element, 0) + 1
         if per_element[element] > limits.max_attributes:
-            raise _refuse(
+            raise FiscalRejected(
                 "too_many_attributes",
                 f"element {where!r} has {len(element.attrib)} attributes (at most "
                 f"{limits.max_attributes})",
             )
         if len(name) > limits.max_name_length:
-            raise _refuse(
+            raise FiscalRejected(
                 "name_too_long",
                 f"an attribute name of element {where!r} is longer than "
                 f"{limits.max_name_length} characters; no fiscal layout has such a name",
             )
         if len(value) > limits.max_attribute_length:
-            raise _refuse(
+            raise FiscalRejected(
                 "attribute_too_long",
                 f"attribute {name!r} of element {where!r} holds {len(value)} characters, "
                 f"longer than {limits.max_attribute_length} characters",
             )
 
 
+@functools.cache
+def _long_run(limit: int) -> re.Pattern[bytes]:
+    """A ``<`` and then more than ``limit`` bytes without another ``<``.
+
+    Anchored on the ``<`` so the search is linear: an unanchored ``[^<]{n}`` is retried
+    from every byte of a shorter run, quadratic in its length (seconds on a few hundred
+    KB of near-limit texts). What precedes the first ``<`` is only a byte order mark and
+    blank lines, never a text of the tree.
+    """
+    return re.compile(rb"<[^<]{%d}" % (limit + 1))
+
+
+@functools.cache
+def _depth_query(limit: int) -> etree.XPath:
+    """The first element nested deeper than ``limit`` levels, compiled once per limit."""
+    return etree.XPath("(/" + "/".join(["*"] * (limit + 1)) + ")[1]")
+
+
 def _check_tree(data: bytes, root: etree._Element, limits: XmlLimits) -> None:
     """The shape limits on the parsed tree, cheapest first; see the module docstring.
 
-    Most of the work is done in C: a text (or tag) longer than the limit needs a run of
-    that many bytes without ``<`` (CDATA aside, which may hide one, so it is measured on
-    the tree's texts); a long element name needs ``<`` and that many name characters
+    Most of the work is done in C: a text (or tag) longer than the limit needs a ``<``
+    followed by that many bytes without ``<`` (CDATA aside, which may hide one, so it is
+    measured on the tree's texts), found by a bounded regex search without a bytes object
+    per tag; a long element name needs ``<`` and that many name characters
     (a bounded regex search); the attributes are few (``Id``, ``versao``, ``nItem``...),
     so they are fetched with one XPath and checked one by one; the depth is one XPath.
     """
-    longest = max(map(len, data.split(b"<")))
-    if longest > limits.max_text_length or b"<![CDATA[" in data:
+    if _long_run(limits.max_text_length).search(data) or b"<![CDATA[" in data:
         _check_texts(root, limits)
     if re.search(rb"<[^\s/>!?<]{%d}" % (limits.max_name_length + 1), data):
         _check_names(root, limits)
     _check_attributes(root, limits)
-    deep = _DEPTH.get(limits.max_depth)
-    if deep is None:
-        deep = _DEPTH[limits.max_depth] = etree.XPath(
-            "(/" + "/".join(["*"] * (limits.max_depth + 1)) + ")[1]"
-        )
-    if deep(root):
-        raise _refuse(
+    if _depth_query(limits.max_depth)(root):
+        raise FiscalRejected(
             "xml_too_deep",
             f"elements are nested more than {limits.max_depth} levels; no fiscal document "
             "is that deep",
@@ -314,14 +341,11 @@ def _check_tree(data: bytes, root: etree._Element, limits: XmlLimits) -> None:
     if data.count(b"xmlns") > limits.max_namespaces:
         crowded = root.xpath(f"(//*[count(namespace::*) > {limits.max_namespaces + 1}])[1]")
         if crowded:  # the count includes the implicit xml namespace
-            raise _refuse(
+            raise FiscalRejected(
                 "too_many_namespaces",
                 f"element {etree.QName(crowded[0]).localname!r} has more than "
                 f"{limits.max_namespaces} namespaces in scope",
             )
-
-
-_DEPTH: dict[int, etree.XPath] = {}
 
 
 _SYNTAX_RULES = (
@@ -338,8 +362,8 @@ def _syntax(exc: etree.XMLSyntaxError) -> FiscalRejected:
     text = str(exc)
     for marker, rule, what in _SYNTAX_RULES:
         if marker in text:
-            return _refuse(rule, f"{what}: {text}")
-    return _refuse("malformed_xml", f"not well-formed XML: {text}")
+            return FiscalRejected(rule, f"{what}: {text}")
+    return FiscalRejected("malformed_xml", f"not well-formed XML: {text}")
 
 
 def parse(data: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Element:
@@ -358,7 +382,7 @@ def parse(data: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Element:
     except etree.XMLSyntaxError as exc:
         raise _syntax(exc) from exc
     if root is None:
-        raise _refuse("malformed_xml", "no root element")
+        raise FiscalRejected("malformed_xml", "no root element")
     _check_tree(data, root, limits)
     return root
 

@@ -34,6 +34,7 @@ from salesphere.fiscal.document import FiscalDocument
 from salesphere.fiscal.errors import FiscalRejected
 from salesphere.fiscal.intake import Intake, take
 from salesphere.fiscal.register import DOCUMENTS, CancellationResult, FiscalRegister
+from salesphere.fiscal.xmlsafe import looks_like_xml
 from salesphere.gcp import clients
 from salesphere.ingest.publish import pack_rows
 from salesphere.ingest.readers import FileRejected
@@ -62,22 +63,13 @@ CATALOG_TTL_SECONDS = 300.0
 _SNIFF_BYTES = 512
 
 
-#: XML in UTF-16/UTF-32 (with or without a byte order mark): sent to the fiscal reader,
-#: which refuses it as ``wrong_encoding`` by name instead of a spreadsheet reader's guess.
-_WIDE_XML = (
-    b"\xff\xfe<\x00",
-    b"\xfe\xff\x00<",
-    b"\xff\xfe\x00\x00<",
-    b"\x00\x00\xfe\xff",
-    b"<\x00?\x00",
-    b"\x00<\x00?",
-)
-
-
 def is_xml_content(head: bytes, name: str = "") -> bool:
-    """Does an object's first bytes (or its name) say it is XML?"""
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    return text.startswith(b"<") or head.startswith(_WIDE_XML) or name.lower().endswith(".xml")
+    """Does an object's first bytes (or its name) say it is XML?
+
+    XML in UTF-16/UTF-32 counts too: the fiscal reader refuses it as ``wrong_encoding`` by
+    name instead of a spreadsheet reader's guess.
+    """
+    return looks_like_xml(head) or name.lower().endswith(".xml")
 
 
 def is_fiscal_file(path: Path, name: str) -> bool:

@@ -10,7 +10,7 @@ from lxml import etree
 
 from salesphere.fiscal.document import FiscalDocument, FiscalEvent, read
 from salesphere.fiscal.errors import FiscalRejected
-from salesphere.fiscal.xmlsafe import NFE_NS
+from salesphere.fiscal.xmlsafe import NFE_NS, readable_path
 from tests.salesphere.fiscal.samples import (
     CCE_SAMPLE,
     SAMPLES,
@@ -217,3 +217,14 @@ def test_an_event_whose_id_disagrees_with_its_key_is_refused() -> None:
     with pytest.raises(FiscalRejected) as caught:
         read(data)
     assert caught.value.rule == "event_mismatch"
+
+
+def test_each_item_carries_the_path_a_refusal_would_name() -> None:
+    """Built from infNFe's path, so it must agree with readable_path on each det."""
+    for lines in ([Line("SKU-1", "1", "1.00")], [Line(f"SKU-{n}", "1", "1.00") for n in range(3)]):
+        data = build(lines=lines)
+        dets = etree.fromstring(data).iter(f"{{{NFE_NS}}}det")
+        document = read(data)
+        assert isinstance(document, FiscalDocument)
+        assert [item.path for item in document.items] == [readable_path(det) for det in dets]
+        assert document.items[-1].path.endswith("/infNFe/det" if len(lines) == 1 else "det[3]")
