@@ -34,6 +34,7 @@ from salesphere_tools.generate.catalog import ProductSpec, StoreSpec
 from salesphere_tools.generate.events import SECONDS_PER_DAY, SimEvent, cents, local_timestamp
 from salesphere_tools.generate.manifest import FileEntry
 from salesphere_tools.generate.nfe import Line, build, cancellation, key_of
+from salesphere_tools.generate.ordering import ERP_EXPORT, ErpOrderRow, write_order_rows
 from salesphere_tools.generate.simulate import SalesTotals
 
 #: Every n-th SKU is bought in boxes of BOX units.
@@ -318,27 +319,19 @@ class FiscalWriter:
             ordered = end - timedelta(days=ordered_days_ago)
             due = self.start + timedelta(days=last + due_in)
             self.orders.append((number, 1, supplier, sku, qty, ordered, due))
-        rel = "purchase_orders/pedidos.csv"
-        path = self.out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
         store_id = self.stores[self.store].store_id
-        with path.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
-            writer.writerow(
-                ("pedido", "item", "cnpj_fornecedor", "loja", "sku", "quantidade",
-                 "custo_unitario", "data_pedido", "previsao_entrega", "situacao")
-            )  # fmt: skip
-            for number, line, supplier, sku, qty, ordered, due in self.orders:
-                product = self.products[sku]
-                writer.writerow(
-                    (number, line, supplier, store_id, product.sku, qty,
-                     cents(product.unit_cost_cents).replace(".", ","),
-                     _utc(ordered), f"{due:%d/%m/%Y}", "aberto")
-                )  # fmt: skip
+        written = write_order_rows(
+            self.out,
+            (
+                ErpOrderRow(number, line, supplier, store_id, self.products[sku].sku, qty,
+                            self.products[sku].unit_cost_cents, _utc(ordered), due)
+                for number, line, supplier, sku, qty, ordered, due in self.orders
+            ),
+        )  # fmt: skip
         day_text = _day(self.start, max(0, last - 1))
         return FileEntry(
-            rel, "purchase_orders", "csv", "utf-8", day_text, _utc(end - timedelta(days=1)),
-            len(self.orders), 0,
+            ERP_EXPORT, "purchase_orders", "csv", "utf-8", day_text,
+            _utc(end - timedelta(days=1)), written, 0,
         )  # fmt: skip
 
     def summary(self) -> dict[str, object]:

@@ -31,17 +31,18 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from salesphere_tools.generate.catalog import ProductSpec, StoreSpec
 from salesphere_tools.generate.demand import seeded
 from salesphere_tools.generate.events import cents
+from salesphere_tools.purchasing import ORDER_HEADER
 
 if TYPE_CHECKING:  # manifest imports the simulation, which imports this module
     from salesphere_tools.generate.manifest import FileEntry
@@ -62,18 +63,6 @@ LATE_COVER_DAYS = 3
 #: Local hour at which the buyers send the day's orders (after the afternoon review).
 ORDER_HOUR = 17
 ERP_EXPORT = "purchase_orders/pedidos.csv"
-ERP_HEADER = (
-    "pedido",
-    "item",
-    "cnpj_fornecedor",
-    "loja",
-    "sku",
-    "quantidade",
-    "custo_unitario",
-    "data_pedido",
-    "previsao_entrega",
-    "situacao",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +280,44 @@ def deliveries(lines: Sequence[OrderLine]) -> dict[int, list[tuple[int, str, lis
     return out
 
 
+class ErpOrderRow(NamedTuple):
+    """One open line of the ERP's purchase order export, before it is formatted."""
+
+    order: str
+    line: int
+    supplier_cnpj: str
+    store_id: str
+    sku: str
+    units: int
+    unit_cost_cents: int
+    ordered_at: str  # RFC 3339 UTC
+    due: date
+
+
+def write_order_rows(out: Path, rows: Iterable[ErpOrderRow]) -> int:
+    """Write the ERP export (layout ``erp_pedidos``) of ``rows`` under ``out``; returns how
+    many lines it holds.
+
+    The generator has two sources of orders (the buyers, or the fiscal store's deliveries);
+    both go through here so the file has one layout: ``;``-separated, CRLF, decimal comma,
+    due dates as the ERP prints them, every line still open.
+    """
+    path = out / ERP_EXPORT
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
+        writer.writerow(ORDER_HEADER)
+        for row in rows:
+            writer.writerow(
+                (row.order, row.line, row.supplier_cnpj, row.store_id, row.sku, row.units,
+                 cents(row.unit_cost_cents).replace(".", ","), row.ordered_at,
+                 f"{row.due:%d/%m/%Y}", "aberto")
+            )  # fmt: skip
+            count += 1
+    return count
+
+
 def write_erp_orders(
     out: Path,
     lines: Sequence[OrderLine],
@@ -305,21 +332,18 @@ def write_erp_orders(
     from salesphere_tools.generate.manifest import FileEntry
 
     suppliers = sorted({p.supplier for p in products})
-    path = out / ERP_EXPORT
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
-        writer.writerow(ERP_HEADER)
+
+    def rows() -> Iterable[ErpOrderRow]:
         for line in lines:
             product, store = products[line.sku], stores[line.store]
             ordered = _local_instant(start, line.ordered_day, ORDER_HOUR, store)
-            due = start + timedelta(days=line.due_day)
-            writer.writerow(
-                (line.order, line.line, supplier_cnpj(product.supplier, suppliers),
-                 store.store_id, product.sku, line.units,
-                 cents(product.unit_cost_cents).replace(".", ","),
-                 ordered.strftime("%Y-%m-%dT%H:%M:%SZ"), f"{due:%d/%m/%Y}", "aberto")
+            yield ErpOrderRow(
+                line.order, line.line, supplier_cnpj(product.supplier, suppliers),
+                store.store_id, product.sku, line.units, product.unit_cost_cents,
+                ordered.strftime("%Y-%m-%dT%H:%M:%SZ"), start + timedelta(days=line.due_day),
             )  # fmt: skip
+
+    written = write_order_rows(out, rows())
     sent = _local_instant(start, last_day, 23, stores[0])
     return FileEntry(
         ERP_EXPORT,
@@ -328,7 +352,7 @@ def write_erp_orders(
         "utf-8",
         (start + timedelta(days=max(0, last_day - 1))).isoformat(),
         sent.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        len(lines),
+        written,
         0,
     )
 
