@@ -33,7 +33,7 @@ import csv
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -41,7 +41,8 @@ import numpy as np
 
 from salesphere_tools.generate.catalog import ProductSpec, StoreSpec
 from salesphere_tools.generate.demand import seeded
-from salesphere_tools.generate.events import cents
+from salesphere_tools.generate.events import SECONDS_PER_DAY, cents
+from salesphere_tools.generate.formats import utc_text
 from salesphere_tools.purchasing import ORDER_HEADER
 
 if TYPE_CHECKING:  # manifest imports the simulation, which imports this module
@@ -336,30 +337,29 @@ def write_erp_orders(
     def rows() -> Iterable[ErpOrderRow]:
         for line in lines:
             product, store = products[line.sku], stores[line.store]
-            ordered = _local_instant(start, line.ordered_day, ORDER_HOUR, store)
             yield ErpOrderRow(
                 line.order, line.line, supplier_cnpj(product.supplier, suppliers),
                 store.store_id, product.sku, line.units, product.unit_cost_cents,
-                ordered.strftime("%Y-%m-%dT%H:%M:%SZ"), start + timedelta(days=line.due_day),
+                utc_text(start, _utc_seconds(line.ordered_day, ORDER_HOUR, store)),
+                start + timedelta(days=line.due_day),
             )  # fmt: skip
 
     written = write_order_rows(out, rows())
-    sent = _local_instant(start, last_day, 23, stores[0])
     return FileEntry(
         ERP_EXPORT,
         "purchase_orders",
         "csv",
         "utf-8",
         (start + timedelta(days=max(0, last_day - 1))).isoformat(),
-        sent.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        utc_text(start, _utc_seconds(last_day, 23, stores[0])),
         written,
         0,
     )
 
 
-def _local_instant(start: date, day: int, hour: int, store: StoreSpec) -> datetime:
-    local = datetime(start.year, start.month, start.day, hour, tzinfo=UTC) + timedelta(days=day)
-    return local - timedelta(hours=store.utc_offset_hours)
+def _utc_seconds(day: int, hour: int, store: StoreSpec) -> int:
+    """Seconds since the first day's UTC midnight of ``hour`` o'clock, store time, on ``day``."""
+    return day * SECONDS_PER_DAY + (hour - store.utc_offset_hours) * 3600
 
 
 def summary(lines: Sequence[OrderLine], last_day: int) -> dict[str, object]:
