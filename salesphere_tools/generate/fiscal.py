@@ -70,10 +70,9 @@ class FiscalWriter:
     transfer_done: bool = False
     cancelled: list[dict[str, object]] = field(default_factory=list)
     voided_lines: int = 0
-    #: Write the orders behind the deliveries (``write_orders``). Off when the buyers
-    #: (generate.ordering) export every store's orders: their numbers are ``PC-<invoice>``
-    #: too, so the NF-e name them all the same.
-    erp_orders: bool = True
+    #: The export ``write_orders`` wrote, if the generator asked for it (it does not when
+    #: the buyers of generate.ordering export every store's orders instead).
+    orders_file: FileEntry | None = None
 
     def __post_init__(self) -> None:
         # The smallest physical store: one NFC-e per ticket is one request each.
@@ -165,10 +164,9 @@ class FiscalWriter:
                 ordered = self._instant(e) - timedelta(days=lead)
                 due = self.start + timedelta(days=e.day - (LATE_DAYS if late else 0))
                 placed = ordered.astimezone(_zone(self.stores[self.store])).date()
-                if self.erp_orders:
-                    self.orders.append(
-                        (order, line_number, supplier, e.sku, e.qty, ordered, max(due, placed))
-                    )
+                self.orders.append(
+                    (order, line_number, supplier, e.sku, e.qty, ordered, max(due, placed))
+                )
                 ref = (order, str(line_number)) if named else (None, None)
                 boxes, loose = divmod(e.qty, BOX) if e.sku % BOX_EVERY == 0 else (0, e.qty)
                 cost = product.unit_cost_cents
@@ -329,10 +327,11 @@ class FiscalWriter:
             ),
         )  # fmt: skip
         day_text = _day(self.start, max(0, last - 1))
-        return FileEntry(
+        self.orders_file = FileEntry(
             ERP_EXPORT, "purchase_orders", "csv", "utf-8", day_text,
             _utc(end - timedelta(days=1)), written, 0,
         )  # fmt: skip
+        return self.orders_file
 
     def summary(self) -> dict[str, object]:
         return {
@@ -341,10 +340,10 @@ class FiscalWriter:
             "cancelled_tickets": self.cancelled,
             **(
                 {
-                    "purchase_order_lines": len(self.orders),
+                    "purchase_order_lines": self.orders_file.records,
                     "open_orders": ["PC-ABERTO-1 (late)", "PC-ABERTO-2 (in transit)"],
                 }
-                if self.erp_orders
+                if self.orders_file is not None
                 else {}
             ),
         }

@@ -121,7 +121,6 @@ def generate(config: GeneratorConfig, progress: Progress | None = None) -> Manif
             stores,
             products,
             config.fiscal_days,
-            erp_orders=sim.buyers is None,
         )
         if config.fiscal
         else None
@@ -182,6 +181,8 @@ def generate(config: GeneratorConfig, progress: Progress | None = None) -> Manif
         oversells += result.oversells
         if progress is not None:
             progress(result.day + 1, config.days)
+    # One ERP export: the buyers' (every store's orders, numbered PC-<invoice> as the fiscal
+    # store's NF-e name them) when they ran, else the fiscal store's delivered orders.
     if sim.buyers is not None:
         lines = [line for line in sim.buyers.lines if line.arrival_day >= 0]
         manifest.files.append(
