@@ -30,7 +30,6 @@ comes from one seeded stream: the same history and seed give the same orders.
 from __future__ import annotations
 
 import csv
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -108,11 +107,6 @@ class OrderLine:
     def late(self) -> bool:
         return self.arrival_day > self.due_day
 
-    @property
-    def boxes(self) -> int:
-        """Whole cases ordered (every line is whole cases of ``pack`` units)."""
-        return self.units // self.pack
-
 
 @dataclass(frozen=True, slots=True)
 class Opening:
@@ -149,6 +143,11 @@ class Buyers:
         self._pack = np.tile([t.pack for t in self.terms], self.stores)
         self._min = np.tile([t.min_order for t in self.terms], self.stores)
         self._k = k
+
+    def exported(self) -> list[OrderLine]:
+        """Lines not received before the live week: what the ERP export holds (the rest
+        arrived during the warm-up and are history)."""
+        return [line for line in self.lines if line.arrival_day >= 0]
 
     # -- the policy ----------------------------------------------------------------------
 
@@ -266,8 +265,7 @@ def opening(
     """The buyers after the history, and the live week's opening stock and open orders."""
     buyers = Buyers([Terms.of(p) for p in products], stores, live_start.toordinal(), seed)
     stock, sales = run_warmup(buyers, demand)
-    open_lines = [line for line in buyers.lines if line.arrival_day >= 0]
-    return buyers, Opening(stock=stock, open_lines=open_lines, sales=sales)
+    return buyers, Opening(stock=stock, open_lines=buyers.exported(), sales=sales)
 
 
 def deliveries(lines: Sequence[OrderLine]) -> dict[int, list[tuple[int, str, list[OrderLine]]]]:
@@ -362,11 +360,12 @@ def _utc_seconds(day: int, hour: int, store: StoreSpec) -> int:
     return day * SECONDS_PER_DAY + (hour - store.utc_offset_hours) * 3600
 
 
-def summary(lines: Sequence[OrderLine], last_day: int) -> dict[str, object]:
+def summary(buyers: Buyers, last_day: int) -> dict[str, object]:
     """What the ERP export holds (orders not received before the live week) and the share
     of late lines over every order the buyers placed, for the manifest."""
-    late_share = round(sum(line.late for line in lines) / max(1, len(lines)), 3)
-    lines = [line for line in lines if line.arrival_day >= 0]
+    placed = buyers.lines
+    late_share = round(sum(line.late for line in placed) / max(1, len(placed)), 3)
+    lines = buyers.exported()
     open_at_end = [line for line in lines if line.arrival_day > last_day]
     late_open = [line for line in open_at_end if line.due_day <= last_day]
     return {
@@ -380,11 +379,3 @@ def summary(lines: Sequence[OrderLine], last_day: int) -> dict[str, object]:
         "stores": sorted({line.store for line in lines}),
         "warmup_days": WARMUP_DAYS,
     }
-
-
-def cover_days(stock: np.ndarray, estimate: np.ndarray) -> float:
-    """Median days of demand the stock covers (positions that sell at all)."""
-    selling = estimate > 0
-    if not selling.any():
-        return math.nan
-    return float(np.median(stock[selling] / estimate[selling]))
