@@ -129,6 +129,9 @@ class Buyers:
     on_order: np.ndarray = field(init=False)
     lines: list[OrderLine] = field(default_factory=list)
     seq: int = 0
+    #: Days the buyers actually ran before the live week (``run_warmup``): WARMUP_DAYS,
+    #: or fewer when the history is too short for the whole warm-up.
+    warmup_days: int = 0
 
     def __post_init__(self) -> None:
         n = self.stores * len(self.terms)
@@ -234,6 +237,7 @@ def run_warmup(
     """
     n, days = demand.shape
     warmup = min(warmup, days - TRAILING_DAYS)
+    buyers.warmup_days = warmup
     first = days - warmup
     buyers.window = demand[:, first - TRAILING_DAYS : first].astype(float)
     stock = np.ceil(buyers.levels()[1]).astype(np.int64)
@@ -377,5 +381,5 @@ def summary(buyers: Buyers, last_day: int) -> dict[str, object]:
         "late_open_lines_at_end": len(late_open),
         "late_share_all_lines": late_share,
         "stores": sorted({line.store for line in lines}),
-        "warmup_days": WARMUP_DAYS,
+        "warmup_days": buyers.warmup_days,
     }

@@ -19,6 +19,7 @@ from salesphere_tools.generate.history import daily_history
 from salesphere_tools.generate.ordering import (
     ERP_EXPORT,
     LATE_DAYS,
+    TRAILING_DAYS,
     WARMUP_DAYS,
     Buyers,
     Terms,
@@ -108,9 +109,24 @@ def test_stock_never_negative_and_sales_never_exceed_demand() -> None:
     stock, sales = run_warmup(buyers, history.demand)
     assert (stock >= 0).all()
     assert sales.shape == (history.demand.shape[0], WARMUP_DAYS)
+    assert buyers.warmup_days == WARMUP_DAYS
     assert (sales <= history.demand[:, -WARMUP_DAYS:]).all()
     # the buyers keep the shelves stocked: most demand is served
     assert sales.sum() > 0.9 * history.demand[:, -WARMUP_DAYS:].sum()
+
+
+def test_a_short_history_shortens_the_warm_up_and_the_summary_says_so(world) -> None:
+    history, stores, products, _, _ = world
+    demand = history.demand[:, -(TRAILING_DAYS + 30) :]
+    buyers, start = opening(demand, products, len(stores), LIVE, seed=7)
+    assert start.sales.shape[1] == 30
+    assert ordering_summary(buyers, last_day=6)["warmup_days"] == 30
+
+
+def test_history_days_must_cover_the_warm_up(tmp_path: Path) -> None:
+    GeneratorConfig(out=tmp_path, history_days=WARMUP_DAYS + TRAILING_DAYS).check()
+    with pytest.raises(ValueError, match=f"at least {WARMUP_DAYS + TRAILING_DAYS}"):
+        GeneratorConfig(out=tmp_path, history_days=WARMUP_DAYS + TRAILING_DAYS - 1).check()
 
 
 def test_the_live_week_opens_with_a_minority_of_positions_to_order(world) -> None:
