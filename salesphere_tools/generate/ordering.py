@@ -29,7 +29,10 @@ comes from one seeded stream: the same history and seed give the same orders.
 
 from __future__ import annotations
 
+import copy
 import csv
+import functools
+import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -45,6 +48,7 @@ from salesphere_tools.generate.formats import utc_text
 from salesphere_tools.purchasing import ORDER_HEADER
 
 if TYPE_CHECKING:  # manifest imports the simulation, which imports this module
+    from salesphere_tools.generate.history import History
     from salesphere_tools.generate.manifest import FileEntry
 
 #: Days the buyers run before the live week; the stock they start from is long gone by then.
@@ -270,6 +274,62 @@ def opening(
     buyers = Buyers([Terms.of(p) for p in products], stores, live_start.toordinal(), seed)
     stock, sales = run_warmup(buyers, demand)
     return buyers, Opening(stock=stock, open_lines=buyers.exported(), sales=sales)
+
+
+def continued_history(
+    *,
+    stores: int,
+    skus: int,
+    days: int,
+    seed: int,
+    live_start: date,
+    tickets_per_store_day: int,
+    web_orders_per_day: int = 400,
+) -> tuple[History, list[ProductSpec], Buyers, Opening]:
+    """The ``days`` of daily history before ``live_start`` and the buyers run over its end:
+    (history, catalogue, buyers, opening).
+
+    The live days (``GeneratorConfig.history_days``) start from this opening and the old
+    system's summary (generate.legacy) sells what it let customers buy; the demo needs
+    both, so the two years and the warm-up are computed once per process. The history is
+    shared read-only; the buyers and the opening are copies, since the live days go on
+    ordering with them.
+    """
+    history, products, buyers, start = _continued_history(
+        stores, skus, days, seed, live_start, tickets_per_store_day, web_orders_per_day
+    )
+    return history, list(products), copy.deepcopy(buyers), copy.deepcopy(start)
+
+
+# A few entries: one data set's history is reused, tests with many shapes do not pile up.
+@functools.lru_cache(maxsize=2)
+def _continued_history(
+    stores: int,
+    skus: int,
+    days: int,
+    seed: int,
+    live_start: date,
+    tickets_per_store_day: int,
+    web_orders_per_day: int,
+) -> tuple[History, tuple[ProductSpec, ...], Buyers, Opening]:
+    from salesphere_tools.generate.catalog import build_products, build_stores
+    from salesphere_tools.generate.history import daily_history
+
+    history = daily_history(
+        stores=stores,
+        skus=skus,
+        days=days,
+        seed=seed,
+        start=live_start - timedelta(days=days),
+        tickets_per_store_day=tickets_per_store_day,
+        web_orders_per_day=web_orders_per_day,
+    )
+    # The catalogue exactly as the simulation builds it from the same seed.
+    rng = random.Random(f"salesphere:{seed}:simulation")
+    store_specs = build_stores(stores, rng)
+    products = build_products(skus, rng, tickets_per_store_day)
+    buyers, start = opening(history.demand, products, len(store_specs), live_start, seed)
+    return history, tuple(products), buyers, start
 
 
 def deliveries(lines: Sequence[OrderLine]) -> dict[int, list[tuple[int, str, list[OrderLine]]]]:

@@ -24,6 +24,7 @@ from salesphere_tools.generate.ordering import (
     WARMUP_DAYS,
     Buyers,
     Terms,
+    continued_history,
     opening,
     run_warmup,
 )
@@ -201,3 +202,20 @@ def test_the_summary_counts_the_export_and_the_late_lines(world) -> None:
     assert summary["late_open_lines_at_end"] == sum(
         1 for line in exported if line.due_day <= 6 < line.arrival_day
     )
+
+
+def test_the_continued_history_is_computed_once_and_each_caller_gets_its_own_buyers() -> None:
+    kw = {"stores": 1, "skus": 20, "days": 200, "seed": 4, "live_start": LIVE}
+    history, products, buyers, start = continued_history(**kw, tickets_per_store_day=350)
+    buyers.review(0, start.stock)  # the live days go on ordering with them
+    buyers.lines.append(buyers.lines[0])
+    stock = start.stock.copy()
+    start.stock[:] = 0
+    again_history, again_products, again, again_start = continued_history(
+        **kw, tickets_per_store_day=350
+    )
+    assert again_history is history and again_products == products
+    assert again.lines == buyers.lines[: len(again.lines)] and len(again.lines) < len(buyers.lines)
+    fresh_history, _, _, _ = continued_history(**kw, tickets_per_store_day=351)
+    assert fresh_history is not history
+    assert (again_start.stock == stock).all() and stock.sum() > 0
