@@ -139,11 +139,6 @@ def _post_live(state: DemoState, dates: set[str], label: str) -> None:
 
     def post(path: Path) -> dict:
         status, body = post_batch(state.settings, path, path.parts[-3])
-        for _ in range(10):  # load shedding: retry as the answer says (documented 503)
-            if status != 503:
-                break
-            time.sleep(1.0)
-            status, body = post_batch(state.settings, path, path.parts[-3])
         if status >= 500:
             raise RuntimeError(f"ingest answered {status} for {path}: {body}")
         return body.get("summary", {})
@@ -183,11 +178,6 @@ def _post_fiscal(state: DemoState, dates: set[str], label: str) -> None:
 
     def post(path: Path) -> None:
         status, body = post_xml(state.settings, path)
-        for _ in range(10):  # load shedding: retry as the answer says (documented 503)
-            if status != 503:
-                break
-            time.sleep(1.0)
-            status, body = post_xml(state.settings, path)
         if status >= 500:
             raise RuntimeError(f"ingest answered {status} for {path}: {body}")
         with lock:

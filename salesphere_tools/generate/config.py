@@ -10,6 +10,11 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from salesphere_tools.generate.ordering import TRAILING_DAYS, WARMUP_DAYS
+
+#: The shortest history the buyers can run their full warm-up on.
+MIN_HISTORY_DAYS = WARMUP_DAYS + TRAILING_DAYS
+
 DEFAULT_START = date(2026, 11, 1)
 MAX_STORES = 200
 
@@ -60,8 +65,12 @@ class GeneratorConfig:
             raise ValueError("--skus must be at least 10 (the catalog needs a few per category)")
         if not 0 <= self.defect_rate <= 0.2:
             raise ValueError("defect_rate must be between 0 and 0.2 (e.g. 0.0075 for 0.75%)")
-        if self.history_days and self.history_days < 200:
-            raise ValueError("history_days must be 0 or at least 200 (the buyers' warm-up)")
+        if self.history_days and self.history_days < MIN_HISTORY_DAYS:
+            raise ValueError(
+                f"history_days must be 0 or at least {MIN_HISTORY_DAYS}: the buyers' "
+                f"{WARMUP_DAYS}-day warm-up after {TRAILING_DAYS} days that seed their "
+                "demand estimate"
+            )
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if self.tickets_per_store_day < 1 or self.web_orders_per_day < 1:

@@ -34,6 +34,7 @@ from salesphere_tools.generate.catalog import ProductSpec, StoreSpec
 from salesphere_tools.generate.events import SECONDS_PER_DAY, SimEvent, cents, local_timestamp
 from salesphere_tools.generate.manifest import FileEntry
 from salesphere_tools.generate.nfe import Line, build, cancellation, key_of
+from salesphere_tools.generate.ordering import ERP_EXPORT, ErpOrderRow, write_order_rows
 from salesphere_tools.generate.simulate import SalesTotals
 
 #: Every n-th SKU is bought in boxes of BOX units.
@@ -69,10 +70,9 @@ class FiscalWriter:
     transfer_done: bool = False
     cancelled: list[dict[str, object]] = field(default_factory=list)
     voided_lines: int = 0
-    #: Write the orders behind the deliveries (``write_orders``). Off when the buyers
-    #: (generate.ordering) export every store's orders: their numbers are ``PC-<invoice>``
-    #: too, so the NF-e name them all the same.
-    erp_orders: bool = True
+    #: The export ``write_orders`` wrote, if the generator asked for it (it does not when
+    #: the buyers of generate.ordering export every store's orders instead).
+    orders_file: FileEntry | None = None
 
     def __post_init__(self) -> None:
         # The smallest physical store: one NFC-e per ticket is one request each.
@@ -164,10 +164,9 @@ class FiscalWriter:
                 ordered = self._instant(e) - timedelta(days=lead)
                 due = self.start + timedelta(days=e.day - (LATE_DAYS if late else 0))
                 placed = ordered.astimezone(_zone(self.stores[self.store])).date()
-                if self.erp_orders:
-                    self.orders.append(
-                        (order, line_number, supplier, e.sku, e.qty, ordered, max(due, placed))
-                    )
+                self.orders.append(
+                    (order, line_number, supplier, e.sku, e.qty, ordered, max(due, placed))
+                )
                 ref = (order, str(line_number)) if named else (None, None)
                 boxes, loose = divmod(e.qty, BOX) if e.sku % BOX_EVERY == 0 else (0, e.qty)
                 cost = product.unit_cost_cents
@@ -318,28 +317,21 @@ class FiscalWriter:
             ordered = end - timedelta(days=ordered_days_ago)
             due = self.start + timedelta(days=last + due_in)
             self.orders.append((number, 1, supplier, sku, qty, ordered, due))
-        rel = "purchase_orders/pedidos.csv"
-        path = self.out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
         store_id = self.stores[self.store].store_id
-        with path.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
-            writer.writerow(
-                ("pedido", "item", "cnpj_fornecedor", "loja", "sku", "quantidade",
-                 "custo_unitario", "data_pedido", "previsao_entrega", "situacao")
-            )  # fmt: skip
-            for number, line, supplier, sku, qty, ordered, due in self.orders:
-                product = self.products[sku]
-                writer.writerow(
-                    (number, line, supplier, store_id, product.sku, qty,
-                     cents(product.unit_cost_cents).replace(".", ","),
-                     _utc(ordered), f"{due:%d/%m/%Y}", "aberto")
-                )  # fmt: skip
-        day_text = _day(self.start, max(0, last - 1))
-        return FileEntry(
-            rel, "purchase_orders", "csv", "utf-8", day_text, _utc(end - timedelta(days=1)),
-            len(self.orders), 0,
+        written = write_order_rows(
+            self.out,
+            (
+                ErpOrderRow(number, line, supplier, store_id, self.products[sku].sku, qty,
+                            self.products[sku].unit_cost_cents, _utc(ordered), due)
+                for number, line, supplier, sku, qty, ordered, due in self.orders
+            ),
         )  # fmt: skip
+        day_text = _day(self.start, max(0, last - 1))
+        self.orders_file = FileEntry(
+            ERP_EXPORT, "purchase_orders", "csv", "utf-8", day_text,
+            _utc(end - timedelta(days=1)), written, 0,
+        )  # fmt: skip
+        return self.orders_file
 
     def summary(self) -> dict[str, object]:
         return {
@@ -348,10 +340,10 @@ class FiscalWriter:
             "cancelled_tickets": self.cancelled,
             **(
                 {
-                    "purchase_order_lines": len(self.orders),
+                    "purchase_order_lines": self.orders_file.records,
                     "open_orders": ["PC-ABERTO-1 (late)", "PC-ABERTO-2 (in transit)"],
                 }
-                if self.erp_orders
+                if self.orders_file is not None
                 else {}
             ),
         }

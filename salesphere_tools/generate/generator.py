@@ -121,7 +121,6 @@ def generate(config: GeneratorConfig, progress: Progress | None = None) -> Manif
             stores,
             products,
             config.fiscal_days,
-            erp_orders=sim.buyers is None,
         )
         if config.fiscal
         else None
@@ -182,10 +181,13 @@ def generate(config: GeneratorConfig, progress: Progress | None = None) -> Manif
         oversells += result.oversells
         if progress is not None:
             progress(result.day + 1, config.days)
+    # One ERP export: the buyers' (every store's orders, numbered PC-<invoice> as the fiscal
+    # store's NF-e name them) when they ran, else the fiscal store's delivered orders.
     if sim.buyers is not None:
-        lines = [line for line in sim.buyers.lines if line.arrival_day >= 0]
         manifest.files.append(
-            write_erp_orders(config.out, lines, stores, products, start, config.days - 1)
+            write_erp_orders(
+                config.out, sim.buyers.exported(), stores, products, start, config.days - 1
+            )
         )
     elif fiscal is not None:
         manifest.files.append(fiscal.write_orders())
@@ -205,7 +207,7 @@ def generate(config: GeneratorConfig, progress: Progress | None = None) -> Manif
         "skus": len(products),
         **({"fiscal": fiscal.summary()} if fiscal is not None else {}),
         **(
-            {"ordering": ordering_summary(sim.buyers.lines, config.days - 1)}
+            {"ordering": ordering_summary(sim.buyers, config.days - 1)}
             if sim.buyers is not None
             else {}
         ),

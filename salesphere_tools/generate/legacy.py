@@ -18,7 +18,7 @@ from pathlib import Path
 
 from salesphere_tools.generate.catalog import build_products, build_stores
 from salesphere_tools.generate.history import daily_history
-from salesphere_tools.generate.ordering import opening
+from salesphere_tools.generate.ordering import continued_history
 
 HEADER = ("Loja", "Produto", "Data", "Quantidade", "Valor Líquido")
 
@@ -46,23 +46,31 @@ def write_legacy_history(
     and the stock the live days open with tell the same story.
     """
     start = end - timedelta(days=days)
-    history = daily_history(
-        stores=stores,
-        skus=skus,
-        days=days,
-        seed=seed,
-        start=start,
-        tickets_per_store_day=tickets_per_store_day,
-    )
-    rng = random.Random(f"salesphere:{seed}:simulation")
-    store_specs = build_stores(stores, rng)
-    products = build_products(skus, rng, tickets_per_store_day)
-    prices = {p.sku: p.list_price_cents for p in products}
-    sales = history.sales
     if buyers:
-        _, start_of_live = opening(history.demand, products, len(store_specs), end, seed)
-        sales = sales.copy()
+        history, products, _, start_of_live = continued_history(
+            stores=stores,
+            skus=skus,
+            days=days,
+            seed=seed,
+            live_start=end,
+            tickets_per_store_day=tickets_per_store_day,
+        )
+        sales = history.sales.copy()
         sales[:, -start_of_live.sales.shape[1] :] = start_of_live.sales
+    else:
+        history = daily_history(
+            stores=stores,
+            skus=skus,
+            days=days,
+            seed=seed,
+            start=start,
+            tickets_per_store_day=tickets_per_store_day,
+        )
+        rng = random.Random(f"salesphere:{seed}:simulation")
+        build_stores(stores, rng)
+        products = build_products(skus, rng, tickets_per_store_day)
+        sales = history.sales
+    prices = {p.sku: p.list_price_cents for p in products}
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = 0
     with out.open("w", encoding="latin-1", newline="") as handle:

@@ -29,21 +29,26 @@ comes from one seeded stream: the same history and seed give the same orders.
 
 from __future__ import annotations
 
+import copy
 import csv
-import math
-from collections.abc import Sequence
+import functools
+import random
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from salesphere_tools.generate.catalog import ProductSpec, StoreSpec
 from salesphere_tools.generate.demand import seeded
-from salesphere_tools.generate.events import cents
+from salesphere_tools.generate.events import SECONDS_PER_DAY, cents
+from salesphere_tools.generate.formats import utc_text
+from salesphere_tools.purchasing import ORDER_HEADER
 
 if TYPE_CHECKING:  # manifest imports the simulation, which imports this module
+    from salesphere_tools.generate.history import History
     from salesphere_tools.generate.manifest import FileEntry
 
 #: Days the buyers run before the live week; the stock they start from is long gone by then.
@@ -62,18 +67,6 @@ LATE_COVER_DAYS = 3
 #: Local hour at which the buyers send the day's orders (after the afternoon review).
 ORDER_HOUR = 17
 ERP_EXPORT = "purchase_orders/pedidos.csv"
-ERP_HEADER = (
-    "pedido",
-    "item",
-    "cnpj_fornecedor",
-    "loja",
-    "sku",
-    "quantidade",
-    "custo_unitario",
-    "data_pedido",
-    "previsao_entrega",
-    "situacao",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +111,6 @@ class OrderLine:
     def late(self) -> bool:
         return self.arrival_day > self.due_day
 
-    @property
-    def boxes(self) -> int:
-        """Whole cases ordered (every line is whole cases of ``pack`` units)."""
-        return self.units // self.pack
-
 
 @dataclass(frozen=True, slots=True)
 class Opening:
@@ -145,6 +133,9 @@ class Buyers:
     on_order: np.ndarray = field(init=False)
     lines: list[OrderLine] = field(default_factory=list)
     seq: int = 0
+    #: Days the buyers actually ran before the live week (``run_warmup``): WARMUP_DAYS,
+    #: or fewer when the history is too short for the whole warm-up.
+    warmup_days: int = 0
 
     def __post_init__(self) -> None:
         n = self.stores * len(self.terms)
@@ -159,6 +150,11 @@ class Buyers:
         self._pack = np.tile([t.pack for t in self.terms], self.stores)
         self._min = np.tile([t.min_order for t in self.terms], self.stores)
         self._k = k
+
+    def exported(self) -> list[OrderLine]:
+        """Lines not received before the live week: what the ERP export holds (the rest
+        arrived during the warm-up and are history)."""
+        return [line for line in self.lines if line.arrival_day >= 0]
 
     # -- the policy ----------------------------------------------------------------------
 
@@ -245,6 +241,7 @@ def run_warmup(
     """
     n, days = demand.shape
     warmup = min(warmup, days - TRAILING_DAYS)
+    buyers.warmup_days = warmup
     first = days - warmup
     buyers.window = demand[:, first - TRAILING_DAYS : first].astype(float)
     stock = np.ceil(buyers.levels()[1]).astype(np.int64)
@@ -276,8 +273,63 @@ def opening(
     """The buyers after the history, and the live week's opening stock and open orders."""
     buyers = Buyers([Terms.of(p) for p in products], stores, live_start.toordinal(), seed)
     stock, sales = run_warmup(buyers, demand)
-    open_lines = [line for line in buyers.lines if line.arrival_day >= 0]
-    return buyers, Opening(stock=stock, open_lines=open_lines, sales=sales)
+    return buyers, Opening(stock=stock, open_lines=buyers.exported(), sales=sales)
+
+
+def continued_history(
+    *,
+    stores: int,
+    skus: int,
+    days: int,
+    seed: int,
+    live_start: date,
+    tickets_per_store_day: int,
+    web_orders_per_day: int = 400,
+) -> tuple[History, list[ProductSpec], Buyers, Opening]:
+    """The ``days`` of daily history before ``live_start`` and the buyers run over its end:
+    (history, catalogue, buyers, opening).
+
+    The live days (``GeneratorConfig.history_days``) start from this opening and the old
+    system's summary (generate.legacy) sells what it let customers buy; the demo needs
+    both, so the two years and the warm-up are computed once per process. The history is
+    shared read-only; the buyers and the opening are copies, since the live days go on
+    ordering with them.
+    """
+    history, products, buyers, start = _continued_history(
+        stores, skus, days, seed, live_start, tickets_per_store_day, web_orders_per_day
+    )
+    return history, list(products), copy.deepcopy(buyers), copy.deepcopy(start)
+
+
+# A few entries: one data set's history is reused, tests with many shapes do not pile up.
+@functools.lru_cache(maxsize=2)
+def _continued_history(
+    stores: int,
+    skus: int,
+    days: int,
+    seed: int,
+    live_start: date,
+    tickets_per_store_day: int,
+    web_orders_per_day: int,
+) -> tuple[History, tuple[ProductSpec, ...], Buyers, Opening]:
+    from salesphere_tools.generate.catalog import build_products, build_stores
+    from salesphere_tools.generate.history import daily_history
+
+    history = daily_history(
+        stores=stores,
+        skus=skus,
+        days=days,
+        seed=seed,
+        start=live_start - timedelta(days=days),
+        tickets_per_store_day=tickets_per_store_day,
+        web_orders_per_day=web_orders_per_day,
+    )
+    # The catalogue exactly as the simulation builds it from the same seed.
+    rng = random.Random(f"salesphere:{seed}:simulation")
+    store_specs = build_stores(stores, rng)
+    products = build_products(skus, rng, tickets_per_store_day)
+    buyers, start = opening(history.demand, products, len(store_specs), live_start, seed)
+    return history, tuple(products), buyers, start
 
 
 def deliveries(lines: Sequence[OrderLine]) -> dict[int, list[tuple[int, str, list[OrderLine]]]]:
@@ -289,6 +341,44 @@ def deliveries(lines: Sequence[OrderLine]) -> dict[int, list[tuple[int, str, lis
     for (day, store, doc), items in sorted(grouped.items()):
         out.setdefault(day, []).append((store, doc, items))
     return out
+
+
+class ErpOrderRow(NamedTuple):
+    """One open line of the ERP's purchase order export, before it is formatted."""
+
+    order: str
+    line: int
+    supplier_cnpj: str
+    store_id: str
+    sku: str
+    units: int
+    unit_cost_cents: int
+    ordered_at: str  # RFC 3339 UTC
+    due: date
+
+
+def write_order_rows(out: Path, rows: Iterable[ErpOrderRow]) -> int:
+    """Write the ERP export (layout ``erp_pedidos``) of ``rows`` under ``out``; returns how
+    many lines it holds.
+
+    The generator has two sources of orders (the buyers, or the fiscal store's deliveries);
+    both go through here so the file has one layout: ``;``-separated, CRLF, decimal comma,
+    due dates as the ERP prints them, every line still open.
+    """
+    path = out / ERP_EXPORT
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
+        writer.writerow(ORDER_HEADER)
+        for row in rows:
+            writer.writerow(
+                (row.order, row.line, row.supplier_cnpj, row.store_id, row.sku, row.units,
+                 cents(row.unit_cost_cents).replace(".", ","), row.ordered_at,
+                 f"{row.due:%d/%m/%Y}", "aberto")
+            )  # fmt: skip
+            count += 1
+    return count
 
 
 def write_erp_orders(
@@ -305,44 +395,41 @@ def write_erp_orders(
     from salesphere_tools.generate.manifest import FileEntry
 
     suppliers = sorted({p.supplier for p in products})
-    path = out / ERP_EXPORT
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
-        writer.writerow(ERP_HEADER)
+
+    def rows() -> Iterable[ErpOrderRow]:
         for line in lines:
             product, store = products[line.sku], stores[line.store]
-            ordered = _local_instant(start, line.ordered_day, ORDER_HOUR, store)
-            due = start + timedelta(days=line.due_day)
-            writer.writerow(
-                (line.order, line.line, supplier_cnpj(product.supplier, suppliers),
-                 store.store_id, product.sku, line.units,
-                 cents(product.unit_cost_cents).replace(".", ","),
-                 ordered.strftime("%Y-%m-%dT%H:%M:%SZ"), f"{due:%d/%m/%Y}", "aberto")
+            yield ErpOrderRow(
+                line.order, line.line, supplier_cnpj(product.supplier, suppliers),
+                store.store_id, product.sku, line.units, product.unit_cost_cents,
+                utc_text(start, _utc_seconds(line.ordered_day, ORDER_HOUR, store)),
+                start + timedelta(days=line.due_day),
             )  # fmt: skip
-    sent = _local_instant(start, last_day, 23, stores[0])
+
+    written = write_order_rows(out, rows())
     return FileEntry(
         ERP_EXPORT,
         "purchase_orders",
         "csv",
         "utf-8",
         (start + timedelta(days=max(0, last_day - 1))).isoformat(),
-        sent.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        len(lines),
+        utc_text(start, _utc_seconds(last_day, 23, stores[0])),
+        written,
         0,
     )
 
 
-def _local_instant(start: date, day: int, hour: int, store: StoreSpec) -> datetime:
-    local = datetime(start.year, start.month, start.day, hour, tzinfo=UTC) + timedelta(days=day)
-    return local - timedelta(hours=store.utc_offset_hours)
+def _utc_seconds(day: int, hour: int, store: StoreSpec) -> int:
+    """Seconds since the first day's UTC midnight of ``hour`` o'clock, store time, on ``day``."""
+    return day * SECONDS_PER_DAY + (hour - store.utc_offset_hours) * 3600
 
 
-def summary(lines: Sequence[OrderLine], last_day: int) -> dict[str, object]:
+def summary(buyers: Buyers, last_day: int) -> dict[str, object]:
     """What the ERP export holds (orders not received before the live week) and the share
     of late lines over every order the buyers placed, for the manifest."""
-    late_share = round(sum(line.late for line in lines) / max(1, len(lines)), 3)
-    lines = [line for line in lines if line.arrival_day >= 0]
+    placed = buyers.lines
+    late_share = round(sum(line.late for line in placed) / max(1, len(placed)), 3)
+    lines = buyers.exported()
     open_at_end = [line for line in lines if line.arrival_day > last_day]
     late_open = [line for line in open_at_end if line.due_day <= last_day]
     return {
@@ -354,13 +441,5 @@ def summary(lines: Sequence[OrderLine], last_day: int) -> dict[str, object]:
         "late_open_lines_at_end": len(late_open),
         "late_share_all_lines": late_share,
         "stores": sorted({line.store for line in lines}),
-        "warmup_days": WARMUP_DAYS,
+        "warmup_days": buyers.warmup_days,
     }
-
-
-def cover_days(stock: np.ndarray, estimate: np.ndarray) -> float:
-    """Median days of demand the stock covers (positions that sell at all)."""
-    selling = estimate > 0
-    if not selling.any():
-        return math.nan
-    return float(np.median(stock[selling] / estimate[selling]))

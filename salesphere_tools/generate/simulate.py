@@ -41,7 +41,7 @@ from salesphere_tools.generate.catalog import (
 from salesphere_tools.generate.config import GeneratorConfig
 from salesphere_tools.generate.demand import DayDemand
 from salesphere_tools.generate.events import SECONDS_PER_DAY, SimEvent
-from salesphere_tools.generate.ordering import Buyers, OrderLine, deliveries, opening
+from salesphere_tools.generate.ordering import Buyers, OrderLine, continued_history, deliveries
 
 LINES = (1, 2, 3, 4, 5)
 LINES_CW = (45, 73, 88, 96, 100)  # cumulative; mean ~1.95
@@ -201,24 +201,20 @@ class Simulation:
         """The live days follow ``history_days`` of daily history (generate.legacy's): the
         demand continues the history's model, and the stock and open orders are what the
         buyers (generate.ordering) left at its end."""
-        from salesphere_tools.generate.history import daily_history
-
         config, k = self.config, len(self.products)
         days = config.history_days
         first = config.start - timedelta(days=days)
-        history = daily_history(
+        _, products, self.buyers, start = continued_history(
             stores=config.stores,
             skus=config.skus,
             days=days,
             seed=config.seed,
-            start=first,
+            live_start=config.start,
             tickets_per_store_day=config.tickets_per_store_day,
             web_orders_per_day=config.web_orders_per_day,
         )
+        assert products == self.products, "the buyers ordered another catalogue"
         self.demand = DayDemand(self.products, first, days, config.seed, offset=days)
-        self.buyers, start = opening(
-            history.demand, self.products, len(self.stores), config.start, config.seed
-        )
         for index in range(len(self.stores)):
             self.stock[index] = start.stock[index * k : (index + 1) * k].tolist()
         self._schedule(start.open_lines)

@@ -22,6 +22,12 @@ from salesphere.ingest.mapping import builtin_mappings
 from salesphere.settings import Settings
 
 WAIT_SECONDS = 120.0
+# Shed answers (ingest's load shedding, or a proxy's rate limit) are retried this often,
+# waiting what ``Retry-After`` says but never longer than RETRY_MAX_SECONDS per attempt.
+RETRY_STATUSES = frozenset({429, 503})
+RETRY_ATTEMPTS = 10
+RETRY_DEFAULT_SECONDS = 1.0
+RETRY_MAX_SECONDS = 10.0
 
 
 class UnknownSource(ValueError):
@@ -78,28 +84,50 @@ def wait_for_marker(
     return json.loads(blob.download_as_bytes())
 
 
-def post_xml(settings: Settings, path: Path, url: str | None = None) -> tuple[int, dict[str, Any]]:
-    """POST one fiscal XML document (NFC-e, NF-e or event) as a POS system pushes it."""
-    body = path.read_bytes()
+def _retry_after(response: requests.Response) -> float:
+    """Seconds to wait before sending again: the answer's ``Retry-After``, capped.
+
+    Ingest sheds load with 503 (and a proxy in front of it may answer 429) and says in
+    ``Retry-After`` when to come back; a missing or HTTP-date value falls back to a short
+    pause, and the cap keeps one slow answer from stalling a demo for minutes.
+    """
+    value = response.headers.get("Retry-After", "")
+    try:
+        seconds = float(value)
+    except ValueError:
+        return RETRY_DEFAULT_SECONDS
+    return min(RETRY_MAX_SECONDS, max(0.0, seconds))
+
+
+def _post(
+    settings: Settings, url: str, body: bytes, content_type: str
+) -> tuple[int, dict[str, Any]]:
+    """POST ``body`` HMAC-signed with the first key, retrying while ingest sheds load.
+
+    Each attempt is signed afresh (the signature covers a timestamp). After
+    :data:`RETRY_ATTEMPTS` shed answers the last one is returned for the caller to judge.
+    """
     key_id, secret = settings.hmac_keys[0]
-    headers = {"Content-Type": "application/xml", **signing.sign(key_id, secret, body)}
-    response = requests.post(url or settings.ingest_url, data=body, headers=headers, timeout=120)
+    for attempt in range(1, RETRY_ATTEMPTS + 1):
+        headers = {"Content-Type": content_type, **signing.sign(key_id, secret, body)}
+        response = requests.post(url, data=body, headers=headers, timeout=120)
+        if response.status_code not in RETRY_STATUSES or attempt == RETRY_ATTEMPTS:
+            break
+        time.sleep(_retry_after(response))
     try:
         return response.status_code, response.json()
     except ValueError:
         return response.status_code, {"error": response.text[:500]}
+
+
+def post_xml(settings: Settings, path: Path, url: str | None = None) -> tuple[int, dict[str, Any]]:
+    """POST one fiscal XML document (NFC-e, NF-e or event) as a POS system pushes it."""
+    return _post(settings, url or settings.ingest_url, path.read_bytes(), "application/xml")
 
 
 def post_batch(
     settings: Settings, path: Path, source: str, url: str | None = None
 ) -> tuple[int, dict[str, Any]]:
     """POST a live batch file, HMAC-signed with the first configured key."""
-    body = path.read_bytes()
-    key_id, secret = settings.hmac_keys[0]
-    headers = {"Content-Type": "application/json", **signing.sign(key_id, secret, body)}
     target = f"{(url or settings.ingest_url).rstrip('/')}/?source={source}"
-    response = requests.post(target, data=body, headers=headers, timeout=120)
-    try:
-        return response.status_code, response.json()
-    except ValueError:
-        return response.status_code, {"error": response.text[:500]}
+    return _post(settings, target, path.read_bytes(), "application/json")
