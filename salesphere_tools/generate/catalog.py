@@ -11,6 +11,8 @@ import math
 import random
 from dataclasses import dataclass
 
+from salesphere.taxid import with_cnpj_digits
+
 WEB_STORE_ID = "WEB"
 
 #: State -> (city, IANA timezone, UTC offset in hours, neighbourhoods for store names).
@@ -442,3 +444,8 @@ def build_products(count: int, rng: random.Random, tickets_per_store_day: int) -
             )
         )
     return result
+
+
+def supplier_cnpj(name: str, suppliers: list[str]) -> str:
+    """A supplier's (valid, made-up) CNPJ, from its place among the catalogue's suppliers."""
+    return with_cnpj_digits(f"{44555000 + suppliers.index(name):08d}0001")

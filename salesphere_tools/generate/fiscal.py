@@ -30,12 +30,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from salesphere.taxid import with_cnpj_digits
-from salesphere_tools.generate.catalog import ProductSpec, StoreSpec
+from salesphere_tools.generate.catalog import ProductSpec, StoreSpec, supplier_cnpj
 from salesphere_tools.generate.events import SECONDS_PER_DAY, SimEvent, cents, local_timestamp
 from salesphere_tools.generate.manifest import FileEntry
 from salesphere_tools.generate.nfe import Line, build, cancellation, key_of
 from salesphere_tools.generate.ordering import ERP_EXPORT, ErpOrderRow, write_order_rows
-from salesphere_tools.generate.simulate import SalesTotals
+from salesphere_tools.generate.totals import SalesTotals
 
 #: Every n-th SKU is bought in boxes of BOX units.
 BOX_EVERY, BOX = 5, 12
@@ -49,10 +49,6 @@ LATE_EVERY, LATE_DAYS, UNNAMED_EVERY = 3, 2, 4
 
 def store_cnpj(index: int) -> str:
     return with_cnpj_digits(f"11222333{index + 1:04d}")
-
-
-def supplier_cnpj(name: str, suppliers: list[str]) -> str:
-    return with_cnpj_digits(f"{44555000 + suppliers.index(name):08d}0001")
 
 
 @dataclass

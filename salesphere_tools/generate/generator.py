@@ -28,8 +28,9 @@ from salesphere_tools.generate.manifest import Manifest, daily_totals, end_of_da
 from salesphere_tools.generate.ordering import summary as ordering_summary
 from salesphere_tools.generate.ordering import write_erp_orders
 from salesphere_tools.generate.reference_files import write_reference
-from salesphere_tools.generate.simulate import SalesTotals, Simulation
+from salesphere_tools.generate.simulate import Simulation
 from salesphere_tools.generate.spreadsheets import SpreadsheetWriter, store_rows
+from salesphere_tools.generate.totals import SalesTotals
 
 MONEY_KINDS = frozenset({"sale", "return"})
 OUTPUT_ENTRIES = (

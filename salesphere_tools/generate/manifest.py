@@ -22,7 +22,7 @@ from typing import Any
 from salesphere.speed.alerts import DIRECTION
 from salesphere_tools.generate.defects import Defect
 from salesphere_tools.generate.events import SimEvent, cents
-from salesphere_tools.generate.simulate import SalesTotals
+from salesphere_tools.generate.totals import SalesTotals
 
 MANIFEST_VERSION = 1
 

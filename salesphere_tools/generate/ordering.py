@@ -37,19 +37,23 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
-from salesphere_tools.generate.catalog import ProductSpec, StoreSpec
+from salesphere_tools.generate.catalog import (
+    ProductSpec,
+    StoreSpec,
+    build_products,
+    build_stores,
+    supplier_cnpj,
+)
 from salesphere_tools.generate.demand import seeded
 from salesphere_tools.generate.events import SECONDS_PER_DAY, cents
 from salesphere_tools.generate.formats import utc_text
+from salesphere_tools.generate.history import History, daily_history
+from salesphere_tools.generate.manifest import FileEntry
 from salesphere_tools.purchasing import ORDER_HEADER
-
-if TYPE_CHECKING:  # manifest imports the simulation, which imports this module
-    from salesphere_tools.generate.history import History
-    from salesphere_tools.generate.manifest import FileEntry
 
 #: Days the buyers run before the live week; the stock they start from is long gone by then.
 WARMUP_DAYS = 150
@@ -312,9 +316,6 @@ def _continued_history(
     tickets_per_store_day: int,
     web_orders_per_day: int,
 ) -> tuple[History, tuple[ProductSpec, ...], Buyers, Opening]:
-    from salesphere_tools.generate.catalog import build_products, build_stores
-    from salesphere_tools.generate.history import daily_history
-
     history = daily_history(
         stores=stores,
         skus=skus,
@@ -391,9 +392,6 @@ def write_erp_orders(
 ) -> FileEntry:
     """The ERP's export of every order not received before the live week (layout
     ``erp_pedidos``), sent at the end of the live week's last day."""
-    from salesphere_tools.generate.fiscal import supplier_cnpj
-    from salesphere_tools.generate.manifest import FileEntry
-
     suppliers = sorted({p.supplier for p in products})
 
     def rows() -> Iterable[ErpOrderRow]:

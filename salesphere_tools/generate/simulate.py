@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import NamedTuple
 
@@ -42,6 +42,7 @@ from salesphere_tools.generate.config import GeneratorConfig
 from salesphere_tools.generate.demand import DayDemand
 from salesphere_tools.generate.events import SECONDS_PER_DAY, SimEvent
 from salesphere_tools.generate.ordering import Buyers, OrderLine, continued_history, deliveries
+from salesphere_tools.generate.totals import SalesTotals
 
 LINES = (1, 2, 3, 4, 5)
 LINES_CW = (45, 73, 88, 96, 100)  # cumulative; mean ~1.95
@@ -61,25 +62,6 @@ OVERSELL_RATE = 0.02
 
 # Timeline action kinds, in the order they run when they share a second.
 _COUNT, _RECEIPT, _XFER_OUT, _XFER_IN, _RETURN, _TICKET, _DAMAGE, _SHRINK = range(8)
-
-
-@dataclass(slots=True)
-class SalesTotals:
-    """Sales sums for one store on one (local day, UTC day): the books the platform's
-    serving views must reproduce. Money in cents, so sums stay exact."""
-
-    units_sold: int = 0
-    units_returned: int = 0
-    gross_cents: int = 0
-    discount_cents: int = 0
-    returns_cents: int = 0
-    sale_lines: int = 0
-    return_lines: int = 0
-    orders: int = 0
-
-    def add(self, other: SalesTotals) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
 class Basket(NamedTuple):
