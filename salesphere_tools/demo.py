@@ -325,22 +325,8 @@ def _batch(state: DemoState, title: str) -> None:
 
 
 def step_first_batch(state: DemoState) -> None:
-    _wait_for_archive(state)
     _batch(state, "batch run: archive -> master.events -> batch views")
     state.facts["totals_after_batch"] = _serving_totals(state)
-
-
-def _wait_for_archive(state: DemoState, timeout: float = 120) -> None:
-    """The archiver flushes on a timer; its object count stops growing once it is done."""
-    from salesphere import names
-    from salesphere.gcp import clients
-
-    bucket = clients.storage_client(state.settings).bucket(state.settings.buckets.archive)
-    _wait_until_stable(
-        lambda: sum(1 for _ in bucket.list_blobs(prefix=names.ARCHIVE_PREFIX + "/")),
-        "archive files (master dataset)",
-        timeout,
-    )
 
 
 def step_today(state: DemoState) -> None:
@@ -359,7 +345,6 @@ def step_today(state: DemoState) -> None:
 
 
 def step_second_batch(state: DemoState) -> None:
-    _wait_for_archive(state)
     _batch(state, "batch run absorbs the new events")
     fresh = state.facts["totals_fresh"]
     after = _serving_totals(state)
