@@ -95,7 +95,10 @@ def _free_ports() -> Ports:
 
 
 def make_settings(twin_dir: Path) -> Settings:
-    return replace(Settings(), ports=_free_ports(), twin_dir=twin_dir)
+    # Tests add reference rows between documents: the functions read it for each one.
+    return replace(
+        Settings(), ports=_free_ports(), twin_dir=twin_dir, fiscal_catalog_ttl_seconds=0.0
+    )
 
 
 @pytest.fixture(scope="session")

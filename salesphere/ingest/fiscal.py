@@ -59,7 +59,6 @@ REGISTER_PREFIX = "_fiscal/"
 XML_CONTENT_TYPES = ("application/xml", "text/xml")
 #: Rule of a cancellation whose counted document cannot be voided (see docs/fiscal.md).
 CANCELLED_AFTER_COUNTING = "cancelled_after_counting"
-CATALOG_TTL_SECONDS = 300.0
 _SNIFF_BYTES = 512
 
 
@@ -168,7 +167,7 @@ class FiscalIngest:
             return self._catalog
         with self._lock:
             now = time.monotonic()
-            stale = now - self._catalog_at >= CATALOG_TTL_SECONDS
+            stale = now - self._catalog_at >= self.settings.fiscal_catalog_ttl_seconds
             if self._catalog is None or not self._catalog.stores_by_cnpj or stale:
                 # an empty catalog (reference not loaded yet) is read again every time
                 self._catalog = load_fiscal_catalog(self.settings)

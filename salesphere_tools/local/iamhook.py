@@ -40,7 +40,10 @@ ENV_FILE = "SALESPHERE_IAM_RECORD"
 ENV_SERVICE = "SALESPHERE_IAM_SERVICE"
 #: Innermost product module on the stack -> service (for calls from the test process).
 #: Order matters: the first prefix that matches a frame's module wins.
-STACK_SERVICES = (
+#: ``None``: product code no deployed function runs (the history import is run by a data
+#: engineer with ``salesphere history import``, under their own credentials).
+STACK_SERVICES: tuple[tuple[str, str | None], ...] = (
+    ("salesphere.ingest.history", None),
     ("salesphere.ingest.files", "ingest-files"),
     ("salesphere.ingest", "ingest-http"),
     ("salesphere.speed", "speed"),
