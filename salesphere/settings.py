@@ -126,10 +126,10 @@ class Settings:
     #: from homologation (tpAmb 2), marked ``nfe-unauthorised``. ``None``: only the twin
     #: and dev do (``SALESPHERE_FISCAL_ACCEPT_UNAUTHORISED`` on/off overrides).
     fiscal_accept_unauthorised: bool | None = None
-    #: How long an ingest process keeps the fiscal reference (stores by CNPJ, GTINs,
-    #: suppliers' codes) before reading it again: a row added to reference is used by
-    #: fiscal documents within this time. The test twin sets 0 (read for every document).
-    fiscal_catalog_ttl_seconds: float = 300.0
+    #: How long an ingest process keeps reference data (the SKU catalogue; for fiscal
+    #: documents stores by CNPJ, GTINs, suppliers' codes) before reading it again: a row
+    #: added to reference is used within this time. The test twin sets 0 (read per request).
+    reference_ttl_seconds: float = 300.0
     #: The audiences an ID token for ingest-http may carry: its own URLs
     #: (:func:`salesphere.endpoints.audiences`, passed by the program). Empty: no token is
     #: accepted (fail closed).
@@ -334,7 +334,7 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("forecast_workers", "SALESPHERE_FORECAST_WORKERS", _number(int)),
     EnvVar("forecast_runtime", "SALESPHERE_FORECAST_RUNTIME", _runtime),
     EnvVar("fiscal_accept_unauthorised", "SALESPHERE_FISCAL_ACCEPT_UNAUTHORISED", _switch, _on_off),
-    EnvVar("fiscal_catalog_ttl_seconds", "SALESPHERE_FISCAL_CATALOG_TTL_SECONDS", _number(float)),
+    EnvVar("reference_ttl_seconds", "SALESPHERE_REFERENCE_TTL_SECONDS", _number(float)),
 )
 
 

@@ -96,9 +96,7 @@ def _free_ports() -> Ports:
 
 def make_settings(twin_dir: Path) -> Settings:
     # Tests add reference rows between documents: the functions read it for each one.
-    return replace(
-        Settings(), ports=_free_ports(), twin_dir=twin_dir, fiscal_catalog_ttl_seconds=0.0
-    )
+    return replace(Settings(), ports=_free_ports(), twin_dir=twin_dir, reference_ttl_seconds=0.0)
 
 
 @pytest.fixture(scope="session")

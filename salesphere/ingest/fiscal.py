@@ -167,7 +167,7 @@ class FiscalIngest:
             return self._catalog
         with self._lock:
             now = time.monotonic()
-            stale = now - self._catalog_at >= self.settings.fiscal_catalog_ttl_seconds
+            stale = now - self._catalog_at >= self.settings.reference_ttl_seconds
             if self._catalog is None or not self._catalog.stores_by_cnpj or stale:
                 # an empty catalog (reference not loaded yet) is read again every time
                 self._catalog = load_fiscal_catalog(self.settings)

@@ -51,8 +51,6 @@ from salesphere.model import utcnow
 from salesphere.settings import Settings
 
 log = logging.getLogger("salesphere.ingest")
-#: Reference data is re-read this often once loaded; while empty, on every request.
-REFERENCE_TTL_SECONDS = 300.0
 
 
 @dataclass
@@ -154,7 +152,9 @@ class IngestService:
             now = time.monotonic()
             ref = self._reference
             fresh = (
-                ref is not None and ref.loaded and now - self._reference_at < REFERENCE_TTL_SECONDS
+                ref is not None
+                and ref.loaded
+                and now - self._reference_at < self.settings.reference_ttl_seconds
             )
             if not fresh:
                 self._reference = load_catalog(self.settings)

@@ -34,6 +34,7 @@ def test_every_declared_setting_survives_the_trip_through_the_environment(tmp_pa
         forecast_workers=2,
         forecast_runtime="beam",
         fiscal_accept_unauthorised=True,
+        reference_ttl_seconds=12.5,
     )
     for var in ENVIRONMENT:  # each declared field really differs from its default here
         assert getattr(changed, var.field) != getattr(Settings(), var.field), var.field

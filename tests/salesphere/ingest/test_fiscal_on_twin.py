@@ -122,7 +122,13 @@ def test_a_supplier_nfe_dropped_under_any_name_becomes_receipts_in_units(
     )
     (item,) = upload_files(twin.settings, [path], source="fornecedores")
     outcome = wait_for_marker(twin.settings, item["sha256"], timeout=60)
-    assert (outcome["status"], outcome["mapping"], outcome["events"]) == ("ingested", "nfe", 1)
+    got = (outcome["status"], outcome["mapping"], outcome["events"])
+    if got != ("ingested", "nfe", 1):
+        rows = clients.query_rows(
+            twin.settings,
+            f"SELECT * FROM ops.rejects WHERE request_id = '{outcome['request_id']}'",
+        )
+        raise AssertionError(json.dumps(outcome) + " " + repr(rows))
 
 
 def test_hostile_and_cancelled_documents_are_quarantined_with_their_reason(
