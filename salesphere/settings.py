@@ -128,7 +128,7 @@ class Settings:
     fiscal_accept_unauthorised: bool | None = None
     #: How long an ingest process keeps reference data (the SKU catalogue; for fiscal
     #: documents stores by CNPJ, GTINs, suppliers' codes) before reading it again: a row
-    #: added to reference is used within this time. The test twin sets 0 (read per request).
+    #: added to reference is used within this time. The test twin sets 2 s.
     reference_ttl_seconds: float = 300.0
     #: The audiences an ID token for ingest-http may carry: its own URLs
     #: (:func:`salesphere.endpoints.audiences`, passed by the program). Empty: no token is

@@ -95,8 +95,8 @@ def _free_ports() -> Ports:
 
 
 def make_settings(twin_dir: Path) -> Settings:
-    # Tests add reference rows between documents: the functions read it for each one.
-    return replace(Settings(), ports=_free_ports(), twin_dir=twin_dir, reference_ttl_seconds=0.0)
+    # Tests add reference rows between modules: the functions read it again after 2 s.
+    return replace(Settings(), ports=_free_ports(), twin_dir=twin_dir, reference_ttl_seconds=2.0)
 
 
 @pytest.fixture(scope="session")
