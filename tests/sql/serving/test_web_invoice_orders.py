@@ -21,6 +21,7 @@ from salesphere.gcp import clients
 from salesphere.ingest.files import FileIngestor, ObjectRef
 from salesphere.ingest.service import IngestService
 from salesphere.model import CanonicalEvent, finalize
+from salesphere_tools.report import data as report_data
 from tests.salesphere.fiscal.samples import WEB_SHOP, Line, build, key_of
 from tests.support import batch as h
 
@@ -174,3 +175,6 @@ def test_each_web_invoice_is_matched_to_its_order_whichever_arrives_first(quiet_
         ("WEB-0", old_key): ("3" * 14, "WEB", "matched", 0),
         ("WEB-OLD", None): (None, "WEB", "uninvoiced", 5),
     }
+    # The dashboard's count under data quality.
+    (counts,) = clients.query_rows(settings, report_data._WEB_INVOICES_SQL)
+    assert (counts["unmatched"], counts["uninvoiced"]) == (1, 1)
