@@ -351,6 +351,7 @@ class FiscalIngest:
             received_at=received_text,
             summary=summary,
             object_name=object_name,
+            **_web_invoice_link(intake, result),
         )
         if (
             intake is not None
@@ -369,6 +370,18 @@ class FiscalIngest:
                     )
         log.info("fiscal %s %s: %s", source, request_id, summary.to_json())
         return RequestReport(request_id, source, received_text, [result], summary, quarantined)
+
+
+def _web_invoice_link(intake: Intake | None, result: RecordResult) -> dict[str, str]:
+    """A web-shop invoice's access key and order number, for its ``ops.ingest_log`` row.
+
+    The invoice adds no sale (the order feed counts it); this link is what
+    ``serving.web_invoice_orders`` matches against the web orders received. A re-sent
+    invoice (duplicate) logs it again: the view keeps one row per key.
+    """
+    if intake is None or result.status == REJECTED or not intake.conversion.order_reference:
+        return {}
+    return {"document_key": intake.item.key.text, "order_id": intake.conversion.order_reference}
 
 
 _INSTANCES: weakref.WeakKeyDictionary[IngestService, FiscalIngest] = weakref.WeakKeyDictionary()

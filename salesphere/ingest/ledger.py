@@ -127,9 +127,15 @@ class IngestLedger:
         received_at: str,
         summary: RequestCounts,
         object_name: str | None = None,
+        document_key: str | None = None,
+        order_id: str | None = None,
     ) -> None:
-        """One ``ops.ingest_log`` row. Duplicates within a batch count as accepted records."""
-        row = {
+        """One ``ops.ingest_log`` row. Duplicates within a batch count as accepted records.
+
+        ``document_key`` and ``order_id``: a web-shop invoice and the web order it names
+        (written only when given, so every other row keeps its shape).
+        """
+        row: dict[str, Any] = {
             "request_id": request_id,
             "source": source,
             "channel": channel,
@@ -140,6 +146,8 @@ class IngestLedger:
             "records_rejected": summary.rejected,
             "events_accepted": summary.events,
         }
+        if document_key is not None:
+            row.update(document_key=document_key, order_id=order_id)
         self._log_row(row)
 
     def _log_row(self, row: dict[str, Any]) -> None:

@@ -30,6 +30,13 @@ event jumps levels only the most severe alert is raised. Recovery to ``ok`` re-a
 Until the first count is seen on hand is unknown and no alert is raised (guessing zero
 would page every store manager on day one).
 
+**Voids.** A ``void`` (a fiscal document cancelled after it was counted) names the voided
+event in ``source_ref`` and carries its store, SKU and time. It gives the voided movement's
+units back: the movement stays remembered under its id with a delta of 0, so a redelivered
+void, or the voided event arriving again (or only after its void), changes nothing. A void
+of a movement that occurred before the current count changes nothing either: the count saw
+the shelf as it was, with the cancelled ticket's goods still on it.
+
 **Bounded state.** Only movements after the current count are kept. Past
 :data:`MAX_MOVEMENTS` the oldest is folded into the baseline (on hand stays exact; a
 count older than the folded movement would then be ignored, which is acceptable for a
@@ -118,18 +125,37 @@ class StockState:
         if event_id in self.movements or (self.count_at is not None and at <= self.count_at):
             return False
         self.movements[event_id] = (at, delta)
+        self._bound()
+        return True
+
+    def _take_void(self, voided_id: str | None, at: str) -> bool:
+        """Give the voided movement's units back; ``True`` only when on hand changed.
+
+        The voided id stays with a delta of 0: the same void again, or the voided event
+        arriving late, finds it and changes nothing.
+        """
+        if not voided_id or (self.count_at is not None and at <= self.count_at):
+            return False
+        known = self.movements.get(voided_id)
+        self.movements[voided_id] = (known[0] if known else at, 0)
+        self._bound()
+        return known is not None and known[1] != 0
+
+    def _bound(self) -> None:
+        """Past :data:`MAX_MOVEMENTS`, fold the oldest movement into the baseline."""
         if len(self.movements) > MAX_MOVEMENTS:
             oldest = min(self.movements, key=lambda k: self.movements[k])
             at_oldest, delta_oldest = self.movements.pop(oldest)
             if self.count_at is not None:
                 self.count_at, self.count_value = at_oldest, self.count_value + delta_oldest
-        return True
 
     def apply(self, row: dict[str, Any], reorder_point: int | None) -> dict[str, Any] | None:
         """Apply one event; return the ``speed.stock_alerts`` row it raises, if any."""
         at = _ts(row["occurred_at"])
         if row["event_type"] == EventType.STOCK_COUNT.value:
             changed = self._take_count(at, int(row["counted_quantity"]))
+        elif row["event_type"] == EventType.VOID.value:
+            changed = self._take_void(row.get("source_ref"), at)
         else:
             sign = DIRECTION.get(row["event_type"], 0)
             changed = sign != 0 and self._take_movement(

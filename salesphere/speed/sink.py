@@ -54,6 +54,7 @@ HISTORY_COLUMNS = (
     "occurred_at",
     "quantity",
     "counted_quantity",
+    "source_ref",
     "written_at",
 )
 

@@ -145,6 +145,17 @@ INGEST_LOG = TableDef(
             "INT64",
             description="Canonical events in the accepted records (a web order holds several).",
         ),
+        Column(
+            "document_key",
+            "STRING",
+            description="A web-shop invoice's access key (NF-e); NULL on every other row.",
+        ),
+        Column(
+            "order_id",
+            "STRING",
+            description="The web order a web-shop invoice names (xPed, or the free text per "
+            "the fiscal policy); serving.web_invoice_orders matches it to the order feed.",
+        ),
     ),
     "One row per ingest request or file: the counts reconciliation starts from.",
     partition_field="received_at",

@@ -56,6 +56,9 @@ class ReportData:
     late_orders: list[dict[str, Any]] = field(default_factory=list)
     #: Units and lines in transit (open and late) over every store.
     in_transit: dict[str, Any] = field(default_factory=dict)
+    #: serving.web_invoice_orders counts: unmatched (web-shop invoices naming an order
+    #: never received) and uninvoiced (web orders over 3 days old without an invoice).
+    web_invoices: dict[str, Any] = field(default_factory=dict)
 
     @property
     def total_net(self) -> Decimal:
@@ -295,6 +298,10 @@ _QUALITY_SQL = (
     "SELECT source, rule, rejects FROM serving.data_quality "
     "WHERE rule IS NOT NULL ORDER BY rejects DESC LIMIT 20"
 )
+_WEB_INVOICES_SQL = (
+    "SELECT COUNTIF(w.status = 'unmatched') AS unmatched, "
+    "COUNTIF(w.status = 'uninvoiced') AS uninvoiced FROM serving.web_invoice_orders AS w"
+)
 _HAS_FORECAST_SQL = "SELECT 1 AS x FROM batch.demand_forecast AS f LIMIT 1"
 
 
@@ -317,9 +324,11 @@ def fetch(settings: Any, *, top: int = 10) -> ReportData:
     quality = clients.query_rows(settings, _QUALITY_SQL)
     has_forecast = bool(clients.query_rows(settings, _HAS_FORECAST_SQL))
     late_orders, in_transit = fetch_orders(settings)
+    web_invoices = clients.query_rows(settings, _WEB_INVOICES_SQL)
     return ReportData(
         late_orders=late_orders,
         in_transit=in_transit,
+        web_invoices=web_invoices[0] if web_invoices else {},
         forecast_series=fetch_forecasts(settings),
         suggestions=fetch_suggestions(settings),
         transfers=fetch_transfers(settings),

@@ -600,9 +600,16 @@ def quality_section(data: ReportData) -> str:
             orientation="h",
         )
     )
+    web = data.web_invoices or {}
+    unmatched = int(web.get("unmatched") or 0)
+    uninvoiced = int(web.get("uninvoiced") or 0)
+    flag = ' class="bad"' if unmatched else ""
     return (
         f"<section><h2>Data quality: rejects by source and reason</h2>"
-        f"{_figure_html(quality, 'chart-quality')}</section>"
+        f"{_figure_html(quality, 'chart-quality')}"
+        f'<p id="web-invoices"{flag}>{unmatched} web-shop invoice(s) name an order the '
+        f"order feed never sent; {uninvoiced} web order(s) over 3 days old have no invoice "
+        "(serving.web_invoice_orders).</p></section>"
     )
 
 

@@ -65,6 +65,23 @@ def movement(
     return finalize(draft, received_at or utcnow())
 
 
+def void(voided: CanonicalEvent, *, received_at: datetime | None = None) -> CanonicalEvent:
+    """The void a cancellation publishes for ``voided``: same store, SKU and time, nothing moved."""
+    return finalize(
+        {
+            "event_type": EventType.VOID,
+            "occurred_at": voided.occurred_at,
+            "source": "nfe-event",
+            "source_ref": voided.event_id,
+            "store_id": voided.store_id,
+            "sku": voided.sku,
+            "quantity": 0,
+            "channel": "backoffice",
+        },
+        received_at or utcnow(),
+    )
+
+
 def count(
     store: str, sku: str, counted: int, at: datetime, *, received_at: datetime | None = None
 ) -> CanonicalEvent:

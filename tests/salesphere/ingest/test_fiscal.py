@@ -17,7 +17,7 @@ from salesphere.ingest.catalog import Reference
 from salesphere.ingest.files import FileIngestor
 from salesphere.ingest.service import IngestService
 from salesphere.settings import Settings
-from tests.salesphere.fiscal.samples import Line, build, cancellation, key_of
+from tests.salesphere.fiscal.samples import WEB_SHOP, Line, build, cancellation, key_of
 from tests.salesphere.fiscal.test_convert import CATALOG
 from tests.salesphere.fiscal.test_xmlsafe import BILLION_LAUGHS
 from tests.salesphere.ingest.test_files_attempts import (
@@ -117,6 +117,28 @@ def test_a_cancellation_after_its_ticket_voids_each_of_its_events_once(wired) ->
     assert (again["duplicate"], again["events"]) == (1, 0)
     resent = events(service)[len(sales) + len(voids) :]
     assert [v["event_id"] for v in resent] == [v["event_id"] for v in voids]
+
+
+def test_a_web_invoice_logs_the_order_it_names_and_adds_no_sale(wired) -> None:
+    files, service = wired
+    invoice = build(
+        model="55",
+        issuer=WEB_SHOP,
+        recipient_cpf="68834846982",
+        lines=[Line("SKU-1", "1", "4.99", order="WEB-1001")],
+    )
+    outcome = files.handle(drop(files, "web/nf-1.xml", invoice))
+    assert (outcome["status"], outcome["events"]) == ("ingested", 0)
+    logged = service.ledger.logs[-1]
+    assert (logged["document_key"], logged["order_id"]) == (key_of(invoice), "WEB-1001")
+    # Re-sent: a duplicate, and its row carries the same link (the view keeps one per key).
+    again = files.handle(drop(files, "web/nf-1-again.xml", invoice + b"\n"))
+    assert (again["duplicate"], again["events"]) == (1, 0)
+    assert service.ledger.logs[-1]["order_id"] == "WEB-1001"
+    # Any other document's row has no link.
+    files.handle(drop(files, "pos/ticket.xml", TICKET))
+    assert "order_id" not in service.ledger.logs[-1]
+    assert events(service) == [e for e in events(service) if e["event_type"] == "sale"]
 
 
 def signed(body: bytes, content_type: str = "application/xml") -> FakeRequest:

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from salesphere.model import EventType
 from salesphere.speed import alerts as stock
+from salesphere.speed import sink as stock_sink
 from salesphere.speed.rows import event_row
-from salesphere_tools.speed.samples import count, movement, sale
+from salesphere_tools.speed.samples import count, movement, sale, void
 from sql import SERVING_DIR
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -190,3 +191,54 @@ def test_state_stays_bounded_and_exact() -> None:
         state.apply(row(sale("S1", "K1", 1, at(1) + timedelta(seconds=i), f"o{i}")), None)
     assert len(state.movements) == stock.MAX_MOVEMENTS
     assert state.on_hand() == 100_000 - stock.MAX_MOVEMENTS - 50
+
+
+def test_a_void_gives_the_cancelled_tickets_units_back() -> None:
+    ticket = sale("S1", "K1", 3, at(2), "T1")
+    events = [count("S1", "K1", 8, at(0)), sale("S1", "K1", 1, at(1), "a"), ticket, void(ticket)]
+    state, raised = run(events)
+    # 8 - 1 - 3 = 4 (low, alerted); the void gives 3 back: 7, recovered and re-armed.
+    assert state.on_hand() == 7
+    assert [(a["kind"], a["on_hand"]) for a in raised] == [("below_reorder_point", 4)]
+    assert state.alerted == stock.Level.OK
+
+
+def test_a_redelivered_void_or_ticket_gives_back_once() -> None:
+    ticket = sale("S1", "K1", 3, at(2), "T1")
+    cancelled = void(ticket)
+    state, _ = run([count("S1", "K1", 10, at(0)), ticket, cancelled, cancelled, ticket, cancelled])
+    assert state.on_hand() == 10
+
+
+def test_a_void_arriving_before_its_ticket_keeps_the_ticket_out() -> None:
+    ticket = sale("S1", "K1", 3, at(2), "T1")
+    state, raised = run([count("S1", "K1", 4, at(0)), void(ticket), ticket])
+    assert state.on_hand() == 4
+    assert [a["kind"] for a in raised] == ["below_reorder_point"]  # the count itself, not T1
+
+
+def test_a_void_of_a_ticket_before_the_count_changes_nothing() -> None:
+    # The count at minute 5 saw the shelf with the cancelled ticket's goods on it.
+    ticket = sale("S1", "K1", 3, at(2), "T1")
+    state, _ = run([ticket, count("S1", "K1", 10, at(5)), void(ticket)])
+    assert state.on_hand() == 10
+
+
+def test_a_void_of_a_receipt_takes_its_units_back_out() -> None:
+    receipt = movement(EventType.STOCK_RECEIPT, "S1", "K1", 6, at(1), "NF/1")
+    state, _ = run([count("S1", "K1", 10, at(0)), receipt, void(receipt)])
+    assert state.on_hand() == 10
+
+
+def test_replay_reads_voids_from_written_rows() -> None:
+    ticket = sale("S1", "K1", 3, at(2), "T1")
+    history = [
+        row(count("S1", "K1", 6, at(0)), 0),
+        row(ticket, 1),
+        row(void(ticket), 2),
+    ]
+    # Only the columns the function runtime reads back from speed.events.
+    columns = stock_sink.HISTORY_COLUMNS
+    state = stock.replay([{k: r[k] for k in columns} for r in history], 5)
+    assert state.on_hand() == 6
+    assert state.alerted == stock.Level.OK

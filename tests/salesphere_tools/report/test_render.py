@@ -116,3 +116,12 @@ def test_transfers_are_listed_before_the_purchases_they_reduce() -> None:
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
     assert cells[:3] == ["Café", "SP01", "SP02"]
     assert cells[3:6] == ["16", "yes", "2"] and cells[-1] == "4"
+
+
+def test_unmatched_web_invoices_are_counted_under_data_quality() -> None:
+    data = sample()
+    assert '<p id="web-invoices">0 web-shop invoice(s)' in render(data)
+    data.web_invoices = {"unmatched": 2, "uninvoiced": 5}
+    page = render(data)
+    assert '<p id="web-invoices" class="bad">2 web-shop invoice(s)' in page
+    assert "5 web order(s) over 3 days old have no invoice" in page
