@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -439,14 +440,43 @@ def bench_http(
     Loads the bench catalog into ``reference.products`` / ``reference.stores`` first,
     so the unknown-SKU check runs as in production.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    import requests
-
     settings = settings or Settings.from_env()
     load_bench_reference(settings)
     bodies = [json.dumps(_pos_batch(i, batch_size)).encode() for i in range(0, events, batch_size)]
     url = f"{settings.ingest_url}/?source=pos"
+    one = _one_sender(settings, url, bodies)
+    return {
+        "http_events": one.accepted,
+        "http_batch_size": batch_size,
+        "http_events_per_s": round(one.accepted / one.seconds),
+        "http_events_per_server_cpu_s": one.per_server_cpu_second(),
+        **_many_senders(settings, url, bodies),
+        **_inprocess_against_baseline(settings, bodies[: max(1, len(bodies) // 5)]),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+@dataclass(frozen=True)
+class _SenderRun:
+    """One sender's POSTs: events accepted, wall seconds, and the ingest service's CPU
+    seconds over the run (``None`` when the twin cannot tell)."""
+
+    accepted: int
+    seconds: float
+    server_cpu_seconds: float | None
+
+    def per_server_cpu_second(self) -> int | None:
+        """Events accepted per CPU second the service spent on them."""
+        if self.server_cpu_seconds is None:
+            return None
+        return round(self.accepted / max(self.server_cpu_seconds, 1e-9))
+
+
+def _one_sender(settings: Settings, url: str, bodies: list[bytes]) -> _SenderRun:
+    """Every body POSTed in turn by one sender, after one warm-up request (the function
+    instance's first request loads the catalogue and clients)."""
+    import requests
+
     session = requests.Session()
     _post_all(session, url, settings, bodies[:1])  # warm the function instance
     server_cpu = _service_cpu_seconds(settings)
@@ -454,6 +484,16 @@ def bench_http(
     accepted, _ = _post_all(session, url, settings, bodies)
     seconds = time.perf_counter() - start
     server_after = _service_cpu_seconds(settings)
+    used = None if server_cpu is None or server_after is None else server_after - server_cpu
+    return _SenderRun(accepted, seconds, used)
+
+
+def _many_senders(settings: Settings, url: str, bodies: list[bytes]) -> dict[str, Any]:
+    """The bodies shared among ``max_inflight_requests`` senders posting at once, each
+    re-sending what the service sheds."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
 
     senders = max(1, settings.max_inflight_requests)
     shares = [bodies[n::senders] for n in range(senders)]
@@ -462,27 +502,22 @@ def bench_http(
         done = list(
             pool.map(lambda share: _post_all(requests.Session(), url, settings, share), shares)
         )
-    concurrent_seconds = time.perf_counter() - start
-    concurrent_accepted = sum(n for n, _ in done)
+    seconds = time.perf_counter() - start
+    return {
+        "http_concurrent_senders": senders,
+        "http_concurrent_events_per_s": round(sum(n for n, _ in done) / seconds),
+        "http_concurrent_retries": sum(r for _, r in done),
+    }
 
-    sample = bodies[: max(1, len(bodies) // 5)]
+
+def _inprocess_against_baseline(settings: Settings, sample: list[bytes]) -> dict[str, Any]:
+    """Our handler and the naive loop on the same sample, both in this process against the
+    same emulators, so their ratio compares the code alone."""
     inproc_count, inproc_seconds, inproc_cpu = inprocess_http_work(settings, sample)
     naive_count, naive_seconds, naive_cpu = naive_http_work(settings, sample)
     ours = inproc_count / inproc_seconds
     theirs = naive_count / naive_seconds
-    server = (
-        None
-        if server_cpu is None or server_after is None
-        else round(accepted / max(server_after - server_cpu, 1e-9))
-    )
     return {
-        "http_events": accepted,
-        "http_batch_size": batch_size,
-        "http_events_per_s": round(accepted / seconds),
-        "http_events_per_server_cpu_s": server,
-        "http_concurrent_senders": senders,
-        "http_concurrent_events_per_s": round(concurrent_accepted / concurrent_seconds),
-        "http_concurrent_retries": sum(r for _, r in done),
         "http_inprocess_events_per_s": round(ours),
         "http_baseline_events_per_s": round(theirs),
         "http_ratio": round(ours / theirs, 2),
@@ -490,7 +525,6 @@ def bench_http(
         "http_baseline_events_per_cpu_s": round(naive_count / naive_cpu),
         "http_cpu_ratio": round((inproc_count / inproc_cpu) / (naive_count / naive_cpu), 2),
         "http_ratio_basis": "in-process, both against the same emulators",
-        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
 
