@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from salesphere_tools.generate.config import GeneratorConfig
@@ -304,9 +304,7 @@ class _Run:
         sim, tally, planner = self.sim, self.tally, self.writers.planner
         store_ids = [s.store_id for s in sim.stores]
         self.manifest.defects = planner.defects
-        self.manifest.expected = _expected(
-            planner, tally.by_type, tally.spreadsheet_rows, tally.totals, self.config, store_ids
-        ) | {
+        self.manifest.expected = _expected(planner, tally, self.config.start, store_ids) | {
             "end_of_day_stock": end_of_day_stock(
                 tally.sent, self.config.start, store_ids, [p.sku for p in sim.products]
             )
@@ -328,14 +326,10 @@ class _Run:
 
 
 def _expected(
-    planner: DefectPlanner,
-    by_type: dict[str, int],
-    spreadsheet_rows: int,
-    totals: dict[tuple[int, int, int], SalesTotals],
-    config: GeneratorConfig,
-    store_ids: list[str],
+    planner: DefectPlanner, tally: _Tally, start: date, store_ids: list[str]
 ) -> dict[str, object]:
     """What a correct platform must end up with, from the simulation's own bookkeeping."""
+    by_type = tally.by_type
     malformed = [d for d in planner.defects if d.kind == "malformed"]
     rejected_sheet_rows = sum(1 for d in malformed if d.source == "spreadsheet")
     duplicates = sum(d.events for d in planner.defects if d.kind == "duplicate")
@@ -343,12 +337,12 @@ def _expected(
         "accepted_events": sum(by_type.values()),
         "events_by_type": dict(sorted(by_type.items())),
         "rejected_events": sum(d.events for d in malformed),
-        "duplicate_events": duplicates + spreadsheet_rows - rejected_sheet_rows,
+        "duplicate_events": duplicates + tally.spreadsheet_rows - rejected_sheet_rows,
         "notes": (
             "accepted_events counts distinct event_ids; duplicate_events are records whose "
             "event_id was already sent (retries, overlapping exports, spreadsheet rows that "
             "repeat live sales); net_revenue = gross - discounts - returns_amount; daily_local "
             "groups by the store's local date, daily_utc by the UTC date of occurred_at"
         ),
-        **daily_totals(totals, config.start, store_ids),
+        **daily_totals(tally.totals, start, store_ids),
     }
