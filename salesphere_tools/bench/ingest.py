@@ -274,7 +274,24 @@ def _pos_batch(start: int, size: int) -> list[dict[str, Any]]:
     ]
 
 
-def naive_http_work(settings: Settings, bodies: list[bytes]) -> tuple[int, float, float]:
+@dataclass(frozen=True)
+class HttpWork:
+    """Events one in-process loop accepted, in wall and CPU seconds of this process."""
+
+    events: int
+    seconds: float
+    cpu_seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.events / self.seconds
+
+    @property
+    def per_cpu_second(self) -> float:
+        return self.events / self.cpu_seconds
+
+
+def naive_http_work(settings: Settings, bodies: list[bytes]) -> HttpWork:
     """The same batches done naively: per-record json + dict checks, one message per event."""
     from salesphere import names
     from salesphere.gcp import clients
@@ -298,7 +315,7 @@ def naive_http_work(settings: Settings, bodies: list[bytes]) -> tuple[int, float
         count += len(futures)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     publisher.stop()
-    return count, seconds, cpu
+    return HttpWork(count, seconds, cpu)
 
 
 def load_bench_reference(settings: Settings) -> None:
@@ -361,7 +378,7 @@ def _post_all(session: Any, url: str, settings: Settings, bodies: list[bytes]) -
     return accepted, retries
 
 
-def inprocess_http_work(settings: Settings, bodies: list[bytes]) -> tuple[int, float, float]:
+def inprocess_http_work(settings: Settings, bodies: list[bytes]) -> HttpWork:
     """Our handler in-process: a real werkzeug request through ``http.handle`` (auth,
     parsing, mapping, validation, confirmed publish, ledger) minus the HTTP server."""
     from flask import Request
@@ -393,7 +410,7 @@ def inprocess_http_work(settings: Settings, bodies: list[bytes]) -> tuple[int, f
         if answer.status != 200:
             raise RuntimeError(f"in-process ingest answered {answer.status}: {answer.body}")
         count += answer.body["summary"]["events"]
-    return count, time.perf_counter() - start, time.process_time() - cpu
+    return HttpWork(count, time.perf_counter() - start, time.process_time() - cpu)
 
 
 def _service_cpu_seconds(settings: Settings, name: str = "ingest-http") -> float | None:
@@ -513,17 +530,15 @@ def _many_senders(settings: Settings, url: str, bodies: list[bytes]) -> dict[str
 def _inprocess_against_baseline(settings: Settings, sample: list[bytes]) -> dict[str, Any]:
     """Our handler and the naive loop on the same sample, both in this process against the
     same emulators, so their ratio compares the code alone."""
-    inproc_count, inproc_seconds, inproc_cpu = inprocess_http_work(settings, sample)
-    naive_count, naive_seconds, naive_cpu = naive_http_work(settings, sample)
-    ours = inproc_count / inproc_seconds
-    theirs = naive_count / naive_seconds
+    ours = inprocess_http_work(settings, sample)
+    theirs = naive_http_work(settings, sample)
     return {
-        "http_inprocess_events_per_s": round(ours),
-        "http_baseline_events_per_s": round(theirs),
-        "http_ratio": round(ours / theirs, 2),
-        "http_inprocess_events_per_cpu_s": round(inproc_count / inproc_cpu),
-        "http_baseline_events_per_cpu_s": round(naive_count / naive_cpu),
-        "http_cpu_ratio": round((inproc_count / inproc_cpu) / (naive_count / naive_cpu), 2),
+        "http_inprocess_events_per_s": round(ours.per_second),
+        "http_baseline_events_per_s": round(theirs.per_second),
+        "http_ratio": round(ours.per_second / theirs.per_second, 2),
+        "http_inprocess_events_per_cpu_s": round(ours.per_cpu_second),
+        "http_baseline_events_per_cpu_s": round(theirs.per_cpu_second),
+        "http_cpu_ratio": round(ours.per_cpu_second / theirs.per_cpu_second, 2),
         "http_ratio_basis": "in-process, both against the same emulators",
     }
 
