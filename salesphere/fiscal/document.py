@@ -306,6 +306,8 @@ def _party(element: etree._Element | None) -> Party | None:
 
 
 def _document(root: etree._Element) -> FiscalDocument:
+    """Read an ``nfeProc`` or bare ``NFe`` the schema accepted, checking what the schema
+    cannot: the access key against the fields it embeds, the issuer's CNPJ, the totals."""
     envelope = local(root)
     nfe = root if envelope == "NFe" else root.find("n:NFe", _NS)
     assert nfe is not None  # the schema requires it
@@ -317,51 +319,12 @@ def _document(root: etree._Element) -> FiscalDocument:
     issuer = _party(inf.find("n:emit", _NS))
     assert issuer is not None
     issued_at = _instant(_required(ide, "n:dhEmi"), path_of(ide))
-    fields = {
-        "cUF": _required(ide, "n:cUF"),
-        "AAMM": issued_at.strftime("%y%m"),
-        "emit": issuer.cnpj or (issuer.cpf or "").zfill(14),
-        "mod": _required(ide, "n:mod"),
-        "serie": _required(ide, "n:serie"),
-        "nNF": _required(ide, "n:nNF"),
-        "tpEmis": _required(ide, "n:tpEmis"),
-        "cNF": _required(ide, "n:cNF"),
-        "cDV": _required(ide, "n:cDV"),
-    }
+    fields = _key_fields(ide, issuer, issued_at)
     cross_check(key, fields, path_of(ide))
-    if issuer.cnpj is not None:
-        try:
-            normalise_cnpj(issuer.cnpj)
-        except TaxIdError as exc:
-            raise FiscalRejected(
-                "invalid_cnpj", f"issuer {exc}", path_of(inf.find("n:emit", _NS))
-            ) from exc
-    dets = inf.findall("n:det", _NS)
-    # each item's path as path_of(det) would give it, built here from infNFe's: path_of
-    # counts a det's siblings, so calling it per item is quadratic in the items (990)
-    inf_path = path_of(inf)
-    items = tuple(
-        _item(det, f"{inf_path}/det[{n}]" if len(dets) > 1 else f"{inf_path}/det")
-        for n, det in enumerate(dets, start=1)
-    )
-    total = _decimal(inf, "n:total/n:ICMSTot/n:vProd")
-    summed = sum((item.gross for item in items if item.in_total), Decimal("0"))
-    if summed != total:
-        raise FiscalRejected(
-            "totals_mismatch",
-            f"the items' vProd add up to {summed}, the document's total vProd is {total}; "
-            "the document is inconsistent and is not counted",
-            path_of(inf) + "/total/ICMSTot/vProd",
-        )
-    protocol = None
+    _check_issuer(inf, issuer)
+    items = _items(inf)
+    total = _checked_total(inf, items)
     info = root.find("n:protNFe/n:infProt", _NS) if envelope == "nfeProc" else None
-    if info is not None:
-        protocol = Protocol(
-            key=_text(info, "n:chNFe", "") or "",
-            status=_text(info, "n:cStat", "") or "",
-            number=_text(info, "n:nProt"),
-            reason=_text(info, "n:xMotivo", "") or "",
-        )
     referenced = tuple(ref.text.strip() for ref in ide.findall("n:NFref/n:refNFe", _NS) if ref.text)
     return FiscalDocument(
         envelope=envelope,
@@ -379,8 +342,77 @@ def _document(root: etree._Element) -> FiscalDocument:
         products_total=total,
         referenced_keys=referenced,
         additional_info=_text(inf, "n:infAdic/n:infCpl", "") or "",
-        protocol=protocol,
+        protocol=_protocol(info),
         content_hash=_hash(inf),
+    )
+
+
+def _key_fields(ide: etree._Element, issuer: Party, issued_at: datetime) -> dict[str, str]:
+    """The document's own values of what its access key embeds, by the key's field names
+    (``cross_check`` compares them one by one, so a mismatch names the field)."""
+    return {
+        "cUF": _required(ide, "n:cUF"),
+        "AAMM": issued_at.strftime("%y%m"),
+        "emit": issuer.cnpj or (issuer.cpf or "").zfill(14),
+        "mod": _required(ide, "n:mod"),
+        "serie": _required(ide, "n:serie"),
+        "nNF": _required(ide, "n:nNF"),
+        "tpEmis": _required(ide, "n:tpEmis"),
+        "cNF": _required(ide, "n:cNF"),
+        "cDV": _required(ide, "n:cDV"),
+    }
+
+
+def _check_issuer(inf: etree._Element, issuer: Party) -> None:
+    """Refuse an issuer CNPJ whose check digits are wrong (the schema checks only its
+    shape); a CPF issuer is not checked here."""
+    if issuer.cnpj is None:
+        return
+    try:
+        normalise_cnpj(issuer.cnpj)
+    except TaxIdError as exc:
+        raise FiscalRejected(
+            "invalid_cnpj", f"issuer {exc}", path_of(inf.find("n:emit", _NS))
+        ) from exc
+
+
+def _items(inf: etree._Element) -> tuple[Item, ...]:
+    """Every ``det``, each with the path a rejection of it names."""
+    dets = inf.findall("n:det", _NS)
+    # each item's path as path_of(det) would give it, built here from infNFe's: path_of
+    # counts a det's siblings, so calling it per item is quadratic in the items (990)
+    inf_path = path_of(inf)
+    return tuple(
+        _item(det, f"{inf_path}/det[{n}]" if len(dets) > 1 else f"{inf_path}/det")
+        for n, det in enumerate(dets, start=1)
+    )
+
+
+def _checked_total(inf: etree._Element, items: tuple[Item, ...]) -> Decimal:
+    """The document's total ``vProd``, refused unless the items counted in it add up to it:
+    an inconsistent document would count different sales depending on what is summed."""
+    total = _decimal(inf, "n:total/n:ICMSTot/n:vProd")
+    summed = sum((item.gross for item in items if item.in_total), Decimal("0"))
+    if summed != total:
+        raise FiscalRejected(
+            "totals_mismatch",
+            f"the items' vProd add up to {summed}, the document's total vProd is {total}; "
+            "the document is inconsistent and is not counted",
+            path_of(inf) + "/total/ICMSTot/vProd",
+        )
+    return total
+
+
+def _protocol(info: etree._Element | None) -> Protocol | None:
+    """SEFAZ's answer (``protNFe/infProt`` or ``retEvento/infEvento``), if the envelope
+    carries one; both have the same four fields."""
+    if info is None:
+        return None
+    return Protocol(
+        key=_text(info, "n:chNFe", "") or "",
+        status=_text(info, "n:cStat", "") or "",
+        number=_text(info, "n:nProt"),
+        reason=_text(info, "n:xMotivo", "") or "",
     )
 
 
@@ -413,19 +445,10 @@ def _item(det: etree._Element, path: str) -> Item:
 
 
 def _event(root: etree._Element) -> FiscalEvent:
+    """Read a ``procEventoNFe``, bare ``evento`` or ``envEvento`` the schema accepted,
+    checking that its ``Id`` and, for a cancellation, its details agree with it."""
     envelope = local(root)
-    if envelope == "evento":
-        events = [root]
-    elif envelope == "procEventoNFe":
-        events = root.findall("n:evento", _NS)
-    else:
-        events = root.findall("n:evento", _NS)
-    if len(events) != 1:
-        raise FiscalRejected(
-            "several_documents",
-            f"{envelope} holds {len(events)} events; send one event per file or request",
-        )
-    inf = events[0].find("n:infEvento", _NS)
+    inf = _single_event(root, envelope).find("n:infEvento", _NS)
     assert inf is not None
     where = path_of(inf)
     key = parse_key(_required(inf, "n:chNFe"), where)
@@ -438,37 +461,10 @@ def _event(root: etree._Element) -> FiscalEvent:
             f"event Id {inf.get('Id')!r} does not match its type, key and sequence ({expected_id})",
             where,
         )
-    detail = inf.find("n:detEvento", _NS)
     replacing = None
     if event_type in (CANCELLATION, CANCELLATION_BY_SUBSTITUTION):
-        assert detail is not None
-        for field in ("nProt", "xJust"):
-            if _text(detail, f"n:{field}") is None:
-                raise FiscalRejected(
-                    "event_mismatch",
-                    f"a cancellation must carry {field} (the document's authorisation "
-                    "protocol and the reason)",
-                    path_of(detail),
-                )
-        if event_type == CANCELLATION_BY_SUBSTITUTION:
-            replacing = _text(detail, "n:chNFeRef")
-            if replacing is None:
-                raise FiscalRejected(
-                    "event_mismatch",
-                    "a cancellation by substitution (110112) must name the replacing "
-                    "document in chNFeRef",
-                    path_of(detail),
-                )
-            parse_key(replacing, path_of(detail))
-    protocol = None
+        replacing = _cancellation(inf.find("n:detEvento", _NS), event_type)
     ret = root.find("n:retEvento/n:infEvento", _NS) if envelope == "procEventoNFe" else None
-    if ret is not None:
-        protocol = Protocol(
-            key=_text(ret, "n:chNFe", "") or "",
-            status=_text(ret, "n:cStat", "") or "",
-            number=_text(ret, "n:nProt"),
-            reason=_text(ret, "n:xMotivo", "") or "",
-        )
     return FiscalEvent(
         envelope=envelope,
         key=key,
@@ -478,6 +474,43 @@ def _event(root: etree._Element) -> FiscalEvent:
         issued_at=_instant(_required(inf, "n:dhEvento"), where),
         author=_text(inf, "n:CNPJ") or _text(inf, "n:CPF"),
         replacing_key=replacing,
-        protocol=protocol,
+        protocol=_protocol(ret),
         content_hash=_hash(inf),
     )
+
+
+def _single_event(root: etree._Element, envelope: str) -> etree._Element:
+    """The one ``evento`` of the envelope; a batch (an ``envEvento`` with several) is
+    refused so that one file or request is one event with one outcome."""
+    events = [root] if envelope == "evento" else root.findall("n:evento", _NS)
+    if len(events) != 1:
+        raise FiscalRejected(
+            "several_documents",
+            f"{envelope} holds {len(events)} events; send one event per file or request",
+        )
+    return events[0]
+
+
+def _cancellation(detail: etree._Element | None, event_type: str) -> str | None:
+    """Check a cancellation's details (the protocol cancelled and the reason); returns the
+    replacing document's key for a cancellation by substitution, else ``None``."""
+    assert detail is not None
+    for field in ("nProt", "xJust"):
+        if _text(detail, f"n:{field}") is None:
+            raise FiscalRejected(
+                "event_mismatch",
+                f"a cancellation must carry {field} (the document's authorisation "
+                "protocol and the reason)",
+                path_of(detail),
+            )
+    if event_type != CANCELLATION_BY_SUBSTITUTION:
+        return None
+    replacing = _text(detail, "n:chNFeRef")
+    if replacing is None:
+        raise FiscalRejected(
+            "event_mismatch",
+            "a cancellation by substitution (110112) must name the replacing document in chNFeRef",
+            path_of(detail),
+        )
+    parse_key(replacing, path_of(detail))
+    return replacing

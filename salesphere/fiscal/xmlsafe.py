@@ -141,8 +141,18 @@ def looks_like_xml(head: bytes) -> bool:
     return text.startswith(b"<") or text[:4] in _WIDE_WITHOUT_BOM
 
 
-def _check_bytes(data: bytes, limits: XmlLimits) -> None:  # noqa: PLR0912
+def _check_bytes(data: bytes, limits: XmlLimits) -> None:
     """Everything decided on the raw bytes, cheapest first (see the module docstring)."""
+    _check_size(data, limits)
+    head = data.lstrip(_LEADING)
+    declaration = _check_encoding(data, head)
+    _check_references(data)
+    _check_instructions(head, declaration)
+    _check_counts(data, limits)
+
+
+def _check_size(data: bytes, limits: XmlLimits) -> None:
+    """Too large to be one document, or an archive or a wide encoding by its first bytes."""
     if len(data) > limits.max_bytes:
         raise FiscalRejected(
             "too_large",
@@ -152,7 +162,11 @@ def _check_bytes(data: bytes, limits: XmlLimits) -> None:  # noqa: PLR0912
     for magic, rule, message in _MAGIC:
         if data.startswith(magic):
             raise FiscalRejected(rule, message)
-    head = data.lstrip(_LEADING)
+
+
+def _check_encoding(data: bytes, head: bytes) -> re.Match[bytes] | None:
+    """XML, in UTF-8, version 1.0: wide encodings and other declared ones are refused by
+    name before the decode would fail vaguely. Returns the XML declaration, if any."""
     if head[:4] in _WIDE_WITHOUT_BOM:
         raise FiscalRejected(
             "wrong_encoding",
@@ -189,6 +203,11 @@ def _check_bytes(data: bytes, limits: XmlLimits) -> None:  # noqa: PLR0912
             f"byte {exc.start} (0x{data[exc.start]:02x}) is not UTF-8; the document was saved "
             "in another encoding (often ISO-8859-1/Windows-1252): re-save it as UTF-8",
         ) from exc
+    return declaration
+
+
+def _check_references(data: bytes) -> None:
+    """No DTD, entity or XInclude: a fiscal XML refers to nothing, so none is ever read."""
     entity = _ENTITY.search(data)
     doctype = entity or _DOCTYPE.search(data)
     if doctype is not None:
@@ -220,6 +239,10 @@ def _check_bytes(data: bytes, limits: XmlLimits) -> None:  # noqa: PLR0912
             "document uses XInclude (the XML Inclusions namespace); fiscal XML refers to "
             "nothing outside itself, so it is refused unread",
         )
+
+
+def _check_instructions(head: bytes, declaration: re.Match[bytes] | None) -> None:
+    """No processing instruction besides the XML declaration."""
     start = declaration.end() if declaration is not None else 0
     instruction = _PROCESSING.search(head, start)
     if instruction is not None:
@@ -228,6 +251,10 @@ def _check_bytes(data: bytes, limits: XmlLimits) -> None:  # noqa: PLR0912
             f"document carries a processing instruction ({head[instruction.start() :][:40]!r}"
             "); fiscal XML has none besides the XML declaration",
         )
+
+
+def _check_counts(data: bytes, limits: XmlLimits) -> None:
+    """Element and comment counts within the limits, counted in C before any is built."""
     # Every start tag opens with "<" not followed by "/", "!" or "?": an upper bound on the
     # elements, counted in C before libxml2 builds any of them.
     starts = data.count(b"<") - data.count(b"</") - data.count(b"<!") - data.count(b"<?")

@@ -25,6 +25,7 @@ import logging
 import threading
 import time
 import weakref
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,7 @@ class FiscalIngest:
         file ingestor quarantines the file whole. Raises on publish/ledger failure.
         """
         received_text = received_at.strftime(TIME_FORMAT)
+        delivery = _Delivery(data, request_id, received_text, channel, object_name)
         try:
             intake = take(data, self.catalog(), self.register, self.policy)
         except FiscalRejected as exc:
@@ -206,22 +208,10 @@ class FiscalIngest:
                     )
                 ],
             )
-            return self._finish(
-                data,
-                result,
-                [],
-                FISCAL_SOURCE,
-                request_id,
-                received_text,
-                channel,
-                object_name,
-                None,
-            )
+            return self._finish(delivery, result, [], FISCAL_SOURCE, None)
         source = self._source(intake)
         result, rows = self._rows(intake, received_at, received_text)
-        return self._finish(
-            data, result, rows, source, request_id, received_text, channel, object_name, intake
-        )
+        return self._finish(delivery, result, rows, source, intake)
 
     @staticmethod
     def _source(intake: Intake) -> str:
@@ -310,16 +300,15 @@ class FiscalIngest:
 
     def _finish(
         self,
-        data: bytes,
+        delivery: _Delivery,
         result: RecordResult,
         rows: list[dict[str, Any]],
         source: str,
-        request_id: str,
-        received_text: str,
-        channel: str,
-        object_name: str | None,
         intake: Intake | None,
     ) -> RequestReport:
+        """Publish the document's rows, keep a refused one, log the request in the ledger and
+        only then record an accepted document in the register, so a failed attempt is
+        retried as new."""
         service = self.service
         summary = RequestCounts()
         summary.add(result)
@@ -327,30 +316,25 @@ class FiscalIngest:
         if result.status == REJECTED:
             quarantined = quarantine_rows(
                 result,
-                request_id=request_id,
+                request_id=delivery.request_id,
                 source=source,
                 location="document",
-                payload=payload_text(data.decode("utf-8", "replace")),
-                received_at=received_text,
+                payload=payload_text(delivery.data.decode("utf-8", "replace")),
+                received_at=delivery.received_text,
             )
-        futures = []
-        if rows:
-            futures = service.publisher.start(
-                pack_rows(rows, source, service.settings.envelope_max_events)
-            )
-        service.publisher.wait(futures)
-        if quarantined and object_name is None:  # HTTP: keep the whole document
+        self._publish(rows, source)
+        if quarantined and delivery.object_name is None:  # HTTP: keep the whole document
             self.gcs.bucket(self.settings.buckets.quarantine).blob(
-                f"documents/{request_id}.xml"
-            ).upload_from_string(data, content_type="application/xml")
-        service.ledger.quarantine(quarantined, source=source, request_id=request_id)
+                f"documents/{delivery.request_id}.xml"
+            ).upload_from_string(delivery.data, content_type="application/xml")
+        service.ledger.quarantine(quarantined, source=source, request_id=delivery.request_id)
         service.ledger.log(
-            request_id=request_id,
+            request_id=delivery.request_id,
             source=source,
-            channel=channel,
-            received_at=received_text,
+            channel=delivery.channel,
+            received_at=delivery.received_text,
             summary=summary,
-            object_name=object_name,
+            object_name=delivery.object_name,
             **_web_invoice_link(intake, result),
         )
         if (
@@ -358,18 +342,53 @@ class FiscalIngest:
             and result.status == ACCEPTED
             and isinstance(intake.item, FiscalDocument)
         ):
-            document = intake.item
-            if not self.register.record_document(document, result.event_ids, rows):
-                known = self.register.store.get(DOCUMENTS + document.key.text) or {}
-                if known.get("content_hash") != document.content_hash:
-                    log.error(
-                        "access key %s was recorded with other content by a concurrent "
-                        "delivery while %s published its events; check both documents",
-                        document.key.text,
-                        request_id,
-                    )
-        log.info("fiscal %s %s: %s", source, request_id, summary.to_json())
-        return RequestReport(request_id, source, received_text, [result], summary, quarantined)
+            self._record(intake.item, result, rows, delivery.request_id)
+        log.info("fiscal %s %s: %s", source, delivery.request_id, summary.to_json())
+        return RequestReport(
+            delivery.request_id, source, delivery.received_text, [result], summary, quarantined
+        )
+
+    def _publish(self, rows: list[dict[str, Any]], source: str) -> None:
+        """Publish the rows and wait until every envelope is confirmed (raises otherwise)."""
+        futures = []
+        if rows:
+            futures = self.service.publisher.start(
+                pack_rows(rows, source, self.service.settings.envelope_max_events)
+            )
+        self.service.publisher.wait(futures)
+
+    def _record(
+        self,
+        document: FiscalDocument,
+        result: RecordResult,
+        rows: list[dict[str, Any]],
+        request_id: str,
+    ) -> None:
+        """Record a published document under its key. Losing the create-only write to a
+        concurrent delivery of the same content is a plain duplicate; of other content, an
+        error an operator must look at (both sets of events were published)."""
+        if self.register.record_document(document, result.event_ids, rows):
+            return
+        known = self.register.store.get(DOCUMENTS + document.key.text) or {}
+        if known.get("content_hash") != document.content_hash:
+            log.error(
+                "access key %s was recorded with other content by a concurrent "
+                "delivery while %s published its events; check both documents",
+                document.key.text,
+                request_id,
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    """One document as it arrived: its bytes and what the ledger and quarantine record."""
+
+    data: bytes
+    request_id: str
+    received_text: str
+    channel: str
+    #: The dropped file's object; ``None`` for an HTTP body.
+    object_name: str | None
 
 
 def _web_invoice_link(intake: Intake | None, result: RecordResult) -> dict[str, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from salesphere.taxid import with_cnpj_digits
 
@@ -380,64 +380,62 @@ def build_products(count: int, rng: random.Random, tickets_per_store_day: int) -
     Reorder points are sized from the demand a size-1.0 store sees during the supplier
     lead time plus a few days of safety stock, as a purchasing team would set them.
     """
+    drafts = [_draft_product(index, rng) for index in range(count)]
     daily_units = tickets_per_store_day * AVG_LINES_PER_TICKET * AVG_UNITS_PER_LINE
-    share_total = sum(c[4] for c in CATEGORIES)
-    products: list[ProductSpec] = []
-    raw_popularity: list[float] = []
-    for index in range(count):
-        code, category, low, high, _share, promo, items = CATEGORIES[index % len(CATEGORIES)]
-        # Log-uniform prices: many cheap items, a few expensive ones; Brazilian ",90" endings.
-        price_reais = math.exp(rng.uniform(math.log(low), math.log(high)))
-        price_cents = max(190, int(price_reais) * 100 + rng.choice((90, 99, 90, 49)))
-        cost_cents = int(price_cents * rng.uniform(0.42, 0.68))
-        supplier, lead = SUPPLIERS[rng.randrange(len(SUPPLIERS))]
-        item = items[rng.randrange(len(items))]
-        brand = BRANDS[rng.randrange(len(BRANDS))]
-        variant = VARIANTS[rng.randrange(len(VARIANTS))]
-        name = f"{item} {brand} {variant} {100 + index}"
-        # Zipf by rank within a random order, damped for expensive items.
-        rank = index // len(CATEGORIES) + 1
-        weight = (1.0 / rank**0.9) * (1.0 / (1.0 + price_cents / 40000))
-        raw_popularity.append(weight)
-        products.append(
-            ProductSpec(
-                sku=f"{code}-{10001 + index}",
-                name=name,
-                category=category,
-                unit_cost_cents=cost_cents,
-                list_price_cents=price_cents,
-                reorder_point=0,
-                lead_time_days=lead,
-                supplier=supplier,
-                popularity=weight,
-                promo=promo,
-            )
-        )
-    # Normalise popularity per category so category shares follow the table above.
+    return _with_demand(drafts, daily_units)
+
+
+def _draft_product(index: int, rng: random.Random) -> ProductSpec:
+    """The ``index``-th SKU as drawn, its popularity still a raw Zipf weight and without
+    ordering terms. The draws' order is part of a seed's output: keep it."""
+    code, category, low, high, _share, promo, items = CATEGORIES[index % len(CATEGORIES)]
+    # Log-uniform prices: many cheap items, a few expensive ones; Brazilian ",90" endings.
+    price_reais = math.exp(rng.uniform(math.log(low), math.log(high)))
+    price_cents = max(190, int(price_reais) * 100 + rng.choice((90, 99, 90, 49)))
+    cost_cents = int(price_cents * rng.uniform(0.42, 0.68))
+    supplier, lead = SUPPLIERS[rng.randrange(len(SUPPLIERS))]
+    item = items[rng.randrange(len(items))]
+    brand = BRANDS[rng.randrange(len(BRANDS))]
+    variant = VARIANTS[rng.randrange(len(VARIANTS))]
+    # Zipf by rank within a random order, damped for expensive items.
+    rank = index // len(CATEGORIES) + 1
+    weight = (1.0 / rank**0.9) * (1.0 / (1.0 + price_cents / 40000))
+    return ProductSpec(
+        sku=f"{code}-{10001 + index}",
+        name=f"{item} {brand} {variant} {100 + index}",
+        category=category,
+        unit_cost_cents=cost_cents,
+        list_price_cents=price_cents,
+        reorder_point=0,
+        lead_time_days=lead,
+        supplier=supplier,
+        popularity=weight,
+        promo=promo,
+    )
+
+
+def _with_demand(drafts: list[ProductSpec], daily_units: float) -> list[ProductSpec]:
+    """The drafts with popularity normalised per category (so category shares follow
+    ``CATEGORIES``), the reorder point that popularity implies, and the ordering terms."""
     per_category: dict[str, float] = {}
-    for product, weight in zip(products, raw_popularity, strict=True):
-        per_category[product.category] = per_category.get(product.category, 0.0) + weight
+    for product in drafts:
+        per_category[product.category] = (
+            per_category.get(product.category, 0.0) + product.popularity
+        )
+    share_total = sum(c[4] for c in CATEGORIES)
     shares = {c[1]: c[4] / share_total for c in CATEGORIES}
     result = []
-    for product in products:
+    for product in drafts:
         popularity = product.popularity / per_category[product.category] * shares[product.category]
         demand = daily_units * popularity
-        reorder_point = max(3, math.ceil(demand * (product.lead_time_days + 4)))
         review, pack, min_order = order_terms(
             product.sku.split("-", 1)[0], product.supplier, product.list_price_cents
         )
         result.append(
-            ProductSpec(
-                sku=product.sku,
-                name=product.name,
-                category=product.category,
-                unit_cost_cents=product.unit_cost_cents,
-                list_price_cents=product.list_price_cents,
-                reorder_point=reorder_point,
-                lead_time_days=product.lead_time_days,
-                supplier=product.supplier,
+            replace(
+                product,
+                reorder_point=max(3, math.ceil(demand * (product.lead_time_days + 4))),
                 popularity=popularity,
-                promo=product.promo,
                 review_period_days=review,
                 pack_size=pack,
                 min_order_quantity=min_order,

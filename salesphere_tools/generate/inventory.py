@@ -70,53 +70,12 @@ class InventoryWriter:
         return rec
 
     def write_day(self, day: int, events: list[SimEvent]) -> FileEntry:
-        planner = self.planner
+        """Write ``day``'s export: its movements in time order (some held for a later day,
+        repeated or garbled as the planner decides), then what earlier days carried here."""
         day_text = (self.start + timedelta(days=day)).isoformat()
-        ordered = sorted(events, key=lambda e: e.utc_seconds(self.stores))
         out: list[tuple[Record, Defect | None]] = []
-        for event in ordered:
-            rec = self.record(event, day_text)
-            fate = planner.fate()
-            target = min(day + planner.lag_days(), self.days - 1) if fate else day
-            if fate == "late" and target > day:
-                defect = planner.record(
-                    Defect(
-                        "late",
-                        SOURCE_INVENTORY,
-                        "accept",
-                        occurred_date=day_text,
-                        detail=f"keyed in {target - day} day(s) after it happened",
-                    )
-                )
-                self.carry.setdefault(target, []).append((rec, defect))
-                continue
-            out.append((rec, None))
-            if fate == "duplicate":
-                defect = planner.record(
-                    Defect(
-                        "duplicate",
-                        SOURCE_INVENTORY,
-                        "dedupe",
-                        detail="repeated by an overlapping export",
-                    )
-                )
-                if day + 1 < self.days:
-                    self.carry.setdefault(day + 1, []).append((rec, defect))
-                else:
-                    out.append((rec, defect))
-            malformed = planner.malformed()
-            if malformed:
-                bad, rule, detail = self._corrupt(rec, event, malformed[0])
-                out.append(
-                    (
-                        bad,
-                        planner.record(
-                            Defect(
-                                "malformed", SOURCE_INVENTORY, "reject", rule=rule, detail=detail
-                            )
-                        ),
-                    )
-                )
+        for event in sorted(events, key=lambda e: e.utc_seconds(self.stores)):
+            self._place(day, day_text, event, out)
         out.extend(self.carry.pop(day, []))
         rel = f"inventory/{day_text}/estoque_{day_text}.ndjson"
         for row, (_rec, defect) in enumerate(out, start=1):
@@ -135,6 +94,46 @@ class InventoryWriter:
             records=len(out),
             events=len(out),
         )
+
+    def _place(
+        self, day: int, day_text: str, event: SimEvent, out: list[tuple[Record, Defect | None]]
+    ) -> None:
+        """Put one movement's record in today's export (``out``) or carry it to the day it is
+        keyed in; an overlapping export repeats it, and a garbled copy may follow it."""
+        planner = self.planner
+        rec = self.record(event, day_text)
+        fate = planner.fate()
+        target = min(day + planner.lag_days(), self.days - 1) if fate else day
+        if fate == "late" and target > day:
+            late = Defect(
+                "late",
+                SOURCE_INVENTORY,
+                "accept",
+                occurred_date=day_text,
+                detail=f"keyed in {target - day} day(s) after it happened",
+            )
+            self.carry.setdefault(target, []).append((rec, planner.record(late)))
+            return
+        out.append((rec, None))
+        if fate == "duplicate":
+            repeated = planner.record(
+                Defect(
+                    "duplicate",
+                    SOURCE_INVENTORY,
+                    "dedupe",
+                    detail="repeated by an overlapping export",
+                )
+            )
+            # The next day's file repeats it; on the last day there is no next file.
+            if day + 1 < self.days:
+                self.carry.setdefault(day + 1, []).append((rec, repeated))
+            else:
+                out.append((rec, repeated))
+        malformed = planner.malformed()
+        if malformed:
+            bad, rule, detail = self._corrupt(rec, event, malformed[0])
+            defect = Defect("malformed", SOURCE_INVENTORY, "reject", rule=rule, detail=detail)
+            out.append((bad, planner.record(defect)))
 
     def _corrupt(self, rec: Record, event: SimEvent, kind: str) -> tuple[Record, str, str]:
         """A garbled receipt on its own document number, so it never collides with a real one."""

@@ -50,7 +50,20 @@ def _set(parent: etree._Element, name: str, value: str) -> None:
     found.text = value
 
 
-def build(  # noqa: PLR0915  (one document, field by field)
+@dataclass(frozen=True)
+class _Header:
+    """The ``ide`` fields a caller sets; the access key is made from the same values."""
+
+    model: str
+    series: int
+    number: int
+    issued: str
+    direction: str
+    environment: str
+    purpose: str
+
+
+def build(
     *,
     lines: list[Line],
     model: str = "65",
@@ -68,74 +81,19 @@ def build(  # noqa: PLR0915  (one document, field by field)
     total: str | None = None,
 ) -> bytes:
     """An ``nfeProc`` (``status`` set) or a bare ``NFe`` (``status=None``)."""
-    tree = etree.parse(str(TEMPLATE))
-    proc = tree.getroot()
+    header = _Header(model, series, number, issued, direction, environment, purpose)
+    proc = etree.parse(str(TEMPLATE)).getroot()
     nfe = proc.find(N + "NFe")
     inf = nfe.find(N + "infNFe")
     ide = inf.find(N + "ide")
-    _set(ide, "mod", model)
-    _set(ide, "serie", str(series))
-    _set(ide, "nNF", str(number))
-    _set(ide, "dhEmi", issued)
-    ide.remove(ide.find(N + "dhSaiEnt"))
-    _set(ide, "tpNF", direction)
-    _set(ide, "tpAmb", environment)
-    _set(ide, "finNFe", purpose)
-    _set(ide, "cNF", "12345678")
+    _set_header(ide, header)
     _set(inf.find(N + "emit"), "CNPJ", issuer)
-    dest = inf.find(N + "dest")
-    if recipient is None and recipient_cpf is None:
-        inf.remove(dest)
-    else:
-        document = dest.find(N + "CPF")
-        document.tag = N + ("CNPJ" if recipient else "CPF")
-        document.text = recipient or recipient_cpf
-    template = inf.find(N + "det")
-    position = list(inf).index(template)
-    inf.remove(template)
-    summed = Decimal("0.00")
-    for number_, line in enumerate(lines, start=1):
-        det = copy.deepcopy(template)
-        det.set("nItem", str(number_))
-        prod = det.find(N + "prod")
-        gross = (Decimal(line.quantity) * Decimal(line.price)).quantize(Decimal("0.01"))
-        summed += gross
-        for name, value in (
-            ("cProd", line.code),
-            ("cEAN", line.gtin or "SEM GTIN"),
-            ("cEANTrib", line.gtin or "SEM GTIN"),
-            ("CFOP", line.cfop),
-            ("uCom", line.unit),
-            ("uTrib", line.unit),
-            ("qCom", line.quantity),
-            ("qTrib", line.quantity),
-            ("vUnCom", line.price),
-            ("vUnTrib", line.price),
-            ("vProd", str(gross)),
-        ):
-            _set(prod, name, value)
-        tail = prod.find(N + "indTot")
-        if line.discount is not None:
-            element = etree.Element(N + "vDesc")
-            element.text = line.discount
-            tail.addprevious(element)
-        for name, value in (("xPed", line.order), ("nItemPed", line.order_line)):
-            if value is not None:
-                element = etree.Element(N + name)
-                element.text = value
-                tail.addnext(element)
-                tail = element
-        inf.insert(position + number_ - 1, det)
+    _set_recipient(inf, recipient, recipient_cpf)
+    summed = _set_items(inf, lines)
     _set(inf.find(N + "total").find(N + "ICMSTot"), "vProd", total or str(summed))
     if info is not None:
         _set(inf.find(N + "infAdic"), "infCpl", info)
-    body = (
-        f"{ide.findtext(N + 'cUF')}{issued[2:4]}{issued[5:7]}{issuer}{model}"
-        f"{series:03d}{number:09d}{ide.findtext(N + 'tpEmis')}12345678"
-    )
-    key = body + key_digit(body)
-    _set(ide, "cDV", key[-1])
-    inf.set("Id", "NFe" + key)
+    key = _set_key(inf, ide, header, issuer)
     if status is None:
         return etree.tostring(nfe, xml_declaration=True, encoding="utf-8")
     prot = proc.find(N + "protNFe").find(N + "infProt")
@@ -143,6 +101,93 @@ def build(  # noqa: PLR0915  (one document, field by field)
     _set(prot, "cStat", status)
     _set(prot, "tpAmb", environment)
     return etree.tostring(proc, xml_declaration=True, encoding="utf-8")
+
+
+def _set_header(ide: etree._Element, header: _Header) -> None:
+    """The identification block; the template's exit time goes (an NFC-e has none)."""
+    _set(ide, "mod", header.model)
+    _set(ide, "serie", str(header.series))
+    _set(ide, "nNF", str(header.number))
+    _set(ide, "dhEmi", header.issued)
+    ide.remove(ide.find(N + "dhSaiEnt"))
+    _set(ide, "tpNF", header.direction)
+    _set(ide, "tpAmb", header.environment)
+    _set(ide, "finNFe", header.purpose)
+    _set(ide, "cNF", "12345678")
+
+
+def _set_recipient(inf: etree._Element, cnpj: str | None, cpf: str | None) -> None:
+    """A company (CNPJ), a person (CPF) or, with neither, no ``dest`` at all (an NFC-e
+    sold to an unnamed consumer)."""
+    dest = inf.find(N + "dest")
+    if cnpj is None and cpf is None:
+        inf.remove(dest)
+        return
+    document = dest.find(N + "CPF")
+    document.tag = N + ("CNPJ" if cnpj else "CPF")
+    document.text = cnpj or cpf
+
+
+def _set_items(inf: etree._Element, lines: list[Line]) -> Decimal:
+    """Replace the template's item with ``lines``, in place; returns their summed ``vProd``."""
+    template = inf.find(N + "det")
+    position = list(inf).index(template)
+    inf.remove(template)
+    summed = Decimal("0.00")
+    for number, line in enumerate(lines, start=1):
+        det, gross = _item(template, number, line)
+        summed += gross
+        inf.insert(position + number - 1, det)
+    return summed
+
+
+def _item(template: etree._Element, number: int, line: Line) -> tuple[etree._Element, Decimal]:
+    """One ``det`` from a copy of the template's, and its gross value (quantity x price)."""
+    det = copy.deepcopy(template)
+    det.set("nItem", str(number))
+    prod = det.find(N + "prod")
+    gross = (Decimal(line.quantity) * Decimal(line.price)).quantize(Decimal("0.01"))
+    for name, value in (
+        ("cProd", line.code),
+        ("cEAN", line.gtin or "SEM GTIN"),
+        ("cEANTrib", line.gtin or "SEM GTIN"),
+        ("CFOP", line.cfop),
+        ("uCom", line.unit),
+        ("uTrib", line.unit),
+        ("qCom", line.quantity),
+        ("qTrib", line.quantity),
+        ("vUnCom", line.price),
+        ("vUnTrib", line.price),
+        ("vProd", str(gross)),
+    ):
+        _set(prod, name, value)
+    # Optional fields go where the schema's order puts them: vDesc before indTot, the
+    # purchase order (xPed, nItemPed) after it.
+    tail = prod.find(N + "indTot")
+    if line.discount is not None:
+        element = etree.Element(N + "vDesc")
+        element.text = line.discount
+        tail.addprevious(element)
+    for name, value in (("xPed", line.order), ("nItemPed", line.order_line)):
+        if value is not None:
+            element = etree.Element(N + name)
+            element.text = value
+            tail.addnext(element)
+            tail = element
+    return det, gross
+
+
+def _set_key(inf: etree._Element, ide: etree._Element, header: _Header, issuer: str) -> str:
+    """The 44-digit access key from the header, its check digit in ``cDV`` and the ``Id``."""
+    issued = header.issued
+    body = (
+        f"{ide.findtext(N + 'cUF')}{issued[2:4]}{issued[5:7]}{issuer}{header.model}"
+        f"{header.series:03d}{header.number:09d}{ide.findtext(N + 'tpEmis')}12345678"
+    )
+    key = body + key_digit(body)
+    _set(ide, "cDV", key[-1])
+    inf.set("Id", "NFe" + key)
+    return key
 
 
 def key_of(document: bytes) -> str:

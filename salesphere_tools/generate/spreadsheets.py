@@ -119,6 +119,8 @@ class SpreadsheetWriter:
         self.xlsx = xlsx
 
     def write(self, day: int, store: StoreSpec, rows: list[Row]) -> FileEntry | None:
+        """Write ``store``'s export of ``day`` with its planned defects; ``None`` when the
+        store sold nothing (an empty day sends no file)."""
         if not rows:
             return None
         day_text = (self.start + timedelta(days=day)).isoformat()
@@ -127,55 +129,12 @@ class SpreadsheetWriter:
             fmt = "csv-utf8-bom"
         ext = "xlsx" if fmt == "xlsx" else "csv"
         rel = f"spreadsheets/{day_text}/vendas_{store.store_id}_{day_text}.{ext}"
-        planned: list[Row | None] = []
-        defects: list[tuple[int, Defect]] = []
-        planner = self.planner
-        for row in rows:
-            malformed = planner.malformed()
-            if malformed:
-                row, rule, detail = _corrupt(row, malformed[0])  # noqa: PLW2901
-                defects.append(
-                    (
-                        len(planned),
-                        planner.record(
-                            Defect(
-                                "malformed", SOURCE_SPREADSHEET, "reject", rule=rule, detail=detail
-                            )
-                        ),
-                    )
-                )
-            planned.append(row)
-        if planner.blank_row():
-            at = planner.rng.randrange(1, len(planned) + 1)
-            planned.insert(at, None)
-            shifted = []
-            for index, defect in defects:
-                shifted.append((index + 1 if index >= at else index, defect))
-            defects = shifted
-            defects.append(
-                (
-                    at,
-                    planner.record(
-                        Defect(
-                            "blank_row",
-                            SOURCE_SPREADSHEET,
-                            "ignore",
-                            detail="empty row between sales",
-                        )
-                    ),
-                )
-            )
+        planned, defects = self._corrupted(rows)
+        defects = self._blank_row(planned, defects)
         for index, defect in defects:
             defect.file = rel
             defect.row = index + 2  # row 1 is the header, as a spreadsheet user counts
-        path = self.out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if fmt == "xlsx":
-            _write_xlsx(path, planned)
-            encoding = "binary"
-        else:
-            encoding = ENCODINGS[fmt]
-            _write_csv(path, planned, encoding)
+        encoding = _write_rows(self.out / rel, planned, fmt)
         sent = day * 86_400 + CLOSING_EXPORT_SOD - store.utc_offset_hours * 3600
         return FileEntry(
             path=rel,
@@ -187,6 +146,47 @@ class SpreadsheetWriter:
             records=len(rows),
             events=len(rows),
         )
+
+    def _corrupted(self, rows: list[Row]) -> tuple[list[Row | None], list[tuple[int, Defect]]]:
+        """The rows as sent, some malformed as the planner decides, and each malformed row's
+        index with its recorded defect (the file and row number are set by the caller)."""
+        planned: list[Row | None] = []
+        defects: list[tuple[int, Defect]] = []
+        planner = self.planner
+        for row in rows:
+            malformed = planner.malformed()
+            if malformed:
+                row, rule, detail = _corrupt(row, malformed[0])  # noqa: PLW2901
+                defect = Defect("malformed", SOURCE_SPREADSHEET, "reject", rule=rule, detail=detail)
+                defects.append((len(planned), planner.record(defect)))
+            planned.append(row)
+        return planned, defects
+
+    def _blank_row(
+        self, planned: list[Row | None], defects: list[tuple[int, Defect]]
+    ) -> list[tuple[int, Defect]]:
+        """Maybe insert an empty row into ``planned`` (in place), as people leave in exports
+        they edit by hand; returns the defects with their indexes moved past it."""
+        planner = self.planner
+        if not planner.blank_row():
+            return defects
+        at = planner.rng.randrange(1, len(planned) + 1)
+        planned.insert(at, None)
+        shifted = [(index + 1 if index >= at else index, defect) for index, defect in defects]
+        blank = Defect("blank_row", SOURCE_SPREADSHEET, "ignore", detail="empty row between sales")
+        shifted.append((at, planner.record(blank)))
+        return shifted
+
+
+def _write_rows(path: Path, rows: list[Row | None], fmt: str) -> str:
+    """Write ``rows`` as XLSX or as CSV in ``fmt``'s encoding; returns the encoding."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "xlsx":
+        _write_xlsx(path, rows)
+        return "binary"
+    encoding = ENCODINGS[fmt]
+    _write_csv(path, rows, encoding)
+    return encoding
 
 
 def _text(row: Row) -> list[str]:

@@ -127,7 +127,6 @@ class CompiledMapping:
             return lambda _record, _draft: constant
         keys = tuple(self._key(a) for a in spec.sources)
         default = self._default(spec)
-        numbers = self.mapping.numbers
 
         def raw_of(record: Mapping[str, Any]) -> Any:
             for key in keys:
@@ -137,63 +136,13 @@ class CompiledMapping:
 
         kind = spec.type
         if kind == "str":
-
-            def convert_str(record: Mapping[str, Any], _draft: dict[str, Any]) -> Any:
-                raw = raw_of(record)
-                if raw is None:
-                    return default
-                if raw.__class__ is str:
-                    text = raw.strip()
-                    return text if text else default
-                if isinstance(raw, float) and raw.is_integer():
-                    return str(int(raw))
-                return str(raw).strip()
-
-            return convert_str
+            return _str_step(raw_of, default)
         if kind == "int":
-
-            def convert_int(record: Mapping[str, Any], _draft: dict[str, Any]) -> Any:
-                raw = raw_of(record)
-                if raw is None:
-                    return default
-                if raw.__class__ is int:
-                    return raw
-                if raw.__class__ is str:
-                    text = raw.strip()
-                    if not text:
-                        return default
-                    if text.isdecimal():  # what formats' ``\d+`` accepts, without a sign
-                        return int(text)
-                return formats.parse_int(raw, numbers)
-
-            return convert_int
+            return _int_step(raw_of, default, self.mapping.numbers)
         if kind == "money":
-            # formats.parse_decimal reads any style other than "br" as international
-            plain = PLAIN_MONEY["br" if numbers == "br" else "intl"]
-            grouping = "." if numbers == "br" else ","
-
-            def convert_money(record: Mapping[str, Any], _draft: dict[str, Any]) -> Any:
-                raw = raw_of(record)
-                if raw is None:
-                    return default
-                if raw.__class__ is str:
-                    if plain.fullmatch(raw):  # already two places, in range: exact as is
-                        text = raw.replace(grouping, "")
-                        return Decimal(text.replace(",", ".") if grouping == "." else text)
-                    if not raw.strip():
-                        return default
-                return formats.parse_money(raw, numbers)
-
-            return convert_money
+            return _money_step(raw_of, default, self.mapping.numbers)
         if kind == "timestamp":
-
-            def convert_timestamp(record: Mapping[str, Any], _draft: dict[str, Any]) -> Any:
-                raw = raw_of(record)
-                if raw is None or (raw.__class__ is str and not raw.strip()):
-                    return default
-                return formats.parse_timestamp(raw)
-
-            return convert_timestamp
+            return _timestamp_step(raw_of, default)
         return self._compile_local_datetime(spec, raw_of)
 
     def _compile_local_datetime(self, spec: FieldSpec, raw_of: Getter) -> Step:
@@ -228,3 +177,79 @@ class CompiledMapping:
             return datetime.combine(day, at, tzinfo=tz)
 
         return convert
+
+
+# -- one step per field type ------------------------------------------------------------
+# Each reads the common clean value inline and hands the rest (and every error) to
+# ``formats``, the rule path's own parsers.
+
+
+def _str_step(raw_of: Getter, default: Any) -> Step:
+    """Text trimmed; a whole float (a spreadsheet's 123.0) as its integer's digits."""
+
+    def convert_str(record: Mapping[str, Any], _draft: dict[str, Any]) -> Any:
+        raw = raw_of(record)
+        if raw is None:
+            return default
+        if raw.__class__ is str:
+            text = raw.strip()
+            return text if text else default
+        if isinstance(raw, float) and raw.is_integer():
+            return str(int(raw))
+        return str(raw).strip()
+
+    return convert_str
+
+
+def _int_step(raw_of: Getter, default: Any, numbers: str) -> Step:
+    """An int as is, plain unsigned digits parsed inline, anything else by ``formats``."""
+
+    def convert_int(record: Mapping[str, Any], _draft: dict[str, Any]) -> Any:
+        raw = raw_of(record)
+        if raw is None:
+            return default
+        if raw.__class__ is int:
+            return raw
+        if raw.__class__ is str:
+            text = raw.strip()
+            if not text:
+                return default
+            if text.isdecimal():  # what formats' ``\d+`` accepts, without a sign
+                return int(text)
+        return formats.parse_int(raw, numbers)
+
+    return convert_int
+
+
+def _money_step(raw_of: Getter, default: Any, numbers: str) -> Step:
+    """Money already written with two places in the mapping's style read exactly inline,
+    anything else by ``formats``."""
+    # formats.parse_decimal reads any style other than "br" as international
+    plain = PLAIN_MONEY["br" if numbers == "br" else "intl"]
+    grouping = "." if numbers == "br" else ","
+
+    def convert_money(record: Mapping[str, Any], _draft: dict[str, Any]) -> Any:
+        raw = raw_of(record)
+        if raw is None:
+            return default
+        if raw.__class__ is str:
+            if plain.fullmatch(raw):  # already two places, in range: exact as is
+                text = raw.replace(grouping, "")
+                return Decimal(text.replace(",", ".") if grouping == "." else text)
+            if not raw.strip():
+                return default
+        return formats.parse_money(raw, numbers)
+
+    return convert_money
+
+
+def _timestamp_step(raw_of: Getter, default: Any) -> Step:
+    """A timestamp with its offset, by ``formats``; blank is the default."""
+
+    def convert_timestamp(record: Mapping[str, Any], _draft: dict[str, Any]) -> Any:
+        raw = raw_of(record)
+        if raw is None or (raw.__class__ is str and not raw.strip()):
+            return default
+        return formats.parse_timestamp(raw)
+
+    return convert_timestamp

@@ -100,6 +100,7 @@ def _kernel_specs(mapping: SourceMapping) -> dict[str, FieldSpec] | None:
     return specs
 
 
+# Long on purpose: run() below reads this setup as closure cells, the cheapest per-row lookups.
 def compile_kernel(  # noqa: PLR0915 - closures over locals: the cheapest per-row lookups
     mapper: Layout, reference: Reference, received_at: datetime, received_text: str
 ) -> Kernel | None:
