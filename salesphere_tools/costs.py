@@ -47,11 +47,14 @@ BQ_STREAMING_MIN_ROW_BYTES = 1024
 GCS_LIST_PAGE = 1000
 #: Class A operations an accepted file drop makes in the landing bucket besides its own
 #: upload, counted from salesphere/ingest/files.py: the attempt counter (created before
-#: the file is read), the marker of its content, the rejects report beside the kept
-#: original, and the copy to its content-addressed home. Deletes are free.
-FILE_DROP_WRITES = 4
-#: ...and class B: the object's metadata, its download, the counter read, the marker check.
+#: the file is read), the marker of its content and the rejects report. The original
+#: stays where it landed (no copy). Deletes are free.
+FILE_DROP_WRITES = 3
+#: ...and class B: the object's metadata, its download, the marker check, the counter read.
 FILE_DROP_READS = 4
+#: Queries a cold speed process runs to load its memory (salesphere/speed/memory.py: the
+#: ids of the hot days and the store/SKU pairs with rows, one query, ``ids_and_pairs``).
+SPEED_LOAD_QUERIES = 1
 #: Where the serving views live (``python -m sql.render`` writes the generated ones).
 SERVING_SQL = Path(__file__).resolve().parents[1] / "sql" / "serving"
 
@@ -165,12 +168,19 @@ class Design:
     master_window_days: float | None = None
     #: Image versions the function repository keeps per image (None: never cleaned).
     image_keep_versions: int | None = 1
+    #: Class A writes of ingest per accepted file drop (``FILE_DROP_WRITES``; one more
+    #: while the original was copied to a content-addressed home).
+    file_drop_writes: int = FILE_DROP_WRITES
+    #: Queries a cold speed process loads its memory with (``SPEED_LOAD_QUERIES``; two
+    #: while the ids and the pairs with rows were separate queries).
+    speed_load_queries: int = SPEED_LOAD_QUERIES
 
 
 def designs() -> dict[str, Design]:
     """``now`` (this tree: windows read from the views) and ``before`` (the design this
     tree replaced: the archive written by a Cloud Storage subscription closing a file every
-    600 s, and serving views that read all of speed.events and master.events)."""
+    600 s, serving views that read all of speed.events and master.events, file drops
+    copied to a second home, a speed cold start loading ids and pairs in two queries)."""
     from infra.foundation import KEEP_IMAGE_VERSIONS
 
     windows = serving_windows()
@@ -185,6 +195,8 @@ def designs() -> dict[str, Design]:
         archive_writer="subscription",
         speed_window_days=None,
         master_window_days=None,
+        file_drop_writes=FILE_DROP_WRITES + 1,
+        speed_load_queries=SPEED_LOAD_QUERIES + 1,
     )
     return {"before": before, "now": now}
 
@@ -252,11 +264,12 @@ class Traffic:
     ingest_seconds_per_request: float = 0.15
     speed_seconds_per_envelope: float = 0.4
     #: Cold starts of the speed function a day (scale to zero overnight, deploys). Each
-    #: loads three days of ids and the store/SKU pairs with rows (salesphere.speed.memory),
-    #: syncs every 30 s for 5 minutes (10 queries) and reads the history of pairs it
-    #: touches first (assumed 20 queries until warm); a warm instance queries nothing.
+    #: loads three days of ids and the store/SKU pairs with rows (salesphere.speed.memory,
+    #: ``SPEED_LOAD_QUERIES``), syncs every ``speed_sync_seconds`` for
+    #: ``speed_sync_window_seconds`` (Settings) and reads the history of pairs it touches
+    #: first (assumed 20 queries until warm); a warm instance queries nothing.
     speed_cold_starts_per_day: int = 24
-    speed_queries_per_cold_start: int = 2 + 10 + 20
+    speed_history_loads_per_cold_start: int = 20
     file_seconds_per_mb: float = 2.0
     batch_seconds_fixed: float = 60.0
     batch_events_per_second: float = 5_000.0
@@ -368,13 +381,22 @@ class Estimate:
         return next(use for use in self.uses if use.quota.key == key)
 
 
-def _speed_function_query_bytes(events: float, p: StackProfile, t: Traffic) -> float:
+def speed_queries_per_cold_start(t: Traffic, d: Design | None = None) -> int:
+    """Queries a cold speed process runs until warm: its load, its syncs (every
+    ``speed_sync_seconds`` for ``speed_sync_window_seconds``), its history reads."""
+    every, window = Settings.speed_sync_seconds, Settings.speed_sync_window_seconds
+    syncs = math.ceil(window / every) if every else 0
+    load = (d or Design()).speed_load_queries
+    return load + syncs + t.speed_history_loads_per_cold_start
+
+
+def _speed_function_query_bytes(events: float, p: StackProfile, t: Traffic, d: Design) -> float:
     """Bytes a day the speed function's queries bill (cold starts only; warm ones ask nothing)."""
     if p.speed_runtime != "function":
         return 0.0
     # each reads ~three days of ids (44 bytes a row), billed at least 10 MB
     per_query = max(BQ_MIN_BILLED_BYTES_PER_TABLE, events * 3 * 44.0)
-    return t.speed_cold_starts_per_day * t.speed_queries_per_cold_start * per_query
+    return t.speed_cold_starts_per_day * speed_queries_per_cold_start(t, d) * per_query
 
 
 #: Logical bytes of one forecast row (two strings, two dates, five floats, id, time).
@@ -520,7 +542,7 @@ def _table_bytes(
         scanned = events * row * days
     elif table == "master.events":  # every column: the negation of a voided batch event
         scanned = events * row * (d.master_window_days or history_days)
-    elif table.startswith("batch."):  # a batch view over the whole history
+    elif table.startswith("batch.") and table != "batch.cutoff":  # a batch view, all history
         scanned = t.batch_view_rows_per_day * history_days * t.batch_view_row_bytes
     else:  # reference tables and batch.cutoff: a few rows
         scanned = 0.0
@@ -559,7 +581,7 @@ def _bigquery(
     purchasing_scan = t.purchasing_queries_per_day * max(
         BQ_MIN_BILLED_BYTES_PER_TABLE, avg_master * t.purchasing_scan_fraction
     )
-    speed_scan = _speed_function_query_bytes(events, p, t)
+    speed_scan = _speed_function_query_bytes(events, p, t, d)
     parts = {
         f"{t.dashboard_queries_per_day} dashboard queries a day": serving_scan,
         f"{t.purchasing_queries_per_day} purchasing-view queries a day": purchasing_scan,
@@ -620,7 +642,7 @@ def _gcs_operations(v: _Volumes, p: StackProfile, t: Traffic, d: Design) -> tupl
     lock_writes = 1 + math.ceil(run_seconds / (p.batch_lock_lease_seconds / 4))
     class_a = month * (
         archive_objects
-        + drops * (1 + FILE_DROP_WRITES)  # the drop itself, then ingest's own writes
+        + drops * (1 + d.file_drop_writes)  # the drop itself, then ingest's own writes
         + drops * t.reject_share * 10  # quarantined copies
         + runs * (lock_writes + t.batch_staged_objects + t.batch_run_listings + archive_listing)
     ) + t.deploys_per_month * (3 + t.state_writes_per_deploy)

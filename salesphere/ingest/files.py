@@ -2,18 +2,24 @@
 
 Landing bucket layout (objects starting with ``_`` belong to ingest and are ignored)::
 
-    <source>/<file>                         what senders upload (salesphere ingest FILE)
-    _processed/<sha256>                     marker: this content was ingested (JSON)
-    _ingested/<sha256[:12]>/<source>/<file> the original, moved here once ingested
+    <source>/<file>                         what senders upload (salesphere ingest FILE),
+                                            kept where it landed (the bucket's lifecycle
+                                            deletes it with everything else)
+    _processed/<sha256>                     marker: this content was handled, by which
+                                            object and generation, and how (JSON)
     _ingested/<sha256[:12]>/<source>/<file>.rejects.csv   row, column, value, rule, reason
     _attempts/<hash of name#generation>     deliveries so far of a file not yet done (JSON)
 
+The original stays where it landed: copying it to a content-addressed home cost a class A
+operation a file (Cloud Storage's free 5,000 a month are shared with the archive and the
+batch runs; docs/infra.md, "What a month costs") and told nothing the marker does not.
+
 Idempotency, by file identity and content:
 
-* a redelivered notification finds the object gone (moved) or a stale generation and
-  does nothing;
+* a redelivered notification finds the marker naming its own object and generation (or a
+  stale generation) and does nothing;
 * a re-upload of the same bytes (any name) finds its ``_processed/<sha256>`` marker and
-  is moved aside without ingesting again;
+  is left where it landed without ingesting again;
 * a crash before the marker is written means the file is processed again on redelivery,
   which republishes the same event ids (derived from content), so nothing double counts.
 
@@ -33,7 +39,6 @@ quarantines at once). A poison file therefore ends in quarantine, never in a loo
 from __future__ import annotations
 
 import base64
-import contextlib
 import csv
 import hashlib
 import io
@@ -127,7 +132,7 @@ def object_from_event(ce_type: str, data: Any) -> ObjectRef | None:
 
 
 def is_own_object(name: str) -> bool:
-    """Objects ingest itself writes (markers, moved originals, reports) are never input."""
+    """Objects ingest itself writes (markers, counters, reports) are never input."""
     return name.startswith("_") or name.endswith(REPORT_SUFFIX)
 
 
@@ -248,7 +253,8 @@ class LandedFile:
 
     @property
     def home(self) -> str:
-        """Where the original is kept once ingested (content-addressed, so re-uploads meet)."""
+        """Where the file's rejects report is written (``<home>.rejects.csv``): by content,
+        so the reports of two files with the same name do not meet."""
         return f"{INGESTED_PREFIX}{self.digest[:12]}/{self.ref.name}"
 
     @property
@@ -261,7 +267,7 @@ class LandedFile:
         return f"gs://{self.ref.bucket}/{self.ref.name}"
 
     def write_report(self, body: bytes) -> None:
-        """The rejects report beside the kept original (``<home>.rejects.csv``)."""
+        """The rejects report (``<home>.rejects.csv``)."""
         self.bucket.blob(self.home + REPORT_SUFFIX).upload_from_string(
             body, content_type="text/csv"
         )
@@ -305,7 +311,7 @@ class FileIngestor:
         bucket = self.gcs.bucket(ref.bucket)
         blob = bucket.get_blob(ref.name)
         if blob is None:
-            return _ignored(ref, "object gone (already ingested)")
+            return _ignored(ref, "object gone (deleted by the bucket's lifecycle or its sender)")
         if ref.generation and str(blob.generation) != str(ref.generation):
             return _ignored(ref, "stale generation")
         from google.api_core.exceptions import NotFound
@@ -314,30 +320,32 @@ class FileIngestor:
             path = Path(tmp) / "object"
             try:
                 blob.download_to_filename(str(path))
-            except NotFound:  # a concurrent delivery of the same object moved it first
-                return _ignored(ref, "object gone (moved)")
+            except NotFound:  # deleted between the lookup and the download
+                return _ignored(ref, "object gone")
             return self._handle_copy(path, ref, bucket, blob)
 
     def _handle_copy(
         self, path: Path, ref: ObjectRef, bucket: Bucket, blob: Blob
     ) -> dict[str, Any]:
-        """Ingest the downloaded copy once: count the attempt, skip known bytes, read,
-        then mark the content as handled and move the original to its home."""
-        # Counted before the file is read, so an attempt that kills the process counts.
-        counter = self._attempts_blob(bucket, blob)
-        attempt, last_error = self._count_attempt(bucket, counter, blob)
+        """Ingest the downloaded copy once: skip known bytes, count the attempt, read,
+        then mark the content as handled. The original stays where it landed."""
         landed = LandedFile(path, ref, sha256_file(path), bucket)
         marker = bucket.blob(MARKER_PREFIX + landed.digest)
-        if self._already_ingested(marker):
-            self._move(bucket, blob, landed.home)
-            self._forget_attempts(counter)
+        done = self._marker(marker)
+        if done is not None and _same_object(done, blob):
+            # A redelivery of a notification already handled (ingested or quarantined).
+            return _ignored(ref, "already handled")
+        if done is not None and done.get("status") != QUARANTINED:
             return {"status": "duplicate", "object": ref.name, "sha256": landed.digest}
+        # Counted before the file is read, so an attempt that kills the process counts
+        # (hashing the bytes above reads no structure and cannot fail on them).
+        counter = self._attempts_blob(bucket, blob)
+        attempt, last_error = self._count_attempt(bucket, counter, blob)
         outcome = self._attempt(landed, blob, counter, attempt, last_error)
         marker.upload_from_string(
             json.dumps({**outcome, "bucket": ref.bucket, "generation": str(blob.generation)}),
             content_type="application/json",
         )
-        self._move(bucket, blob, landed.home)
         self._forget_attempts(counter)
         return outcome
 
@@ -421,19 +429,28 @@ class FileIngestor:
     def _forget_attempts(counter: Blob) -> None:
         try:
             counter.delete()
-        except Exception:  # a hiccup: it is only a count, for an object now moved
+        except Exception:  # a hiccup: it is only a count, for an object now marked
             log.debug("could not delete the attempt counter %s", counter.name)
 
     @staticmethod
-    def _already_ingested(marker: Blob) -> bool:
-        """A marker means these bytes were handled, unless ingest gave up on them: a file
-        quarantined after failed attempts is ingested again when it is uploaded again."""
-        if not marker.exists():
-            return False
+    def _marker(marker: Blob) -> dict[str, Any] | None:
+        """What the marker of these bytes says (None: never handled).
+
+        Bytes a marker names were handled, unless ingest gave up on them: a file
+        quarantined after failed attempts is ingested again when it is uploaded again (a
+        new object or generation), never when its own notification comes again.
+        """
+        from google.api_core.exceptions import NotFound
+
         try:
-            return json.loads(marker.download_as_bytes()).get("status") != QUARANTINED
+            body = marker.download_as_bytes()
+        except NotFound:
+            return None
+        try:
+            found = json.loads(body)
         except ValueError:
-            return True
+            return {}
+        return found if isinstance(found, dict) else {}
 
     # -- reading, by kind of file ----------------------------------------------------------
 
@@ -638,24 +655,14 @@ class FileIngestor:
             "sha256": landed.digest,
         }
 
-    @staticmethod
-    def _move(bucket: Bucket, blob: Blob, target: str) -> None:
-        """Copy the object to ``target`` and delete it from where it landed.
-
-        Pub/Sub may deliver one notification twice at once, and a re-upload's own
-        notification races a direct call: when the source is already gone (copy or delete
-        answers 404), the other delivery moved the same bytes to the same content-addressed
-        ``target``, so there is nothing left to do.
-        """
-        from google.api_core.exceptions import NotFound
-
-        with contextlib.suppress(NotFound):
-            bucket.copy_blob(blob, bucket, target)
-            bucket.delete_blob(blob.name, generation=blob.generation)
-
 
 def _ignored(ref: ObjectRef, reason: str) -> dict[str, Any]:
     return {"status": "ignored", "reason": reason, "object": ref.name}
+
+
+def _same_object(marker: dict[str, Any], blob: Blob) -> bool:
+    """Does this marker record the handling of this very object (name and generation)?"""
+    return marker.get("object") == blob.name and marker.get("generation") == str(blob.generation)
 
 
 def _order_rejects(

@@ -9,9 +9,10 @@ events per message, and every envelope pays it in freshness (measured).
 So a process keeps the answers and keeps them true:
 
 * **Ids.** On first use it loads every id received in the last :data:`HOT_DAYS` UTC days
-  (one query), then adds each id it writes. Rows received on the current or previous
-  UTC day are answered from memory: the row's receive day and the one before, the
-  window where retries and redeliveries land. Older rows (a dead-letter replay after a long
+  and the store/SKU pairs with rows (one query: each job bills BigQuery's 10 MB minimum),
+  then adds each id it writes. Rows received on the current or previous UTC day are
+  answered from memory: the row's receive day and the one before, the window where
+  retries and redeliveries land. Older rows (a dead-letter replay after a long
   outage) get a per-write existence query.
 * **Stock.** A pair's state is loaded once, from its whole history, the first time a
   group touches it, and then advanced with every event the process writes: the same
@@ -123,17 +124,16 @@ class SpeedMemory:
         self._queried_known: set[str] = set()
 
     def _load(self, now: datetime) -> None:
-        """Read the window's ids and the pairs with rows; memory changes only if both succeed."""
+        """Read the window's ids and the pairs with rows (one query); memory changes only then."""
         first_day = now.date() - timedelta(days=HOT_DAYS - 1)
         since = datetime.combine(first_day, time(), UTC)
-        found = self.warehouse.ids_received_since(since, limit=self.max_hot_ids + 1)
+        found, pairs = self.warehouse.ids_and_pairs(since, limit=self.max_hot_ids + 1)
         trusted = len(found) <= self.max_hot_ids
         ids: dict[date, set[str]] = {}
         if trusted:
             for event_id, received_at in found:
                 ids.setdefault(received_at.astimezone(UTC).date(), set()).add(event_id)
         del found
-        pairs = self.warehouse.pairs_with_rows()
         self._ids, self._first_day, self._trusted = ids, first_day, trusted
         self._pairs_with_rows = pairs
         self._states.clear()

@@ -19,7 +19,7 @@
   to the rows' receive dates and the day before) and inserts only the rest: one job per
   read bundle, billed at BigQuery's 10 MB minimum in cloud, so ~100k bundles fit the
   free 1 TiB/month. The function asks the same question of its process memory
-  (``salesphere.speed.memory``), loaded with :meth:`SpeedWarehouse.ids_received_since`
+  (``salesphere.speed.memory``), loaded with :meth:`SpeedWarehouse.ids_and_pairs`
   and kept current with :meth:`SpeedWarehouse.rows_written_since`.
 
 Transient failures (network, 5xx, quota) propagate as exceptions so the caller can let
@@ -153,11 +153,15 @@ class SpeedWarehouse:
             ],
         )
 
-    def ids_received_since(self, since: datetime, limit: int) -> list[tuple[str, datetime]]:
-        """``(event_id, received_at)`` of rows received since ``since``; at most ``limit``.
+    def ids_and_pairs(
+        self, since: datetime, limit: int
+    ) -> tuple[list[tuple[str, datetime]], set[str]]:
+        """What a process loads at start, in one query (one job, one 10 MB minimum).
 
-        Rows are read straight off the result pages (no dict per row): a process loads
-        up to a few hundred thousand of these at start.
+        ``(event_id, received_at)`` of rows received since ``since`` (at most ``limit``),
+        and every ``store_id|sku`` with at least one row (pairs outside it have no
+        history). Rows are read straight off the result pages (no dict per row): a
+        process loads up to a few hundred thousand ids at start.
         """
         from google.cloud import bigquery
 
@@ -165,21 +169,25 @@ class SpeedWarehouse:
             query_parameters=[bigquery.ScalarQueryParameter("since", "TIMESTAMP", since)]
         )
         rows = self.client.query_and_wait(
+            "SELECT event_id, received_at, CAST(NULL AS STRING) AS pair FROM ("
             f"SELECT event_id, received_at FROM `{self.events_table}` "
-            f"WHERE received_at >= @since LIMIT {int(limit)}",
+            f"WHERE received_at >= @since LIMIT {int(limit)}) "
+            "UNION ALL "
+            "SELECT DISTINCT CAST(NULL AS STRING), CAST(NULL AS TIMESTAMP), "
+            f"CONCAT(store_id, '|', sku) FROM `{self.events_table}`",
             job_config=config,
             retry=self._retry,
             api_timeout=WRITE_DEADLINE_SECONDS,
             wait_timeout=WRITE_DEADLINE_SECONDS,
         )
-        return [(row[0], row[1]) for row in rows]
-
-    def pairs_with_rows(self) -> set[str]:
-        """Every ``store_id|sku`` with at least one row: pairs outside it have no history."""
-        rows = self._query(
-            f"SELECT DISTINCT CONCAT(store_id, '|', sku) AS pair FROM `{self.events_table}`", []
-        )
-        return {row["pair"] for row in rows}
+        ids: list[tuple[str, datetime]] = []
+        pairs: set[str] = set()
+        for row in rows:
+            if row[2] is None:
+                ids.append((row[0], row[1]))
+            else:
+                pairs.add(row[2])
+        return ids, pairs
 
     def rows_written_since(
         self, written_after: datetime, received_since: datetime

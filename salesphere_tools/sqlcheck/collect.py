@@ -268,8 +268,7 @@ def speed_reads() -> list[Statement]:
         ("speed: reorder points (some)", warehouse.reorder_points, (["SKU-1"],)),
         ("speed: existing event ids", warehouse.existing_event_ids, ([row],)),
         ("speed: history", warehouse.history, ([("S1", "SKU-1")],)),
-        ("speed: ids received since", warehouse.ids_received_since, (NOW, 1000)),
-        ("speed: pairs with rows", warehouse.pairs_with_rows, ()),
+        ("speed: ids and pairs", warehouse.ids_and_pairs, (NOW, 1000)),
         ("speed: rows written since", warehouse.rows_written_since, (NOW, NOW)),
         ("speed: existing alert ids", warehouse.existing_alert_ids, (["a1"],)),
     ]

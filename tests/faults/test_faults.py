@@ -227,8 +227,8 @@ def test_poison_files_are_quarantined_after_bounded_attempts(world: dict, tmp_pa
     assert "PanicException" in outcome["reason"]
 
     # It stops: a good file dropped after the quarantine lands, and by then no delivery
-    # of the poison file beyond the limit has happened (it is moved out of the way, its
-    # counter is gone; a late redelivery would find nothing to do).
+    # of the poison file beyond the limit has happened (its marker names it, its counter
+    # is gone; a late redelivery finds nothing to do).
     late = upload_files(settings, [sheets[2]], source="spreadsheet")[0]
     assert wait_for_marker(settings, late["sha256"], timeout=DELIVERY_TIMEOUT)["accepted"] > 0
     log_text = Path(twin.state.load()["ingest-files"].log).read_text(errors="replace")
@@ -238,7 +238,8 @@ def test_poison_files_are_quarantined_after_bounded_attempts(world: dict, tmp_pa
     assert {int(n) for n in failed} == set(range(1, limits.FILE_MAX_ATTEMPTS))
     assert log_text.count(f"quarantined {poison_up['object']} after") == 1
     landing = clients.storage_client(settings).bucket(settings.buckets.landing)
-    assert landing.get_blob(poison_up["object"]) is None
+    kept_at = landing.get_blob(poison_up["object"])
+    assert kept_at is not None and str(kept_at.generation) == outcome["generation"]
     assert not list(landing.list_blobs(prefix=ATTEMPTS_PREFIX))
     quarantine = clients.storage_client(settings).bucket(settings.buckets.quarantine)
     kept = f"files/{poison_up['sha256'][:12]}/{poison_up['object']}"

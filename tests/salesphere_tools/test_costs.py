@@ -173,11 +173,13 @@ def test_class_a_counts_file_drop_writes_the_archive_writer_listings_and_the_loc
     drops = costs.estimate(
         10_000, traffic=dataclasses.replace(quiet, files_per_day=10), sizes=sizes, design=now
     ).use("gcs_class_a")
-    # each drop: its own upload, then counter, marker, report and copy (salesphere/ingest)
-    assert costs.FILE_DROP_WRITES == 4
+    # each drop: its own upload, then ingest's writes (salesphere/ingest/files.py)
+    assert now.file_drop_writes == costs.FILE_DROP_WRITES
     assert drops.used - base.used == pytest.approx(
         costs.DAYS_PER_MONTH * 10 * (1 + costs.FILE_DROP_WRITES + 0.01 * 10), rel=1e-6
     )
+    # the design before also copied every original to a second home
+    assert found["before"].file_drop_writes == costs.FILE_DROP_WRITES + 1
     # The batch run writes one archive object per receive date it drains (two a day for
     # one nightly run); a Cloud Storage subscription closes one every 600 s (144 a day).
     profile = costs.StackProfile()
@@ -286,4 +288,60 @@ def test_query_bytes_are_split_by_what_reads_them() -> None:
     dashboards = next(k for k in est.query_tib if "dashboard" in k)
     assert est.use("bq_query_tib").used - quiet.use("bq_query_tib").used == pytest.approx(
         est.query_tib[dashboards]
+    )
+
+
+def test_file_drop_writes_are_what_ingest_writes_for_a_file_with_a_reject() -> None:
+    """FILE_DROP_WRITES counts the class A writes the file function really makes: run it
+    on an in-memory landing bucket and count every object it writes (deletes are free)."""
+    from salesphere.ingest.catalog import Reference
+    from salesphere.ingest.files import FileIngestor
+    from salesphere.ingest.service import IngestService
+    from salesphere_tools import costs
+    from tests.salesphere.ingest import test_files_attempts as fake
+
+    service = IngestService(
+        fake.SETTINGS, publisher=fake.Publisher(), ledger=fake.Ledger(), reference=Reference()
+    )  # type: ignore[arg-type]
+    files = FileIngestor(service)
+    files._gcs = fake.Storage()  # type: ignore[assignment]
+    ref = fake.drop(files, "inventory/estoque_1.ndjson", b'{"a": 1}\n')  # one bad row
+    landing = files.gcs.bucket(fake.LANDING)
+    uploads = landing.generations
+    outcome = files.handle(ref)
+    assert outcome["status"] == "ingested" and outcome["rejected"] == 1
+    assert landing.generations - uploads == costs.FILE_DROP_WRITES
+    assert ref.name in landing.objects  # kept where it landed: no copy
+
+
+def test_a_cold_speed_process_loads_its_memory_in_the_counted_queries() -> None:
+    """SPEED_LOAD_QUERIES is what SpeedMemory's first load asks the warehouse."""
+    from datetime import UTC, datetime
+
+    from salesphere.speed.memory import SpeedMemory
+    from salesphere_tools import costs
+
+    class Warehouse:
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+
+        def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+            def call(*args, **kwargs):  # type: ignore[no-untyped-def]
+                self.calls.append(name)
+                return ([], set()) if name == "ids_and_pairs" else []
+
+            return call
+
+    warehouse = Warehouse()
+    memory = SpeedMemory(
+        warehouse,  # type: ignore[arg-type]
+        reorder_point=lambda sku: None,
+        clock=lambda: datetime(2026, 12, 1, 12, tzinfo=UTC),
+    )
+    memory.prepare([], [])
+    assert len(warehouse.calls) == costs.SPEED_LOAD_QUERIES
+    now, before = costs.designs()["now"], costs.designs()["before"]
+    traffic = costs.Traffic()
+    assert costs.speed_queries_per_cold_start(traffic, before) == (
+        costs.speed_queries_per_cold_start(traffic, now) + 1
     )

@@ -163,7 +163,7 @@ def test_an_unforeseen_failure_is_retried_then_quarantined(
     assert [(r.rule, r.location) for r in ledger.rejects] == [("ingest_failed", "file")]
     assert [row["request_id"] for row in ledger.logs] == [outcome["request_id"]]
     landing = ingestor.gcs.bucket(LANDING).objects
-    assert ref.name not in landing  # moved aside: a late redelivery finds nothing to do
+    assert ref.name in landing  # kept where it landed: the marker stops a late redelivery
     assert not [n for n in landing if n.startswith(files_mod.ATTEMPTS_PREFIX)]
     report = landing[f"_ingested/{outcome['sha256'][:12]}/{ref.name}.rejects.csv"][0]
     assert b"ingest_failed" in report
@@ -227,45 +227,60 @@ def test_a_reader_failing_mid_file_on_the_last_attempt_keeps_the_rows_before_it(
     shutil.rmtree(tmp_path, ignore_errors=True)
 
 
-def test_an_object_moved_by_a_concurrent_delivery_is_ignored(
+def test_an_object_deleted_before_its_download_is_ignored(
     ingestor: FileIngestor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Found, then gone before the download (the other delivery moved it): nothing to do,
-    and no attempt is counted against a file this delivery never read."""
+    """Found, then gone before the download: nothing to do, and no attempt is counted
+    against a file this delivery never read."""
     ref = drop(ingestor, "inventory/estoque_1.ndjson", b'{"a": 1}\n')
 
-    def moved(self: Blob, path: str) -> None:
+    def gone(self: Blob, path: str) -> None:
         raise NotFound(self.name)
 
-    monkeypatch.setattr(Blob, "download_to_filename", moved)
+    monkeypatch.setattr(Blob, "download_to_filename", gone)
     assert ingestor.handle(ref)["status"] == "ignored"
     landing = ingestor.gcs.bucket(LANDING).objects
     assert not [n for n in landing if n.startswith(files_mod.ATTEMPTS_PREFIX)]
 
 
-class _GoneBucket:
-    """A landing bucket where another delivery already moved the object away."""
+def test_an_ingested_file_stays_where_it_landed_and_is_ingested_once(
+    ingestor: FileIngestor, tmp_path: Path
+) -> None:
+    """No copy to a second home (a class A operation a file): the marker alone makes a
+    redelivery, and the same bytes under another name, do nothing."""
+    ingestor.max_attempts = 1
+    data = panicking_xlsx(tmp_path)
+    ref = drop(ingestor, "spreadsheet/vendas_SP01.xlsx", data)
+    first = ingestor.handle(ref)
+    landing = ingestor.gcs.bucket(LANDING)
+    writes = landing.generations
+    assert ref.name in landing.objects
+    # the same notification again (at-least-once): ignored, nothing written, not retried
+    assert ingestor.handle(ref) == {
+        "status": "ignored",
+        "reason": "already handled",
+        "object": ref.name,
+    }
+    assert landing.generations == writes
+    marker = json.loads(landing.objects[f"{files_mod.MARKER_PREFIX}{first['sha256']}"][0])
+    assert (marker["object"], marker["generation"]) == (ref.name, ref.generation)
+    # quarantined bytes dropped again are a new object: tried again, as before
+    again = drop(ingestor, "spreadsheet/vendas_SP01_fixed.xlsx", data)
+    assert ingestor.handle(again)["status"] == "quarantined"
 
-    def __init__(self, copy_fails: bool) -> None:
-        self.copy_fails, self.deleted = copy_fails, []
 
-    def copy_blob(self, blob, bucket, target):  # type: ignore[no-untyped-def]
-        from google.api_core.exceptions import NotFound
-
-        if self.copy_fails:
-            raise NotFound("source gone")
-
-    def delete_blob(self, name, generation=None):  # type: ignore[no-untyped-def]
-        from google.api_core.exceptions import NotFound
-
-        raise NotFound("already deleted")
-
-
-def test_moving_an_object_a_concurrent_delivery_moved_first_is_not_an_error() -> None:
-    from types import SimpleNamespace
-
-    from salesphere.ingest.files import FileIngestor
-
-    blob = SimpleNamespace(name="inventory/x.ndjson", generation=7)
-    for copy_fails in (True, False):  # source gone before the copy, or between copy and delete
-        FileIngestor._move(_GoneBucket(copy_fails), blob, "_ingested/abc/inventory/x.ndjson")
+def test_the_same_bytes_under_another_name_are_a_duplicate_left_in_place(
+    ingestor: FileIngestor,
+) -> None:
+    data = b'{"a": 1}\n'
+    first = ingestor.handle(drop(ingestor, "inventory/estoque_1.ndjson", data))
+    landing = ingestor.gcs.bucket(LANDING)
+    writes = landing.generations
+    again = ingestor.handle(drop(ingestor, "inventory/estoque_copy.ndjson", data))
+    assert again == {
+        "status": "duplicate",
+        "object": "inventory/estoque_copy.ndjson",
+        "sha256": first["sha256"],
+    }
+    assert landing.generations == writes + 1  # only the upload itself: no counter, no copy
+    assert not [n for n in landing.objects if n.startswith(files_mod.ATTEMPTS_PREFIX)]

@@ -18,7 +18,6 @@ from salesphere.ingest.service import IngestService
 from salesphere_tools.generate.config import GeneratorConfig
 from salesphere_tools.generate.generator import generate
 from salesphere_tools.ingest.send import upload_files, wait_for_marker
-from salesphere_tools.local.polling import eventually
 from salesphere_tools.local.twin import Twin
 from tests.support.ingest import load_test_catalog
 
@@ -79,18 +78,23 @@ def test_redelivery_and_reupload_do_not_ingest_twice(
     assert outcome["status"] == "ingested"
     landing = clients.storage_client(s).bucket(s.buckets.landing)
     ingestor = FileIngestor(IngestService(s))
-    # The same notification delivered again: the object was moved after ingesting.
+    # The same notification delivered again: the marker names this object and generation.
     redelivered = ingestor.handle(
         ObjectRef(s.buckets.landing, first["object"], outcome["generation"])
     )
-    assert redelivered["status"] == "ignored"
-    # The same bytes uploaded again under another name: recognised by content, moved aside.
+    assert redelivered == {
+        "status": "ignored",
+        "reason": "already handled",
+        "object": first["object"],
+    }
+    assert landing.blob(first["object"]).exists()  # kept where it landed
+    # The same bytes uploaded again under another name: recognised by content, left there.
     landing.blob("inventory/estoque_again.ndjson").upload_from_filename(str(path))
     again = ingestor.handle(ObjectRef(s.buckets.landing, "inventory/estoque_again.ndjson"))
-    assert again["status"] in {"duplicate", "ignored"}  # the function may have got there first
-    home = f"_ingested/{first['sha256'][:12]}/inventory/estoque_again.ndjson"
-    assert eventually(lambda: landing.blob(home).exists(), timeout=30, what="duplicate moved aside")
-    assert not landing.blob(home + ".rejects.csv").exists()
+    assert again["status"] == "duplicate"
+    assert landing.blob("inventory/estoque_again.ndjson").exists()
+    report = f"_ingested/{first['sha256'][:12]}/inventory/estoque_again.ndjson.rejects.csv"
+    assert not landing.blob(report).exists()
     marker = json.loads(landing.blob(f"_processed/{first['sha256']}").download_as_bytes())
     assert marker["request_id"] == outcome["request_id"]
     assert marker["object"] == first["object"]
