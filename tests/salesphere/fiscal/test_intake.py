@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
+from salesphere.fiscal.errors import FiscalRejected
 from salesphere.fiscal.intake import take
 from salesphere.fiscal.register import FiscalRegister, MemoryStore
 from salesphere.identity import derive_event_id
@@ -161,9 +164,6 @@ def test_a_cancellation_first_keeps_the_transfer_and_its_receipt_out() -> None:
     register = FiscalRegister(MemoryStore())
     take(cancellation(KEY, author=STORE_SP), CATALOG, register)
     assert take(CONFIRMED, CATALOG, register).conversion.drafts == ()
-    try:
+    with pytest.raises(FiscalRejected) as caught:
         take(TRANSFER, CATALOG, register)
-    except Exception as exc:  # noqa: BLE001
-        assert getattr(exc, "rule", None) == "cancelled"
-    else:
-        raise AssertionError("a cancelled transfer was accepted")
+    assert caught.value.rule == "cancelled"
