@@ -16,14 +16,20 @@ NF-e to our store from a supplier               one ``stock_receipt`` per item a
                                                 in units (supplier unit x units per unit)
 NF-e our store issues to itself on entry        one ``stock_receipt`` per item (a purchase
 (``tpNF`` 0, ``finNFe`` 1, entry CFOPs)          from a person or abroad: the buyer writes it)
-NF-e between two of our stores (CFOP           ``transfer_out`` at the issuer and
-5151/5152/6151/6152/...)                        ``transfer_in`` at the recipient
+NF-e between two of our stores (CFOP           ``transfer_out`` at the issuer at ``dhEmi``;
+5151/5152/6151/6152/...)                        in transit until the recipient confirms
 ``finNFe`` 4 issued by our store, entry         ``return`` per item (a customer's goods back)
 ``finNFe`` 4 issued by our store, exit          ``stock_adjustment`` per item (goods back to
                                                 the supplier leave the store's stock)
 ``finNFe`` 4 to our store from a company        ``return`` per item (a B2B customer's return)
 ``finNFe`` 2 / 3 (complementary, adjustment)    nothing countable (values only)
+the recipient store's confirmation (210200)     ``transfer_in`` at the recipient per item of
+of a transfer between our stores                a transfer, at ``dhEvento`` (:func:`receipts`,
+                                                applied by :mod:`salesphere.fiscal.intake`)
 =============================================  =============================================
+
+A transfer nobody confirms within the pair's lead time + 1 day is assumed received by the
+batch layer (``salesphere/batch/receipts.py``, source :data:`ASSUMED_RECEIPT_SOURCE`).
 
 Identity follows :mod:`salesphere.identity`: sales and returns carry the access key as
 ``order_id`` and the item number as ``line_number``; stock movements carry
