@@ -24,7 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from salesphere import names
-from salesphere.fiscal.convert import ASSUMED_RECEIPT_SOURCE
+from salesphere.batch.receipts import ASSUMED_RECEIPT_SOURCE
 from salesphere.gcp import clients
 from salesphere.settings import Settings
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from salesphere.fiscal.convert import ASSUMED_RECEIPT_SOURCE
+from salesphere.batch.receipts import ASSUMED_RECEIPT_SOURCE
 from salesphere.gcp import clients
 from salesphere.settings import Settings
 from salesphere_tools.recompute import SERVED_MASTER

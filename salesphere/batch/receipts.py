@@ -25,7 +25,6 @@ Lead time: ``reference.transfer_lead_times`` for the pair, else
 
 from __future__ import annotations
 
-from salesphere.fiscal.convert import ASSUMED_RECEIPT_SOURCE
 from salesphere.identity import EVENT_NAMESPACE
 from salesphere.reference import (
     DEFAULT_TRANSFER_DAYS_OTHER_STATE,
@@ -34,6 +33,9 @@ from salesphere.reference import (
 from salesphere.warehouse.schemas import MASTER_EVENTS
 
 MASTER = MASTER_EVENTS.ref
+#: ``source`` of an assumed receipt. Not imported from the fiscal package: the batch bundle
+#: ships without the XML reader (lxml) that package needs.
+ASSUMED_RECEIPT_SOURCE = "nfe-assumed-receipt"
 
 #: UUIDv5 of the natural key ``k`` (a STRING expression), as identity.event_id_of does:
 #: SHA-1 of namespace + key, version nibble 5, variant bits 10.

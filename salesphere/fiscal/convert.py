@@ -29,7 +29,7 @@ of a transfer between our stores                a transfer, at ``dhEvento`` (:fu
 =============================================  =============================================
 
 A transfer nobody confirms within the pair's lead time + 1 day is assumed received by the
-batch layer (``salesphere/batch/receipts.py``, source :data:`ASSUMED_RECEIPT_SOURCE`).
+batch layer (``salesphere/batch/receipts.py``, source ``nfe-assumed-receipt``).
 
 Identity follows :mod:`salesphere.identity`: sales and returns carry the access key as
 ``order_id`` and the item number as ``line_number``; stock movements carry
@@ -80,9 +80,6 @@ PURPOSES_WITHOUT_GOODS = frozenset({"2", "3"})
 #: First digit of an entry CFOP: in the state, from another state, from abroad.
 ENTRY_CFOP_PREFIXES = ("1", "2", "3")
 UNAUTHORISED_SUFFIX = "-unauthorised"
-#: ``source`` of the receipt the batch layer assumes for a transfer NF-e whose recipient
-#: has not confirmed it within the pair's lead time plus a day (salesphere/batch/receipts.py).
-ASSUMED_RECEIPT_SOURCE = "nfe-assumed-receipt"
 
 
 @dataclass(frozen=True)
