@@ -103,7 +103,9 @@ class Batch(pulumi.ComponentResource):
             ),
             # The batch SQL (salesphere/sql/batch) reads master.events and, to book each
             # sale on the store's local business day, reference.stores (as does the
-            # forecast's stock replay); nothing in speed.* (infra/iam_recorded.json).
+            # forecast's stock replay); the receipts it assumes for unconfirmed transfers
+            # read reference.stores and transfer_lead_times (salesphere/batch/receipts.py);
+            # nothing in speed.* (infra/iam_recorded.json).
             grants.grant(
                 "batch-reads-reference",
                 "dataset",

@@ -14,6 +14,7 @@ import time
 from datetime import date, datetime
 
 from salesphere import names
+from salesphere.batch import receipts
 from salesphere.gcp import clients
 from salesphere.settings import Settings
 from salesphere.warehouse import views
@@ -66,15 +67,18 @@ def drop_staging(settings: Settings, run_id: str) -> None:
 
 
 def commit_script(staging: str, *, full: bool) -> str:
-    """The transaction: replace partitions, drop later copies, refill views, set cutoff."""
+    """The transaction: replace partitions, drop later copies, assume the receipts of
+    overdue transfers, refill views, set cutoff."""
     replace = (
         f"DELETE FROM {MASTER} WHERE TRUE;"
         if full
         else f"DELETE FROM {MASTER} WHERE DATE(received_at) IN UNNEST(@dates);"
     )
+    forget_assumed, assume_receipts = receipts.statements()
     statements = [
         "BEGIN TRANSACTION;",
         replace,
+        forget_assumed,
         f"INSERT INTO {MASTER} SELECT * FROM `{staging}`;",
     ]
     if not full:
@@ -87,6 +91,8 @@ def commit_script(staging: str, *, full: bool) -> str:
             f"AND EXISTS (SELECT 1 FROM {MASTER} AS o WHERE o.event_id = m.event_id "
             "AND o.received_at < m.received_at);"
         )
+    # Transfers nobody confirmed within their lead time + 1 day arrive (batch/receipts.py).
+    statements.append(assume_receipts)
     for view in views.load(names.DATASET_BATCH):
         statements.append(f"DELETE FROM {view.ref} WHERE TRUE;")
         statements.append(f"INSERT INTO {view.ref}\n{view.query};")

@@ -16,14 +16,20 @@ NF-e to our store from a supplier               one ``stock_receipt`` per item a
                                                 in units (supplier unit x units per unit)
 NF-e our store issues to itself on entry        one ``stock_receipt`` per item (a purchase
 (``tpNF`` 0, ``finNFe`` 1, entry CFOPs)          from a person or abroad: the buyer writes it)
-NF-e between two of our stores (CFOP           ``transfer_out`` at the issuer and
-5151/5152/6151/6152/...)                        ``transfer_in`` at the recipient
+NF-e between two of our stores (CFOP           ``transfer_out`` at the issuer at ``dhEmi``;
+5151/5152/6151/6152/...)                        in transit until the recipient confirms
 ``finNFe`` 4 issued by our store, entry         ``return`` per item (a customer's goods back)
 ``finNFe`` 4 issued by our store, exit          ``stock_adjustment`` per item (goods back to
                                                 the supplier leave the store's stock)
 ``finNFe`` 4 to our store from a company        ``return`` per item (a B2B customer's return)
 ``finNFe`` 2 / 3 (complementary, adjustment)    nothing countable (values only)
+the recipient store's confirmation (210200)     ``transfer_in`` at the recipient per item of
+of a transfer between our stores                a transfer, at ``dhEvento`` (:func:`receipts`,
+                                                applied by :mod:`salesphere.fiscal.intake`)
 =============================================  =============================================
+
+A transfer nobody confirms within the pair's lead time + 1 day is assumed received by the
+batch layer (``salesphere/batch/receipts.py``, source ``nfe-assumed-receipt``).
 
 Identity follows :mod:`salesphere.identity`: sales and returns carry the access key as
 ``order_id`` and the item number as ``line_number``; stock movements carry
@@ -47,6 +53,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
@@ -246,10 +253,44 @@ def _convert_nfe(
     )
 
 
+def receipts(
+    transfer_outs: Iterable[Mapping[str, Any]], received_at: datetime, source: str
+) -> tuple[dict[str, Any], ...]:
+    """The receiver's ``transfer_in`` for each ``transfer_out`` of a transfer document.
+
+    Same ``source_ref`` (``<key>/<nItem>``), SKU, units and pair of stores as the
+    ``transfer_out`` (its ``store_id`` is the sender, ``counterpart_store_id`` the
+    receiver), so its id is the one every receipt of that item has
+    (``transfer_in|<key>/<nItem>|sku|receiver|sender``): a second confirmation, or the
+    batch layer's assumed receipt, is the same event.
+    """
+    return tuple(
+        {
+            "event_type": EventType.TRANSFER_IN.value,
+            "occurred_at": received_at,
+            "source": source,
+            "store_id": out["counterpart_store_id"],
+            "sku": out["sku"],
+            "quantity": int(out["quantity"]),
+            "source_ref": out["source_ref"],
+            "counterpart_store_id": out["store_id"],
+            "channel": Channel.BACKOFFICE.value,
+        }
+        for out in transfer_outs
+    )
+
+
 def convert_event(event: FiscalEvent, policy: FiscalPolicy = DEFAULT_POLICY) -> Conversion:
     """An event never becomes events by itself: a cancellation is applied by the register
-    (:mod:`salesphere.fiscal.register`); a correction letter changes nothing countable."""
+    (:mod:`salesphere.fiscal.register`), and so is a confirmation of receipt (the register
+    knows the transfer's items); a correction letter changes nothing countable."""
     marked = gate(event, policy)
+    if event.confirms:
+        return Conversion(
+            kind="receipt_confirmation",
+            note=f"the recipient confirmed the operation of {event.key}",
+            marked=marked,
+        )
     if event.cancels:
         how = "by substitution " if event.event_type == CANCELLATION_BY_SUBSTITUTION else ""
         return Conversion(
@@ -356,26 +397,21 @@ class _Context:
         return Conversion(kind=event_type.value, drafts=tuple(drafts), marked=self.marked)
 
     def transfer(self, sender: StoreRef, receiver: StoreRef) -> Conversion:
-        """Out at the sender and in at the receiver, both when the document is issued."""
+        """Out at the sender when the document is issued; the receiver's ``transfer_in``
+        waits for its receipt (:func:`receipts`), the units are in transit meanwhile."""
         drafts = []
         for item in self.document.items:
             sku, per_unit = self._own_sku(item)
-            quantity = _units(item, per_unit)
-            ref = f"{self.document.key.text}/{item.number}"
-            for event_type, here, there in (
-                (EventType.TRANSFER_OUT, sender, receiver),
-                (EventType.TRANSFER_IN, receiver, sender),
-            ):
-                drafts.append(
-                    {
-                        **self._base(event_type, here, item),
-                        "sku": sku,
-                        "quantity": quantity,
-                        "source_ref": ref,
-                        "counterpart_store_id": there.store_id,
-                        "channel": Channel.BACKOFFICE.value,
-                    }
-                )
+            drafts.append(
+                {
+                    **self._base(EventType.TRANSFER_OUT, sender, item),
+                    "sku": sku,
+                    "quantity": _units(item, per_unit),
+                    "source_ref": f"{self.document.key.text}/{item.number}",
+                    "counterpart_store_id": receiver.store_id,
+                    "channel": Channel.BACKOFFICE.value,
+                }
+            )
         return Conversion(kind="transfer", drafts=tuple(drafts), marked=self.marked)
 
     def web_invoice(self) -> Conversion:

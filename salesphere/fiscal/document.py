@@ -48,6 +48,8 @@ EVENT_REGISTERED = frozenset({"135", "136", "155"})
 CANCELLATION = "110111"
 CANCELLATION_BY_SUBSTITUTION = "110112"
 CORRECTION_LETTER = "110110"
+#: The recipient's "Confirmação da Operação": it confirms the goods arrived.
+CONFIRMATION = "210200"
 MODELS = {"55": "nfe", "65": "nfce"}
 #: The one layout version read (``versao`` of nfeProc, NFe/infNFe), and the events'.
 DOCUMENT_VERSION = "4.00"
@@ -163,6 +165,11 @@ class FiscalEvent:
     @property
     def cancels(self) -> bool:
         return self.event_type in (CANCELLATION, CANCELLATION_BY_SUBSTITUTION)
+
+    @property
+    def confirms(self) -> bool:
+        """The recipient's confirmation of the operation (210200): the goods arrived."""
+        return self.event_type == CONFIRMATION
 
 
 def read(data: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> FiscalDocument | FiscalEvent:

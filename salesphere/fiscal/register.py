@@ -14,6 +14,12 @@ Two facts decide whether a document may count, and neither is in the document it
   A cancellation arriving after its document is recorded, and answered with the events
   the document produced (id, store, SKU, time), so ingest can publish one ``void`` per
   event (see docs/fiscal.md).
+* **Has the recipient confirmed a transfer?** The receiving store's confirmation of the
+  operation (``210200``) is recorded under the key whether or not the document has
+  arrived, first one wins. The document's entry keeps each ``transfer_out``'s SKU, units
+  and stores, so a confirmation after the document is answered with them (the receiver's
+  ``transfer_in`` needs no catalogue); a document arriving after its confirmation finds
+  it here and publishes its receipt with it.
 
 The store behind it is a small key-value interface (:class:`RegisterStore`): the ingest
 functions keep it as objects in the landing bucket, tests in memory. ``put_new`` must be
@@ -29,9 +35,15 @@ from typing import Any, Protocol
 
 from salesphere.fiscal.document import FiscalDocument, FiscalEvent
 from salesphere.fiscal.errors import FiscalRejected
+from salesphere.identity import event_id_of, key_text
 
 DOCUMENTS = "documents/"
 CANCELLATIONS = "cancellations/"
+CONFIRMATIONS = "confirmations/"
+#: What the register keeps of each event: enough to void it, and for a ``transfer_out``
+#: enough to publish the receiver's ``transfer_in`` when the receipt is confirmed.
+KEPT = ("event_id", "store_id", "sku", "occurred_at")
+KEPT_OF_TRANSFER = ("event_type", "quantity", "source_ref", "counterpart_store_id")
 
 
 class RegisterStore(Protocol):
@@ -72,6 +84,23 @@ class CancellationResult:
     #: Per voided event: ``event_id``, ``store_id``, ``sku``, ``occurred_at`` (ISO, UTC).
     #: Empty for a document recorded before the register kept them.
     voided_events: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class ConfirmationResult:
+    """What a confirmation of receipt found: the transfer it confirms, if known yet."""
+
+    key: str
+    #: When the receipt was confirmed: the first recorded confirmation's ``dhEvento``.
+    confirmed_at: str
+    #: The CNPJ that confirmed (the first recorded confirmation's author).
+    author: str | None
+    duplicate: bool = False
+    document_known: bool = False
+    cancelled: bool = False
+    #: The document's ``transfer_out`` events (store, SKU, units, ``source_ref``,
+    #: counterpart); empty when the document is unknown or not a transfer.
+    transfer_outs: tuple[dict[str, Any], ...] = ()
 
 
 class FiscalRegister:
@@ -118,10 +147,7 @@ class FiscalRegister:
                 "content_hash": document.content_hash,
                 "event_ids": list(event_ids),
                 # What a later cancellation needs to void each event (store, SKU, time).
-                "events": [
-                    {k: e[k] for k in ("event_id", "store_id", "sku", "occurred_at")}
-                    for e in events or ()
-                ],
+                "events": [_kept(e) for e in events or ()],
                 "model": document.model,
                 "issued_at": document.issued_at.isoformat(),
             },
@@ -142,6 +168,9 @@ class FiscalRegister:
         known = self.store.get(DOCUMENTS + key)
         ids = tuple(known.get("event_ids", ())) if known else ()
         events = tuple(known.get("events") or ()) if known else ()
+        received = self._receipts_confirmed_after(key, events)
+        if len(events) == len(ids):
+            ids, events = ids + tuple(e["event_id"] for e in received), events + received
         return CancellationResult(
             key=key,
             document_counted=known is not None,
@@ -149,3 +178,75 @@ class FiscalRegister:
             duplicate=not fresh,
             voided_events=events if len(events) == len(ids) else (),
         )
+
+    def _receipts_confirmed_after(
+        self, key: str, events: tuple[dict[str, Any], ...]
+    ) -> tuple[dict[str, Any], ...]:
+        """The ``transfer_in`` a confirmation published after the document was counted
+        (a document that arrived after its confirmation already lists them)."""
+        confirmed = self.confirmation(key)
+        outs = tuple(e for e in events if e.get("event_type") == "transfer_out")
+        if confirmed is None or not outs or len(outs) != len(events):
+            return ()
+        return confirmed_receipts(outs, str(confirmed["issued_at"]))
+
+    def confirmation(self, key: str) -> dict[str, Any] | None:
+        """The recorded confirmation of receipt of ``key`` (``issued_at``, ``author``)."""
+        return self.store.get(CONFIRMATIONS + key)
+
+    def apply_confirmation(self, event: FiscalEvent) -> ConfirmationResult:
+        """Record the recipient's confirmation of ``event.key`` (first one wins); answer
+        with the transfer it confirms when the document is known and not cancelled."""
+        key = event.key.text
+        fresh = self.store.put_new(
+            CONFIRMATIONS + key,
+            {
+                "issued_at": event.issued_at.isoformat(),
+                "author": event.author,
+                "content_hash": event.content_hash,
+            },
+        )
+        first = self.confirmation(key) or {}
+        known = self.store.get(DOCUMENTS + key)
+        outs = [e for e in (known or {}).get("events") or () if e.get("event_type")]
+        return ConfirmationResult(
+            key=key,
+            confirmed_at=str(first.get("issued_at", event.issued_at.isoformat())),
+            author=first.get("author", event.author),
+            duplicate=not fresh,
+            document_known=known is not None,
+            cancelled=self.store.get(CANCELLATIONS + key) is not None,
+            transfer_outs=tuple(e for e in outs if e["event_type"] == "transfer_out"),
+        )
+
+
+def _kept(event: dict[str, Any]) -> dict[str, Any]:
+    kept = {k: event[k] for k in KEPT}
+    if event.get("event_type") == "transfer_out":
+        kept.update({k: event[k] for k in KEPT_OF_TRANSFER})
+    return kept
+
+
+def confirmed_receipts(
+    outs: tuple[dict[str, Any], ...], confirmed_at: str
+) -> tuple[dict[str, Any], ...]:
+    """The receiver's ``transfer_in`` events a confirmation published for ``outs``, as a
+    cancellation must void them (id, store, SKU, time), their ids from the natural key."""
+    return tuple(
+        {
+            "event_id": event_id_of(
+                key_text(
+                    "transfer_in",
+                    out["counterpart_store_id"],
+                    out["sku"],
+                    "",
+                    source_ref=out["source_ref"],
+                    counterpart_store_id=out["store_id"],
+                )
+            ),
+            "store_id": out["counterpart_store_id"],
+            "sku": out["sku"],
+            "occurred_at": confirmed_at,
+        }
+        for out in outs
+    )

@@ -245,7 +245,10 @@ class FiscalIngest:
         if cancelled is not None and cancelled.document_counted:
             return self._voids(intake, cancelled, received_at, received_text)
         if intake.duplicate:
-            return RecordResult(0, DUPLICATE, event_ids=ids), []
+            # A confirmation delivered again publishes its receipts again (same ids), which
+            # repairs a first delivery that was recorded and then failed to publish.
+            again = rows if intake.confirmation is not None else []
+            return RecordResult(0, DUPLICATE, event_ids=ids), again
         return RecordResult(0, ACCEPTED, event_ids=ids), rows
 
     def _voids(

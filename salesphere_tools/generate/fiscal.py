@@ -11,8 +11,9 @@ With ``GeneratorConfig.fiscal`` on, the smallest physical store (the *fiscal sto
   in place of the inventory feed's receipt rows: each item naming its purchase order
   (``xPed``/``nItemPed``) except one delivery in four, and SKUs bought in boxes of 12
   (``supplier_items.csv``) invoiced as ``CX`` plus loose units;
-* one **transfer** with another store as an NF-e (CFOP 5152/6152) in place of the two
-  inventory rows;
+* one **transfer** with another store as an NF-e (CFOP 5152/6152: the sender's
+  ``transfer_out``) and the receiver's confirmation of the operation (``210200``, its
+  ``transfer_in`` at the simulation's arrival time) in place of the two inventory rows;
 * the **purchase orders** behind those deliveries as an ERP export
   (``purchase_orders/pedidos.csv``, layout ``erp_pedidos``): one in three promised two days
   before the goods came (late on arrival), plus one order still open and late and one in
@@ -33,7 +34,7 @@ from salesphere.taxid import with_cnpj_digits
 from salesphere_tools.generate.catalog import ProductSpec, StoreSpec, supplier_cnpj
 from salesphere_tools.generate.events import SECONDS_PER_DAY, SimEvent, cents, local_timestamp
 from salesphere_tools.generate.manifest import FileEntry
-from salesphere_tools.generate.nfe import Line, build, cancellation, key_of
+from salesphere_tools.generate.nfe import Line, build, cancellation, confirmation, key_of
 from salesphere_tools.generate.ordering import ERP_EXPORT, ErpOrderRow, write_order_rows
 from salesphere_tools.generate.totals import SalesTotals
 
@@ -226,12 +227,22 @@ class FiscalWriter:
             )
             removed.update((outs[str(e.doc)], i))
             self.transfer_done = True
-            sent = self._instant(e) + timedelta(minutes=5)
-            return [
-                self._entry(f"fiscal/{_day(self.start, day)}/nfe-{e.doc}.xml", data, "nfe", day,
-                            sent, 2)
-            ]  # fmt: skip
+            return self._transfer_files(day, e, data)
         return []
+
+    def _transfer_files(self, day: int, arrival: SimEvent, data: bytes) -> list[FileEntry]:
+        """The transfer NF-e (the sender's transfer_out) and the receiver's confirmation of
+        the operation (210200) when the goods arrive: its transfer_in, at the books' time."""
+        folder = f"fiscal/{_day(self.start, day)}"
+        sent = self._instant(arrival) + timedelta(minutes=5)
+        confirmed = confirmation(
+            key_of(data), author=store_cnpj(arrival.store), when=self._issued(arrival)
+        )
+        return [
+            self._entry(f"{folder}/nfe-{arrival.doc}.xml", data, "nfe", day, sent, 1),
+            self._entry(f"{folder}/confirmacao-{arrival.doc}.xml", confirmed, "nfe", day,
+                        sent + timedelta(minutes=5), 1),
+        ]  # fmt: skip
 
     def _tickets(
         self,

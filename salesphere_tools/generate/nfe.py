@@ -226,6 +226,19 @@ def cancellation(
     return event(key, event_type, detail, status, environment, author, when, envelope)
 
 
+def confirmation(
+    key: str,
+    *,
+    author: str,
+    when: str = "2026-11-29T10:00:00-03:00",
+    status: str | None = "135",
+    envelope: str = "procEventoNFe",
+) -> bytes:
+    """The recipient's confirmation of the operation (210200) of ``key``: goods received."""
+    detail = '<detEvento versao="1.00"><descEvento>Confirmacao da Operacao</descEvento></detEvento>'
+    return event(key, "210200", detail, status, "1", author, when, envelope)
+
+
 def event(
     key: str,
     event_type: str,

@@ -28,8 +28,10 @@
 --   units in transit from another store (in_transit).
 -- column: in_transit: Units sent to this store by another and not yet received: a
 --   transfer_out seen at the sender (counterpart_store_id = this store) without the
---   transfer_in of the same document (source_ref) and SKU at this store. Counted in
---   on_order.
+--   transfer_in of the same document (source_ref) and SKU at this store: the receiver's
+--   confirmation of a transfer NF-e, or the receipt the batch layer assumes once the
+--   pair's lead time + 1 day has passed. A cancelled transfer is in transit nowhere.
+--   Counted in on_order.
 -- column: transfer_in: Units suggested to move here from other stores today
 --   (serving.transfer_suggestions); the order covers only what they do not.
 -- column: transfer_out: Units suggested to move from here to other stores today.
@@ -79,9 +81,23 @@ WITH service_levels AS (
     SELECT l.service_level, l.z FROM serving.service_levels AS l
 ),
 
+-- A transfer cancelled before its receipt (its transfer_out named by a void) is in
+-- transit nowhere.
+voided_transfers AS (
+    SELECT m.source_ref AS event_id
+    FROM master.events AS m
+    WHERE m.event_type = 'void' AND m.source_ref IS NOT NULL
+    UNION DISTINCT
+    SELECT s.source_ref AS event_id
+    FROM serving.events_since_cutoff AS s
+    WHERE s.event_type = 'void' AND s.source_ref IS NOT NULL
+),
+
 -- Units on their way from another store: each transfer document's transfer_out at the
--- sender less the transfer_in of the same document and SKU at the receiver. A
--- transfer_out without a document (source_ref) cannot be matched and is not counted.
+-- sender less the transfer_in of the same document and SKU at the receiver (confirmed by
+-- the receiver, or assumed by the batch layer once the pair's lead time + 1 day has
+-- passed). A transfer_out without a document (source_ref) cannot be matched and is not
+-- counted.
 transfer_events AS (
     SELECT
         e.event_id,
@@ -104,6 +120,7 @@ transfer_events AS (
         FROM serving.events_since_cutoff AS s
         WHERE s.event_type IN ('transfer_out', 'transfer_in') AND s.source_ref IS NOT NULL
     ) AS e
+    WHERE e.event_id NOT IN (SELECT vt.event_id FROM voided_transfers AS vt)
     GROUP BY e.event_id
 ),
 

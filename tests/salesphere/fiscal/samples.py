@@ -20,6 +20,7 @@ from salesphere_tools.generate.nfe import (  # noqa: F401  (what the tests impor
     Line,
     build,
     cancellation,
+    confirmation,
     event,
     key_of,
 )

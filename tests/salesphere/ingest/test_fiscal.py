@@ -17,7 +17,16 @@ from salesphere.ingest.catalog import Reference
 from salesphere.ingest.files import FileIngestor
 from salesphere.ingest.service import IngestService
 from salesphere.settings import Settings
-from tests.salesphere.fiscal.samples import WEB_SHOP, Line, build, cancellation, key_of
+from tests.salesphere.fiscal.samples import (
+    STORE_RJ,
+    STORE_SP,
+    WEB_SHOP,
+    Line,
+    build,
+    cancellation,
+    confirmation,
+    key_of,
+)
 from tests.salesphere.fiscal.test_convert import CATALOG
 from tests.salesphere.fiscal.test_xmlsafe import BILLION_LAUGHS
 from tests.salesphere.ingest.test_files_attempts import (
@@ -139,6 +148,65 @@ def test_a_web_invoice_logs_the_order_it_names_and_adds_no_sale(wired) -> None:
     files.handle(drop(files, "pos/ticket.xml", TICKET))
     assert "order_id" not in service.ledger.logs[-1]
     assert events(service) == [e for e in events(service) if e["event_type"] == "sale"]
+
+
+TRANSFER = build(
+    model="55",
+    issuer=STORE_SP,
+    recipient=STORE_RJ,
+    lines=[Line("SKU-1", "6", "2.00", cfop="5152")],
+)
+RECEIVED = confirmation(key_of(TRANSFER), author=STORE_RJ)
+
+
+def legs(published: list[dict[str, Any]]) -> list[tuple]:
+    return [(e["event_type"], e["store_id"], e["quantity"], e["source_ref"]) for e in published]
+
+
+def test_a_transfer_is_in_transit_until_the_receiver_confirms_it(wired) -> None:
+    files, service = wired
+    ref = f"{key_of(TRANSFER)}/1"
+    sent = files.handle(drop(files, "fiscal/transfer.xml", TRANSFER))
+    assert (sent["status"], sent["events"]) == ("ingested", 1)
+    assert legs(events(service)) == [("transfer_out", "SP01", 6, ref)]
+    received = files.handle(drop(files, "fiscal/confirmacao.xml", RECEIVED))
+    assert (received["status"], received["accepted"], received["events"]) == ("ingested", 1, 1)
+    receipt = events(service)[1:]
+    assert legs(receipt) == [("transfer_in", "RJ01", 6, ref)]
+    assert receipt[0]["counterpart_store_id"] == "SP01"
+    assert service.ledger.logs[-1]["source"] == "nfe-event"
+    # Confirmed again: a duplicate, published again with the same id (repairs a lost publish).
+    again = files.handle(drop(files, "fiscal/confirmacao-2.xml", RECEIVED + b"\n"))
+    assert (again["duplicate"], again["events"]) == (1, 0)
+    assert [e["event_id"] for e in events(service)[2:]] == [receipt[0]["event_id"]]
+
+
+def test_a_confirmation_dropped_before_its_transfer_is_applied_when_it_arrives(wired) -> None:
+    files, service = wired
+    first = files.handle(drop(files, "fiscal/confirmacao.xml", RECEIVED))
+    assert (first["status"], first["accepted"], first["events"]) == ("ingested", 1, 0)
+    later = files.handle(drop(files, "fiscal/transfer.xml", TRANSFER))
+    assert (later["status"], later["events"]) == ("ingested", 2)
+    assert [e[:2] for e in legs(events(service))] == [
+        ("transfer_out", "SP01"),
+        ("transfer_in", "RJ01"),
+    ]
+
+
+def test_a_transfer_cancelled_before_its_receipt_voids_its_transfer_out(wired) -> None:
+    files, service = wired
+    files.handle(drop(files, "fiscal/transfer.xml", TRANSFER))
+    out = events(service)[0]
+    cancelled = files.handle(drop(files, "fiscal/cancel.xml", cancellation(key_of(TRANSFER))))
+    assert (cancelled["status"], cancelled["events"]) == ("ingested", 1)
+    void = events(service)[1]
+    assert (void["event_type"], void["source_ref"], void["store_id"]) == (
+        "void",
+        out["event_id"],
+        "SP01",
+    )
+    late = files.handle(drop(files, "fiscal/confirmacao.xml", RECEIVED))
+    assert late["events"] == 0 and len(events(service)) == 2
 
 
 def signed(body: bytes, content_type: str = "application/xml") -> FakeRequest:

@@ -20,6 +20,7 @@ from tests.salesphere.fiscal.samples import (
     Line,
     build,
     cancellation,
+    confirmation,
     key_of,
 )
 from tests.salesphere.fiscal.test_xmlsafe import BILLION_LAUGHS
@@ -129,6 +130,41 @@ def test_a_supplier_nfe_dropped_under_any_name_becomes_receipts_in_units(
             f"SELECT * FROM ops.rejects WHERE request_id = '{outcome['request_id']}'",
         )
         raise AssertionError(json.dumps(outcome) + " " + repr(rows))
+
+
+def test_a_transfer_leaves_at_issue_and_arrives_with_the_receivers_confirmation(
+    twin: Twin, events_probe: str
+) -> None:
+    transfer = build(
+        model="55",
+        issuer=STORE_SP,
+        recipient=STORE_RJ,
+        number=78,
+        lines=[Line("ELE-10001", "4", "1.00", cfop="5152")],
+    )
+    sent = post_xml(twin, transfer)
+    assert sent.status_code == 200, sent.text
+    (out_id,) = sent.json()["results"][0]["event_ids"]
+    received = post_xml(twin, confirmation(key_of(transfer), author=STORE_RJ))
+    assert received.status_code == 200, received.text
+    (in_id,) = received.json()["results"][0]["event_ids"]
+    wanted = {out_id, in_id}
+    messages = drain(
+        twin.settings,
+        events_probe,
+        lambda got: {e["event_id"] for m in got for e in json.loads(m.data)["events"]} >= wanted,
+    )
+    legs = {
+        e["event_type"]: (e["store_id"], e["counterpart_store_id"], e["quantity"], e["source_ref"])
+        for m in messages
+        for e in json.loads(m.data)["events"]
+        if e["event_id"] in wanted
+    }
+    ref = f"{key_of(transfer)}/1"
+    assert legs == {
+        "transfer_out": ("SP01", "AM01", 4, ref),
+        "transfer_in": ("AM01", "SP01", 4, ref),
+    }
 
 
 def test_hostile_and_cancelled_documents_are_quarantined_with_their_reason(

@@ -5,15 +5,20 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
+
+import pytest
 
 from salesphere.fiscal.convert import FiscalCatalog, FiscalPolicy, StoreRef, SupplierItem
 from salesphere.fiscal.errors import FiscalRejected
 from salesphere.fiscal.intake import take
 from salesphere.fiscal.register import FiscalRegister, MemoryStore
 from salesphere.ingest.orders import builtin_layout, read_order_lines
+from salesphere.ingest.validate import validate
 from salesphere_tools.generate import GeneratorConfig, generate
+
+RECEIVED = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)  # after the newest day of both runs
 
 
 def _catalog(root: Path) -> FiscalCatalog:
@@ -35,9 +40,11 @@ def _catalog(root: Path) -> FiscalCatalog:
     return FiscalCatalog.build(stores, products, items)
 
 
-def test_fiscal_output_converts_to_the_books(tmp_path: Path) -> None:
+# Transfers touching the fiscal store are rare: 7 days plan none, 30 days one.
+@pytest.mark.parametrize("days, transfers", [(7, 0), (30, 1)])
+def test_fiscal_output_converts_to_the_books(tmp_path: Path, days: int, transfers: int) -> None:
     config = GeneratorConfig(
-        out=tmp_path, days=7, stores=4, skus=200, seed=42, start=date(2026, 10, 5), fiscal=True
+        out=tmp_path, days=days, stores=4, skus=200, seed=42, start=date(2026, 10, 5), fiscal=True
     )
     manifest = generate(config)
     books = json.loads((tmp_path / "manifest.json").read_text())
@@ -55,10 +62,11 @@ def test_fiscal_output_converts_to_the_books(tmp_path: Path) -> None:
         except FiscalRejected as exc:
             refused[exc.rule] += 1
             continue
-        for draft in intake.conversion.drafts:
-            units[draft["event_type"]] += draft["quantity"]
-        if intake.cancellation is None:
-            register.record_document(intake.item, [str(i) for i in intake.conversion.drafts])
+        rows = [validate(d, RECEIVED)[0] for d in intake.conversion.drafts]
+        for row in rows:
+            units[row["event_type"]] += row["quantity"]
+        if intake.cancellation is None and intake.confirmation is None:
+            register.record_document(intake.item, [r["event_id"] for r in rows], rows)
     # The cancellation sent first keeps its ticket out; the other arrives after counting.
     assert refused == {"cancelled": 1}
     assert [c["cancelled_first"] for c in fiscal["cancelled_tickets"]] == [True, False]
@@ -73,7 +81,10 @@ def test_fiscal_output_converts_to_the_books(tmp_path: Path) -> None:
     # out, and the one counted before its cancellation is among the documents read here
     # (its voids come downstream).
     assert units["sale"] == day["units_sold"] + late
+    # The transfer: out at the sender when issued, in at the receiver when it confirms.
     assert units["stock_receipt"] > 0 and units["transfer_out"] == units["transfer_in"]
+    assert (units["transfer_in"] > 0) == (transfers > 0)
+    assert len([f for f in files if "confirmacao-" in f.path]) == transfers
     lines, rejects = read_order_lines(
         tmp_path / "purchase_orders" / "pedidos.csv", "pedidos.csv", builtin_layout("erp_pedidos")
     )
