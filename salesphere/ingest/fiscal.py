@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from salesphere.fiscal.convert import FiscalCatalog, FiscalPolicy, StoreRef, SupplierItem
-from salesphere.fiscal.document import FiscalDocument
+from salesphere.fiscal.document import FiscalDocument, FiscalEvent
 from salesphere.fiscal.errors import FiscalRejected
 from salesphere.fiscal.intake import Intake, take
 from salesphere.fiscal.register import DOCUMENTS, CancellationResult, FiscalRegister
@@ -265,6 +265,11 @@ class FiscalIngest:
         the same voids again (deduplicated downstream like any event), which also covers a
         first delivery that recorded the cancellation and then failed to publish.
         """
+        if not cancelled.voided_event_ids:
+            # The document counted nothing (a web-shop invoice: its order feed counts the
+            # sale): the cancellation is accepted and has nothing to void.
+            status = DUPLICATE if cancelled.duplicate else ACCEPTED
+            return RecordResult(0, status), []
         if not cancelled.voided_events:
             return RecordResult(
                 0,
@@ -399,9 +404,17 @@ def _web_invoice_link(intake: Intake | None, result: RecordResult) -> dict[str, 
 
     The invoice adds no sale (the order feed counts it); this link is what
     ``serving.web_invoice_orders`` matches against the web orders received. A re-sent
-    invoice (duplicate) logs it again: the view keeps one row per key.
+    invoice (duplicate) logs it again: the view keeps one row per key. An accepted
+    cancellation logs the key it cancels without an order, and the view leaves that
+    invoice out (for any other document the key matches no invoice and changes nothing).
     """
-    if intake is None or result.status == REJECTED or not intake.conversion.order_reference:
+    if intake is None or result.status == REJECTED:
+        return {}
+    cancelled = intake.cancellation
+    if isinstance(intake.item, FiscalEvent) and cancelled is not None:
+        # A cancellation names its document with no order: the view drops that invoice.
+        return {"document_key": cancelled.key}
+    if not intake.conversion.order_reference:
         return {}
     return {"document_key": intake.item.key.text, "order_id": intake.conversion.order_reference}
 

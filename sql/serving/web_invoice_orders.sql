@@ -6,7 +6,8 @@
 --   online sale (master.events or serving.events_since_cutoff) carries that order_id. The
 --   view reads current data, so an invoice that arrived before its order is matched as
 --   soon as the order lands. Web orders placed more than 3 days ago with no invoice are
---   listed too, from the first invoice received on (older orders predate invoicing).
+--   listed too, from the first invoice received on (older orders predate invoicing). A
+--   cancelled invoice is left out (its order then counts as uninvoiced).
 -- grain: document_key, order_id
 -- column: order_id: The web order number (the order feed's order_id; the invoice's xPed
 --   or free-text order number).
@@ -24,14 +25,24 @@
 --   the order for its invoice (uninvoiced); 0 when matched.
 -- example: SELECT order_id, document_key, invoiced_at, days_waiting
 --   FROM serving.web_invoice_orders WHERE status = 'unmatched' ORDER BY invoiced_at
-WITH invoices AS (
-    -- a re-sent invoice logs its row again: one row per access key
+WITH cancelled AS (
+    -- an accepted cancellation logs the key it cancels, without an order
+    SELECT DISTINCT c.document_key
+    FROM ops.ingest_log AS c
+    WHERE c.document_key IS NOT NULL AND c.order_id IS NULL
+),
+
+invoices AS (
+    -- a re-sent invoice logs its row again: one row per access key; cancelled ones are out
     SELECT
         l.document_key,
         ANY_VALUE(l.order_id) AS order_id,
         MIN(l.received_at) AS invoiced_at
     FROM ops.ingest_log AS l
-    WHERE l.document_key IS NOT NULL AND l.order_id IS NOT NULL
+    WHERE
+        l.document_key IS NOT NULL
+        AND l.order_id IS NOT NULL
+        AND l.document_key NOT IN (SELECT k.document_key FROM cancelled AS k)
     GROUP BY l.document_key
 ),
 

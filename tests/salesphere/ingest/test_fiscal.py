@@ -150,6 +150,26 @@ def test_a_web_invoice_logs_the_order_it_names_and_adds_no_sale(wired) -> None:
     assert events(service) == [e for e in events(service) if e["event_type"] == "sale"]
 
 
+def test_a_cancelled_web_invoice_is_accepted_and_logs_the_key_it_cancels(wired) -> None:
+    files, service = wired
+    invoice = build(
+        model="55",
+        issuer=WEB_SHOP,
+        recipient_cpf="68834846982",
+        lines=[Line("SKU-1", "1", "4.99", order="WEB-1002")],
+    )
+    files.handle(drop(files, "web/nf-2.xml", invoice))
+    # The invoice counted nothing, so its cancellation has nothing to void: accepted.
+    cancel = cancellation(key_of(invoice), author=WEB_SHOP)
+    outcome = files.handle(drop(files, "web/nf-2-cancel.xml", cancel))
+    assert (outcome["status"], outcome["events"], outcome["rejected"]) == ("ingested", 0, 0)
+    logged = service.ledger.logs[-1]
+    assert logged["document_key"] == key_of(invoice) and "order_id" not in logged
+    assert events(service) == []
+    again = files.handle(drop(files, "web/nf-2-cancel-again.xml", cancel + b"\n"))
+    assert (again["duplicate"], again["events"]) == (1, 0)
+
+
 TRANSFER = build(
     model="55",
     issuer=STORE_SP,

@@ -8,7 +8,7 @@ WEB-9's invoice names an order that never arrives (unmatched). An invoice receiv
 ago (WEB-0, matched) opens the window for uninvoiced orders: WEB-OLD, placed 5 days ago, has
 no invoice (uninvoiced, 5 days); WEB-NEW, placed yesterday, is not late yet; WEB-PRE,
 placed 10 days ago, predates the first invoice; a store sale with the same order number
-as WEB-9 is not a web order.
+as WEB-9 is not a web order. Cancelled, WEB-9's invoice leaves the view.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from salesphere.ingest.files import FileIngestor, ObjectRef
 from salesphere.ingest.service import IngestService
 from salesphere.model import CanonicalEvent, finalize
 from salesphere_tools.report import data as report_data
-from tests.salesphere.fiscal.samples import WEB_SHOP, Line, build, key_of
+from tests.salesphere.fiscal.samples import WEB_SHOP, Line, build, cancellation, key_of
 from tests.support import batch as h
 
 pytestmark = pytest.mark.twin
@@ -178,3 +178,10 @@ def test_each_web_invoice_is_matched_to_its_order_whichever_arrives_first(quiet_
     # The dashboard's count under data quality.
     (counts,) = clients.query_rows(settings, report_data._WEB_INVOICES_SQL)
     assert (counts["unmatched"], counts["uninvoiced"]) == (1, 1)
+
+    # The stray invoice is cancelled: it counts nowhere, so it leaves the view.
+    outcome = _drop(settings, "web/nf-909-cancel.xml", cancellation(k9, author=WEB_SHOP))
+    assert (outcome["status"], outcome["rejected"]) == ("ingested", 0)
+    assert ("WEB-9", k9) not in _rows(settings)
+    (counts,) = clients.query_rows(settings, report_data._WEB_INVOICES_SQL)
+    assert (counts["unmatched"], counts["uninvoiced"]) == (0, 1)
