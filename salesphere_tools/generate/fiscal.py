@@ -251,61 +251,77 @@ class FiscalWriter:
         removed: set[int],
         totals: dict[tuple[int, int, int], SalesTotals],
     ) -> list[FileEntry]:
+        """The store's POS sales of the day as NFC-e, one per ticket; on the last day, the
+        tickets in :data:`CANCELLED_TICKETS` are cancelled (one cancellation sent first)."""
         tickets: dict[str, list[int]] = {}
         for i, e in enumerate(events):
             if e.kind == "sale" and e.store == self.store:
                 tickets.setdefault(str(e.order_id), []).append(i)
-        store = self.stores[self.store]
         entries = []
         last_day = day == self.days - 1
         for position, indexes in enumerate(tickets.values()):
-            first = events[indexes[0]]
-            lines = [
-                Line(
-                    self.products[events[i].sku].sku,
-                    str(events[i].qty),
-                    cents(events[i].price),
-                    discount=cents(events[i].discount) if events[i].discount else None,
-                )
-                for i in indexes
-            ]
-            self.number += 1
-            data = build(
-                lines=lines, issuer=store_cnpj(self.store), number=self.number,
-                issued=self._issued(first),
-            )  # fmt: skip
+            data, rel, sent = self._ticket(day, [events[i] for i in indexes])
+            entries.append(self._entry(rel, data, "nfce", day, sent, len(indexes)))
             removed.update(indexes)
-            sent = self._instant(first) + timedelta(seconds=30)
-            rel = f"fiscal/{_day(self.start, day)}/nfce-{self.number:06d}.xml"
-            entries.append(self._entry(rel, data, "nfce", day, sent, len(lines)))
-            if not (last_day and position in CANCELLED_TICKETS):
-                continue
-            before = position == CANCELLED_TICKETS[0]
-            when = self._instant(first) + timedelta(minutes=10)
-            cancel = cancellation(
-                key_of(data),
-                author=store_cnpj(self.store),
-                when=when.astimezone(_zone(store)).isoformat(timespec="seconds"),
-            )
-            cancel_sent = sent - timedelta(seconds=1) if before else when
-            entries.append(
-                self._entry(rel.replace("nfce-", "cancelamento-"), cancel, "nfe-event", day,
-                            cancel_sent, 0)
-            )  # fmt: skip
-            self.cancelled.append(
-                {
-                    "key": key_of(data),
-                    "lines": len(indexes),
-                    "units": sum(events[i].qty for i in indexes),
-                    "cancelled_first": before,
-                }
-            )
-            if not before:
-                self.voided_lines += len(indexes)
-            for i in indexes:  # out of the books: it counts nowhere
-                _untotal(events[i], store, totals)
-            self._cancelled_now.update(indexes)
+            if last_day and position in CANCELLED_TICKETS:
+                before = position == CANCELLED_TICKETS[0]
+                entries.append(self._cancel(day, data, rel, sent, events, indexes, before))
+                for i in indexes:  # out of the books: it counts nowhere
+                    _untotal(events[i], self.stores[self.store], totals)
         return entries
+
+    def _ticket(self, day: int, sales: list[SimEvent]) -> tuple[bytes, str, datetime]:
+        """One ticket's NFC-e: its bytes, its path and when the POS sends it."""
+        lines = [
+            Line(
+                self.products[e.sku].sku,
+                str(e.qty),
+                cents(e.price),
+                discount=cents(e.discount) if e.discount else None,
+            )
+            for e in sales
+        ]
+        self.number += 1
+        data = build(
+            lines=lines, issuer=store_cnpj(self.store), number=self.number,
+            issued=self._issued(sales[0]),
+        )  # fmt: skip
+        sent = self._instant(sales[0]) + timedelta(seconds=30)
+        return data, f"fiscal/{_day(self.start, day)}/nfce-{self.number:06d}.xml", sent
+
+    def _cancel(
+        self,
+        day: int,
+        data: bytes,
+        rel: str,
+        sent: datetime,
+        events: list[SimEvent],
+        indexes: list[int],
+        before: bool,
+    ) -> FileEntry:
+        """The cancellation of one ticket, ten minutes after its sale; sent a second before
+        the ticket itself when ``before`` (the order a platform must survive)."""
+        first = events[indexes[0]]
+        when = self._instant(first) + timedelta(minutes=10)
+        cancel = cancellation(
+            key_of(data),
+            author=store_cnpj(self.store),
+            when=when.astimezone(_zone(self.stores[self.store])).isoformat(timespec="seconds"),
+        )
+        self.cancelled.append(
+            {
+                "key": key_of(data),
+                "lines": len(indexes),
+                "units": sum(events[i].qty for i in indexes),
+                "cancelled_first": before,
+            }
+        )
+        if not before:
+            self.voided_lines += len(indexes)
+        self._cancelled_now.update(indexes)
+        cancel_sent = sent - timedelta(seconds=1) if before else when
+        name = rel.replace("nfce-", "cancelamento-")
+        return self._entry(name, cancel, "nfe-event", day, cancel_sent, 0)
 
     # -- the orders behind the deliveries ----------------------------------------------------
 
