@@ -65,7 +65,26 @@ class Batch(pulumi.ComponentResource):
         self, settings: StackSettings, base: Foundation, grants: Grants, member: pulumi.Input[str]
     ) -> list[pulumi.Resource]:
         """What the batch account may do on either runtime, and nothing more."""
-        datasets = base.datasets
+        return [
+            *self._archive_access(base, grants, member),
+            *self._warehouse_access(settings, base, grants, member),
+            # The run lock and the staged Parquet/Arrow parts live in the artifacts bucket
+            # on either runtime (salesphere/batch/lock.py, runner.py, transforms.py): create,
+            # read, list, delete; BigQuery load jobs read the parts as this account too.
+            grants.grant(
+                "batch-uses-artifacts",
+                "bucket",
+                base.artifacts.name,
+                "roles/storage.objectUser",
+                member,
+            ),
+        ]
+
+    @staticmethod
+    def _archive_access(
+        base: Foundation, grants: Grants, member: pulumi.Input[str]
+    ) -> list[pulumi.Resource]:
+        """Read the archive, and write the events the run drains from its subscription."""
         return [
             grants.grant(
                 "batch-reads-archive",
@@ -91,6 +110,15 @@ class Batch(pulumi.ComponentResource):
                 "roles/pubsub.subscriber",
                 member,
             ),
+        ]
+
+    @staticmethod
+    def _warehouse_access(
+        settings: StackSettings, base: Foundation, grants: Grants, member: pulumi.Input[str]
+    ) -> list[pulumi.Resource]:
+        """Write the batch datasets, read the reference data, run queries."""
+        datasets = base.datasets
+        return [
             *(
                 grants.grant(
                     f"batch-writes-{ds}",
@@ -115,16 +143,6 @@ class Batch(pulumi.ComponentResource):
             ),
             grants.grant(
                 "batch-runs-queries", "project", settings.project, "roles/bigquery.jobUser", member
-            ),
-            # The run lock and the staged Parquet/Arrow parts live in the artifacts bucket
-            # on either runtime (salesphere/batch/lock.py, runner.py, transforms.py): create,
-            # read, list, delete; BigQuery load jobs read the parts as this account too.
-            grants.grant(
-                "batch-uses-artifacts",
-                "bucket",
-                base.artifacts.name,
-                "roles/storage.objectUser",
-                member,
             ),
         ]
 

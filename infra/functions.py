@@ -85,6 +85,23 @@ def upload_source(
     return source, obj
 
 
+def _build_config(
+    spec: FunctionSpec, source: gcp.storage.BucketObject, base: BuildSite
+) -> gcp.cloudfunctionsv2.FunctionBuildConfigArgs:
+    """Built from the uploaded bundle by the stack's own build account, into its repository."""
+    return gcp.cloudfunctionsv2.FunctionBuildConfigArgs(
+        runtime=RUNTIME,
+        entry_point=spec.entry_point,
+        service_account=base.build_account.name,
+        docker_repository=base.functions_repository.id,
+        source=gcp.cloudfunctionsv2.FunctionBuildConfigSourceArgs(
+            storage_source=gcp.cloudfunctionsv2.FunctionBuildConfigSourceStorageSourceArgs(
+                bucket=source.bucket, object=source.name
+            )
+        ),
+    )
+
+
 def deploy(
     spec: FunctionSpec,
     settings: StackSettings,
@@ -119,17 +136,7 @@ def deploy(
         project=settings.project,
         description=spec.description,
         labels=settings.labels(layer),
-        build_config=gcp.cloudfunctionsv2.FunctionBuildConfigArgs(
-            runtime=RUNTIME,
-            entry_point=spec.entry_point,
-            service_account=base.build_account.name,
-            docker_repository=base.functions_repository.id,
-            source=gcp.cloudfunctionsv2.FunctionBuildConfigSourceArgs(
-                storage_source=gcp.cloudfunctionsv2.FunctionBuildConfigSourceStorageSourceArgs(
-                    bucket=source.bucket, object=source.name
-                )
-            ),
-        ),
+        build_config=_build_config(spec, source, base),
         service_config=gcp.cloudfunctionsv2.FunctionServiceConfigArgs(
             available_memory=size.memory,
             available_cpu=size.cpu_text,

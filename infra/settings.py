@@ -197,6 +197,19 @@ def settings_from(
         resolved["ingest_invokers"] = tuple(resolved["ingest_invokers"])
     if gcp_region and "region" not in values:
         resolved["region"] = gcp_region
+    project = _project(stack, kind, values, gcp_project, env)
+    _check(resolved)
+    return StackSettings(stack=stack, project=project, ephemeral=kind == "ephemeral", **resolved)  # type: ignore[arg-type]
+
+
+def _project(
+    stack: str,
+    kind: str,
+    values: Mapping[str, object],
+    gcp_project: str | None,
+    env: Mapping[str, str],
+) -> str:
+    """The stack's GCP project: its own setting, then ``gcp:project``, then the environment."""
     project = (
         str(values.get("project") or "")
         or gcp_project
@@ -208,6 +221,11 @@ def settings_from(
             f"stack {stack!r} has no GCP project: run `pulumi config set gcp:project <id> "
             f"--stack {stack}` (or add it to Pulumi.{stack}.yaml)"
         )
+    return project
+
+
+def _check(resolved: Mapping[str, object]) -> None:
+    """Refuse combinations of settings that would deploy something wrong or costly."""
     for key in ("speed_runtime", "batch_runtime"):
         if resolved[key] not in RUNTIMES:
             raise SettingsError(
@@ -229,7 +247,6 @@ def settings_from(
         )
     if int(resolved["message_retention_days"]) not in range(1, 8):  # type: ignore[call-overload]
         raise SettingsError("salesphere:message_retention_days must be 1..7 (Pub/Sub's limit)")
-    return StackSettings(stack=stack, project=project, ephemeral=kind == "ephemeral", **resolved)  # type: ignore[arg-type]
 
 
 def read_settings() -> StackSettings:
