@@ -52,6 +52,19 @@ def store_cnpj(index: int) -> str:
     return with_cnpj_digits(f"11222333{index + 1:04d}")
 
 
+@dataclass(frozen=True)
+class FiscalDay:
+    """What one day's fiscal XML took from the simulation's events."""
+
+    #: Indexes of the events sent as fiscal XML (the other writers skip them).
+    sent: set[int]
+    #: Indexes of the cancelled tickets' sales (out of the books: they count nowhere).
+    cancelled: set[int]
+    files: list[FileEntry]
+    #: Whether the fiscal store's tickets went out as NFC-e (no spreadsheet that day).
+    nfce_day: bool
+
+
 @dataclass
 class FiscalWriter:
     out: Path
@@ -125,10 +138,8 @@ class FiscalWriter:
 
     def take_day(
         self, day: int, events: list[SimEvent], totals: dict[tuple[int, int, int], SalesTotals]
-    ) -> tuple[set[int], set[int], list[FileEntry], bool]:
-        """Indexes of the day's events sent as fiscal XML (the other writers skip them) and
-        of those cancelled (out of the books), the files, and whether the fiscal store's
-        tickets went out as NFC-e (then it sends no spreadsheet that day)."""
+    ) -> FiscalDay:
+        """The day's receipts, transfer and (on NFC-e days) tickets as fiscal XML."""
         entries: list[FileEntry] = []
         removed: set[int] = set()
         self._cancelled_now: set[int] = set()
@@ -138,7 +149,7 @@ class FiscalWriter:
         nfce_day = day >= self.days - self.fiscal_days
         if nfce_day:
             entries += self._tickets(day, events, removed, totals)
-        return removed, self._cancelled_now, entries, nfce_day
+        return FiscalDay(removed, self._cancelled_now, entries, nfce_day)
 
     def _receipts(self, day: int, events: list[SimEvent], removed: set[int]) -> list[FileEntry]:
         docs: dict[str, list[int]] = {}

@@ -236,15 +236,13 @@ class _Run:
         fiscal = self.writers.fiscal
         if fiscal is None:
             return result.events, False
-        removed, cancelled, entries, nfce_day = fiscal.take_day(
-            result.day, result.events, result.totals
-        )
-        self.manifest.files.extend(entries)
+        taken = fiscal.take_day(result.day, result.events, result.totals)
+        self.manifest.files.extend(taken.files)
         # The books keep what counts (a cancelled ticket does not); the JSON and
         # spreadsheet writers skip what went out as fiscal XML.
-        day_events = [e for i, e in enumerate(result.events) if i not in removed]
-        result.events = [e for i, e in enumerate(result.events) if i not in cancelled]
-        return day_events, nfce_day
+        day_events = [e for i, e in enumerate(result.events) if i not in taken.sent]
+        result.events = [e for i, e in enumerate(result.events) if i not in taken.cancelled]
+        return day_events, taken.nfce_day
 
     def _write_live(self, day: int, split: _DaySplit) -> set[str]:
         """The day's POS and e-commerce batches; returns the POS keys held back as late,
