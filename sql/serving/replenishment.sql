@@ -496,7 +496,7 @@ state_donors AS (
     SELECT
         tp.*,
         SUM(tp.surplus) OVER (
-            PARTITION BY tp.sku, tp.state ORDER BY tp.surplus DESC, tp.store_id
+            PARTITION BY tp.sku, tp.state ORDER BY tp.surplus DESC, tp.store_id ASC
             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
         ) AS upto
     FROM transfer_positions AS tp
@@ -507,7 +507,7 @@ state_receivers AS (
     SELECT
         tp.*,
         SUM(tp.need) OVER (
-            PARTITION BY tp.sku, tp.state ORDER BY tp.need DESC, tp.store_id
+            PARTITION BY tp.sku, tp.state ORDER BY tp.need DESC, tp.store_id ASC
             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
         ) AS upto
     FROM transfer_positions AS tp
@@ -550,7 +550,7 @@ other_donors AS (
     SELECT
         sl.*,
         SUM(sl.surplus) OVER (
-            PARTITION BY sl.sku ORDER BY sl.surplus DESC, sl.store_id
+            PARTITION BY sl.sku ORDER BY sl.surplus DESC, sl.store_id ASC
             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
         ) AS upto
     FROM state_left AS sl
@@ -561,7 +561,7 @@ other_receivers AS (
     SELECT
         sl.*,
         SUM(sl.need) OVER (
-            PARTITION BY sl.sku ORDER BY sl.need DESC, sl.store_id
+            PARTITION BY sl.sku ORDER BY sl.need DESC, sl.store_id ASC
             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
         ) AS upto
     FROM state_left AS sl
