@@ -24,7 +24,7 @@ test: setup  ## lint and run the full test suite (starts its own emulators)
 test-fast: setup  ## the fast lane: lint and every test that starts no emulator (under 2 minutes)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -m "not twin and not slow" -q
+	$(BIN)/python -m pytest -m "not twin and not slow" -q -n auto --dist loadfile
 
 lint: setup  ## ruff + import layers + sqlfluff + workflow checks
 	$(BIN)/ruff check .
