@@ -14,6 +14,7 @@ counts) and the odd stray blank row appears.
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -57,8 +58,28 @@ TIPO = {"sale": "Venda", "return": "Devolução"}
 ENCODINGS = {"csv-latin1": "latin-1", "csv-utf8-bom": "utf-8-sig"}
 CLOSING_EXPORT_SOD = 23 * 3600 + 1800
 
-#: Neutral row: date, second of day, store, order, line, sku, qty, price, discount, type.
-Row = list[object]
+
+@dataclass(frozen=True, slots=True)
+class SheetRow:
+    """One line of a store's export before formatting (money in centavos).
+
+    A hand-garbled line keeps the same shape: ``sku`` may be missing and ``qty`` text.
+    """
+
+    day: date
+    sod: int  # second of the store's local day
+    store: str
+    order: str
+    line: int
+    sku: str | None
+    qty: int | str
+    price: int
+    discount: int
+    tipo: str
+
+    def total(self) -> int | None:
+        """The line's value, or None when a garbled quantity leaves none to compute."""
+        return self.price * self.qty - self.discount if isinstance(self.qty, int) else None
 
 
 def store_rows(
@@ -67,46 +88,42 @@ def store_rows(
     products: list[ProductSpec],
     day_date: date,
     held_back: set[str],
-) -> list[Row]:
+) -> list[SheetRow]:
     """The day's money lines for one store, minus those the POS sent late."""
-    rows: list[Row] = []
+    rows: list[SheetRow] = []
     for event in events:
         key = f"{event.kind}|{event.order_id}|{event.line}"
         if key in held_back:
             continue
         rows.append(
-            [
-                day_date,
-                event.sod,
-                store.store_id,
-                event.order_id,
-                event.line,
-                products[event.sku].sku,
-                event.qty,
-                event.price,
-                event.discount,
-                TIPO[event.kind],
-            ]
+            SheetRow(
+                day=day_date,
+                sod=event.sod,
+                store=store.store_id,
+                order=event.order_id,
+                line=event.line,
+                sku=products[event.sku].sku,
+                qty=event.qty,
+                price=event.price,
+                discount=event.discount,
+                tipo=TIPO[event.kind],
+            )
         )
     return rows
 
 
-def _corrupt(row: Row, kind: str) -> tuple[Row, str, str]:
-    bad = list(row)
+def _corrupt(row: SheetRow, kind: str) -> tuple[SheetRow, str, str]:
+    """``row`` garbled the way ``kind`` says, with the rule it breaks and why."""
     if kind == "bad_number":
-        bad[6] = BAD_NUMBER
-        return bad, "integer", "Quantidade is not a number"
+        return replace(row, qty=BAD_NUMBER), "integer", "Quantidade is not a number"
     if kind == "unknown_sku":
-        bad[5] = UNKNOWN_SKU
-        return bad, "unknown_sku", "Código SKU is not in the catalog"
+        return replace(row, sku=UNKNOWN_SKU), "unknown_sku", "Código SKU is not in the catalog"
     if kind == "negative_quantity":
-        bad[6] = -int(bad[6])  # type: ignore[call-overload]
-        return bad, "min_value", "Quantidade is negative"
+        return replace(row, qty=-int(row.qty)), "min_value", "Quantidade is negative"
     if kind == "future_timestamp":
-        bad[0] = bad[0] + timedelta(days=FUTURE_DAYS)  # type: ignore[operator]
-        return bad, "future_timestamp", "Data is a year in the future"
-    bad[5] = None
-    return bad, "required", "Código SKU is empty"
+        later = row.day + timedelta(days=FUTURE_DAYS)
+        return replace(row, day=later), "future_timestamp", "Data is a year in the future"
+    return replace(row, sku=None), "required", "Código SKU is empty"
 
 
 class SpreadsheetWriter:
@@ -118,7 +135,7 @@ class SpreadsheetWriter:
         self.start = start
         self.xlsx = xlsx
 
-    def write(self, day: int, store: StoreSpec, rows: list[Row]) -> FileEntry | None:
+    def write(self, day: int, store: StoreSpec, rows: list[SheetRow]) -> FileEntry | None:
         """Write ``store``'s export of ``day`` with its planned defects; ``None`` when the
         store sold nothing (an empty day sends no file)."""
         if not rows:
@@ -147,10 +164,12 @@ class SpreadsheetWriter:
             events=len(rows),
         )
 
-    def _corrupted(self, rows: list[Row]) -> tuple[list[Row | None], list[tuple[int, Defect]]]:
+    def _corrupted(
+        self, rows: list[SheetRow]
+    ) -> tuple[list[SheetRow | None], list[tuple[int, Defect]]]:
         """The rows as sent, some malformed as the planner decides, and each malformed row's
         index with its recorded defect (the file and row number are set by the caller)."""
-        planned: list[Row | None] = []
+        planned: list[SheetRow | None] = []
         defects: list[tuple[int, Defect]] = []
         planner = self.planner
         for row in rows:
@@ -163,7 +182,7 @@ class SpreadsheetWriter:
         return planned, defects
 
     def _blank_row(
-        self, planned: list[Row | None], defects: list[tuple[int, Defect]]
+        self, planned: list[SheetRow | None], defects: list[tuple[int, Defect]]
     ) -> list[tuple[int, Defect]]:
         """Maybe insert an empty row into ``planned`` (in place), as people leave in exports
         they edit by hand; returns the defects with their indexes moved past it."""
@@ -178,7 +197,7 @@ class SpreadsheetWriter:
         return shifted
 
 
-def _write_rows(path: Path, rows: list[Row | None], fmt: str) -> str:
+def _write_rows(path: Path, rows: list[SheetRow | None], fmt: str) -> str:
     """Write ``rows`` as XLSX or as CSV in ``fmt``'s encoding; returns the encoding."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "xlsx":
@@ -189,50 +208,25 @@ def _write_rows(path: Path, rows: list[Row | None], fmt: str) -> str:
     return encoding
 
 
-def _text(row: Row) -> list[str]:
-    qty = row[6]
-    price = row[7]
-    discount = row[8]
-    if type(qty) is int and type(row[5]) is str:  # clean row: the fast path
-        return [
-            br_date(row[0]),
-            hms(row[1]),
-            row[2],
-            row[3],
-            str(row[4]),  # type: ignore[list-item,arg-type]
-            row[5],
-            str(qty),
-            br_money(price),
-            br_money(discount),  # type: ignore[arg-type]
-            br_money(price * qty - discount),
-            row[9],
-        ]  # type: ignore[operator,list-item]
-    return _text_any(row)
-
-
-def _text_any(row: Row) -> list[str]:
-    qty = row[6]
-    price = row[7]
-    discount = row[8]
-    total = ""
-    if isinstance(qty, int) and isinstance(price, int) and isinstance(discount, int):
-        total = br_money(price * qty - discount)
+def _text(row: SheetRow) -> list[str]:
+    """The row as the CSV export writes it (Brazilian dates and money)."""
+    total = row.total()
     return [
-        br_date(row[0]),  # type: ignore[arg-type]
-        hms(row[1]),  # type: ignore[arg-type]
-        str(row[2]),
-        str(row[3]),
-        str(row[4]),
-        "" if row[5] is None else str(row[5]),
-        str(qty),
-        br_money(price) if isinstance(price, int) else str(price),
-        br_money(discount) if isinstance(discount, int) else str(discount),
-        total,
-        str(row[9]),
+        br_date(row.day),
+        hms(row.sod),
+        row.store,
+        row.order,
+        str(row.line),
+        "" if row.sku is None else row.sku,
+        str(row.qty),
+        br_money(row.price),
+        br_money(row.discount),
+        "" if total is None else br_money(total),
+        row.tipo,
     ]
 
 
-def _write_csv(path: Path, rows: list[Row | None], encoding: str) -> None:
+def _write_csv(path: Path, rows: list[SheetRow | None], encoding: str) -> None:
     blank = [""] * len(HEADERS)
     with path.open("w", encoding=encoding, newline="") as handle:
         writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
@@ -240,7 +234,7 @@ def _write_csv(path: Path, rows: list[Row | None], encoding: str) -> None:
         writer.writerows(blank if row is None else _text(row) for row in rows)
 
 
-def _write_xlsx(path: Path, rows: list[Row | None]) -> None:
+def _write_xlsx(path: Path, rows: list[SheetRow | None]) -> None:
     """Typed cells, as Excel users leave them: real dates, numbers, Brazilian display formats."""
     workbook = Workbook(write_only=True)
     workbook.properties.created = FIXED_TIMESTAMP
@@ -253,25 +247,22 @@ def _write_xlsx(path: Path, rows: list[Row | None]) -> None:
         if row is None:
             sheet.append(blank)
             continue
-        day_cell = WriteOnlyCell(sheet, value=row[0])
+        day_cell = WriteOnlyCell(sheet, value=row.day)
         day_cell.number_format = "DD/MM/YYYY"
-        qty, price, discount = row[6], row[7], row[8]
-        total = None
-        if isinstance(qty, int) and isinstance(price, int) and isinstance(discount, int):
-            total = (price * qty - discount) / 100
+        total = row.total()
         sheet.append(
             [
                 day_cell,
-                hms(row[1]),
-                row[2],
-                row[3],
-                row[4],
-                row[5],
-                qty,  # type: ignore[arg-type]
-                price / 100 if isinstance(price, int) else price,
-                discount / 100 if isinstance(discount, int) else discount,
-                total,
-                row[9],
+                hms(row.sod),
+                row.store,
+                row.order,
+                row.line,
+                row.sku,
+                row.qty,
+                row.price / 100,
+                row.discount / 100,
+                None if total is None else total / 100,
+                row.tipo,
             ]
         )
     archive = FixedTimeZipFile(path, "w")
