@@ -11,12 +11,18 @@ marks a price or allowance that could not be checked on Google's own page.
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+if TYPE_CHECKING:  # the model loads lazily, so `salesphere --help` stays quick
+    from salesphere_tools.costs import Estimate, EventSizes, StackProfile
 
-def _profile(stack: str):  # type: ignore[no-untyped-def]  # -> StackProfile (lazy import)
+#: Quota key -> orders a day at which it runs out (None: never).
+RunsOut = dict[str, float | None]
+
+
+def _profile(stack: str) -> StackProfile:
     from infra.settings import SettingsError, settings_for_stack
     from salesphere import limits
     from salesphere.settings import Settings
@@ -52,7 +58,14 @@ def _fmt(value: float) -> str:
     return f"{value:,.3f}".rstrip("0").rstrip(".") if value else "0"
 
 
-def _as_json(stack: str, orders_per_day: float, design: str, result, sizes, limits) -> str:  # type: ignore[no-untyped-def]
+def _as_json(
+    stack: str,
+    orders_per_day: float,
+    design: str,
+    result: Estimate,
+    sizes: EventSizes,
+    limits: RunsOut,
+) -> str:
     """The estimate as JSON (``--json``): every quota, where it runs out, the bill."""
     return json.dumps(
         {
@@ -84,7 +97,9 @@ def _as_json(stack: str, orders_per_day: float, design: str, result, sizes, limi
     )
 
 
-def _print_table(stack: str, orders_per_day: float, result, sizes, limits) -> None:  # type: ignore[no-untyped-def]
+def _print_table(
+    stack: str, orders_per_day: float, result: Estimate, sizes: EventSizes, limits: RunsOut
+) -> None:
     """The estimate as a table, the quota that runs out first and the bill."""
     from rich.console import Console
     from rich.table import Table
