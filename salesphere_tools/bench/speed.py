@@ -37,6 +37,7 @@ from salesphere.gcp import clients
 from salesphere.model import CanonicalEvent
 from salesphere.settings import Ports, Settings
 from salesphere.warehouse.schemas import SPEED_EVENTS
+from salesphere_tools.local.polling import TimedOut, eventually
 from salesphere_tools.speed.samples import sale
 
 RUNTIME_SERVICE = {"function": "speed", "beam": "speed-beam"}
@@ -168,12 +169,13 @@ class VisibilityPoller:
         self._thread.join(timeout=30)
 
     def wait_all(self, ids: set[str], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if ids <= self.first_seen.keys():
-                return True
-            time.sleep(POLL_SECONDS)
-        return ids <= self.first_seen.keys()
+        """Whether every id has been seen within ``timeout``."""
+        try:
+            return eventually(
+                lambda: ids <= self.first_seen.keys(), timeout=timeout, what="every event"
+            )
+        except TimedOut:
+            return False
 
 
 def _publish(settings: Settings, envelopes: list[Envelope], rate: float | None) -> dict[str, float]:

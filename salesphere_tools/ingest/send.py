@@ -20,6 +20,7 @@ from salesphere.ingest import signing
 from salesphere.ingest.files import MARKER_PREFIX
 from salesphere.ingest.mapping import builtin_mappings
 from salesphere.settings import Settings
+from salesphere_tools.local.polling import eventually
 
 WAIT_SECONDS = 120.0
 # Shed answers (ingest's load shedding, or a proxy's rate limit) are retried this often,
@@ -73,14 +74,13 @@ def wait_for_marker(
         .bucket(settings.buckets.landing)
         .blob(MARKER_PREFIX + digest)
     )
-    deadline = time.monotonic() + timeout
-    while not blob.exists():
-        if time.monotonic() > deadline:
-            raise TimeoutError(
-                f"no outcome for {digest[:12]} after {timeout:.0f} s; is the twin up with "
-                "ingest-files (`salesphere local status`)? See its log in .twin/logs/"
-            )
-        time.sleep(0.25)
+    eventually(
+        blob.exists,
+        timeout=timeout,
+        what=f"the outcome of {digest[:12]}",
+        hint="; is the twin up with ingest-files (`salesphere local status`)? "
+        "See its log in .twin/logs/",
+    )
     return json.loads(blob.download_as_bytes())
 
 

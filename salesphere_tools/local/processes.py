@@ -89,21 +89,26 @@ def stop(record: ProcessRecord, timeout: float = 10.0) -> bool:
         os.killpg(record.pid, signal.SIGTERM)
     except ProcessLookupError:
         return True
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        _reap(record.pid)
-        if not is_running(record):
-            return True
-        time.sleep(0.05)
+    if _exits(record, timeout):
+        return True
     try:
         os.killpg(record.pid, signal.SIGKILL)
     except ProcessLookupError:
         return True
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and is_running(record):
+    return _exits(record, 5.0)
+
+
+def _exits(record: ProcessRecord, timeout: float) -> bool:
+    """Whether the record's process is gone within ``timeout`` (reaping it if ours)."""
+
+    def gone() -> bool:
         _reap(record.pid)
-        time.sleep(0.05)
-    return not is_running(record)
+        return not is_running(record)
+
+    try:
+        return eventually(gone, timeout=timeout, what=f"{record.name} to exit")
+    except TimedOut:
+        return False
 
 
 def _reap(pid: int) -> None:

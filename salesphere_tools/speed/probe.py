@@ -6,8 +6,7 @@ three observe the layer the same way: through Pub/Sub and BigQuery, like a user 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from salesphere import names
@@ -24,18 +23,6 @@ def publish(settings: Settings, envelopes: Iterable[Envelope], publisher: Any = 
     futures = [client.publish(topic, e.to_json(), **e.attributes()) for e in envelopes]
     for future in futures:
         future.result(timeout=30)
-
-
-def wait_for(check: Callable[[], Any], *, timeout: float, what: str, every: float = 0.2) -> Any:
-    """Poll ``check`` until it returns something truthy; fail with ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(every)
-    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
 
 
 def id_counts(settings: Settings, event_ids: Sequence[str], client: Any = None) -> dict[str, int]:

@@ -11,8 +11,8 @@ import pytest
 from salesphere.batch.lock import LOCK_OBJECT, LockLost, RunInProgress, run_lock
 from salesphere.gcp import clients
 from salesphere.model import utcnow
+from salesphere_tools.local.polling import eventually
 from salesphere_tools.local.twin import Twin
-from salesphere_tools.speed.probe import wait_for
 
 pytestmark = [pytest.mark.twin]
 
@@ -31,7 +31,7 @@ def test_a_held_lock_is_renewed_and_refuses_a_second_run(quiet_twin: Twin) -> No
     s = quiet_twin.settings
     with run_lock(s, "run-a", LEASE) as lease:
         # outlive the lease several times over: renewals keep it held
-        wait_for(lambda: lease.renewals >= 6, timeout=20, what="six renewals", every=0.1)
+        eventually(lambda: lease.renewals >= 6, timeout=20, what="six renewals")
         with pytest.raises(RunInProgress, match="run-a"), run_lock(s, "run-b", LEASE):
             pass
         lease.check()  # still ours
@@ -76,7 +76,7 @@ def test_a_run_whose_lock_was_taken_over_must_not_commit(quiet_twin: Twin) -> No
     s = quiet_twin.settings
     with run_lock(s, "run-stalled", LEASE) as lease:
         lease.stop()  # stalled: no more renewals, so the lease lapses
-        wait_for(lambda: lapsed(quiet_twin), timeout=10, what="the lease to lapse", every=0.1)
+        eventually(lambda: lapsed(quiet_twin), timeout=10, what="the lease to lapse")
         with run_lock(s, "run-new", LEASE):
             assert lease.renew() is False  # the stalled run wakes up: not its lock any more
             with pytest.raises(LockLost, match="must not commit"):

@@ -18,6 +18,7 @@ from google.protobuf import timestamp_pb2
 from salesphere import names
 from salesphere.gcp import clients
 from salesphere.model import EventType
+from salesphere_tools.local.polling import eventually
 from salesphere_tools.local.twin import Twin
 from salesphere_tools.speed import probe
 from salesphere_tools.speed.samples import count, envelope, movement, sale
@@ -49,7 +50,7 @@ def wait_rows(twin: Twin, ids: list[str], timeout: float = 60) -> dict[str, int]
         counts = probe.id_counts(twin.settings, ids)
         return counts if len(counts) == len(ids) else None
 
-    return probe.wait_for(complete, timeout=timeout, what=f"{len(ids)} rows in speed.events")
+    return eventually(complete, timeout=timeout, what=f"{len(ids)} rows in speed.events")
 
 
 def comparable(rows: list[dict[str, object]], drop: str) -> list[dict[str, object]]:
@@ -82,7 +83,7 @@ def test_both_runtimes_write_identical_rows_and_alerts(twin: Twin, beam_twin: Tw
     assert comparable(function_rows, "written_at") == comparable(beam_rows, "written_at")
 
     def alerts(runtime: Twin) -> list[dict[str, object]]:
-        return probe.wait_for(
+        return eventually(
             lambda: (a := probe.alerts_for(runtime.settings, store)) and len(a) == 2 and a,
             timeout=30,
             what="two alerts",
@@ -116,7 +117,7 @@ def test_beam_redelivery_after_seek_adds_nothing(beam_twin: Twin) -> None:
     stamp.FromDatetime(before)
     subscriber.seek(request={"subscription": sub, "time": stamp})
     log = Path(beam_twin.log_dir / "speed-beam.log")
-    dropped = probe.wait_for(
+    dropped = eventually(
         lambda: (
             set(ids)
             <= {i for i in ids if f'"duplicate dropped", "event_id": "{i}"' in log.read_text()}

@@ -12,6 +12,7 @@ import requests
 
 from salesphere import names
 from salesphere.gcp import clients
+from salesphere_tools.local.polling import eventually
 from salesphere_tools.local.twin import Twin
 from salesphere_tools.speed import probe
 from salesphere_tools.speed.samples import count, envelope, sale
@@ -33,7 +34,7 @@ def wait_counts(twin: Twin, ids: list[str]) -> dict[str, int]:
         counts = probe.id_counts(twin.settings, ids)
         return counts if len(counts) == len(ids) else None
 
-    return probe.wait_for(complete, timeout=30, what=f"{len(ids)} rows in speed.events")
+    return eventually(complete, timeout=30, what=f"{len(ids)} rows in speed.events")
 
 
 def test_events_land_once_and_alert_fires_once(twin: Twin) -> None:
@@ -54,7 +55,7 @@ def test_events_land_once_and_alert_fires_once(twin: Twin) -> None:
     ids = [e["event_id"] for e in sales.events]
     assert wait_counts(twin, ids) == dict.fromkeys(ids, 1)
 
-    alerts = probe.wait_for(lambda: probe.alerts_for(s, store), timeout=10, what="alert row")
+    alerts = eventually(lambda: probe.alerts_for(s, store), timeout=10, what="alert row")
     assert [(a["kind"], a["on_hand"], a["event_id"]) for a in alerts] == [
         ("below_reorder_point", 4, sales.events[1]["event_id"])
     ]
@@ -69,7 +70,7 @@ def test_events_land_once_and_alert_fires_once(twin: Twin) -> None:
             dict(m.message.attributes) for m in got if m.message.attributes["store_id"] == store
         ]
 
-    published = probe.wait_for(pulled, timeout=10, what="alert on the alerts topic")
+    published = eventually(pulled, timeout=10, what="alert on the alerts topic")
     assert published[0]["alert_id"] == alerts[0]["alert_id"]
 
 
@@ -102,7 +103,7 @@ def test_pubsub_redelivery_after_seek_adds_nothing(twin: Twin) -> None:
     wait_counts(twin, ids)
     seek_before(twin, before)  # Pub/Sub redelivers every message since `before`
     log = twin.log_dir / "speed.log"
-    redelivered = probe.wait_for(
+    redelivered = eventually(
         lambda: [o for o in log_outcomes(log, env.envelope_id) if o["skipped"] == 3],
         timeout=30,
         what="the redelivered envelope to be processed",
@@ -132,7 +133,7 @@ def test_poison_goes_to_dead_letters_and_is_acknowledged(twin: Twin) -> None:
         rows = [dict(r.items()) for r in bq.query(sql).result()]
         return rows if len(rows) == 2 else []
 
-    rows = probe.wait_for(dead, timeout=30, what="two dead-letter rows")
+    rows = eventually(dead, timeout=30, what="two dead-letter rows")
     errors = sorted(str(r["error"]) for r in rows)
     assert errors[0].startswith("envelope is not valid JSON")
     assert errors[1].startswith("event failed the canonical model")

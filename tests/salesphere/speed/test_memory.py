@@ -19,6 +19,7 @@ from salesphere.envelope import Envelope
 from salesphere.speed.handler import EnvelopeHandler
 from salesphere.speed.publish import pubsub_alert_publisher
 from salesphere.speed.sink import InsertReport, SpeedWarehouse
+from salesphere_tools.local.polling import eventually
 from salesphere_tools.local.twin import Twin
 from salesphere_tools.speed import probe
 from salesphere_tools.speed.samples import count, envelope, sale
@@ -283,7 +284,7 @@ def test_an_interrupted_commit_fails_every_request_of_its_group(quiet_twin: Twin
     others = [threading.Thread(target=send, args=(n,)) for n in ("b", "c")]
     for thread in others:
         thread.start()
-    probe.wait_for(lambda: handler.committer.waiting == 2, timeout=10, what="two queued messages")
+    eventually(lambda: handler.committer.waiting == 2, timeout=10, what="two queued messages")
     handler.warehouse.release.set()  # the next group holds b and c, and is interrupted
     for thread in [first, *others]:
         thread.join(timeout=30)

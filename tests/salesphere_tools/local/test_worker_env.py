@@ -25,6 +25,7 @@ import pytest
 
 from salesphere.gcp import clients
 from salesphere_tools.local import worker_env
+from salesphere_tools.local.polling import eventually
 from salesphere_tools.local.twin import Twin
 from salesphere_tools.speed import probe
 from salesphere_tools.speed.samples import envelope, sale
@@ -166,7 +167,7 @@ def test_stream_pipeline_runs_from_the_wheel(stream_process, scratch: Path, quie
         counts = probe.id_counts(s, ids)
         return counts if len(counts) == len(ids) else None
 
-    counts = probe.wait_for(landed, timeout=150, what=f"{len(ids)} rows in speed.events")
+    counts = eventually(landed, timeout=150, what=f"{len(ids)} rows in speed.events")
     print(
         f"\nstream from the wheel: {len(ids)} events queryable {time.monotonic() - t0:.1f} s after publish"
     )
