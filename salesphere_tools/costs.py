@@ -55,6 +55,9 @@ FILE_DROP_READS = 4
 #: Queries a cold speed process runs to load its memory (salesphere/speed/memory.py: the
 #: ids of the hot days and the store/SKU pairs with rows, one query, ``ids_and_pairs``).
 SPEED_LOAD_QUERIES = 1
+#: Gzipped MB statsforecast and its stack (pandas, scipy, statsmodels, ...) added to the
+#: batch bundle's dependencies: 208 MB with them, 146 MB without (docs/infra.md).
+STATSFORECAST_LAYER_MB = 62.0
 #: Where the serving views live (``python -m sql.render`` writes the generated ones).
 SERVING_SQL = Path(__file__).resolve().parents[1] / "sql" / "serving"
 
@@ -174,13 +177,18 @@ class Design:
     #: Queries a cold speed process loads its memory with (``SPEED_LOAD_QUERIES``; two
     #: while the ids and the pairs with rows were separate queries).
     speed_load_queries: int = SPEED_LOAD_QUERIES
+    #: Gzipped MB the batch image carries beyond ``Traffic.image_mb`` (0: the forecast
+    #: is plain numpy; ``STATSFORECAST_LAYER_MB`` while the statistical alternatives and
+    #: their stack were bundled with it).
+    batch_image_extra_mb: float = 0.0
 
 
 def designs() -> dict[str, Design]:
     """``now`` (this tree: windows read from the views) and ``before`` (the design this
     tree replaced: the archive written by a Cloud Storage subscription closing a file every
     600 s, serving views that read all of speed.events and master.events, file drops
-    copied to a second home, a speed cold start loading ids and pairs in two queries)."""
+    copied to a second home, a speed cold start loading ids and pairs in two queries, a
+    batch bundle carrying statsforecast)."""
     from infra.foundation import KEEP_IMAGE_VERSIONS
 
     windows = serving_windows()
@@ -197,6 +205,7 @@ def designs() -> dict[str, Design]:
         master_window_days=None,
         file_drop_writes=FILE_DROP_WRITES + 1,
         speed_load_queries=SPEED_LOAD_QUERIES + 1,
+        batch_image_extra_mb=STATSFORECAST_LAYER_MB,
     )
     return {"before": before, "now": now}
 
@@ -288,12 +297,13 @@ class Traffic:
     #: Bytes of one ops.ingest_log row a request or file writes (streamed like speed rows).
     ledger_rows_per_request: float = 1.0
     #: Compressed dependency layers each bundle's image holds in Artifact Registry (MB):
-    #: installed sizes measured in docs/infra.md (ingest 82, stream 76, batch 499 MB) at
-    #: ~40 % (assumed). Both ingest functions build the same bundle, so their layers are
-    #: stored once (a repository stores each layer digest once); every image also has a
-    #: buildpack cache image of about the same size.
+    #: each bundle's requirements installed for Python 3.12 and gzipped (measured, the
+    #: command is in docs/infra.md; layers are stored gzipped). Both ingest functions
+    #: build the same bundle, so their layers are stored once (a repository stores each
+    #: layer digest once); every image also has a buildpack cache image of about the same
+    #: size.
     image_mb: dict[str, float] = field(
-        default_factory=lambda: {"ingest": 33.0, "stream": 30.0, "batch": 200.0}
+        default_factory=lambda: {"ingest": 28.0, "stream": 20.0, "batch": 146.0}
     )
     #: Runtime base layers shared by every image in the repository (assumed, unverified).
     image_base_mb: float = 150.0
@@ -661,7 +671,8 @@ def _gcs_operations(v: _Volumes, p: StackProfile, t: Traffic, d: Design) -> tupl
 
 def _images_and_builds(p: StackProfile, t: Traffic, d: Design) -> tuple[float, float]:
     """Artifact Registry GB-months and Cloud Build minutes a month."""
-    per_version_gb = sum(t.image_mb.values()) * 2 / 1000  # image + its build cache
+    image_mb = sum(t.image_mb.values()) + d.batch_image_extra_mb
+    per_version_gb = image_mb * 2 / 1000  # image + its build cache
     if d.image_keep_versions is None:  # every build kept: a year of changed builds
         versions = t.deploys_per_month * t.functions_changed_per_deploy * t.horizon_months
     else:

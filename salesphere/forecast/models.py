@@ -1,38 +1,24 @@
-"""The models: the product's forecast, the baselines, and statistical alternatives.
+"""The models: the product's forecast and the baselines it is scored against.
 
 The product's forecast
     ``weekday_blend`` (:class:`WeekdayBlend`): a robust level (median of moving averages
     over several windows) times a weekday profile shrunk toward the store's. Every series
-    gets it; the baselines are scored beside it. The ``statsforecast`` models below are
-    kept as alternatives to measure against (``salesphere forecast evaluate``): each of
-    them, chosen per series by backtest, lost to a moving average on real sales.
+    gets it; the baselines are scored beside it. Statistical alternatives (exponential
+    smoothing, Croston-type models) live with the evaluation tooling
+    (``salesphere_tools.forecast.alternatives``): each of them, chosen per series by
+    backtest, lost to a moving average on real sales, and keeping them out of this
+    library keeps their dependencies (statsforecast and its scientific stack) out of
+    every deployed function.
 
 Every model answers :meth:`Model.predict` for one series: a point forecast and 80 % and
 95 % prediction intervals for each of the next ``h`` days, never below zero. The input is
-the series with stock-out days ``NaN`` (see :mod:`.series`); each model decides how to
-respect that:
+the series with stock-out days ``NaN`` (see :mod:`.series`); a model with a weekly season
+fills censored days with what the same weekday sold around them
+(:func:`~.series.impute_censored`) *for the fit only*. Intervals are conformal: the
+residual quantiles of a forecast made ``CALIBRATION_DAYS`` before the origin, added to
+the point forecast.
 
-* models with a weekly season need every day, so censored days are filled with what the
-  same weekday sold around them (:func:`~.series.impute_censored`) *for the fit only*;
-* Croston-type models work on the days demand was observed, so censored days are simply
-  dropped (an interval between two sales that contained a stock-out is not an interval
-  without demand).
-
-Regular series
-    ``auto_ets``: exponential smoothing with a 7-day additive season, the error and trend
-    form chosen by AICc (statsforecast's AutoETS). Fast and robust; knows nothing of dates.
-    ``ets_calendar``: the calendar (Black Friday, Christmas, Dia das Mães, holidays, ... and
-    a yearly cycle once there is a year of history; :mod:`.calendar`) as regressors, fitted
-    by least squares beside weekday dummies, and AutoETS on what the calendar does not
-    explain: a regression with exponential-smoothing errors. Sees a Black Friday coming.
-Intermittent series
-    ``croston_sba`` (Croston with the Syntetos-Boylan bias correction), ``tsb``
-    (Teunter-Syntetos-Babai: updates the probability of demand every day, so a product that
-    stopped selling fades out) and ``adida`` (aggregate to buckets of the mean interval,
-    forecast, spread back). None of them has intervals of its own, so theirs are
-    conformal: the residual quantiles of a forecast made ``CALIBRATION_DAYS`` before the
-    origin, added to the point forecast.
-Baselines (scored for every series, and chosen when nothing beats them)
+Baselines (scored for every series in the backtest)
     ``seasonal_naive``: each weekday sells what it sold last week.
     ``trailing_avg_28``: the average of the last 28 observed days, flat - what the
     platform's stock alerts used before forecasts existed.
@@ -41,22 +27,18 @@ Baselines (scored for every series, and chosen when nothing beats them)
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
 
-from salesphere.forecast import calendar
-from salesphere.forecast.series import INTERMITTENT, REGULAR, impute_censored
+from salesphere.forecast.series import impute_censored
 
 SEASON = 7
 LEVELS = (80, 95)
 #: Days before the origin that calibrate conformal intervals (Croston-type, baselines).
 CALIBRATION_DAYS = 56
-#: A yearly cycle is estimated only from at least this much history.
-YEARLY_MIN_DAYS = 300
 SEASONAL_NAIVE = "seasonal_naive"
 TRAILING_AVG = "trailing_avg_28"
 BASELINES = (SEASONAL_NAIVE, TRAILING_AVG)
@@ -86,12 +68,6 @@ class Model:
     """One candidate: ``predict(y, start, h)`` for a series starting on ``start``."""
 
     name = ""
-    classes: tuple[str, ...] = (REGULAR, INTERMITTENT)
-    #: Whether the model gives its own intervals (otherwise conformal ones are added).
-    native_intervals = False
-    #: Observed days the model needs; with fewer, :func:`usable` names ``fallback``.
-    min_observed = 0
-    fallback = ""
 
     def point(self, y: np.ndarray, start: date, h: int) -> np.ndarray:
         raise NotImplementedError
@@ -104,18 +80,6 @@ class Model:
         if intervals:
             pred = conformal(self, y, start, pred)
         return pred.clipped()
-
-
-def _quiet(fn):
-    """statsforecast warns on every slow optimiser convergence; the fit is still used."""
-
-    def wrapper(*args, **kwargs):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with np.errstate(all="ignore"):
-                return fn(*args, **kwargs)
-
-    return wrapper
 
 
 def conformal(model: Model, y: np.ndarray, start: date, pred: Prediction) -> Prediction:
@@ -163,121 +127,6 @@ class TrailingAverage(Model):
         recent = y[-self.days :]
         recent = recent[~np.isnan(recent)]
         return np.full(h, float(recent.mean()) if recent.size else 0.0)
-
-
-class AutoEts(Model):
-    name = "auto_ets"
-    classes = (REGULAR,)
-    native_intervals = True
-    min_observed = 2 * SEASON
-    fallback = TRAILING_AVG
-    #: Additive season; error, trend (and damping) chosen by AICc.
-    spec = "ANA"
-
-    @_quiet
-    def _fit(self, y: np.ndarray, h: int, level: list[int] | None) -> dict:
-        from statsforecast.models import AutoETS
-
-        return AutoETS(season_length=SEASON, model=self.spec).forecast(
-            y=y.astype(float), h=h, level=level
-        )
-
-    def point(self, y: np.ndarray, start: date, h: int) -> np.ndarray:
-        return self._fit(impute_censored(y, SEASON), h, None)["mean"]
-
-    def predict(self, y: np.ndarray, start: date, h: int, *, intervals: bool = True) -> Prediction:
-        if np.isfinite(y).sum() < 2 * SEASON:
-            return TrailingAverage().predict(y, start, h, intervals=intervals)
-        out = self._fit(impute_censored(y, SEASON), h, list(LEVELS) if intervals else None)
-        lo = {lv: out[f"lo-{lv}"] for lv in LEVELS} if intervals else {}
-        hi = {lv: out[f"hi-{lv}"] for lv in LEVELS} if intervals else {}
-        return Prediction(out["mean"], lo, hi).clipped()
-
-
-class EtsCalendar(AutoEts):
-    """Calendar regressors by least squares, AutoETS on the remainder (see module doc)."""
-
-    name = "ets_calendar"
-    min_observed = 4 * SEASON
-    fallback = "auto_ets"
-
-    def _design(self, start: date, n: int, h: int) -> tuple[np.ndarray, np.ndarray, int]:
-        yearly = n >= YEARLY_MIN_DAYS
-        features = calendar.features(start, n + h, yearly=yearly)
-        weekday = (np.arange(n + h) + start.weekday()) % SEASON
-        dummies = np.eye(SEASON)[weekday][:, 1:]
-        return np.hstack([np.ones((n + h, 1)), dummies, features]), features, 1 + SEASON - 1
-
-    def _split(self, y: np.ndarray, start: date, h: int) -> tuple[np.ndarray, np.ndarray]:
-        """(calendar part over the history, calendar part over the horizon)."""
-        n = len(y)
-        design, features, skip = self._design(start, n, h)
-        fit = design[:n]
-        # A date that never happened in the history (no Black Friday yet) has no effect
-        # to learn: its column is dropped rather than left to the solver's whims.
-        used = np.r_[np.ones(skip, dtype=bool), features[:n].std(axis=0) > 0]
-        beta, *_ = np.linalg.lstsq(fit[:, used], y, rcond=None)
-        coef = np.zeros(design.shape[1])
-        coef[used] = beta
-        part = features @ coef[skip:]
-        return part[:n], part[n:]
-
-    def point(self, y: np.ndarray, start: date, h: int) -> np.ndarray:
-        filled = impute_censored(y, SEASON)
-        past, future = self._split(filled, start, h)
-        return self._fit(filled - past, h, None)["mean"] + future
-
-    def predict(self, y: np.ndarray, start: date, h: int, *, intervals: bool = True) -> Prediction:
-        if np.isfinite(y).sum() < 4 * SEASON:
-            return AutoEts().predict(y, start, h, intervals=intervals)
-        filled = impute_censored(y, SEASON)
-        past, future = self._split(filled, start, h)
-        out = self._fit(filled - past, h, list(LEVELS) if intervals else None)
-        mean = out["mean"] + future
-        lo = {lv: out[f"lo-{lv}"] + future for lv in LEVELS} if intervals else {}
-        hi = {lv: out[f"hi-{lv}"] + future for lv in LEVELS} if intervals else {}
-        return Prediction(mean, lo, hi).clipped()
-
-
-class _Intermittent(Model):
-    classes = (INTERMITTENT,)
-
-    @_quiet
-    def point(self, y: np.ndarray, start: date, h: int) -> np.ndarray:
-        observed = y[~np.isnan(y)]
-        if observed.size < 2 or not (observed > 0).any():
-            return np.zeros(h)
-        return np.asarray(self._model().forecast(y=observed.astype(float), h=h)["mean"])
-
-    def _model(self):
-        raise NotImplementedError
-
-
-class CrostonSba(_Intermittent):
-    name = "croston_sba"
-
-    def _model(self):
-        from statsforecast.models import CrostonSBA
-
-        return CrostonSBA()
-
-
-class Tsb(_Intermittent):
-    name = "tsb"
-
-    def _model(self):
-        from statsforecast.models import TSB
-
-        return TSB(alpha_d=0.1, alpha_p=0.1)
-
-
-class Adida(_Intermittent):
-    name = "adida"
-
-    def _model(self):
-        from statsforecast.models import ADIDA
-
-        return ADIDA()
 
 
 @dataclass(frozen=True)
@@ -407,27 +256,8 @@ BLEND = WeekdayBlend.name
 
 
 CANDIDATES: dict[str, Model] = {
-    model.name: model
-    for model in (
-        AutoEts(),
-        EtsCalendar(),
-        CrostonSba(),
-        Tsb(),
-        Adida(),
-        SeasonalNaive(),
-        TrailingAverage(),
-        WeekdayBlend(),
-    )
+    model.name: model for model in (SeasonalNaive(), TrailingAverage(), WeekdayBlend())
 }
-
-
-def usable(name: str, y: np.ndarray) -> str:
-    """``name``, or the model it falls back to when the history is too short for it."""
-    observed = int(np.isfinite(y).sum())
-    model = CANDIDATES[name]
-    while model.fallback and observed < model.min_observed:
-        model = CANDIDATES[model.fallback]
-    return model.name
 
 
 def backtested_models(product: Model | None = None) -> list[Model]:

@@ -88,8 +88,8 @@ def fit_and_forecast(workers: int, choices: Path, scale: float = 1.0) -> dict[st
     history = _history(STORES, SKUS, scale)
     series = build_series(history.frame(until=DAYS - HOLDOUT))
     picks = {tuple(k.split("|", 1)): v for k, v in json.loads(choices.read_text()).items()}
-    # Nothing has imported statsforecast yet: its import and every first call's warm-up
-    # happen inside the clock below (in each worker, which starts cold).
+    # The worker processes start inside the clock below, so their imports and first
+    # calls are timed; this records that no statistical library was loaded beforehand.
     cold = "statsforecast" not in sys.modules
     with PeakTreeMemory() as peak:
         began = time.perf_counter()

@@ -10,7 +10,7 @@ first ``horizon`` days are compared with what sold. Beside it, from the same his
 * ``ma28``: the average of the last 28 days, flat (the engine's trailing average);
 * ``ma28_weekday``: MA28 times the store's weekday index (the store's total sales per
   weekday over the last 364 days, relative to its average day);
-* ``croston_sba``: Croston with the Syntetos-Boylan correction (the engine's own).
+* ``croston_sba``: Croston with the Syntetos-Boylan correction (:mod:`.alternatives`).
 
 Scores per method, per origin and pooled over the origins (sums over every series and
 day, so pooled is not an average of ratios): WAPE, bias, and RMSSE at item x store
@@ -32,8 +32,9 @@ from typing import Any
 import numpy as np
 
 from salesphere.forecast import metrics
-from salesphere.forecast.models import CANDIDATES, SEASONAL_NAIVE, TRAILING_AVG, CrostonSba
+from salesphere.forecast.models import CANDIDATES, SEASONAL_NAIVE, TRAILING_AVG
 from salesphere.forecast.series import Series
+from salesphere_tools.forecast.alternatives import CrostonSba
 from salesphere_tools.forecast.m5 import M5
 
 ENGINE = "engine"

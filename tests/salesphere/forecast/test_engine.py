@@ -227,7 +227,7 @@ def test_every_candidate_forecasts_every_class_without_failing() -> None:
     for model in CANDIDATES.values():
         pred = model.predict(y, D0, 14)
         assert pred.mean.shape == (14,) and (pred.mean >= 0).all(), model.name
-    empty = CANDIDATES["auto_ets"].predict(np.full(20, np.nan), D0, 7)
+    empty = CANDIDATES[BLEND].predict(np.full(20, np.nan), D0, 7)
     assert (empty.mean == 0).all()
 
 
