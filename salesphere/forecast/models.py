@@ -37,7 +37,7 @@ from salesphere.forecast.series import impute_censored
 
 SEASON = 7
 LEVELS = (80, 95)
-#: Days before the origin that calibrate conformal intervals (Croston-type, baselines).
+#: Days before the origin that calibrate conformal intervals (every model here).
 CALIBRATION_DAYS = 56
 SEASONAL_NAIVE = "seasonal_naive"
 TRAILING_AVG = "trailing_avg_28"
