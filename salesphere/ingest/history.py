@@ -24,9 +24,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -46,16 +47,29 @@ from salesphere.settings import Settings
 from salesphere.warehouse.schemas import DAILY_HISTORY, INGEST_LOG, REJECTS, bq_schema
 
 SOURCE = "history"
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 ENCODINGS = ("utf-8", "latin-1")
 #: Header names accepted for each field (after the readers' header normalisation:
 #: lower case, no accents, spaces as underscores).
 ALIASES: dict[str, tuple[str, ...]] = {
-    "store_id": ("store_id", "loja", "cod_loja", "filial"),
-    "sku": ("sku", "produto", "cod_produto", "codigo"),
-    "day": ("day", "data", "dia", "data_venda"),
-    "units": ("units", "quantidade", "qtd", "unidades"),
-    "net_sales": ("net_sales", "valor_liquido", "venda_liquida", "valor"),
+    "store_id": ("store_id", "loja", "cod_loja", "codigo_loja", "filial", "cod_filial"),
+    "sku": ("sku", "produto", "cod_produto", "codigo_produto", "cod_item", "codigo"),
+    "day": ("day", "data", "dia", "data_venda", "data_da_venda", "dt_venda", "data_movimento"),
+    "units": ("units", "quantidade", "qtd", "qtde", "qtd_vendida", "quantidade_vendida"),
+    "net_sales": (
+        "net_sales",
+        "valor_liquido",
+        "venda_liquida",
+        "vl_liquido",
+        "total_liquido",
+        "valor",
+    ),
 }
+#: A currency marker at the end of a header (``Valor Líquido (R$)`` -> ``valor_liquido_r``).
+CURRENCY_SUFFIXES = ("_r", "_rs", "_brl")
+#: Hours the furthest time zone east runs ahead of UTC: no store's today is later than
+#: UTC's now plus these, so a day after that is in the future wherever the store is.
+AHEAD_OF_UTC_HOURS = 14
 
 #: Has this file (by content) been imported already? Its ingest_log row says so.
 ALREADY_IMPORTED_SQL = f"""
@@ -77,7 +91,22 @@ class HistoryRow(BaseModel):
     @field_validator("day", mode="before")
     @classmethod
     def _day(cls, value: object) -> object:
-        return parse_date(value.strip() if isinstance(value, str) else value)
+        text = value.strip() if isinstance(value, str) else value
+        if isinstance(text, str) and _ISO_DAY.match(text):
+            return parse_date(text, "%Y-%m-%d")  # what a database export writes
+        return parse_date(text)
+
+    @field_validator("day")
+    @classmethod
+    def _not_future(cls, value: date) -> date:
+        latest = (datetime.now(UTC) + timedelta(hours=AHEAD_OF_UTC_HOURS)).date()
+        if value > latest:
+            raise FormatError(
+                "future_day",
+                f"{value:%d/%m/%Y} has not happened yet; a sales history holds past days only "
+                "(check the year and the day/month order)",
+            )
+        return value
 
     @field_validator("units", mode="before")
     @classmethod
@@ -92,6 +121,11 @@ class HistoryRow(BaseModel):
     @field_validator("store_id", "sku", mode="before")
     @classmethod
     def _code(cls, value: object) -> object:
+        # A spreadsheet stores a code typed as digits (loja 1, SKU 789123) as a number.
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool):
+            return value
         return str(value).strip() if isinstance(value, str | int) else value
 
 
@@ -121,10 +155,17 @@ class ImportReport:
 
 
 def _columns(header: list[str]) -> dict[str, str]:
-    found = {normalise_header(h) for h in header}
+    """Field -> the file's (normalised) header for it; a missing field refuses the file."""
+    found: dict[str, str] = {}
+    for h in header:
+        name = normalise_header(h)
+        found.setdefault(name, name)
+        for suffix in CURRENCY_SUFFIXES:
+            if name.endswith(suffix):
+                found.setdefault(name[: -len(suffix)], name)
     out: dict[str, str] = {}
     for target, names_ in ALIASES.items():
-        hit = next((n for n in names_ if n in found), None)
+        hit = next((found[n] for n in names_ if n in found), None)
         if hit is None:
             raise FileRejected(
                 "missing_column",

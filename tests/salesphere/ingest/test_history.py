@@ -64,6 +64,51 @@ def test_a_file_without_a_needed_column_is_refused_with_what_to_rename(tmp_path)
     assert err.value.rule == "missing_column"
 
 
+def test_the_headers_old_systems_write_are_recognised(tmp_path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "Cód. Loja;Código Produto;Data da Venda;Qtde;Valor Líquido (R$)\n"
+        "S1;K1;03/01/2025;4;10,00\n",
+        encoding="utf-8",
+    )
+    report, rows = history.parse_file(path)
+    assert report.rejected == 0 and rows[0]["units"] == 4 and rows[0]["net_sales"] == "10.00"
+
+
+def test_iso_days_are_read_and_a_day_in_the_future_is_refused(tmp_path) -> None:
+    tomorrow_anywhere = datetime.now(UTC) + timedelta(days=2)
+    path = _write(
+        tmp_path / "vendas.csv",
+        [
+            "S1;K1;2025-01-03;4;10,00",  # a database export's dates
+            f"S1;K1;{tomorrow_anywhere:%d/%m/%Y};1;9,90",
+            "S1;K1;03/01/2099;1;9,90",  # a typo in the year
+        ],
+    )
+    report, rows = history.parse_file(path)
+    assert [r["day"] for r in rows] == ["2025-01-03"]
+    assert [(r.row, r.field, r.rule) for r in report.rejects] == [
+        (3, "day", "future_day"),
+        (4, "day", "future_day"),
+    ]
+    assert "has not happened yet" in report.rejects[-1].message
+
+
+def test_codes_a_spreadsheet_stores_as_numbers_are_text(tmp_path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Loja", "Produto", "Data", "Quantidade", "Valor Líquido"])
+    sheet.append([1, 789123, datetime(2025, 1, 3), 4, 10.5])
+    sheet.append([1.5, 789124, datetime(2025, 1, 3), 4, 10.5])  # not a code
+    path = tmp_path / "vendas.xlsx"
+    book.save(path)
+    report, rows = history.parse_file(path)
+    assert [(r["store_id"], r["sku"], r["day"]) for r in rows] == [("1", "789123", "2025-01-03")]
+    assert [(r.row, r.field) for r in report.rejects] == [(3, "store_id")]
+
+
 @pytest.mark.twin
 def test_history_lands_once_a_correction_wins_and_the_platform_wins_the_forecast_input(
     quiet_twin, tmp_path
