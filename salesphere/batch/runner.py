@@ -39,7 +39,7 @@ from salesphere.gcp import clients
 from salesphere.model import utcnow
 from salesphere.names import ARCHIVE_PREFIX
 from salesphere.settings import Settings
-from salesphere.warehouse.schemas import BATCH_RUNS
+from salesphere.warehouse.schemas import BATCH_RUNS, DEMAND_FORECAST
 
 log = logging.getLogger("salesphere.batch")
 
@@ -110,6 +110,27 @@ def last_success_started_at(settings: Settings) -> datetime | None:
     return _scalar(
         settings, f"SELECT MAX(started_at) FROM {BATCH_RUNS.ref} WHERE status = 'succeeded'"
     )
+
+
+#: The newest committed run, when the forecast serving is not its own (its step failed).
+FORECAST_BEHIND_SQL = f"""
+WITH newest AS (
+    SELECT run_id, cutoff, started_at
+    FROM {BATCH_RUNS.ref}
+    WHERE status = 'succeeded'
+    ORDER BY started_at DESC
+    LIMIT 1
+)
+SELECT n.run_id, n.cutoff, n.started_at
+FROM newest AS n
+WHERE NOT EXISTS (SELECT 1 FROM {DEMAND_FORECAST.ref} AS f WHERE f.run_id = n.run_id)
+"""
+
+
+def _forecast_behind(settings: Settings) -> dict[str, Any] | None:
+    """The newest committed run whose forecast step did not replace the forecast, if any."""
+    rows = clients.query_rows(settings, FORECAST_BEHIND_SQL)
+    return rows[0] if rows else None
 
 
 def _already_succeeded(settings: Settings, run_id: str) -> bool:
@@ -188,6 +209,26 @@ def _forecast(
         return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:2000]}
 
 
+def _catch_up(report: RunReport, settings: Settings, mode: str | None, lease: Any) -> RunReport:
+    """A run with nothing to commit (a retry of a committed run, or nothing new) still
+    makes the newest committed run's forecast when that run's forecast step failed: a
+    scheduler retry or a rerun after a fix refreshes it instead of answering success over
+    a stale forecast."""
+    if not settings.forecast_enabled:
+        return report
+    behind = _forecast_behind(settings)
+    if behind is None:
+        return report
+    log.warning("forecast of committed run %s is missing; making it now", behind["run_id"])
+    report.forecast = _forecast(
+        settings, behind["run_id"], behind["cutoff"], behind["started_at"], mode, lease
+    )
+    report.forecast["for_run"] = behind["run_id"]
+    if report.forecast.get("status") == "failed":
+        report.status = "forecast_failed"
+    return report
+
+
 # Long for its keyword options and docstring (the batch layer's one entry point); body is short.
 def run_batch(
     settings: Settings,
@@ -207,7 +248,9 @@ def run_batch(
 
     ``archive_lag`` defaults to ``settings.batch_archive_lag_seconds``. ``run_id`` makes a
     retried request idempotent: a run id that already succeeded
-    returns ``already_done`` without touching anything. Raises
+    returns ``already_done`` without touching the batch views (but makes the forecast of the
+    newest committed run if its step failed, :func:`_catch_up`; so does a run with nothing
+    new). Raises
     :class:`~salesphere.batch.lock.RunInProgress` when another run holds the lock, and
     :class:`~salesphere.batch.lock.LockLost` (before committing anything) when this run
     stalled past its lease and another run took the lock over.
@@ -226,7 +269,9 @@ def run_batch(
     clock = _Stopwatch()
     with run_lock(settings, run_id, timedelta(seconds=settings.batch_lock_lease_seconds)) as lease:
         if _already_succeeded(settings, run_id):
-            return RunReport(run_id=run_id, status="already_done")
+            return _catch_up(
+                RunReport(run_id=run_id, status="already_done"), settings, forecast_mode, lease
+            )
         with clock("archive"):
             drain_archive(settings)
         with clock("plan"):
@@ -239,7 +284,7 @@ def run_batch(
             )
         report = RunReport(run_id=run_id, status="nothing_new", mode=plan.mode)
         if plan.empty and plan.mode != "full":
-            return report
+            return _catch_up(report, settings, forecast_mode, lease)
         if archive_lag is None:
             archive_lag = timedelta(seconds=settings.batch_archive_lag_seconds)
         cutoff = started - archive_lag

@@ -228,6 +228,7 @@ def batch_runner() -> list[Statement]:
     return [
         *_run("batch: last successful run", runner.last_success_started_at, settings()),
         *_run("batch: run already succeeded", runner._already_succeeded, settings(), run_id),
+        *_run("batch: forecast behind its run", runner._forecast_behind, settings()),
         *_run("batch: record start", runner._record_start, settings(), run_id, NOW),
         *_run("batch: record failure", runner._record_failure, settings(), run_id, "boom"),
     ]

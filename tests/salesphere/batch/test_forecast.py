@@ -277,3 +277,39 @@ def test_a_failed_forecast_step_fails_the_run_where_people_look(settings, monkey
     result = CliRunner().invoke(app, cli, env=settings.to_environ())
     assert result.exit_code == 1, result.output
     assert "forecast step failed" in result.output
+
+
+def test_a_retry_or_a_rerun_makes_the_forecast_a_failed_step_left_out(
+    settings, monkeypatch
+) -> None:
+    """Cloud Scheduler retries a failed request with the same run id: the retry finds the
+    run committed and must still make its forecast, not answer success over a stale one."""
+    from salesphere.batch import runner
+
+    received = datetime.now(UTC) - timedelta(hours=2)
+    events, _ = _history(received)
+    h.archive(settings, events, "history")
+    working = runner.run_forecast
+
+    def broken(*_args, **_kwargs):
+        raise ConnectionError("warehouse went away")
+
+    monkeypatch.setattr(runner, "run_forecast", broken)
+    first = run_batch(settings, full=True, archive_lag=timedelta(0), run_id="fc-retried")
+    assert first.status == "forecast_failed"
+
+    # The retry fails the same way while the cause lasts: still a failure, not already_done.
+    again = run_batch(settings, archive_lag=timedelta(0), run_id="fc-retried")
+    assert (again.status, again.forecast["status"]) == ("forecast_failed", "failed")
+
+    monkeypatch.setattr(runner, "run_forecast", working)
+    retry = run_batch(settings, archive_lag=timedelta(0), run_id="fc-retried")
+    assert retry.status == "already_done" and not retry.failed
+    assert retry.forecast["status"] == "succeeded" and retry.forecast["for_run"] == "fc-retried"
+    fresh = clients.query_rows(settings, "SELECT * FROM serving.freshness")[0]
+    assert fresh["forecast_run_id"] == "fc-retried" and fresh["forecast_is_current"] is True
+
+    # Once the forecast is current, the next runs make no catch-up forecast.
+    for run_id in ("fc-next", "fc-idle"):
+        later = run_batch(settings, archive_lag=timedelta(0), run_id=run_id)
+        assert not later.failed and "for_run" not in later.forecast, later
