@@ -80,10 +80,21 @@ def stale_forecast_warning(freshness: dict[str, Any]) -> str | None:
 
     ``freshness`` is the row of ``serving.freshness``. Each committed batch run refreshes
     the forecast, so a forecast from any other run than the one that set the cutoff means
-    that run's forecast step failed (or the forecast is switched off).
+    that run's forecast step failed (or the forecast is switched off); a current forecast
+    older than the runs' schedule means no run has come since (``forecast_overdue``).
     """
-    if freshness.get("cutoff") is None or freshness.get("forecast_is_current"):
+    if freshness.get("cutoff") is None:
         return None
+    if freshness.get("forecast_is_current"):
+        if not freshness.get("forecast_overdue"):
+            return None
+        age = (freshness.get("forecast_age_seconds") or 0) / 3600
+        every = (freshness.get("batch_every_seconds") or 0) / 3600
+        return (
+            f"the demand forecast is {age:.0f} h old but batch runs came every {every:.0f} h: "
+            "no run has refreshed it since, so these suggestions miss the latest sales; check "
+            "the batch schedule (the Cloud Scheduler job) and the last `salesphere batch run`"
+        )
     if freshness.get("forecast_run_id") is None:
         return (
             "no demand forecast yet: suggestions use each position's observed average; "

@@ -26,6 +26,8 @@ from salesphere_tools.purchasing import (
     cell,
     encode,
     known_stores,
+    read_freshness,
+    stale_forecast_warning,
 )
 
 #: (serving.transfer_suggestions column, header in the file, how the cell is written).
@@ -61,6 +63,8 @@ class Export:
     rows: int
     units: int
     replaced: int  # characters Latin-1 cannot hold, written as "?"
+    #: Set when the levels behind the transfers rest on an out-of-date forecast.
+    stale_forecast: str | None = None
 
 
 def render(rows: Iterable[dict[str, Any]]) -> str:
@@ -106,4 +110,5 @@ def export(
     data, replaced = encode(render(rows), encoding)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
-    return Export(out, len(rows), sum(int(r["units"]) for r in rows), replaced)
+    warning = stale_forecast_warning(read_freshness(settings))
+    return Export(out, len(rows), sum(int(r["units"]) for r in rows), replaced, warning)

@@ -114,6 +114,8 @@ def transfers(
         typer.echo(
             "no transfer suggested today: no store holds more than it needs of a SKU another lacks"
         )
+    if result.stale_forecast:
+        typer.echo(f"warning: {result.stale_forecast}", err=True)
     if result.replaced:
         typer.echo(
             f"{result.replaced} character(s) Latin-1 cannot hold were written as '?'; "

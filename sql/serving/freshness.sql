@@ -17,6 +17,11 @@
 -- column: forecast_is_current: TRUE when the forecast comes from the batch run that set the
 --   cutoff. FALSE means the newest run's forecast step failed (or the forecast is off):
 --   purchase suggestions rest on an older forecast until a run refreshes it.
+-- column: batch_every_seconds: The batch schedule as the runs kept it: the mean gap
+--   between the last 8 committed runs (NULL before the second run).
+-- column: forecast_overdue: TRUE when the forecast is older than one and a half gaps
+--   between runs: a scheduled run did not happen or did not refresh it (a stopped
+--   scheduler, failing runs). FALSE while runs keep to their schedule.
 WITH c AS (
     SELECT
         -- Aliased: in BigQuery the bare table name `cutoff` would mean the whole row.
@@ -25,6 +30,19 @@ WITH c AS (
             ORDER BY b.committed_at DESC LIMIT 1
         )[SAFE_OFFSET(0)] AS latest
     FROM batch.cutoff AS b
+),
+
+r AS (
+    SELECT
+        IF(
+            COUNT(*) < 2,
+            NULL,
+            CAST(TIMESTAMP_DIFF(MAX(recent.committed_at), MIN(recent.committed_at), SECOND)
+                AS FLOAT64) / (COUNT(*) - 1)
+        ) AS every_seconds
+    FROM (
+        SELECT b.committed_at FROM batch.cutoff AS b ORDER BY b.committed_at DESC LIMIT 8
+    ) AS recent
 ),
 
 s AS (
@@ -59,8 +77,14 @@ SELECT
     f.latest.run_id AS forecast_run_id,
     f.latest.computed_at AS forecast_computed_at,
     TIMESTAMP_DIFF(CURRENT_TIMESTAMP(), f.latest.computed_at, SECOND) AS forecast_age_seconds,
-    COALESCE(f.latest.run_id = c.latest.run_id, FALSE) AS forecast_is_current
+    COALESCE(f.latest.run_id = c.latest.run_id, FALSE) AS forecast_is_current,
+    r.every_seconds AS batch_every_seconds,
+    COALESCE(
+        TIMESTAMP_DIFF(CURRENT_TIMESTAMP(), f.latest.computed_at, SECOND) > 1.5 * r.every_seconds,
+        FALSE
+    ) AS forecast_overdue
 FROM c
+CROSS JOIN r
 CROSS JOIN s
 CROSS JOIN e
 CROSS JOIN f

@@ -211,6 +211,15 @@ def test_stale_forecast_warning_says_why_only_when_the_forecast_is_behind() -> N
     assert "2 h old (run r1)" in stale_forecast_warning(behind)
     missing = {"cutoff": "t", "forecast_run_id": None, "forecast_is_current": False}
     assert "no demand forecast yet" in stale_forecast_warning(missing)
+    overdue = {
+        **current,
+        "forecast_is_current": True,
+        "forecast_overdue": True,
+        "forecast_age_seconds": 50 * 3600,
+        "batch_every_seconds": 24 * 3600,
+    }
+    assert "50 h old but batch runs came every 24 h" in stale_forecast_warning(overdue)
+    assert stale_forecast_warning({**overdue, "forecast_overdue": False}) is None
 
 
 def test_export_warns_when_the_forecast_behind_it_is_stale(

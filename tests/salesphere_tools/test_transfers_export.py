@@ -37,10 +37,13 @@ ROW = {
 class _Warehouse:
     def __init__(self) -> None:
         self.parameters: list[Any] = []
+        self.freshness: dict[str, Any] = {"cutoff": "t", "forecast_is_current": True}
 
     def query_and_wait(self, sql: str, job_config: Any = None) -> list[Any]:
         if "reference.stores" in sql:
             return [{"store_id": s} for s in ("SP01", "SP02")]
+        if "serving.freshness" in sql:
+            return [SimpleNamespace(items=self.freshness.items)]
         self.parameters.append([p.value for p in job_config.query_parameters])
         return [SimpleNamespace(items=ROW.items)]
 
@@ -88,3 +91,21 @@ def test_unknown_store_lists_the_known_ones(warehouse: _Warehouse, tmp_path: Pat
     result = CliRunner().invoke(app, ["replenishment", "transfers", "--store", "XX", "--out", out])
     assert result.exit_code == 2
     assert "unknown store 'XX'; known stores: SP01, SP02" in result.output
+
+
+def test_transfers_warn_when_the_levels_rest_on_an_old_forecast(
+    warehouse: _Warehouse, tmp_path: Path
+) -> None:
+    out = tmp_path / "t.csv"
+    result = CliRunner().invoke(app, ["replenishment", "transfers", "--all", "--out", str(out)])
+    assert result.exit_code == 0 and "warning" not in result.output
+    warehouse.freshness = {
+        "cutoff": "t",
+        "forecast_is_current": True,
+        "forecast_overdue": True,
+        "forecast_age_seconds": 72 * 3600,
+        "batch_every_seconds": 24 * 3600,
+    }
+    result = CliRunner().invoke(app, ["replenishment", "transfers", "--all", "--out", str(out)])
+    assert result.exit_code == 0 and out.exists()
+    assert "warning: the demand forecast is 72 h old" in result.output
