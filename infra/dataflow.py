@@ -60,8 +60,13 @@ def flex_job(
     parameters: dict[str, pulumi.Input[str]],
     parent: pulumi.Resource,
     streaming: bool,
+    depends_on: list[pulumi.Resource] | None = None,
 ) -> gcp.dataflow.FlexTemplateJob:
-    """Launch ``gs://<artifacts>/templates/<service>.json`` (built by the deploy workflow)."""
+    """Launch ``gs://<artifacts>/templates/<service>.json`` (built by the deploy workflow).
+
+    ``depends_on``: the grants the job's account needs. A job launched before them fails
+    to pull its image or its subscription, so it waits for them.
+    """
     labels = settings.labels(layer)
     if settings.dataflow_opt_in:
         labels[OPT_IN_LABEL] = "dataflow"
@@ -80,5 +85,5 @@ def flex_job(
         enable_streaming_engine=streaming,
         on_delete="drain" if streaming else "cancel",
         labels=labels,
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on or []),
     )

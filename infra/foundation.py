@@ -281,7 +281,7 @@ class Foundation(pulumi.ComponentResource):
         self.functions_repository = self._repository(
             "repo-functions",
             FUNCTIONS_REPOSITORY,
-            "Cloud Functions images (kept: the last two per function)",
+            f"Cloud Functions images (kept: the newest {KEEP_IMAGE_VERSIONS} per function)",
             settings,
         )
         self.build_account = gcp.serviceaccount.Account(

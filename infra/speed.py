@@ -53,7 +53,7 @@ class Speed(pulumi.ComponentResource):
         if settings.speed_runtime == "function":
             self._function_runtime(settings, base, access)
         else:
-            self._dataflow_runtime(settings, base, grants, member)
+            self._dataflow_runtime(settings, base, grants, member, access)
         self.alerts_audit = base.subscription(names.SUB_ALERTS_AUDIT, LAYER, self)
         self.register_outputs({"tables": sorted(self.tables)})
 
@@ -108,7 +108,12 @@ class Speed(pulumi.ComponentResource):
         self.events = base.push_subscription(names.SUB_EVENTS_SPEED, self.function, LAYER, self)
 
     def _dataflow_runtime(
-        self, settings: StackSettings, base: Foundation, grants: Grants, member: pulumi.Input[str]
+        self,
+        settings: StackSettings,
+        base: Foundation,
+        grants: Grants,
+        member: pulumi.Input[str],
+        access: list[pulumi.Resource],
     ) -> None:
         """Opt-in: a streaming flex-template job pulls ``events-speed``."""
         self.events = base.subscription(names.SUB_EVENTS_SPEED, LAYER, self)
@@ -157,4 +162,5 @@ class Speed(pulumi.ComponentResource):
             },
             self,
             streaming=True,
+            depends_on=[*access, *self.dataflow_grants],
         )

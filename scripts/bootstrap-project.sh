@@ -40,9 +40,12 @@ KEYRING=pulumi
 KEY=state
 CI_PROJECT="${CI_PROJECT:-0}"
 
+# storage: the state bucket below is created before Pulumi runs (most new projects have
+# it on, not every one).
 BOOTSTRAP_APIS=(
   cloudresourcemanager.googleapis.com
   serviceusage.googleapis.com
+  storage.googleapis.com
   iam.googleapis.com
   iamcredentials.googleapis.com
   sts.googleapis.com

@@ -89,6 +89,8 @@ def test_the_bootstrap_apis_come_first_and_include_what_the_program_cannot_enabl
     text = SCRIPT.read_text()
     apis = re.search(r"BOOTSTRAP_APIS=\(\n(.*?)\n\)", text, re.S).group(1).split()  # type: ignore[union-attr]
     assert {RESOURCE_MANAGER, SERVICE_USAGE} <= set(apis)
+    # the script itself creates the state bucket and the KMS key before any Pulumi run
+    assert {"storage.googleapis.com", "cloudkms.googleapis.com"} <= set(apis)
 
 
 def test_the_deploy_roles_are_the_ones_docs_list() -> None:

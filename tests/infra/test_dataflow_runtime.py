@@ -42,3 +42,22 @@ def test_batch_on_dataflow_without_the_cost_opt_in_is_refused() -> None:
     with pytest.raises(SettingsError, match="dataflow_opt_in=true"):
         settings_from("pr-5", {"batch_runtime": "dataflow"})
     assert settings_from("pr-5", {"batch_runtime": "dataflow", "dataflow_opt_in": True})
+
+
+def test_the_streaming_job_waits_for_every_grant_its_account_needs() -> None:
+    """Launched before its grants, the job cannot pull its image or its subscription."""
+    run = run_program(
+        "pr-5", {"salesphere:speed_runtime": "dataflow", "salesphere:dataflow_opt_in": True}
+    )
+    job = run.by_name("dataflow-stream")
+    email = run.by_name("sa-speed-fn").outputs["email"]
+    grants = {
+        r.name: r.urn
+        for r in run.resources
+        if r.inputs.get("member") == f"serviceAccount:{email}" and r.name.startswith("speed-")
+    }
+    assert {"speed-pulls-template-image", "speed-is-dataflow-worker", "speed-pulls-events"} <= set(
+        grants
+    )
+    missing = sorted(name for name, urn in grants.items() if urn not in job.dependencies)
+    assert not missing, f"dataflow-stream does not wait for {missing}"
