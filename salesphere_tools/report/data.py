@@ -193,7 +193,8 @@ def fetch_suggestions(settings: Any, limit: int = 40) -> list[dict[str, Any]]:
 
     return clients.query_rows(
         settings,
-        "SELECT r.store_id, r.sku, r.product_name, r.on_hand, r.demand_lead_review, "
+        "SELECT r.store_id, r.sku, r.product_name, r.on_hand, r.on_order, r.transfer_in, "
+        "r.demand_lead_review, "
         "r.safety_stock, r.computed_reorder_point, r.stockout_date, "
         "r.suggested_order_quantity, r.pack_size, r.urgent, r.demand_source "
         "FROM serving.replenishment AS r WHERE r.suggested_order_quantity > 0 "

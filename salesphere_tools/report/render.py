@@ -466,6 +466,8 @@ def suggestions_section(data: ReportData) -> str:
             r["sku"],
             r.get("product_name") or "",
             r["on_hand"],
+            r.get("on_order") or 0,
+            r.get("transfer_in") or 0,
             _units(r.get("demand_lead_review")),
             _units(r.get("safety_stock")),
             _units(r.get("computed_reorder_point")),
@@ -482,6 +484,8 @@ def suggestions_section(data: ReportData) -> str:
         "SKU",
         "product",
         "on hand",
+        "on order (incl. in transit)",
+        "by transfer",
         "demand lead+review",
         "safety stock",
         "reorder point (calc.)",
@@ -492,7 +496,7 @@ def suggestions_section(data: ReportData) -> str:
         "status",
     ]
     suggestions = (
-        _table(headers, suggestion_rows, {3, 4, 5, 6, 8, 9})
+        _table(headers, suggestion_rows, {3, 4, 5, 6, 7, 8, 10, 11})
         if suggestion_rows
         else "<p>nothing to order at this review.</p>"
     )

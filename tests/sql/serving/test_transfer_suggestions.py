@@ -22,7 +22,7 @@ import pytest
 from salesphere.batch.runner import run_batch
 from salesphere.gcp import clients
 from salesphere.model import finalize
-from salesphere_tools import transfers
+from salesphere_tools import purchasing, transfers
 from salesphere_tools.purchasing import ExportError
 from salesphere_tools.report import data
 from salesphere_tools.warehouse.reference import load_reference_files
@@ -271,6 +271,21 @@ def test_transfers_come_before_purchases_on_both_sides_of_the_cutoff(quiet_twin,
     assert (everything.rows, everything.units) == (4, 66)
     with pytest.raises(ExportError, match="unknown store 'XX'"):
         transfers.export(settings, "XX", tmp_path / "xx.csv")
+
+    # SP2's purchase export shows the buyer why V is bought only in part and W not at all.
+    bought = purchasing.export(settings, "SP2", tmp_path / "buy.csv", everything=True)
+    with bought.path.open(encoding="utf-8-sig", newline="") as handle:
+        lines = {r["SKU"]: r for r in csv.DictReader(handle, delimiter=";")}
+    cells = (
+        "Receber por transferência (un.)",
+        "Em trânsito de outra loja (un.)",
+        "Sugestão de compra (un.)",
+    )
+    assert {sku: tuple(lines[sku][c] for c in cells) for sku in ("T", "V", "W")} == {
+        "T": ("20", "0", "0"),
+        "V": ("10", "0", "10"),
+        "W": ("16", "4", "0"),
+    }
 
     # The dashboard reads the same rows.
     shown = {
