@@ -35,6 +35,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from salesphere.gcp import clients
+from salesphere.ingest.catalog import Reference
 from salesphere.ingest.formats import (
     FormatError,
     normalise_header,
@@ -43,6 +44,7 @@ from salesphere.ingest.formats import (
     parse_money,
 )
 from salesphere.ingest.readers import FileRejected, open_table
+from salesphere.ingest.service import load_catalog
 from salesphere.settings import Settings
 from salesphere.warehouse.schemas import DAILY_HISTORY, INGEST_LOG, REJECTS, bq_schema
 
@@ -254,12 +256,47 @@ def already_imported(settings: Settings, import_id: str) -> bool:
     return next(iter(rows))["n"] > 0
 
 
+def check_reference(
+    report: ImportReport, good: list[dict[str, Any]], reference: Reference
+) -> list[dict[str, Any]]:
+    """The rows whose store and SKU the catalogue knows; the others become rejects.
+
+    A typo in a code would otherwise land as a store or product nobody sells, and the
+    forecast would make a series of it. An empty catalogue (not loaded yet) checks nothing,
+    as for every other source.
+    """
+    kept = []
+    for row in good:
+        problems = reference.check(row)
+        if not problems:
+            kept.append(row)
+            continue
+        first = problems[0]
+        report.rejects.append(
+            Reject(
+                row["file_row"],
+                first.field,
+                first.rule,
+                f"{first.field} {first.value} is not in the catalogue (reference."
+                f"{'stores' if first.field == 'store_id' else 'products'}): add it, then import "
+                "this row again in a new file (the same bytes count as imported)",
+                str(first.value),
+            )
+        )
+    report.rejects.sort(key=lambda r: r.row)
+    report.accepted = len(kept)
+    days = [date.fromisoformat(r["day"]) for r in kept]
+    report.first_day, report.last_day = (min(days), max(days)) if days else (None, None)
+    return kept
+
+
 def import_file(settings: Settings, path: Path, name: str | None = None) -> ImportReport:
     """Validate, quarantine the bad rows, land the good ones, log the counts (once per file)."""
     report, good = parse_file(path, name)
     if already_imported(settings, report.import_id):
         report.already_imported = True
         return report
+    good = check_reference(report, good, load_catalog(settings))
     now = datetime.now(UTC).isoformat()
     if good:
         _load(

@@ -109,6 +109,26 @@ def test_codes_a_spreadsheet_stores_as_numbers_are_text(tmp_path) -> None:
     assert [(r.row, r.field) for r in report.rejects] == [(3, "store_id")]
 
 
+def test_codes_the_catalogue_does_not_know_are_refused_unless_it_is_empty(tmp_path) -> None:
+    from salesphere.ingest.catalog import Reference
+
+    lines = ["S1;K1;03/01/2025;4;10,00", "S9;K1;03/01/2025;1;9,90", "S1;K7;04/01/2025;1;9,90"]
+    report, rows = history.parse_file(_write(tmp_path / "vendas.csv", lines))
+    catalogue = Reference(skus=frozenset({"K1"}), stores=frozenset({"S1"}))
+    kept = history.check_reference(report, rows, catalogue)
+    assert [(r["store_id"], r["sku"]) for r in kept] == [("S1", "K1")]
+    assert [(r.row, r.field, r.rule) for r in report.rejects] == [
+        (3, "store_id", "unknown_store"),
+        (4, "sku", "unknown_sku"),
+    ]
+    assert "reference.stores" in report.rejects[0].message
+    assert (report.received, report.accepted, report.rejected) == (3, 1, 2)
+    assert report.first_day == report.last_day == date(2025, 1, 3)
+
+    report, rows = history.parse_file(_write(tmp_path / "again.csv", lines))
+    assert len(history.check_reference(report, rows, Reference())) == 3  # not loaded yet
+
+
 @pytest.mark.twin
 def test_history_lands_once_a_correction_wins_and_the_platform_wins_the_forecast_input(
     quiet_twin, tmp_path
