@@ -45,11 +45,12 @@ BQ_MIN_BILLED_BYTES_PER_TABLE = 10 * 1024**2
 BQ_STREAMING_MIN_ROW_BYTES = 1024
 #: A Cloud Storage listing returns at most this many objects per (class A) request.
 GCS_LIST_PAGE = 1000
-#: Class A operations an accepted file drop makes in the landing bucket besides its own
-#: upload, counted from salesphere/ingest/files.py: the attempt counter (created before
-#: the file is read), the marker of its content and the rejects report. The original
+#: Class A operations every accepted file drop makes in the landing bucket besides its
+#: own upload, counted from salesphere/ingest/files.py: the attempt counter (created
+#: before the file is read) and the marker of its content. The rejects report is one
+#: more, written only for a file with a rejected row (``report_share``). The original
 #: stays where it landed (no copy). Deletes are free.
-FILE_DROP_WRITES = 3
+FILE_DROP_WRITES = 2
 #: ...and class B: the object's metadata, its download, the marker check, the counter read.
 FILE_DROP_READS = 4
 #: Queries a cold speed process runs to load its memory (salesphere/speed/memory.py: the
@@ -639,6 +640,15 @@ def batch_seconds_per_run(v: _Volumes, p: StackProfile, t: Traffic, d: Design) -
     )
 
 
+def report_share(v: _Volumes, t: Traffic) -> float:
+    """Share of file drops with at least one rejected row (each writes a rejects report)."""
+    drops = t.files_per_day
+    if not drops or not v.file_events:
+        return 0.0
+    rows_per_file = v.file_events / drops
+    return 1.0 - (1.0 - t.reject_share) ** rows_per_file
+
+
 def _gcs_operations(v: _Volumes, p: StackProfile, t: Traffic, d: Design) -> tuple[float, float]:
     """Class A (writes, copies, listings) and class B (reads) operations a month."""
     month = DAYS_PER_MONTH
@@ -652,7 +662,7 @@ def _gcs_operations(v: _Volumes, p: StackProfile, t: Traffic, d: Design) -> tupl
     lock_writes = 1 + math.ceil(run_seconds / (p.batch_lock_lease_seconds / 4))
     class_a = month * (
         archive_objects
-        + drops * (1 + d.file_drop_writes)  # the drop itself, then ingest's own writes
+        + drops * (1 + d.file_drop_writes + report_share(v, t))  # the drop, ingest's writes
         + drops * t.reject_share * 10  # quarantined copies
         + runs * (lock_writes + t.batch_staged_objects + t.batch_run_listings + archive_listing)
     ) + t.deploys_per_month * (3 + t.state_writes_per_deploy)

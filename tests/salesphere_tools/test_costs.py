@@ -173,10 +173,14 @@ def test_class_a_counts_file_drop_writes_the_archive_writer_listings_and_the_loc
     drops = costs.estimate(
         10_000, traffic=dataclasses.replace(quiet, files_per_day=10), sizes=sizes, design=now
     ).use("gcs_class_a")
-    # each drop: its own upload, then ingest's writes (salesphere/ingest/files.py)
+    # each drop: its own upload, then ingest's writes (salesphere/ingest/files.py), a
+    # rejects report when one of its rows is rejected (26,000 events a day, 20 % of them in
+    # 10 files: 520 rows a file, 1 % rejected), and the quarantined copies
     assert now.file_drop_writes == costs.FILE_DROP_WRITES
+    with_report = 1 - 0.99**520
     assert drops.used - base.used == pytest.approx(
-        costs.DAYS_PER_MONTH * 10 * (1 + costs.FILE_DROP_WRITES + 0.01 * 10), rel=1e-6
+        costs.DAYS_PER_MONTH * 10 * (1 + costs.FILE_DROP_WRITES + with_report + 0.01 * 10),
+        rel=1e-6,
     )
     # the design before also copied every original to a second home
     assert found["before"].file_drop_writes == costs.FILE_DROP_WRITES + 1
@@ -310,7 +314,9 @@ def test_file_drop_writes_are_what_ingest_writes_for_a_file_with_a_reject() -> N
     uploads = landing.generations
     outcome = files.handle(ref)
     assert outcome["status"] == "ingested" and outcome["rejected"] == 1
-    assert landing.generations - uploads == costs.FILE_DROP_WRITES
+    # the counter and the marker every drop writes, and this file's rejects report
+    assert landing.generations - uploads == costs.FILE_DROP_WRITES + 1
+    assert any(name.endswith(".rejects.csv") for name in landing.objects)
     assert ref.name in landing.objects  # kept where it landed: no copy
 
 
