@@ -42,9 +42,19 @@ def subscriber(settings: Settings) -> pubsub_v1.SubscriberClient:
     from google.cloud import pubsub_v1
 
     if settings.local:
+        import grpc
+        from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
+
         settings.export_emulator_environ("PUBSUB_EMULATOR_HOST")
+        # The library's own emulator channel keeps gRPC's 4 MiB receive limit, while its
+        # cloud channel lifts it: a pull of many envelopes (the batch run's archive drain)
+        # would fail on the twin and not in cloud. Same limits as the cloud channel.
+        channel = grpc.insecure_channel(
+            settings.pubsub_endpoint,
+            options=[("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)],
+        )
         return pubsub_v1.SubscriberClient(
-            credentials=_anonymous(),
+            transport=SubscriberGrpcTransport(channel=channel),
             client_options=ClientOptions(api_endpoint=settings.pubsub_endpoint),
         )
     return pubsub_v1.SubscriberClient()

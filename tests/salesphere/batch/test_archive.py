@@ -130,6 +130,23 @@ def test_a_rerun_after_a_crash_between_write_and_ack_writes_nothing_twice(settin
     assert drain_archive(settings).messages == 0
 
 
+def test_a_pull_larger_than_grpcs_default_limit_is_drained(settings) -> None:
+    """A busy day's envelopes come back in one pull of several MiB; gRPC's default 4 MiB
+    receive limit must not stop the drain (Pub/Sub's cloud client lifts it)."""
+    received = datetime.now(UTC) - timedelta(hours=1)
+    events = [h.sale(i, received) for i in range(16_000)]
+    publisher = clients.publisher(settings)
+    topic = clients.topic_path(settings, names.TOPIC_EVENTS)
+    envelopes = list(pack(events, "pos", 500))
+    sent = sum(len(e.to_json()) for e in envelopes)
+    assert sent > 5 * 1024 * 1024  # more than one default-sized gRPC message
+    for future in [publisher.publish(topic, e.to_json()) for e in envelopes]:
+        future.result(timeout=30)
+    report = drain_archive(settings)
+    assert report.messages == len(envelopes)
+    assert sum(_archived(settings)[1].values()) == len(events)
+
+
 def test_the_batch_run_archives_what_it_absorbs(settings) -> None:
     ids = _publish(settings, 25)
     report = run_batch(settings, archive_lag=timedelta(0))
