@@ -37,6 +37,8 @@ DISTRIBUTIONS = {
     "google.cloud.dataflow_v1beta3": "google-cloud-dataflow-client",
     "google.cloud.pubsub": "google-cloud-pubsub",
     "google.cloud.pubsub_v1": "google-cloud-pubsub",
+    "google.pubsub_v1": "google-cloud-pubsub",
+    "grpc": "grpcio",
     "google.cloud.storage": "google-cloud-storage",
     "holidays": "holidays",
     "lxml": "lxml",
